@@ -1,0 +1,39 @@
+import {binaryMd5Vindex, binaryVindex} from './binary.js'
+import {hashVindex} from './hash.js'
+import {numericVindex, reverseBitsVindex} from './numeric.js'
+import {VindexError, type VindexValue} from './value.js'
+import {xxhashVindex} from './xxhash.js'
+
+export {VindexError, type VindexValue} from './value.js'
+export {unhash} from './hash.js'
+export {xxh64} from './xxhash.js'
+
+/** A functional, unique vindex: one value → one keyspace id. */
+export type VindexFn = (value: VindexValue) => Buffer
+
+const VINDEXES: Record<string, VindexFn> = {
+  hash: hashVindex,
+  numeric: numericVindex,
+  reverse_bits: reverseBitsVindex,
+  xxhash: xxhashVindex,
+  binary_md5: binaryMd5Vindex,
+  binary: binaryVindex,
+}
+
+export const VINDEX_TYPES = Object.keys(VINDEXES)
+
+export function isVindexType(type: string): boolean {
+  return Object.hasOwn(VINDEXES, type)
+}
+
+export function getVindex(type: string): VindexFn {
+  if (!isVindexType(type)) {
+    throw new VindexError(`unknown vindex type "${type}": shardform supports ${VINDEX_TYPES.join(', ')}`)
+  }
+  return VINDEXES[type]
+}
+
+/** The keyspace id of one value under a vindex type. */
+export function keyspaceId(type: string, value: VindexValue): Buffer {
+  return getVindex(type)(value)
+}

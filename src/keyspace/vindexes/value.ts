@@ -1,0 +1,52 @@
+// Turning a column value (from the CLI, from mysql2 or from a binlog event) into what a vindex hashes.
+
+export type VindexValue = string | number | bigint | Buffer | null | undefined
+
+export class VindexError extends Error {
+  override name = 'VindexError'
+}
+
+const MIN_INT64 = -(1n << 63n)
+const MAX_UINT64 = (1n << 64n) - 1n
+
+function show(value: VindexValue): string {
+  if (Buffer.isBuffer(value)) return `0x${value.toString('hex')}`
+  return typeof value === 'string' ? JSON.stringify(value) : String(value)
+}
+
+/** An integer value as uint64 (negatives as two's complement), as Vitess's numeric vindexes read it. */
+export function toUint64(value: VindexValue, vindex: string): bigint {
+  if (value === null || value === undefined) {
+    throw new VindexError(`NULL has no keyspace id: the ${vindex} vindex needs a value (a row with NULL in its sharding column cannot be placed)`)
+  }
+  let n: bigint
+  if (typeof value === 'bigint') n = value
+  else if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new VindexError(`value ${show(value)} is not an exact integer: the ${vindex} vindex needs an integer`)
+    n = BigInt(value)
+  } else if (typeof value === 'string' && /^-?[0-9]+$/.test(value.trim())) n = BigInt(value.trim())
+  else if (Buffer.isBuffer(value) && /^-?[0-9]+$/.test(value.toString('latin1'))) n = BigInt(value.toString('latin1'))
+  else throw new VindexError(`value ${show(value)} is not an integer: the ${vindex} vindex needs an integer column value`)
+  if (n < MIN_INT64 || n > MAX_UINT64) {
+    throw new VindexError(`value ${show(value)} is out of range: the ${vindex} vindex takes 64-bit integers`)
+  }
+  return BigInt.asUintN(64, n)
+}
+
+export function uint64Bytes(n: bigint): Buffer {
+  const b = Buffer.alloc(8)
+  b.writeBigUInt64BE(n)
+  return b
+}
+
+/** The raw bytes of a value, as Vitess's byte-oriented vindexes read it (integers as decimal text). */
+export function toBytes(value: VindexValue, vindex: string): Buffer {
+  if (value === null || value === undefined) {
+    throw new VindexError(`NULL has no keyspace id: the ${vindex} vindex needs a value (a row with NULL in its sharding column cannot be placed)`)
+  }
+  if (Buffer.isBuffer(value)) return value
+  if (typeof value === 'string') return Buffer.from(value, 'utf8')
+  if (typeof value === 'bigint') return Buffer.from(value.toString(), 'latin1')
+  if (typeof value === 'number' && Number.isFinite(value)) return Buffer.from(String(value), 'latin1')
+  throw new VindexError(`value ${show(value)} cannot be hashed by the ${vindex} vindex`)
+}
