@@ -1,0 +1,99 @@
+// Read a layout file: YAML → schema → semantic checks → Layout. Every problem carries file:line:col.
+import {dirname, resolve} from 'node:path'
+import {parseShardName, keyRangeToJSON, compareBytes} from '../keyspace/keyrange.js'
+import type {VSchema} from '../keyspace/vschema.js'
+import {ShardformError} from '../errors.js'
+import type {TabletType} from '../topo/records.js'
+import {layoutValidator, schemaProblems, vschemaValidator} from './schema.js'
+import {shardProblems, vschemaSemanticProblems, type RawTablet, type SemanticProblem} from './semantic.js'
+import {formatProblems, SourceDoc, type Problem} from './source.js'
+import {DEFAULT_SETTINGS, TABLET_DEFAULTS, type GatePolicy, type Layout, type ShardSpec} from './types.js'
+
+export class LayoutError extends ShardformError {
+  override name = 'LayoutError'
+  constructor(readonly problems: Problem[]) {
+    super(formatProblems(problems))
+  }
+}
+
+interface RawLayout {
+  keyspace: string
+  database?: string
+  vschema?: string | VSchema
+  defaults?: Partial<typeof TABLET_DEFAULTS>
+  approvals?: {default?: GatePolicy; phases?: Record<string, GatePolicy>}
+  settings?: Partial<typeof DEFAULT_SETTINGS>
+  shards: Record<string, {tablets: Array<RawTablet & Record<string, unknown>>}>
+}
+
+/** Load and validate a layout file; throws LayoutError listing every problem found. */
+export function loadLayout(file: string): Layout {
+  const {source, problems} = SourceDoc.read(file)
+  if (!source || problems.length) throw new LayoutError(problems)
+  return layoutFromSource(source)
+}
+
+/** Parse layout text (for tests and for layouts embedded in plans). */
+export function parseLayout(file: string, text: string): Layout {
+  const {source, problems} = SourceDoc.parse(file, text)
+  if (!source || problems.length) throw new LayoutError(problems)
+  return layoutFromSource(source)
+}
+
+function layoutFromSource(source: SourceDoc): Layout {
+  const raw = source.value
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new LayoutError([source.problem([], 'a layout must be a mapping with keyspace, vschema and shards (see plans/guestbook/2-shards.yaml)')])
+  }
+  const problems: Problem[] = schemaProblems(layoutValidator, raw).map((p) => source.problem(p.path, p.message, p.atKey))
+  if (problems.length) throw new LayoutError(problems)
+  const layout = raw as RawLayout
+
+  let vschema: VSchema = layout.vschema && typeof layout.vschema === 'object' ? layout.vschema : {sharded: false}
+  let vschemaSource = source
+  let vschemaPath: Array<string | number> = ['vschema']
+  if (typeof layout.vschema === 'string') {
+    const file = resolve(dirname(source.file), layout.vschema)
+    const read = SourceDoc.read(file)
+    if (!read.source || read.problems.length) throw new LayoutError(read.problems)
+    vschemaSource = read.source
+    vschemaPath = []
+    const value = vschemaSource.value
+    const vp = schemaProblems(vschemaValidator, value).map((p) => vschemaSource.problem(p.path, p.message, p.atKey))
+    if (vp.length) throw new LayoutError(vp)
+    vschema = value as VSchema
+  }
+
+  const defaults = {...TABLET_DEFAULTS, ...layout.defaults}
+  const semantic: Array<[SourceDoc, SemanticProblem]> = [
+    ...shardProblems(layout.shards, defaults.host).map((p): [SourceDoc, SemanticProblem] => [source, p]),
+    ...vschemaSemanticProblems(vschema, Object.keys(layout.shards), vschemaPath).map((p): [SourceDoc, SemanticProblem] => [vschemaSource, p]),
+  ]
+  if (semantic.length) throw new LayoutError(semantic.map(([src, p]) => src.problem(p.path, p.message, p.atKey)))
+
+  const shards: ShardSpec[] = Object.entries(layout.shards).map(([name, s]) => ({
+    name,
+    keyRange: keyRangeToJSON(parseShardName(name)),
+    tablets: s.tablets.map((t) => ({
+      alias: t.alias,
+      type: (t.type === 'master' ? 'primary' : t.type) as TabletType,
+      host: (t.host as string | undefined) ?? defaults.host,
+      port: t.port,
+      user: (t.user as string | undefined) ?? defaults.user,
+      passwordEnv: (t.passwordEnv as string | undefined) ?? defaults.passwordEnv,
+      adminUser: (t.adminUser as string | undefined) ?? defaults.adminUser,
+      adminPasswordEnv: (t.adminPasswordEnv as string | undefined) ?? defaults.adminPasswordEnv,
+    })),
+  }))
+  shards.sort((a, b) => compareBytes(Buffer.from(a.keyRange.start, 'hex'), Buffer.from(b.keyRange.start, 'hex')))
+
+  return {
+    file: source.file,
+    keyspace: layout.keyspace,
+    database: layout.database ?? `vt_${layout.keyspace}`,
+    vschema,
+    approvals: {default: layout.approvals?.default ?? 'canary', phases: {...layout.approvals?.phases}},
+    settings: {...DEFAULT_SETTINGS, ...layout.settings},
+    shards,
+  }
+}

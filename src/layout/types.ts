@@ -1,0 +1,61 @@
+import type {VSchema} from '../keyspace/vschema.js'
+import type {KeyRangeJSON, TabletType} from '../topo/records.js'
+
+export type GatePolicy = 'canary' | 'phase' | 'none'
+
+export interface TabletSpec {
+  alias: string
+  type: TabletType
+  host: string
+  port: number
+  user: string
+  passwordEnv?: string
+  adminUser: string
+  adminPasswordEnv?: string
+}
+
+export interface ShardSpec {
+  name: string
+  keyRange: KeyRangeJSON
+  tablets: TabletSpec[]
+}
+
+export interface ApprovalPolicy {
+  default: GatePolicy
+  phases: Record<string, GatePolicy>
+}
+
+export interface Settings {
+  maxReplicationLagSeconds: number
+  cutoverTimeoutSeconds: number
+  cutoverMaxLagSeconds: number
+  diffParallelism: number
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  maxReplicationLagSeconds: 30,
+  cutoverTimeoutSeconds: 30,
+  cutoverMaxLagSeconds: 5,
+  diffParallelism: 2,
+}
+
+/** A validated layout: everything the planner needs, secrets only as env variable names. */
+export interface Layout {
+  /** The file it was read from, as given. */
+  file: string
+  keyspace: string
+  database: string
+  vschema: VSchema
+  approvals: ApprovalPolicy
+  settings: Settings
+  /** Sorted by key range. */
+  shards: ShardSpec[]
+}
+
+export const TABLET_DEFAULTS = {
+  host: '127.0.0.1',
+  user: 'app',
+  passwordEnv: 'SHARDFORM_MYSQL_PASSWORD',
+  adminUser: 'shardform',
+  adminPasswordEnv: 'SHARDFORM_ADMIN_PASSWORD',
+}
