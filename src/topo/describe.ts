@@ -1,0 +1,45 @@
+// A readable view of keyspaces for `topo show` (and `status`): shards with ranges and serving types, tablets.
+import {sortShardNames} from '../keyspace/keyrange.js'
+import {readKeyspaceState} from './state.js'
+import type {TabletRecord, TabletType} from './records.js'
+import type {TopoStore} from './store.js'
+
+export interface KeyspaceView {
+  name: string
+  sharded: boolean
+  database: string
+  workflow?: string
+  shards: Array<{name: string; range: string; serving: TabletType[]; primary: string | null; state: string}>
+  tablets: Array<Pick<TabletRecord, 'alias' | 'shard' | 'type' | 'host' | 'port' | 'user'>>
+}
+
+export async function listKeyspaces(store: TopoStore): Promise<string[]> {
+  const entries = await store.list('keyspaces/')
+  return [...new Set(entries.filter((e) => e.path.endsWith('/Keyspace')).map((e) => e.path.split('/')[1]))].sort()
+}
+
+export async function describeKeyspaces(store: TopoStore, only?: string): Promise<KeyspaceView[]> {
+  const names = only ? [only] : await listKeyspaces(store)
+  const views: KeyspaceView[] = []
+  for (const name of names) {
+    const st = await readKeyspaceState(store, name)
+    if (!st) continue
+    const order = sortShardNames(st.shards.map((s) => s.name))
+    views.push({
+      name,
+      sharded: st.keyspace.sharded,
+      database: st.keyspace.database,
+      ...(st.activeWorkflows[0] ? {workflow: `${st.activeWorkflows[0].id} (${st.activeWorkflows[0].state})`} : {}),
+      shards: order.map((n) => {
+        const s = st.shards.find((x) => x.name === n)!
+        const serving = (['primary', 'replica', 'rdonly'] as TabletType[]).filter((t) => st.srvKeyspace.partitions[t]?.includes(n))
+        const state = s.frozen ? 'frozen (writes moved away)' : serving.length ? 'serving' : s.sourceShards.length ? 'not serving (destination)' : 'not serving'
+        return {name: n, range: `${s.keyRange.start || 'min'}..${s.keyRange.end || 'max'}`, serving, primary: s.primary, state}
+      }),
+      tablets: st.tablets
+        .map(({alias, shard, type, host, port, user}) => ({alias, shard, type, host, port, user}))
+        .sort((a, b) => order.indexOf(a.shard) - order.indexOf(b.shard) || a.alias.localeCompare(b.alias)),
+    })
+  }
+  return views
+}

@@ -1,0 +1,18 @@
+// Where records live below the topology root. Both backends use these relative paths.
+
+export const keyspacePath = (ks: string) => `keyspaces/${ks}/Keyspace`
+export const keyspacePrefix = (ks: string) => `keyspaces/${ks}/`
+export const shardPath = (ks: string, shard: string) => `keyspaces/${ks}/shards/${shard}/Shard`
+export const shardsPrefix = (ks: string) => `keyspaces/${ks}/shards/`
+export const srvKeyspacePath = (ks: string) => `keyspaces/${ks}/SrvKeyspace`
+export const lockPath = (ks: string) => `keyspaces/${ks}/lock`
+export const tabletPath = (alias: string) => `tablets/${alias}/Tablet`
+export const tabletsPrefix = () => 'tablets/'
+export const workflowPath = (id: string) => `workflows/${id}/Workflow`
+export const workflowsPrefix = () => 'workflows/'
+
+/** The shard name in a `keyspaces/<ks>/shards/<shard>/Shard` path. */
+export function shardFromPath(path: string): string | undefined {
+  const m = /^keyspaces\/[^/]+\/shards\/([^/]+)\/Shard$/.exec(path)
+  return m?.[1]
+}

@@ -1,0 +1,188 @@
+// The topology store: a small key/value contract that both the etcd and the file backend implement.
+import {randomBytes} from 'node:crypto'
+import {hostname, userInfo} from 'node:os'
+import type {LockRecord} from './records.js'
+
+export interface Entry<T = unknown> {
+  path: string
+  value: T
+  /**
+   * Opaque revision for compare-and-swap; changes on every write of this key (the file backend hashes the content,
+   * so rewriting identical bytes keeps the version).
+   */
+  version: string
+}
+
+export type WatchEvent<T = unknown> = {type: 'put'; entry: Entry<T>} | {type: 'delete'; path: string}
+
+export type TopoErrorCode =
+  | 'exists'
+  | 'conflict'
+  | 'not_found'
+  | 'lock_held'
+  | 'lock_lost'
+  | 'unavailable'
+  | 'bad_url'
+  /** A write against a read-only snapshot. */
+  | 'read_only'
+  /** A stored record that is not valid JSON, or a path that cannot name a record. */
+  | 'invalid'
+
+export class TopoError extends Error {
+  override name = 'TopoError'
+  constructor(
+    readonly code: TopoErrorCode,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export interface LockOptions {
+  /** What the holder is doing, shown to whoever waits. */
+  operation: string
+  /** How long to wait for a held lock; 0 = fail at once naming the holder. */
+  timeoutMs: number
+  /** Lease time-to-live: a crashed holder's lock disappears this long after its last heartbeat. */
+  ttlSeconds?: number
+}
+
+export interface LockHandle {
+  readonly record: LockRecord
+  /** Rejects (code lock_lost) if the lease is lost while held; never resolves otherwise. */
+  readonly lost: Promise<never>
+  /** Throws TopoError(lock_lost) when the lease is gone. */
+  check(): Promise<void>
+  release(): Promise<void>
+}
+
+export interface TopoStore {
+  /** Human-readable location, e.g. `etcd://127.0.0.1:2379/shardform` or `file:/path`. */
+  readonly url: string
+  get<T>(path: string): Promise<Entry<T> | undefined>
+  /** Every entry whose path starts with `prefix`, sorted by path. */
+  list<T>(prefix: string): Promise<Entry<T>[]>
+  /** Create; TopoError(exists) when the key is already there. Returns the new version. */
+  create(path: string, value: unknown): Promise<string>
+  /** Replace when the current version is `version`; TopoError(conflict) otherwise, not_found when absent. */
+  update(path: string, value: unknown, version: string): Promise<string>
+  /** Delete; with a version, only when it still matches (conflict otherwise). Absent keys: not_found. */
+  delete(path: string, version?: string): Promise<void>
+  /**
+   * Apply several writes at once, all or nothing. Each op may carry the version it expects
+   * (`version: null` = must not exist).
+   */
+  commit(ops: TxnOp[]): Promise<void>
+  /**
+   * Call `onEvent` for each change under `prefix` from now on. Returns a function that stops watching.
+   * `onError` hears of a watch that broke for good (events may have been missed: re-read and watch again).
+   */
+  watch<T>(prefix: string, onEvent: (ev: WatchEvent<T>) => void, onError?: (err: TopoError) => void): Promise<() => void>
+  /** Take the keyspace lock (lease based). */
+  lock(keyspace: string, opts: LockOptions): Promise<LockHandle>
+  /** The current holder of the keyspace lock, if any. */
+  readLock(keyspace: string): Promise<LockRecord | undefined>
+  /** Remove a lock held by someone else; refuses unless `lockId` matches the holder. */
+  forceUnlock(keyspace: string, lockId: string): Promise<LockRecord>
+  close(): Promise<void>
+}
+
+export type TxnOp =
+  | {op: 'put'; path: string; value: unknown; version?: string | null}
+  | {op: 'delete'; path: string; version?: string}
+
+// Helpers shared by the backends, so both speak and fail the same way.
+
+/**
+ * Record paths are relative, `/`-separated names: no empty or `.`-leading segments (that rules out `..` and the
+ * file backend's own dot files), and no `.json` folder that could clash with a record file.
+ */
+export function checkPath(path: string): void {
+  const segs = path.split('/')
+  const bad = (seg: string, i: number) =>
+    seg === '' || seg.startsWith('.') || /[\\\0]/.test(seg) || (i < segs.length - 1 && seg.endsWith('.json'))
+  if (path === '' || segs.some(bad)) {
+    throw new TopoError('invalid', `"${path}" is not a valid topology path: use names like keyspaces/<ks>/Keyspace.`)
+  }
+}
+
+/** Prefixes are paths that may end with `/` (or be empty for everything). */
+export function checkPrefix(prefix: string): void {
+  if (prefix === '') return
+  checkPath(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix)
+}
+
+export function lockHeldError(keyspace: string, holder: LockRecord, waitedMs?: number): TopoError {
+  const waited = waitedMs ? `gave up after ${(waitedMs / 1000).toFixed(1)} s: ` : ''
+  return new TopoError(
+    'lock_held',
+    `${waited}keyspace ${keyspace} is locked by ${holder.who} for "${holder.operation}" since ${holder.created} ` +
+      `(lock ${holder.id}). Wait for it to finish; if that process is gone, remove the lock with ` +
+      `\`shardform force-unlock ${keyspace} ${holder.id}\`.`,
+  )
+}
+
+export function lockLostError(keyspace: string, id: string, why: string): TopoError {
+  return new TopoError(
+    'lock_lost',
+    `lost the lock on keyspace ${keyspace} (lock ${id}): ${why}. Stop here; run the command again to resume.`,
+  )
+}
+
+export function wrongLockError(keyspace: string, holder: LockRecord, lockId: string): TopoError {
+  return new TopoError(
+    'conflict',
+    `keyspace ${keyspace} is locked by ${holder.id} (${holder.who}, "${holder.operation}"), not ${lockId}; nothing removed.`,
+  )
+}
+
+/** The record every backend stores for a new lock: random short id, who/where, what, when. */
+export function newLockRecord(operation: string): LockRecord {
+  return {
+    id: randomBytes(6).toString('hex'),
+    who: `${safeUsername()}@${hostname()} pid ${process.pid}`,
+    operation,
+    created: new Date().toISOString(),
+  }
+}
+
+function safeUsername(): string {
+  try {
+    return userInfo().username
+  } catch {
+    // No passwd entry (e.g. an arbitrary uid in a container).
+    return String(process.getuid?.() ?? 'unknown')
+  }
+}
+
+/** Stored text of a record: pretty JSON, so files and `etcdctl get` stay readable. */
+export function recordText(value: unknown): string {
+  if (value === undefined) throw new TopoError('invalid', 'a topology record cannot be undefined.')
+  return JSON.stringify(value, null, 2) + '\n'
+}
+
+/** The lock lease time-to-live in seconds (default 15), checked. */
+export function checkTtl(ttlSeconds: number | undefined): number {
+  const ttl = ttlSeconds ?? 15
+  if (!(ttl > 0) || !Number.isFinite(ttl)) {
+    throw new TopoError('invalid', `lock ttl must be a positive number of seconds, not ${ttlSeconds}.`)
+  }
+  return ttl
+}
+
+/** Paths unique and valid: etcd refuses a txn that touches a key twice, so both backends do. */
+export function checkTxn(ops: TxnOp[]): void {
+  const seen = new Set<string>()
+  for (const o of ops) {
+    checkPath(o.path)
+    if (seen.has(o.path)) throw new TopoError('invalid', `${o.path} appears twice in one commit; merge those writes.`)
+    seen.add(o.path)
+  }
+}
+
+export function commitConflict(path: string, expected: string | null, current: string | undefined): TopoError {
+  const want = expected === null ? 'to be absent' : `at version ${expected}`
+  const found = current === undefined ? 'it is absent' : `it is at version ${current}`
+  return new TopoError('conflict', `commit refused, nothing written: expected ${path} ${want}, but ${found}.`)
+}
+
