@@ -1,0 +1,69 @@
+// Saved plans: the plan, the topology records it was made from, and a checksum that catches hand edits.
+import {readFileSync, writeFileSync} from 'node:fs'
+import {ShardformError} from '../errors.js'
+import {fingerprint, fingerprintInput, type KeyspaceState} from '../topo/state.js'
+import {canonicalJSON, sha256} from '../util/canonical.js'
+import {explainTopologyChange} from './staleness.js'
+import {PLAN_FORMAT_VERSION, type Plan} from './types.js'
+
+export const PLAN_FILE_KIND = 'shardform-plan'
+
+export interface PlanFile {
+  kind: typeof PLAN_FILE_KIND
+  format_version: typeof PLAN_FORMAT_VERSION
+  plan: Plan
+  /** The topology records the plan was made from (fingerprintInput form). */
+  topology: unknown
+  checksum: string
+}
+
+function checksumOf(plan: Plan, topology: unknown): string {
+  return sha256(canonicalJSON({plan, topology}))
+}
+
+export function planFileContent(plan: Plan, state: KeyspaceState | undefined): PlanFile {
+  const topology = fingerprintInput(state)
+  return {kind: PLAN_FILE_KIND, format_version: PLAN_FORMAT_VERSION, plan, topology, checksum: checksumOf(plan, topology)}
+}
+
+export function savePlan(file: string, plan: Plan, state: KeyspaceState | undefined): void {
+  writeFileSync(file, JSON.stringify(planFileContent(plan, state), null, 2) + '\n', {mode: 0o644})
+}
+
+export function loadPlanFile(file: string): PlanFile {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new ShardformError(`${file}: cannot read the plan file: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}. Save a plan with: shardform plan <layout> --out ${file}`)
+  }
+  let data: PlanFile
+  try {
+    data = JSON.parse(text)
+  } catch (err) {
+    throw new ShardformError(`${file}: not a shardform plan file (invalid JSON: ${(err as Error).message}). Save a plan with: shardform plan <layout> --out FILE`)
+  }
+  if (!data || typeof data !== 'object' || data.kind !== PLAN_FILE_KIND || !data.plan || typeof data.checksum !== 'string') {
+    throw new ShardformError(`${file}: not a shardform plan file (made by \`shardform plan --out\`); if it is a layout, pass it as one: shardform apply <layout.yaml>`)
+  }
+  if (data.format_version !== PLAN_FORMAT_VERSION) {
+    throw new ShardformError(`${file}: plan format version ${JSON.stringify(data.format_version)} is not supported by this shardform (it reads version ${PLAN_FORMAT_VERSION}); make the plan again with this version`)
+  }
+  if (checksumOf(data.plan, data.topology) !== data.checksum) {
+    throw new ShardformError(`${file}: the plan file was modified after \`shardform plan\` saved it (checksum mismatch), so it is refused. Make a new plan: shardform plan <layout> --out ${file}`)
+  }
+  return data
+}
+
+export interface Staleness {
+  stale: boolean
+  /** What changed in the topology since the plan was made (empty when current). */
+  changes: string[]
+}
+
+/** Is the saved plan still valid against the topology as it is now? */
+export function planStaleness(saved: PlanFile, state: KeyspaceState | undefined): Staleness {
+  if (fingerprint(state) === saved.plan.fingerprint) return {stale: false, changes: []}
+  return {stale: true, changes: explainTopologyChange(saved.topology, fingerprintInput(state))}
+}

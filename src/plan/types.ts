@@ -1,0 +1,108 @@
+// The plan is data: everything `apply` will do, decided before anything happens.
+import type {VSchema} from '../keyspace/vschema.js'
+import type {ApprovalPolicy, GatePolicy, Settings, ShardSpec} from '../layout/types.js'
+import type {KeyRangeJSON, TabletType} from '../topo/records.js'
+
+export const PLAN_FORMAT_VERSION = '1'
+
+export type PhaseName =
+  | 'apply_vschema'
+  | 'update_tablets'
+  | 'create_shards'
+  | 'copy_schema'
+  | 'clone'
+  | 'wait_for_filtered_replication'
+  | 'diff'
+  | 'migrate_rdonly'
+  | 'migrate_replica'
+  | 'migrate_primary'
+  | 'retire_sources'
+
+/** Phase order and how each runs its tasks (DESIGN.md "The plan"). */
+export const PHASES: ReadonlyArray<{name: PhaseName; mode: 'parallel' | 'sequential'; what: string}> = [
+  {name: 'apply_vschema', mode: 'sequential', what: 'store the new vschema'},
+  {name: 'update_tablets', mode: 'sequential', what: 'register, change or remove tablets of unchanged shards'},
+  {name: 'create_shards', mode: 'parallel', what: 'create destination shard records and register their tablets (not serving)'},
+  {name: 'copy_schema', mode: 'parallel', what: 'copy tables and views from the first source shard'},
+  {name: 'clone', mode: 'parallel', what: 'copy rows from a consistent snapshot, then start filtered replication'},
+  {name: 'wait_for_filtered_replication', mode: 'parallel', what: 'wait until filtered replication lag is under the threshold'},
+  {name: 'diff', mode: 'parallel', what: 'compare schema and every row with the sources at one position'},
+  {name: 'migrate_rdonly', mode: 'sequential', what: 'move rdonly traffic to the destinations'},
+  {name: 'migrate_replica', mode: 'sequential', what: 'move replica traffic to the destinations'},
+  {name: 'migrate_primary', mode: 'sequential', what: 'stop writes on the sources, let the destinations catch up, move primary traffic'},
+  {name: 'retire_sources', mode: 'sequential', what: 'remove the source shards and their tablets from the topology (data stays on the servers)'},
+]
+
+export interface PlanTask {
+  /** `<phase>/<shard>` (Vitess task ids), or the phase name for keyspace-wide tasks. */
+  id: string
+  shard: string
+  /** Index into Plan.groups, when the task belongs to a reshard group. */
+  group?: number
+  /** One line: what this task will do, concretely. */
+  detail: string
+}
+
+export interface PlanPhase {
+  name: PhaseName
+  mode: 'parallel' | 'sequential'
+  gate: GatePolicy
+  tasks: PlanTask[]
+}
+
+/** Overlapping source and destination shards that reshard together, independently of other groups. */
+export interface ReshardGroup {
+  /** The key range the group covers, as a shard name (`0` for the whole keyspace). */
+  range: string
+  sources: string[]
+  destinations: string[]
+}
+
+export type ChangeAction = 'create' | 'retire' | 'update' | 'move'
+export type ChangeKind = 'vschema' | 'shard' | 'tablet' | 'traffic'
+
+export interface Change {
+  action: ChangeAction
+  kind: ChangeKind
+  name: string
+  /** Human-readable specifics (key range, endpoints, from → to). */
+  detail?: string
+  shard?: string
+  tabletType?: TabletType
+  from?: string[]
+  to?: string[]
+}
+
+/** The desired end state, copied from the layout so a saved plan carries everything apply needs. */
+export interface DesiredState {
+  file: string
+  database: string
+  vschema: VSchema
+  approvals: ApprovalPolicy
+  settings: Settings
+  shards: ShardSpec[]
+}
+
+export interface CurrentShard {
+  name: string
+  keyRange: KeyRangeJSON
+  servedTypes: TabletType[]
+}
+
+export interface Plan {
+  format_version: typeof PLAN_FORMAT_VERSION
+  keyspace: string
+  /** reshard: shards change; update: vschema or tablets only; noop: nothing to do. */
+  kind: 'reshard' | 'update' | 'noop'
+  created_at: string
+  /** Fingerprint of the topology records the plan was made from. */
+  fingerprint: string
+  current: {shards: CurrentShard[]; vschema: VSchema}
+  desired: DesiredState
+  groups: ReshardGroup[]
+  changes: Change[]
+  vschemaDiff?: string
+  phases: PlanPhase[]
+  summary: {create: number; retire: number; update: number; move: number; tasks: number}
+  notes: string[]
+}
