@@ -1,0 +1,62 @@
+// Every command: shared flags, one way to report errors (message, no stack trace, exit 1), topology access.
+import {Command, Flags, Errors, type Interfaces} from '@oclif/core'
+import {ShardformError} from '../errors.js'
+import type {TopoStore} from '../topo/store.js'
+import {colors, colorWanted, type Colors} from '../util/color.js'
+
+export abstract class BaseCommand extends Command {
+  static override baseFlags = {
+    topo: Flags.string({
+      summary: 'Topology: etcd://host:port[,host:port]/root or file:<dir>. Default: $SHARDFORM_TOPO, else file:.shardform/topo.',
+      helpGroup: 'GLOBAL',
+    }),
+    debug: Flags.boolean({summary: 'Show stack traces of errors.', helpGroup: 'GLOBAL'}),
+  }
+
+  private stores: TopoStore[] = []
+
+  /** Open the topology named by --topo / $SHARDFORM_TOPO (closed automatically when the command ends). */
+  protected async topo(url: string | undefined): Promise<TopoStore> {
+    const {openTopo} = await import('../topo/open.js')
+    const store = await openTopo(url)
+    this.stores.push(store)
+    return store
+  }
+
+  protected colors(flag?: boolean): Colors {
+    return colors(colorWanted(process.stdout, flag))
+  }
+
+  protected out(text: string): void {
+    process.stdout.write(text.endsWith('\n') ? text : text + '\n')
+  }
+
+  protected json(value: unknown): void {
+    process.stdout.write(JSON.stringify(value, null, 2) + '\n')
+  }
+
+  protected override async finally(err: Error | undefined): Promise<unknown> {
+    await Promise.allSettled(this.stores.map((s) => s.close()))
+    return super.finally(err)
+  }
+
+  protected override async catch(err: Interfaces.CommandError): Promise<unknown> {
+    // this.exit() throws ExitError: let oclif end the process with that code, silently.
+    if (err instanceof Errors.ExitError) throw err
+    const debug = this.argv.includes('--debug') || process.env.SHARDFORM_DEBUG === '1'
+    const code = err instanceof ShardformError ? err.exitCode : 1
+    let message = err.message.replace(/^Error: /, '')
+    if (err instanceof Errors.CLIError && !(err instanceof ShardformError)) {
+      // Usage errors from the flag/argument parser: point at the help.
+      message = `${message.split('\nSee more help')[0].trim()}\nSee: shardform ${this.id?.replaceAll(':', ' ') ?? ''} --help`
+    }
+    process.stderr.write(`Error: ${message}\n`)
+    if (debug && err.stack) process.stderr.write(`${err.stack}\n`)
+    else if (!(err instanceof ShardformError) && !(err instanceof Errors.CLIError)) {
+      process.stderr.write('(run with --debug to see where this came from)\n')
+    }
+    return this.exit(code)
+  }
+}
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
