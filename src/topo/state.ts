@@ -57,14 +57,17 @@ export async function readKeyspaceState(store: TopoStore, keyspace: string): Pro
   }
 }
 
-/** The records a plan depends on, in a stable form (workflow progress is left out: only which ones exist). */
+/**
+ * The records a plan depends on, in a stable form. Workflow progress is left out (only which workflows exist), and
+ * so are other keyspaces' tablets: a clash with one of those is caught again when create_shards registers tablets.
+ */
 export function fingerprintInput(state: KeyspaceState | undefined): unknown {
   if (!state) return null
   return {
     keyspace: state.keyspace,
     shards: [...state.shards].sort((a, b) => a.name.localeCompare(b.name)),
     srvKeyspace: state.srvKeyspace,
-    tablets: [...state.allTablets].sort((a, b) => a.alias.localeCompare(b.alias)),
+    tablets: [...state.tablets].sort((a, b) => a.alias.localeCompare(b.alias)),
     workflows: state.activeWorkflows.map((w) => w.id).sort(),
   }
 }

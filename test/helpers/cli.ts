@@ -1,0 +1,37 @@
+// Run the built CLI (bin/run.js → dist) as a subprocess, the way a user does.
+import {spawn} from 'node:child_process'
+
+export const BIN = new URL('../../bin/run.js', import.meta.url).pathname
+export const ROOT = new URL('../../', import.meta.url).pathname
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+export function cli(args: string[], opts: {env?: Record<string, string | undefined>; cwd?: string; input?: string; timeoutMs?: number} = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: {...process.env, NO_COLOR: '1', ...opts.env},
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({code, stdout, stderr})
+    })
+    child.stdin.end(opts.input ?? '')
+  })
+}
+
+/** No stack trace leaked to the user: no "    at fn (file:line)" frames. */
+export function hasStackTrace(text: string): boolean {
+  return /^\s+at .+[:(].*\d+:\d+\)?$/m.test(text)
+}

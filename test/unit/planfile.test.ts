@@ -1,0 +1,66 @@
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {loadPlanFile, plan, planStaleness, savePlan} from '../../src/plan/index.js'
+import {guestbook, stateOf} from '../helpers/state.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'sf-planfile-'))
+
+function saved() {
+  const state = stateOf(guestbook('1-shard.yaml'))
+  const p = plan(state, guestbook('2-shards.yaml'))
+  const file = join(dir, `p-${Math.random().toString(36).slice(2)}.plan`)
+  savePlan(file, p, state)
+  return {state, p, file}
+}
+
+describe('saved plans', () => {
+  it('round-trip and are current against the topology they were made from', () => {
+    const {state, p, file} = saved()
+    const loaded = loadPlanFile(file)
+    expect(loaded.plan).toEqual(p)
+    expect(planStaleness(loaded, state)).toEqual({stale: false, changes: []})
+  })
+
+  it('are stale once the topology changes, and say what changed', () => {
+    const {state, file} = saved()
+    const after = structuredClone(state)
+    after.srvKeyspace.partitions.rdonly = ['-80', '80-']
+    after.shards.push({...after.shards[0], name: '-80', keyRange: {start: '', end: '80'}, servedTypes: ['rdonly']})
+    after.keyspace.vschema = {sharded: true}
+    after.activeWorkflows = [{id: 'wf-9', state: 'running', layoutFile: 'x'}]
+    const st = planStaleness(loadPlanFile(file), after)
+    expect(st.stale).toBe(true)
+    expect(st.changes).toEqual(['the vschema changed', 'shard -80 was added', 'rdonly traffic moved: 0 → -80, 80-', 'workflow wf-9 started'])
+  })
+
+  it('notice a tablet change', () => {
+    const {state, file} = saved()
+    const after = structuredClone(state)
+    after.tablets[1].port = 1
+    expect(planStaleness(loadPlanFile(file), after).changes).toEqual(['tablet test-101 changed'])
+  })
+
+  it('refuse a file edited by hand', () => {
+    const {file} = saved()
+    const data = JSON.parse(readFileSync(file, 'utf8'))
+    data.plan.phases[0].gate = 'none'
+    writeFileSync(file, JSON.stringify(data))
+    expect(() => loadPlanFile(file)).toThrow(/was modified after `shardform plan` saved it \(checksum mismatch\)/)
+  })
+
+  it('refuse things that are not plan files', () => {
+    const f = join(dir, 'x.plan')
+    writeFileSync(f, 'keyspace: x\n')
+    expect(() => loadPlanFile(f)).toThrow(/not a shardform plan file \(invalid JSON/)
+    writeFileSync(f, '{"a": 1}')
+    expect(() => loadPlanFile(f)).toThrow(/not a shardform plan file \(made by `shardform plan --out`\)/)
+    expect(() => loadPlanFile(join(dir, 'missing.plan'))).toThrow(/cannot read the plan file: no such file/)
+    const {file} = saved()
+    const data = JSON.parse(readFileSync(file, 'utf8'))
+    data.format_version = '99'
+    writeFileSync(f, JSON.stringify(data))
+    expect(() => loadPlanFile(f)).toThrow(/plan format version "99" is not supported/)
+  })
+})
