@@ -1,0 +1,170 @@
+// A source primary's binlog as a sequence of transactions, from a GTID position (wraps @vlasky/zongji).
+// Only row changes of one database are kept; every transaction boundary is still reported so positions advance.
+import type {TabletRecord} from '../topo/records.js'
+import {tabletOptions} from './connect.js'
+
+export type RowImage = Record<string, unknown>
+
+export interface RowChange {
+  kind: 'insert' | 'update' | 'delete'
+  table: string
+  before?: RowImage
+  after?: RowImage
+}
+
+export interface BinlogTransaction {
+  gtid: string
+  /** Commit time on the source, ms since epoch. */
+  timestamp: number
+  changes: RowChange[]
+  /** Set when the transaction is DDL on the watched database: the statement. */
+  ddl?: string
+}
+
+export interface BinlogReaderOptions {
+  tablet: TabletRecord
+  database: string
+  /** Resume after this position ('' = everything the server still has). */
+  fromGtid: string
+  /** Replication server id for this reader; unique per concurrent reader on one source. */
+  serverId: number
+  onTransaction(tx: BinlogTransaction): void
+  onError(err: Error): void
+}
+
+interface ZongJiLike {
+  on(ev: string, fn: (arg: never) => void): void
+  start(opts: object): void
+  stop(): void
+  connection?: {pause(): void; resume(): void}
+}
+
+interface ZEvent {
+  getEventName(): string
+  gtid?: string
+  timestamp: number
+  query?: string
+  schema?: string
+  tableId?: number
+  tableMap?: Record<number, {parentSchema: string; tableName: string}>
+  rows?: Array<RowImage | {before: RowImage; after: RowImage}>
+}
+
+const NOT_DDL = /^\s*(BEGIN|COMMIT|ROLLBACK|XA |SAVEPOINT|RELEASE SAVEPOINT)\b/i
+
+export class BinlogReader {
+  private z?: ZongJiLike
+  private tx?: BinlogTransaction
+  private paused = false
+  private stopped = false
+
+  private constructor(private readonly o: BinlogReaderOptions) {}
+
+  static async start(o: BinlogReaderOptions): Promise<BinlogReader> {
+    const r = new BinlogReader(o)
+    await r.open()
+    return r
+  }
+
+  private async open(): Promise<void> {
+    const {default: ZongJi} = (await import('@vlasky/zongji')) as unknown as {default: new (opts: object) => ZongJiLike}
+    const opts = tabletOptions(this.o.tablet, 'admin', {charset: 'UTF8MB4_BIN'})
+    const z = new ZongJi({...opts, timezone: 'Z'})
+    this.z = z
+    const db = this.o.database
+    await new Promise<void>((resolve, reject) => {
+      let ready = false
+      z.on('ready', () => {
+        ready = true
+        resolve()
+      })
+      z.on('error', (err: Error) => {
+        if (this.stopped) return
+        const e = new Error(describeBinlogError(this.o.tablet.alias, err))
+        if (!ready) reject(e)
+        else this.o.onError(e)
+      })
+      z.on('binlog', (ev: ZEvent) => this.event(ev, db))
+      z.start({
+        gtidSet: this.o.fromGtid,
+        serverId: this.o.serverId,
+        includeEvents: ['mariadbgtid', 'tablemap', 'writerows', 'updaterows', 'deleterows', 'xid', 'query'],
+      })
+    })
+  }
+
+  private event(ev: ZEvent, db: string): void {
+    const name = ev.getEventName()
+    if (name === 'mariadbgtid') {
+      this.tx = {gtid: ev.gtid ?? '', timestamp: ev.timestamp, changes: []}
+      return
+    }
+    const tx = this.tx
+    if (!tx) return
+    if (name === 'writerows' || name === 'updaterows' || name === 'deleterows') {
+      const map = ev.tableMap?.[ev.tableId ?? -1]
+      if (!map || map.parentSchema !== db) return
+      for (const r of ev.rows ?? []) {
+        if (name === 'writerows') tx.changes.push({kind: 'insert', table: map.tableName, after: r as RowImage})
+        else if (name === 'deleterows') tx.changes.push({kind: 'delete', table: map.tableName, before: r as RowImage})
+        else {
+          const u = r as {before: RowImage; after: RowImage}
+          tx.changes.push({kind: 'update', table: map.tableName, before: u.before, after: u.after})
+        }
+      }
+      return
+    }
+    if (name === 'xid') return this.commit()
+    if (name === 'query') {
+      const q = ev.query ?? ''
+      if (/^\s*COMMIT\b/i.test(q)) return this.commit()
+      if (NOT_DDL.test(q)) return
+      // A statement outside a transaction: DDL. It matters only when it touches the watched database.
+      if (ev.schema === db || mentions(q, db)) tx.ddl = q
+      return this.commit()
+    }
+  }
+
+  private commit(): void {
+    const tx = this.tx
+    this.tx = undefined
+    if (tx) this.o.onTransaction(tx)
+  }
+
+  /** Backpressure: stop reading from the socket until resume(). */
+  pause(): void {
+    if (!this.paused) {
+      this.paused = true
+      this.z?.connection?.pause()
+    }
+  }
+
+  resume(): void {
+    if (this.paused) {
+      this.paused = false
+      this.z?.connection?.resume()
+    }
+  }
+
+  stop(): void {
+    this.stopped = true
+    try {
+      this.z?.stop()
+    } catch {
+      // zongji can throw from stop() after a connection error; the reader is gone either way
+    }
+  }
+}
+
+function mentions(sql: string, db: string): boolean {
+  const esc = db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return new RegExp(`(^|[^A-Za-z0-9_$])\`?${esc}\`?\\s*\\.`, 'i').test(sql) || new RegExp(`DATABASE\\s+(IF\\s+(NOT\\s+)?EXISTS\\s+)?\`?${esc}\`?`, 'i').test(sql)
+}
+
+function describeBinlogError(alias: string, err: Error & {code?: string; errno?: number}): string {
+  const msg = err.message || String(err)
+  if (err.errno === 1236 || /1236|purged|Could not find first log/i.test(msg)) {
+    return `tablet ${alias}: the binlog position filtered replication needs has been purged from the source (${msg}). The destination cannot catch up from here; it must be cloned again: run \`shardform retry <keyspace> clone/<source>\` after resetting the workflow, or cancel and apply again.`
+  }
+  return `tablet ${alias}: binlog stream: ${msg}`
+}

@@ -1,0 +1,122 @@
+// Row values to bytes: LOAD DATA text for the copy, SQL literals for filtered replication.
+import type {ColumnInfo} from './tables.js'
+import {isBinaryColumn, isNumericColumn} from './tables.js'
+
+export type RowValue = string | number | bigint | Buffer | null | undefined
+
+// LOAD DATA … CHARACTER SET binary FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n'
+export const LOAD_DATA_FORMAT = "CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'"
+
+const BACKSLASH = 0x5c
+const NULL_FIELD = Buffer.from('\\N')
+
+/**
+ * Appends rows in LOAD DATA text form to a growing buffer. Values come from a binary-charset connection, so text
+ * is raw bytes in the column's own charset and nothing is converted on either side.
+ */
+export class LoadDataEncoder {
+  private buf: Buffer
+  private len = 0
+  rows = 0
+
+  constructor(initial = 1 << 20) {
+    this.buf = Buffer.allocUnsafe(initial)
+  }
+
+  get size(): number {
+    return this.len
+  }
+
+  private ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n))
+    this.buf.copy(next, 0, 0, this.len)
+    this.buf = next
+  }
+
+  add(row: RowValue[]): void {
+    for (let i = 0; i < row.length; i++) {
+      if (i > 0) {
+        this.ensure(1)
+        this.buf[this.len++] = 0x09
+      }
+      this.field(row[i])
+    }
+    this.ensure(1)
+    this.buf[this.len++] = 0x0a
+    this.rows++
+  }
+
+  private field(v: RowValue): void {
+    if (v === null || v === undefined) {
+      this.ensure(2)
+      NULL_FIELD.copy(this.buf, this.len)
+      this.len += 2
+      return
+    }
+    if (typeof v === 'number' || typeof v === 'bigint') {
+      const s = String(v)
+      this.ensure(s.length)
+      this.len += this.buf.write(s, this.len, 'latin1')
+      return
+    }
+    const b = typeof v === 'string' ? Buffer.from(v, 'utf8') : v
+    this.ensure(b.length * 2)
+    for (let i = 0; i < b.length; i++) {
+      const x = b[i]
+      if (x === BACKSLASH || x === 0x09 || x === 0x0a || x === 0x00) {
+        this.buf[this.len++] = BACKSLASH
+        this.buf[this.len++] = x === 0x09 ? 0x74 : x === 0x0a ? 0x6e : x === 0x00 ? 0x30 : BACKSLASH
+      } else {
+        this.buf[this.len++] = x
+      }
+    }
+  }
+
+  /** Hand over the bytes so far and start again. */
+  take(): Buffer {
+    const out = Buffer.from(this.buf.subarray(0, this.len))
+    this.len = 0
+    this.rows = 0
+    return out
+  }
+}
+
+/** A SQL literal for a value of `col`, as zongji decodes binlog rows (strings decoded, binary as Buffer). */
+export function sqlLiteral(v: RowValue, col: ColumnInfo): string {
+  if (v === null || v === undefined) return 'NULL'
+  if (Buffer.isBuffer(v)) return `X'${v.toString('hex')}'`
+  if (typeof v === 'bigint') return v.toString()
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new Error(`column ${col.name}: cannot write ${v}`)
+    // Exact integers and decimals stay unquoted: a quoted BIGINT compares as DOUBLE in a WHERE clause.
+    return String(v)
+  }
+  if (isNumericColumn(col) && /^-?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?$/i.test(v)) return v
+  if (isBinaryColumn(col)) return `X'${Buffer.from(v, 'utf8').toString('hex')}'`
+  return quoteString(v)
+}
+
+/** 'text' with MySQL escapes; utf8mb4 connection. */
+export function quoteString(s: string): string {
+  return "'" + s.replace(/[\0\n\r\b\t\x1a'"\\]/g, escapeChar) + "'"
+}
+
+function escapeChar(c: string): string {
+  switch (c) {
+    case '\0':
+      return '\\0'
+    case '\n':
+      return '\\n'
+    case '\r':
+      return '\\r'
+    case '\b':
+      return '\\b'
+    case '\t':
+      return '\\t'
+    case '\x1a':
+      return '\\Z'
+    default:
+      return '\\' + c
+  }
+}

@@ -1,0 +1,153 @@
+// Copy one table from a snapshot reader to destination shards: stream rows in primary-key order, route each row,
+// write large LOAD DATA chunks. Memory is bounded: one chunk being filled and one in flight per destination.
+import {Readable} from 'node:stream'
+import type {Connection} from 'mysql2/promise'
+import {LOAD_DATA_FORMAT, LoadDataEncoder, type RowValue} from './codec.js'
+import {qid} from './connect.js'
+import {copyColumns, selectList, type TableInfo} from './tables.js'
+
+export interface CopyDestination {
+  /** A binary-charset admin session on the destination primary (dataSession 'copy'). */
+  conn: Connection
+  alias: string
+}
+
+export interface CopyProgress {
+  /** Rows read from the source (all routed somewhere or deliberately skipped). */
+  rows: number
+  /** Primary key of the last row whose chunk is committed on every destination. */
+  lastPk?: RowValue[]
+  /** Rows that belong to none of the destinations (misplaced on the source). */
+  skipped?: number
+}
+
+export interface CopyTableOptions {
+  source: Connection
+  database: string
+  table: TableInfo
+  destinations: CopyDestination[]
+  /**
+   * Which destinations a row goes to: an index, -1 for every destination (reference tables), or -2 to skip it
+   * (a row outside this source's key range, which a merge source can hold).
+   */
+  route: (row: RowValue[]) => number
+  /** Extra select expressions appended to the row (e.g. the vindex column as utf8mb4); not written. */
+  extraSelect?: string[]
+  /** Continue after this primary key (resume), replacing rows that may already be there. */
+  after?: RowValue[]
+  chunkBytes?: number
+  /** Called at each sync point, when everything up to `lastPk` is committed everywhere. */
+  onSync?: (p: CopyProgress) => Promise<void> | void
+  /** Called often with the rows read so far (for progress display). */
+  onRows?: (rows: number) => void
+  syncEveryBytes?: number
+  signal?: AbortSignal
+}
+
+const CHUNK = 4 << 20
+
+/** WHERE clause for "primary key after these values", expanded so the range optimizer can use the index. */
+export function afterClause(pk: string[], values: RowValue[]): {sql: string; params: RowValue[]} {
+  const ors: string[] = []
+  const params: RowValue[] = []
+  for (let i = 0; i < pk.length; i++) {
+    const ands = pk.slice(0, i).map((c) => `${qid(c)} = ?`)
+    ands.push(`${qid(pk[i])} > ?`)
+    ors.push(`(${ands.join(' AND ')})`)
+    params.push(...values.slice(0, i), values[i])
+  }
+  return {sql: ors.join(' OR '), params}
+}
+
+export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
+  const t = o.table
+  if (!t.primaryKey.length) throw new Error(`table ${t.name} has no primary key; shardform needs one to copy, replicate and compare rows`)
+  const cols = copyColumns(t)
+  const pkIdx = t.primaryKey.map((k) => cols.findIndex((c) => c.name === k))
+  const select = [selectList(t), ...(o.extraSelect ?? [])].join(', ')
+  const where = o.after ? afterClause(t.primaryKey, o.after) : undefined
+  const sql = `SELECT ${select} FROM ${qid(o.database)}.${qid(t.name)}${where ? ` WHERE ${where.sql}` : ''} ORDER BY ${t.primaryKey.map(qid).join(', ')}`
+  const load = `LOAD DATA LOCAL INFILE 'shardform' ${o.after ? 'REPLACE' : ''} INTO TABLE ${qid(o.database)}.${qid(t.name)} ${LOAD_DATA_FORMAT} (${cols.map((c) => qid(c.name)).join(', ')})`
+  const chunkBytes = o.chunkBytes ?? CHUNK
+  const syncEvery = o.syncEveryBytes ?? 64 << 20
+
+  const enc = o.destinations.map(() => new LoadDataEncoder(chunkBytes + (64 << 10)))
+  const inflight: Array<Promise<void> | undefined> = o.destinations.map(() => undefined)
+  let failure: unknown
+  let rows = 0
+  let skipped = 0
+  let lastPk: RowValue[] | undefined
+  let sinceSync = 0
+
+  const send = (d: number): Promise<void> => {
+    const payload = enc[d].take()
+    const prev = inflight[d] ?? Promise.resolve()
+    const p = prev.then(async () => {
+      await o.destinations[d].conn.query({sql: load, infileStreamFactory: () => Readable.from([payload])} as never)
+    })
+    p.catch((err) => (failure ??= new Error(`writing ${t.name} to tablet ${o.destinations[d].alias}: ${(err as Error).message}`)))
+    inflight[d] = p
+    sinceSync += payload.length
+    return prev
+  }
+  const syncAll = async (): Promise<void> => {
+    for (let d = 0; d < enc.length; d++) if (enc[d].size > 0) void send(d)
+    await Promise.allSettled(inflight.map((p) => p ?? Promise.resolve()))
+    if (failure) throw failure
+    sinceSync = 0
+    if (o.onSync) await o.onSync({rows, lastPk, skipped})
+  }
+
+  const stream = (o.source as unknown as {connection: {query(opts: object, params?: unknown[]): {stream(opts?: object): Readable}}}).connection
+    .query({sql, rowsAsArray: true}, where?.params ?? [])
+    .stream({highWaterMark: 2000})
+  const nCols = cols.length
+  await new Promise<void>((resolve, reject) => {
+    let done = false
+    const finish = (err?: unknown) => {
+      if (done) return
+      done = true
+      if (err) {
+        stream.destroy()
+        reject(err)
+      } else resolve()
+    }
+    const onAbort = () => finish(o.signal?.reason ?? new Error('aborted'))
+    if (o.signal?.aborted) return onAbort()
+    o.signal?.addEventListener('abort', onAbort, {once: true})
+    stream.on('close', () => o.signal?.removeEventListener('abort', onAbort))
+    stream.on('error', (err) => finish(new Error(`reading ${t.name}: ${(err as Error).message}`)))
+    stream.on('end', () => finish())
+    stream.on('data', (row: RowValue[]) => {
+      if (failure) return finish(failure)
+      let dest: number
+      try {
+        dest = o.route(row)
+      } catch (err) {
+        return finish(err)
+      }
+      const values = row.length === nCols ? row : row.slice(0, nCols)
+      if (dest === -1) for (const e of enc) e.add(values)
+      else if (dest >= 0) enc[dest].add(values)
+      else skipped++
+      rows++
+      lastPk = pkIdx.map((i) => row[i])
+      if ((rows & 1023) === 0) o.onRows?.(rows)
+      const full = enc.findIndex((e) => e.size >= chunkBytes)
+      if (full >= 0 || sinceSync >= syncEvery) {
+        stream.pause()
+        const wait = full >= 0 ? send(full) : syncAll()
+        wait.then(
+          () => {
+            if (failure) return finish(failure)
+            if (!done) stream.resume()
+          },
+          (err) => finish(err),
+        )
+      }
+    })
+  })
+  await syncAll()
+  o.onRows?.(rows)
+  return {rows, lastPk, skipped}
+}

@@ -1,0 +1,215 @@
+// clone/<source>: copy every table of a source shard from a consistent snapshot into the group's destinations,
+// then start filtered replication from the snapshot's position. Resumable per table (and within a table while an
+// rdonly snapshot is still frozen); otherwise a restart removes what the interrupted copy wrote and begins again.
+import type {Connection} from 'mysql2/promise'
+import {keyRangeContains} from '../keyspace/keyrange.js'
+import {tableRouting, type VSchema} from '../keyspace/vschema.js'
+import type {TaskContext, Executor} from '../engine/types.js'
+import type {RowValue} from '../mysql/codec.js'
+import {qid} from '../mysql/connect.js'
+import {copyTable, type CopyDestination} from '../mysql/copy.js'
+import {dataSession} from '../mysql/session.js'
+import {frozenPosition, primarySnapshot, rdonlySnapshot, type Snapshot} from '../mysql/snapshot.js'
+import {describeSchema, type TableInfo} from '../mysql/tables.js'
+import type {TabletRecord} from '../topo/records.js'
+import {fmtRate, groupOf, keyspaceState, PhaseError, primaryOf, shardRange, streamId, tabletOf} from './context.js'
+import {copyRouter, placement, type ShardRange} from './routing.js'
+import {ensureStateTables, writeStreamStart} from './streams/state.js'
+import type {StreamManager} from './streams/manager.js'
+
+interface TableProgress {
+  done: boolean
+  rows: number
+  lastPk?: unknown[]
+}
+
+interface CloneCheckpoint {
+  snapshot?: {kind: 'rdonly' | 'primary'; tablet: string; gtid: string}
+  tables: Record<string, TableProgress>
+  streamsStarted?: boolean
+}
+
+// Primary key values survive the JSON checkpoint: Buffers as {b64}.
+const encodePk = (pk: RowValue[] | undefined) => pk?.map((v) => (Buffer.isBuffer(v) ? {b64: v.toString('base64')} : v))
+const decodePk = (pk: unknown[] | undefined) => pk?.map((v) => (v && typeof v === 'object' && 'b64' in v ? Buffer.from((v as {b64: string}).b64, 'base64') : v)) as RowValue[] | undefined
+
+export const clone: Executor = async (ctx) => {
+  const source = ctx.task.shard
+  const group = groupOf(ctx)
+  const gi = ctx.task.group!
+  const manager = ctx.services as StreamManager
+  const db = ctx.plan.desired.database
+  const state = await keyspaceState(ctx)
+  const dests = group.destinations.map((d) => shardRange(ctx, d))
+  const destTablets = group.destinations.map((d) => primaryOf(state, d))
+  const firstSource = group.sources[0] === source
+  let cp: CloneCheckpoint = ctx.checkpoint<CloneCheckpoint>() ?? {tables: {}}
+
+  if (!cp.streamsStarted) {
+    let snap = await resumeSnapshot(ctx, cp, state.tablets)
+    if (!snap) {
+      if (cp.snapshot) {
+        ctx.log(`the snapshot of the interrupted copy is gone; removing the rows it wrote and copying ${source} again`)
+        await Promise.all(manager.from(source).map((s) => s.stop()))
+        await purgeSource(ctx, destTablets, source)
+      }
+      const rdonly = tabletOf(state, source, 'rdonly')
+      snap = rdonly ? await rdonlySnapshot(rdonly).catch((err) => fallback(ctx, err, rdonly)) : undefined
+      snap ??= await primarySnapshot(primaryOf(state, source))
+      cp = {snapshot: {kind: snap.kind, tablet: snap.tablet.alias, gtid: snap.gtid}, tables: {}}
+      await ctx.saveCheckpoint(cp)
+      ctx.log(`snapshot of ${source} on ${snap.kind} ${snap.tablet.alias} at GTID ${snap.gtid || '(empty)'}`)
+    } else {
+      ctx.log(`continuing the copy from the snapshot at GTID ${snap.gtid} on ${snap.tablet.alias}`)
+    }
+    try {
+      await copyAll(ctx, snap, cp, dests, destTablets, firstSource)
+      for (const t of destTablets) {
+        const conn = await dataSession(t, 'apply')
+        try {
+          await ensureStateTables(conn)
+          await writeStreamStart(conn, streamId(ctx.workflowId, source, group.destinations[destTablets.indexOf(t)]), ctx.workflowId, source, snap.gtid)
+        } finally {
+          await conn.end()
+        }
+      }
+      cp.streamsStarted = true
+      await ctx.saveCheckpoint(cp)
+    } finally {
+      await snap.release().catch((err) => ctx.log(`could not restart replication on ${snap!.tablet.alias}: ${(err as Error).message}`))
+    }
+  }
+  await manager.ensureGroup(gi, [source])
+  const rows = Object.values(cp.tables).reduce((n, t) => n + t.rows, 0)
+  return {output: {gtid: cp.snapshot!.gtid, snapshot: cp.snapshot, rows, streams: group.destinations.map((d) => streamId(ctx.workflowId, source, d))}}
+}
+
+function fallback(ctx: TaskContext, err: unknown, rdonly: TabletRecord): undefined {
+  ctx.log(`rdonly ${rdonly.alias} cannot serve the snapshot (${(err as Error).message}); using a consistent-snapshot transaction on the primary`)
+  return undefined
+}
+
+/** The checkpoint's snapshot, if it can still be read exactly as it was (an rdonly tablet still stopped there). */
+async function resumeSnapshot(ctx: TaskContext, cp: CloneCheckpoint, tablets: TabletRecord[]): Promise<Snapshot | undefined> {
+  if (!cp.snapshot || cp.snapshot.kind !== 'rdonly') return undefined
+  const t = tablets.find((x) => x.alias === cp.snapshot!.tablet)
+  if (!t) return undefined
+  const at = await frozenPosition(t).catch(() => undefined)
+  return at === cp.snapshot.gtid ? rdonlySnapshot(t, at) : undefined
+}
+
+async function copyAll(ctx: TaskContext, snap: Snapshot, cp: CloneCheckpoint, dests: ShardRange[], destTablets: TabletRecord[], firstSource: boolean): Promise<void> {
+  const db = ctx.plan.desired.database
+  const first = await snap.reader()
+  let tables: TableInfo[]
+  let estimate = 0
+  try {
+    tables = (await describeSchema(first.conn, db)).tables
+    const [rows] = (await first.conn.query('SELECT TABLE_NAME AS t, TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [db])) as unknown as [Array<{t: Buffer | string; n: number | string | null}>]
+    estimate = rows.reduce((s, r) => s + Number(r.n ?? 0), 0)
+  } finally {
+    if (snap.maxReaders > 1) await first.close()
+  }
+  const work = tables.filter((t) => {
+    if (cp.tables[t.name]?.done) return false
+    const p = placement(ctx.plan.desired.vschema, t, dests)
+    return p.kind !== 'everywhere' || firstSource
+  })
+  for (const t of tables) {
+    if (!t.primaryKey.length) throw new PhaseError(`table ${db}.${t.name} has no primary key; shardform needs one to copy, replicate and compare rows. Add one and retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`)
+  }
+  const started = Date.now()
+  let baseRows = Object.values(cp.tables).reduce((n, t) => n + t.rows, 0)
+  const initialRows = baseRows
+  const live = new Map<string, number>()
+  const report = () => {
+    const copied = baseRows + [...live.values()].reduce((a, b) => a + b, 0)
+    const secs = (Date.now() - started) / 1000
+    const rate = secs > 0 ? (copied - initialRows) / secs : 0
+    const total = Math.max(estimate, copied)
+    ctx.progress({done: copied, total, unit: 'rows', rate: Math.round(rate), etaSeconds: rate > 0 ? Math.round((total - copied) / rate) : undefined})
+  }
+  const timer = setInterval(report, 1000)
+  timer.unref()
+  let save = Promise.resolve()
+  const queue = [...work]
+  const worker = async (reader: {conn: Connection; close(): Promise<void>}) => {
+    const conns: CopyDestination[] = []
+    try {
+      for (const t of destTablets) conns.push({conn: await dataSession(t, 'copy'), alias: t.alias})
+      for (let t = queue.shift(); t; t = queue.shift()) {
+        const table = t
+        const prev = cp.tables[table.name]
+        const p = placement(ctx.plan.desired.vschema, table, dests)
+        const router = copyRouter(p, table, dests)
+        const res = await copyTable({
+          source: reader.conn,
+          database: db,
+          table,
+          destinations: conns,
+          route: router.route,
+          extraSelect: router.extraSelect,
+          after: decodePk(prev?.lastPk),
+          signal: ctx.signal,
+          onRows: (n) => live.set(table.name, n),
+          onSync: async (pr) => {
+            cp.tables[table.name] = {done: false, rows: (prev?.rows ?? 0) + pr.rows, lastPk: encodePk(pr.lastPk)}
+            save = save.then(() => ctx.saveCheckpoint(cp))
+            await save
+          },
+        })
+        live.delete(table.name)
+        cp.tables[table.name] = {done: true, rows: (prev?.rows ?? 0) + res.rows}
+        baseRows += res.rows
+        if (res.skipped) ctx.log(`${res.skipped} row(s) of ${table.name} on ${ctx.task.shard} lie outside every destination's key range and were not copied`)
+        save = save.then(() => ctx.saveCheckpoint(cp))
+        await save
+      }
+    } finally {
+      await Promise.all(conns.map((c) => c.conn.end().catch(() => undefined)))
+      await reader.close()
+    }
+  }
+  try {
+    const n = Math.min(snap.maxReaders, 2, Math.max(1, work.length))
+    const readers = snap.maxReaders > 1 ? await Promise.all(Array.from({length: n}, () => snap.reader())) : [first]
+    await Promise.all(readers.map(worker))
+  } finally {
+    clearInterval(timer)
+  }
+  report()
+  const secs = (Date.now() - started) / 1000
+  const rows = Object.values(cp.tables).reduce((s, t) => s + t.rows, 0)
+  ctx.log(`copied ${rows} row(s) of ${work.length} table(s) from ${ctx.task.shard} in ${secs.toFixed(1)}s (${fmtRate(rows / Math.max(secs, 0.001))} rows/s)`)
+}
+
+/** Remove from the destinations every row that came from `source` (an interrupted copy that cannot continue). */
+async function purgeSource(ctx: TaskContext, destTablets: TabletRecord[], source: string): Promise<void> {
+  const db = ctx.plan.desired.database
+  const group = groupOf(ctx)
+  const srcRange = shardRange(ctx, source)
+  const vschema: VSchema = ctx.plan.desired.vschema.sharded ? ctx.plan.desired.vschema : ctx.plan.current.vschema
+  for (const t of destTablets) {
+    const conn = await dataSession(t, 'read')
+    try {
+      for (const table of (await describeSchema(conn, db)).tables) {
+        const routing = vschema.sharded ? tableRouting(vschema, table.name) : {kind: 'reference' as const}
+        if (routing.kind === 'reference' || group.sources.length === 1) {
+          if (routing.kind !== 'reference' || group.sources[0] === source) await conn.query(`TRUNCATE TABLE ${qid(db)}.${qid(table.name)}`)
+          continue
+        }
+        // A merge: only the rows in this source's key range came from it.
+        const pk = table.primaryKey.map(qid).join(', ')
+        const [rows] = (await conn.query({sql: `SELECT ${pk}, ${qid(routing.vindex.column)} FROM ${qid(db)}.${qid(table.name)}`, rowsAsArray: true})) as unknown as [unknown[][]]
+        const doomed = rows.filter((r) => keyRangeContains(srcRange.kr, routing.vindex.fn(r[r.length - 1] as never)))
+        for (let i = 0; i < doomed.length; i += 1000) {
+          const chunk = doomed.slice(i, i + 1000)
+          const where = chunk.map((r) => `(${table.primaryKey.map((k, j) => `${qid(k)} = ${conn.escape(r[j])}`).join(' AND ')})`).join(' OR ')
+          await conn.query(`DELETE FROM ${qid(db)}.${qid(table.name)} WHERE ${where}`)
+        }
+      }
+    } finally {
+      await conn.end()
+    }
+  }
+}

@@ -1,0 +1,195 @@
+// diff/<dest>: schema, then every row. Each source of the group is read from a consistent snapshot at position P
+// while the stream from it into this destination is held exactly at P; the destination is then read as well, both
+// in primary-key order, the sources restricted to the destination's key range. Any difference fails the task.
+import type {Executor, TaskContext} from '../engine/types.js'
+import type {RowValue} from '../mysql/codec.js'
+import {dataSession} from '../mysql/session.js'
+import {primarySnapshot, type Snapshot} from '../mysql/snapshot.js'
+import {formatKey, keyComparator, orderedSelect, RowCursor, rowsEqual} from '../mysql/rows.js'
+import {copyColumns, describeSchema, type TableInfo} from '../mysql/tables.js'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {parseGtidPos, reached} from '../mysql/gtid.js'
+import type {TabletRecord} from '../topo/records.js'
+import {fmtRate, groupOf, keyspaceState, PhaseError, primaryOf, shardRange} from './context.js'
+import {copyRouter, placement} from './routing.js'
+import type {StreamManager} from './streams/manager.js'
+
+const SHOWN = 10
+
+interface TableReport {
+  table: string
+  compared: number
+  missing: number
+  extra: number
+  different: number
+  examples: string[]
+}
+
+// diff tasks may run in parallel, but each one reads whole shards: bound them (settings.diffParallelism).
+let running = 0
+const queue: Array<() => void> = []
+async function slot(limit: number): Promise<() => void> {
+  while (running >= limit) await new Promise<void>((r) => queue.push(r))
+  running++
+  return () => {
+    running--
+    queue.shift()?.()
+  }
+}
+
+export const diff: Executor = async (ctx) => {
+  const release = await slot(ctx.plan.desired.settings.diffParallelism)
+  try {
+    return await diffDestination(ctx)
+  } finally {
+    release()
+  }
+}
+
+async function diffDestination(ctx: TaskContext) {
+  const g = groupOf(ctx)
+  const gi = ctx.task.group!
+  const manager = ctx.services as StreamManager
+  const db = ctx.plan.desired.database
+  const dest = shardRange(ctx, ctx.task.shard)
+  const groupDests = g.destinations.map((d) => shardRange(ctx, d))
+  const state = await keyspaceState(ctx)
+  const streams = (await manager.ensureGroup(gi)).filter((s) => s.spec.destinationShard === ctx.task.shard)
+  const snaps: Snapshot[] = []
+  const dst = await dataSession(primaryOf(state, ctx.task.shard), 'read')
+  const started = Date.now()
+  try {
+    for (const source of g.sources) {
+      const stream = streams.find((s) => s.spec.sourceShard === source)
+      if (!stream) throw new PhaseError(`no filtered replication from ${source} into ${ctx.task.shard} is running`)
+      snaps.push(await snapshotAtOrAfter(primaryOf(state, source), await stream.hold(ctx.signal), ctx.signal))
+      await stream.pauseAt(snaps[snaps.length - 1].gtid, 300_000, ctx.signal)
+    }
+    ctx.log(`streams into ${ctx.task.shard} held at ${snaps.map((s) => `${g.sources[snaps.indexOf(s)]}@${s.gtid}`).join(', ')}; comparing`)
+    const readers = await Promise.all(snaps.map((s) => s.reader()))
+    const srcSchemas = await Promise.all(readers.map((r) => describeSchema(r.conn, db)))
+    const dstSchema = await describeSchema(dst, db)
+    const schemaProblems = compareSchemas(srcSchemas[0].tables, dstSchema.tables, g.sources[0], ctx.task.shard)
+    if (schemaProblems.length) throw new PhaseError(`schema of ${ctx.task.shard} differs from ${g.sources[0]}: ${schemaProblems.join('; ')}`)
+
+    const reports: TableReport[] = []
+    let compared = 0
+    for (const table of srcSchemas[0].tables) {
+      const p = placement(ctx.plan.desired.vschema, table, groupDests)
+      const router = copyRouter(p, table, groupDests)
+      const destIndex = g.destinations.indexOf(ctx.task.shard)
+      const keep = (row: RowValue[]) => {
+        const r = router.route(row)
+        return r === -1 || r === destIndex
+      }
+      // Reference tables come from the first source only.
+      const fromSources = p.kind === 'everywhere' ? [0] : g.sources.map((_, i) => i)
+      const rep = await compareTable(ctx, db, table, fromSources.map((i) => readers[i].conn), dst, router.extraSelect, keep, (n) => {
+        const secs = (Date.now() - started) / 1000
+        ctx.progress({done: compared + n, unit: 'rows compared', rate: Math.round((compared + n) / Math.max(secs, 0.001))})
+      })
+      compared += rep.compared
+      reports.push(rep)
+    }
+    const secs = (Date.now() - started) / 1000
+    const bad = reports.filter((r) => r.missing || r.extra || r.different)
+    ctx.progress({done: compared, unit: 'rows compared', rate: Math.round(compared / Math.max(secs, 0.001))})
+    if (bad.length) {
+      const lines = bad.map((r) => `${r.table}: ${r.missing} missing, ${r.extra} extra, ${r.different} different (first: ${r.examples.join('; ')})`)
+      throw new PhaseError(`diff of ${ctx.task.shard} against ${g.sources.join(', ')} found differences — ${lines.join(' | ')}. Nothing was migrated. Investigate, then retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`)
+    }
+    ctx.log(`${compared} row(s) in ${reports.length} table(s) of ${dest.name} match ${g.sources.join(', ')} (${fmtRate(compared / Math.max(secs, 0.001))} rows/s)`)
+    return {output: {compared, tables: reports.map(({table, compared: n}) => ({table, compared: n})), seconds: secs}}
+  } finally {
+    for (const s of streams) s.unpause()
+    await Promise.all(snaps.map((s) => s.release().catch(() => undefined)))
+    await dst.end().catch(() => undefined)
+  }
+}
+
+/**
+ * A consistent snapshot of a primary at a position the held stream has not passed. The binlog can show a transaction
+ * a moment before a new snapshot includes it, so a snapshot may land just behind the stream: take it again.
+ */
+async function snapshotAtOrAfter(primary: TabletRecord, held: string, signal: AbortSignal): Promise<Snapshot> {
+  const h = parseGtidPos(held)
+  for (let i = 0; ; i++) {
+    const snap = await primarySnapshot(primary)
+    if (reached(parseGtidPos(snap.gtid), h)) return snap
+    await snap.release()
+    if (i >= 200) throw new PhaseError(`could not take a snapshot of ${primary.alias} at or after ${held}`)
+    await sleep(25, undefined, {signal})
+  }
+}
+
+function compareSchemas(src: TableInfo[], dst: TableInfo[], srcName: string, dstName: string): string[] {
+  const out: string[] = []
+  for (const t of src) {
+    const d = dst.find((x) => x.name === t.name)
+    if (!d) out.push(`table ${t.name} is missing on ${dstName}`)
+    else if (d.create !== t.create) out.push(`table ${t.name} is defined differently on ${dstName} than on ${srcName}`)
+  }
+  for (const d of dst) if (!src.some((t) => t.name === d.name)) out.push(`table ${d.name} exists only on ${dstName}`)
+  return out
+}
+
+/** Merge-compare the (filtered, merged) source rows with the destination rows, both in key order. */
+async function compareTable(ctx: TaskContext, db: string, table: TableInfo, sources: import('mysql2/promise').Connection[], dst: import('mysql2/promise').Connection, extra: string[], keep: (row: RowValue[]) => boolean, onProgress: (n: number) => void): Promise<TableReport> {
+  const cols = copyColumns(table)
+  const n = cols.length
+  const keyIdx = table.primaryKey.map((k) => cols.findIndex((c) => c.name === k))
+  const cmp = keyComparator(table, keyIdx)
+  const srcCursors = sources.map((c) => new RowCursor(c, orderedSelect(db, table, extra)))
+  const dstCursor = new RowCursor(dst, orderedSelect(db, table))
+  const rep: TableReport = {table: table.name, compared: 0, missing: 0, extra: 0, different: 0, examples: []}
+  const note = (what: string, row: RowValue[]) => {
+    if (rep.examples.length < SHOWN) rep.examples.push(`${what} ${formatKey(table, row, keyIdx)}`)
+  }
+  // The next source row in this destination's key range, smallest key first across sources.
+  const nextSource = async (): Promise<RowValue[] | undefined> => {
+    for (const c of srcCursors) {
+      await c.ready()
+      while (c.peek() && !keep(c.peek()!)) {
+        c.shift()
+        await c.ready()
+      }
+    }
+    let best: RowCursor | undefined
+    for (const c of srcCursors) {
+      const r = c.peek()
+      if (r && (!best || cmp(r, best.peek()!) < 0)) best = c
+    }
+    return best?.shift()
+  }
+  try {
+    let s = await nextSource()
+    await dstCursor.ready()
+    let d = dstCursor.shift()
+    while (s || d) {
+      ctx.signal.throwIfAborted()
+      const c = !s ? 1 : !d ? -1 : cmp(s, d)
+      if (c === 0) {
+        if (!rowsEqual(s!, d!, n)) {
+          rep.different++
+          note('different', s!)
+        }
+        s = await nextSource()
+        await dstCursor.ready()
+        d = dstCursor.shift()
+      } else if (c < 0) {
+        rep.missing++
+        note('missing', s!)
+        s = await nextSource()
+      } else {
+        rep.extra++
+        note('extra', d!)
+        await dstCursor.ready()
+        d = dstCursor.shift()
+      }
+      if ((++rep.compared & 8191) === 0) onProgress(rep.compared)
+    }
+  } finally {
+    for (const c of [...srcCursors, dstCursor]) c.close()
+  }
+  return rep
+}

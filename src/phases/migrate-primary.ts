@@ -1,0 +1,110 @@
+// migrate_primary/<group>: the cutover. Refuse while lag is high; stop application writes on the sources; wait
+// until the destinations have applied the sources' final positions (on timeout: sources writable again, fail,
+// nothing lost); destinations writable; stop the forward streams; the switch of the primary partition is committed
+// with the task. Writes are blocked from the freeze until that commit; the time is recorded.
+import type {Connection} from 'mysql2/promise'
+import type {Executor, TaskContext} from '../engine/types.js'
+import {connectTablet} from '../mysql/connect.js'
+import type {TabletRecord} from '../topo/records.js'
+import {groupOf, keyspaceState, PhaseError, primaryOf} from './context.js'
+import {STATE_DB} from './streams/state.js'
+import type {StreamManager} from './streams/manager.js'
+import {moveTrafficOps} from './topology.js'
+
+interface CutoverCheckpoint {
+  /** Set (before read_only is) when the sources may be frozen: a resumed task must not re-check lag. */
+  frozenAt?: string
+}
+
+type Row = Record<string, unknown>
+
+async function withAdmin<T>(t: TabletRecord, fn: (c: Connection) => Promise<T>): Promise<T> {
+  const c = await connectTablet(t, 'admin')
+  try {
+    return await fn(c)
+  } finally {
+    await c.end().catch(() => undefined)
+  }
+}
+
+export async function setReadOnly(t: TabletRecord, on: boolean): Promise<void> {
+  await withAdmin(t, (c) => c.query(`SET GLOBAL read_only = ${on ? 1 : 0}`))
+}
+
+/** read_only stops only users without READ ONLY ADMIN / SUPER: the application's user must be one of those. */
+export async function checkWriteFreeze(t: TabletRecord): Promise<void> {
+  const grants = await withAdmin(t, async (c) => {
+    const [rows] = (await c.query('SELECT GRANTEE AS g, PRIVILEGE_TYPE AS p FROM information_schema.USER_PRIVILEGES')) as unknown as [Row[]]
+    return rows.map((r) => ({grantee: String(r.g), privilege: String(r.p)}))
+  })
+  const strong = grants.filter((g) => g.grantee.startsWith(`'${t.user}'@`) && (g.privilege === 'SUPER' || g.privilege === 'READ ONLY ADMIN'))
+  if (strong.length) {
+    throw new PhaseError(`the application user ${t.user} on ${t.alias} holds ${[...new Set(strong.map((g) => g.privilege))].join(' and ')}, so read_only would not stop its writes and the cutover could lose them. Revoke it (the application needs only DML on its database) and retry.`)
+  }
+}
+
+export const migratePrimary: Executor = async (ctx) => {
+  const g = groupOf(ctx)
+  const manager = ctx.services as StreamManager
+  const settings = ctx.plan.desired.settings
+  const state = await keyspaceState(ctx)
+  const sources = g.sources.map((s) => primaryOf(state, s))
+  const destinations = g.destinations.map((d) => primaryOf(state, d))
+  const streams = await manager.ensureGroup(ctx.task.group!)
+  const cp = ctx.checkpoint<CutoverCheckpoint>() ?? {}
+
+  // Before anything stops: is the group caught up, and will read_only really stop the application?
+  if (!cp.frozenAt) {
+    for (const s of streams) {
+      if (s.failure) throw s.failure
+      const ok = await s.waitForLag(settings.cutoverMaxLagSeconds, 10_000, ctx.signal)
+      if (!ok) {
+        const st = s.status()
+        throw new PhaseError(`refusing to stop writes: filtered replication ${st.source} → ${st.destination} lags ${st.lagSeconds?.toFixed(1) ?? '?'}s (${st.eventsBehind ?? '?'} transactions), above the ${settings.cutoverMaxLagSeconds}s cutover limit. Nothing was changed; retry when it has caught up: shardform retry ${ctx.keyspace} ${ctx.task.id}`)
+      }
+    }
+    for (const t of sources) await checkWriteFreeze(t)
+  }
+
+  const frozenAt = cp.frozenAt ?? new Date().toISOString()
+  if (!cp.frozenAt) await ctx.saveCheckpoint({frozenAt} satisfies CutoverCheckpoint)
+  const t0 = Date.parse(frozenAt)
+  await Promise.all(sources.map((t) => setReadOnly(t, true)))
+  ctx.log(`sources ${g.sources.join(', ')} are read-only; waiting for ${g.destinations.join(', ')} to catch up`)
+
+  const finals = await Promise.all(sources.map((t) => withAdmin(t, async (c) => String(((await c.query('SELECT @@gtid_binlog_pos AS p')) as unknown as [Row[]])[0][0].p))))
+  const deadline = Date.now() + settings.cutoverTimeoutSeconds * 1000
+  try {
+    for (const s of streams) {
+      const final = finals[g.sources.indexOf(s.spec.sourceShard)]
+      const ok = await s.waitUntil(final, Math.max(0, deadline - Date.now()), ctx.signal)
+      if (!ok) {
+        const st = s.status()
+        throw new PhaseError(`${st.destination} did not catch up with ${st.source} within ${settings.cutoverTimeoutSeconds}s (at ${st.position}, needs ${final}). The sources are writable again and nothing was lost; retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`)
+      }
+    }
+  } catch (err) {
+    await undoFreeze(ctx, sources)
+    throw err
+  }
+
+  await Promise.all(destinations.map((t) => withAdmin(t, async (c) => {
+    await c.query('SET GLOBAL read_only = 0')
+    await c.query(`DELETE FROM ${STATE_DB}.retired WHERE keyspace = ?`, [ctx.keyspace])
+  })))
+  await manager.stopGroup(ctx.task.group!)
+  const ops = await moveTrafficOps(ctx, 'primary', g.sources, g.destinations)
+  const writePauseMs = Date.now() - t0
+  ctx.log(`primary traffic moves to ${g.destinations.join(', ')}; writes were paused ${writePauseMs} ms (sources stay read-only)`)
+  return {ops, output: {writePauseMs, finalPositions: Object.fromEntries(g.sources.map((s, i) => [s, finals[i]]))}}
+}
+
+async function undoFreeze(ctx: TaskContext, sources: TabletRecord[]): Promise<void> {
+  const results = await Promise.allSettled(sources.map((t) => setReadOnly(t, false)))
+  const failed = results.map((r, i) => (r.status === 'rejected' ? sources[i].alias : '')).filter(Boolean)
+  if (failed.length) {
+    ctx.log(`could not make ${failed.join(', ')} writable again; do it by hand: SET GLOBAL read_only = 0`)
+    return
+  }
+  await ctx.saveCheckpoint({} satisfies CutoverCheckpoint)
+}

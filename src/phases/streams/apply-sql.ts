@@ -1,0 +1,59 @@
+// Binlog row changes → SQL for a destination, batched: consecutive inserts into one table become one multi-row
+// INSERT, consecutive deletes one DELETE; updates address the row by its primary key (before image).
+import {sqlLiteral} from '../../mysql/codec.js'
+import {qid} from '../../mysql/connect.js'
+import {copyColumns, type ColumnInfo, type TableInfo} from '../../mysql/tables.js'
+import type {RowImage} from '../../mysql/binlog.js'
+
+export type ApplyOp = {kind: 'insert'; table: TableInfo; row: RowImage} | {kind: 'delete'; table: TableInfo; row: RowImage} | {kind: 'update'; table: TableInfo; before: RowImage; after: RowImage}
+
+const MAX_STATEMENT = 1 << 20
+
+function values(cols: ColumnInfo[], row: RowImage): string {
+  return `(${cols.map((c) => sqlLiteral(row[c.name] as never, c)).join(',')})`
+}
+
+function pkMatch(t: TableInfo, row: RowImage): string {
+  const pk = t.primaryKey.map((k) => t.columns.find((c) => c.name === k)!)
+  return pk.map((c) => `${qid(c.name)}=${sqlLiteral(row[c.name] as never, c)}`).join(' AND ')
+}
+
+function checkRow(t: TableInfo, row: RowImage): void {
+  for (const k of t.primaryKey) {
+    if (!(k in row)) throw new Error(`binlog row of ${t.name} lacks primary key column ${k} (is binlog_row_image FULL on the source?)`)
+  }
+}
+
+/** SQL statements (without the transaction around them) for a sequence of ops, in order. */
+export function applyStatements(database: string, ops: ApplyOp[]): string[] {
+  const out: string[] = []
+  let i = 0
+  while (i < ops.length) {
+    const op = ops[i]
+    const t = op.table
+    const target = `${qid(database)}.${qid(t.name)}`
+    if (op.kind === 'update') {
+      checkRow(t, op.before)
+      const cols = copyColumns(t)
+      out.push(`UPDATE ${target} SET ${cols.map((c) => `${qid(c.name)}=${sqlLiteral(op.after[c.name] as never, c)}`).join(',')} WHERE ${pkMatch(t, op.before)}`)
+      i++
+      continue
+    }
+    // Runs of the same kind on the same table.
+    let j = i
+    let size = 0
+    const parts: string[] = []
+    while (j < ops.length && ops[j].kind === op.kind && ops[j].table === t && size < MAX_STATEMENT) {
+      const row = (ops[j] as {row: RowImage}).row
+      checkRow(t, row)
+      const part = op.kind === 'insert' ? values(copyColumns(t), row) : `(${pkMatch(t, row)})`
+      parts.push(part)
+      size += part.length
+      j++
+    }
+    if (op.kind === 'insert') out.push(`INSERT INTO ${target} (${copyColumns(t).map((c) => qid(c.name)).join(',')}) VALUES ${parts.join(',')}`)
+    else out.push(`DELETE FROM ${target} WHERE ${parts.join(' OR ')}`)
+    i = j
+  }
+  return out
+}

@@ -1,0 +1,359 @@
+// Filtered replication: one source shard's binlog → the rows of one destination shard, exactly once.
+// The reader decodes transactions; the applier batches them into transactions on the destination that also advance
+// the stream's stored position. The queue between them is bounded (the reader pauses the socket when it is full).
+import type {Connection} from 'mysql2/promise'
+import type {KeyRange} from '../../keyspace/keyrange.js'
+import type {VSchema} from '../../keyspace/vschema.js'
+import {BinlogReader, type BinlogTransaction, type RowImage} from '../../mysql/binlog.js'
+import {quoteString} from '../../mysql/codec.js'
+import {connectTablet} from '../../mysql/connect.js'
+import {advance, behind, formatGtidPos, parseGtidPos, reached, type GtidPos} from '../../mysql/gtid.js'
+import {dataSession} from '../../mysql/session.js'
+import {describeSchema, type TableInfo} from '../../mysql/tables.js'
+import type {TabletRecord} from '../../topo/records.js'
+import {placement, rowFilter, type ShardRange} from '../routing.js'
+import {applyStatements, type ApplyOp} from './apply-sql.js'
+import {advanceStatement, readStream} from './state.js'
+
+export interface StreamSpec {
+  id: string
+  workflow: string
+  database: string
+  sourceShard: string
+  /** The source shard's primary: where the binlog is read. */
+  source: TabletRecord
+  destinationShard: string
+  /** The destination shard's primary: where rows are applied. */
+  destination: TabletRecord
+  destRange: KeyRange
+  /** Every destination of the group (placement: single destination vs. by vindex). */
+  groupDestinations: ShardRange[]
+  vschema: VSchema
+  /** Reference tables are replicated from one source of a group only. */
+  referenceTables: boolean
+  serverId: number
+}
+
+export type StreamState = 'starting' | 'running' | 'paused' | 'stopped' | 'failed'
+
+export interface StreamStatus {
+  id: string
+  source: string
+  destination: string
+  state: StreamState
+  position: string
+  sourcePosition?: string
+  eventsBehind?: number
+  lagSeconds?: number
+  transactions: number
+  rowChanges: number
+  error?: string
+}
+
+const MAX_QUEUED_CHANGES = 50_000
+const MAX_BATCH_CHANGES = 5_000
+const MAX_BATCH_TX = 2_000
+
+export class Stream {
+  private reader?: BinlogReader
+  private apply?: Connection
+  private poll?: Connection
+  private pollTimer?: NodeJS.Timeout
+  private queue: BinlogTransaction[] = []
+  private queuedChanges = 0
+  private position: GtidPos = new Map()
+  private sourcePosition?: GtidPos
+  private lastAppliedTs?: number
+  private oldestPendingTs?: number
+  /** When a poll first saw the source ahead of us (lag before its transactions arrive). */
+  private behindSince?: number
+  private pauseTarget?: GtidPos
+  private state: StreamState = 'starting'
+  private error?: Error
+  private transactions = 0
+  private rowChanges = 0
+  private wake?: () => void
+  private listeners = new Set<() => void>()
+  private tables = new Map<string, {info: TableInfo; keep: (row: RowImage) => boolean; reference: boolean}>()
+  private loop?: Promise<void>
+  private applying = false
+
+  private constructor(readonly spec: StreamSpec) {}
+
+  static async start(spec: StreamSpec): Promise<Stream> {
+    const s = new Stream(spec)
+    try {
+      await s.open()
+    } catch (err) {
+      await s.close()
+      throw err
+    }
+    return s
+  }
+
+  private async open(): Promise<void> {
+    const sp = this.spec
+    this.apply = await dataSession(sp.destination, 'apply')
+    const row = await readStream(this.apply, sp.id)
+    if (!row) throw new Error(`stream ${sp.id} has no stored position on tablet ${sp.destination.alias}; the clone of ${sp.sourceShard} must run first`)
+    this.position = parseGtidPos(row.position)
+    this.transactions = row.transactions
+    this.rowChanges = row.rowChanges
+    const schema = await describeSchema(this.apply, sp.database)
+    for (const t of schema.tables) {
+      const p = placement(sp.vschema, t, sp.groupDestinations)
+      this.tables.set(t.name, {info: t, keep: rowFilter(p, t, {name: sp.destinationShard, kr: sp.destRange}), reference: p.kind === 'everywhere'})
+    }
+    this.poll = await connectTablet(sp.source, 'admin')
+    await this.pollSource()
+    this.pollTimer = setInterval(() => void this.pollSource(), 1000)
+    this.pollTimer.unref()
+    this.reader = await BinlogReader.start({
+      tablet: sp.source,
+      database: sp.database,
+      fromGtid: row.position,
+      serverId: sp.serverId,
+      onTransaction: (tx) => this.enqueue(tx),
+      onError: (err) => this.fail(err),
+    })
+    this.state = 'running'
+    this.loop = this.run()
+  }
+
+  private async pollSource(): Promise<void> {
+    try {
+      const [[r]] = (await this.poll!.query('SELECT @@gtid_binlog_pos AS p')) as unknown as [Array<{p: string}>]
+      this.sourcePosition = parseGtidPos(String(r.p))
+      if (reached(this.position, this.sourcePosition)) this.behindSince = undefined
+      else this.behindSince ??= Date.now()
+      this.notify()
+    } catch {
+      // The source may be briefly unreachable; lag is reported from the last known position.
+    }
+  }
+
+  private enqueue(tx: BinlogTransaction): void {
+    // Transactions already applied (a restart resumes from the stored position, which the server honours).
+    this.queue.push(tx)
+    this.queuedChanges += tx.changes.length
+    this.oldestPendingTs ??= tx.timestamp
+    if (this.queuedChanges > MAX_QUEUED_CHANGES) this.reader?.pause()
+    this.wake?.()
+  }
+
+  private async run(): Promise<void> {
+    while (this.state === 'running' || this.state === 'paused') {
+      const batch = this.takeBatch()
+      if (!batch.length) {
+        await new Promise<void>((r) => (this.wake = r))
+        this.wake = undefined
+        continue
+      }
+      this.applying = true
+      try {
+        await this.applyBatch(batch)
+      } catch (err) {
+        this.fail(err as Error)
+        return
+      } finally {
+        this.applying = false
+        this.notify()
+      }
+      if (this.queuedChanges < MAX_QUEUED_CHANGES / 2) this.reader?.resume()
+    }
+  }
+
+  private takeBatch(): BinlogTransaction[] {
+    const out: BinlogTransaction[] = []
+    let changes = 0
+    while (this.queue.length && out.length < MAX_BATCH_TX && changes < MAX_BATCH_CHANGES) {
+      const tx = this.queue[0]
+      if (this.pauseTarget && reached(this.position, this.pauseTarget) && !out.length) {
+        this.state = 'paused'
+        this.notify()
+        break
+      }
+      if (this.pauseTarget) {
+        // Stop exactly at the target: never take a transaction beyond it.
+        const next = advance(out.length ? this.positionAfter(out) : this.position, tx.gtid)
+        if (!reached(this.pauseTarget, next)) break
+      }
+      out.push(this.queue.shift()!)
+      changes += tx.changes.length
+      this.queuedChanges -= tx.changes.length
+    }
+    return out
+  }
+
+  private positionAfter(txs: BinlogTransaction[]): GtidPos {
+    return txs.reduce((p, tx) => advance(p, tx.gtid), this.position)
+  }
+
+  private async applyBatch(batch: BinlogTransaction[]): Promise<void> {
+    const sp = this.spec
+    const ops: ApplyOp[] = []
+    for (const tx of batch) {
+      if (tx.ddl) {
+        throw new Error(`the source ${sp.sourceShard} (tablet ${sp.source.alias}) ran DDL on ${sp.database} while filtered replication was running: ${tx.ddl.trim()} (GTID ${tx.gtid}). The destinations cannot follow a schema change in the middle of a reshard; revert it on the source or cancel this workflow and apply again after the change.`)
+      }
+      for (const ch of tx.changes) this.route(ch.table, ch.kind, ch.before, ch.after, ops)
+    }
+    const next = this.positionAfter(batch)
+    const stmts = applyStatements(sp.database, ops)
+    stmts.push(advanceStatement(sp.id, formatGtidPos(next), batch.length, ops.length, quoteString))
+    const sql = `START TRANSACTION;${stmts.join(';')};COMMIT`
+    try {
+      await this.apply!.query(sql)
+    } catch (err) {
+      await this.apply!.query('ROLLBACK').catch(() => undefined)
+      throw new Error(`applying transactions up to ${batch[batch.length - 1].gtid} from ${sp.sourceShard} on tablet ${sp.destination.alias}: ${(err as Error).message}`)
+    }
+    this.position = next
+    this.transactions += batch.length
+    this.rowChanges += ops.length
+    this.lastAppliedTs = batch[batch.length - 1].timestamp
+    this.oldestPendingTs = this.queue[0]?.timestamp
+    this.notify()
+  }
+
+  private route(table: string, kind: 'insert' | 'update' | 'delete', before: RowImage | undefined, after: RowImage | undefined, ops: ApplyOp[]): void {
+    const t = this.tables.get(table)
+    if (!t) throw new Error(`the source changed rows of table ${table}, which the destination ${this.spec.destinationShard} does not have`)
+    if (t.reference && !this.spec.referenceTables) return
+    const was = before !== undefined && t.keep(before)
+    const is = after !== undefined && t.keep(after)
+    // An update that moves a row across the key range boundary becomes a delete here or an insert here.
+    if (kind === 'insert' && is) ops.push({kind: 'insert', table: t.info, row: after!})
+    else if (kind === 'delete' && was) ops.push({kind: 'delete', table: t.info, row: before!})
+    else if (kind === 'update') {
+      if (was && is) ops.push({kind: 'update', table: t.info, before: before!, after: after!})
+      else if (was) ops.push({kind: 'delete', table: t.info, row: before!})
+      else if (is) ops.push({kind: 'insert', table: t.info, row: after!})
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.state === 'failed' || this.state === 'stopped') return
+    this.state = 'failed'
+    this.error = err
+    this.reader?.stop()
+    this.wake?.()
+    this.notify()
+  }
+
+  private notify(): void {
+    for (const l of this.listeners) l()
+  }
+
+  /** Resolves when `cond` holds after some change, rejects when the stream fails or `timeoutMs` passes (→ false). */
+  private waitFor(cond: () => boolean, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.state === 'failed') return done(() => reject(this.error))
+        if (cond()) return done(() => resolve(true))
+        if (this.state === 'stopped') return done(() => reject(new Error(`stream ${this.spec.id} was stopped`)))
+      }
+      const timer = setTimeout(() => done(() => resolve(false)), timeoutMs)
+      const onAbort = () => done(() => reject(signal?.reason ?? new Error('aborted')))
+      signal?.addEventListener('abort', onAbort, {once: true})
+      const done = (f: () => void) => {
+        clearTimeout(timer)
+        this.listeners.delete(check)
+        signal?.removeEventListener('abort', onAbort)
+        f()
+      }
+      this.listeners.add(check)
+      check()
+    })
+  }
+
+  /** Apply everything up to exactly `target` and hold there. Fails when the stream is already beyond it. */
+  async pauseAt(target: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const t = parseGtidPos(target)
+    if (this.isBeyond(t)) throw new Error(`stream ${this.spec.id} is already at ${formatGtidPos(this.position)}, beyond ${target}`)
+    this.pauseTarget = t
+    this.wake?.()
+    const ok = await this.waitFor(() => reached(this.position, t), timeoutMs, signal)
+    if (!ok) {
+      this.unpause()
+      throw new Error(`stream ${this.spec.id} did not reach ${target} within ${Math.round(timeoutMs / 1000)}s (at ${formatGtidPos(this.position)})`)
+    }
+    this.state = 'paused'
+  }
+
+  /** Stop applying after the batch in flight; resolves with the position held. */
+  async hold(signal?: AbortSignal): Promise<string> {
+    this.pauseTarget = new Map(this.position)
+    await this.waitFor(() => !this.applying, 60_000, signal)
+    this.pauseTarget = new Map(this.position)
+    this.state = 'paused'
+    return formatGtidPos(this.position)
+  }
+
+  unpause(): void {
+    this.pauseTarget = undefined
+    if (this.state === 'paused') this.state = 'running'
+    this.wake?.()
+  }
+
+  private isBeyond(t: GtidPos): boolean {
+    for (const e of this.position.values()) {
+      const x = t.get(e.domain)
+      if (x && e.seq > x.seq) return true
+    }
+    return false
+  }
+
+  /** Wait until the stream has applied `target` (true) or `timeoutMs` passed (false). */
+  waitUntil(target: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    const t = parseGtidPos(target)
+    return this.waitFor(() => reached(this.position, t), timeoutMs, signal)
+  }
+
+  /** Wait until lag is at most `seconds` (true) or timeout (false). */
+  waitForLag(seconds: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return this.waitFor(() => {
+      const l = this.status().lagSeconds
+      return l !== undefined && l <= seconds
+    }, timeoutMs, signal)
+  }
+
+  status(): StreamStatus {
+    const sp = this.spec
+    const src = this.sourcePosition
+    const caughtUp = src ? reached(this.position, src) : false
+    const pendingSince = this.oldestPendingTs ?? this.behindSince
+    return {
+      id: sp.id,
+      source: sp.sourceShard,
+      destination: sp.destinationShard,
+      state: this.state,
+      position: formatGtidPos(this.position),
+      ...(src ? {sourcePosition: formatGtidPos(src), eventsBehind: Number(behind(this.position, src))} : {}),
+      ...(src ? {lagSeconds: caughtUp ? 0 : pendingSince ? Math.max(0, (Date.now() - pendingSince) / 1000) : undefined} : {}),
+      transactions: this.transactions,
+      rowChanges: this.rowChanges,
+      ...(this.error ? {error: this.error.message} : {}),
+    }
+  }
+
+  get failure(): Error | undefined {
+    return this.error
+  }
+
+  async stop(): Promise<void> {
+    if (this.state !== 'failed') this.state = 'stopped'
+    this.reader?.stop()
+    this.wake?.()
+    this.notify()
+    await this.loop?.catch(() => undefined)
+    await this.close()
+  }
+
+  private async close(): Promise<void> {
+    clearInterval(this.pollTimer)
+    this.reader?.stop()
+    await this.apply?.end().catch(() => undefined)
+    await this.poll?.end().catch(() => undefined)
+  }
+}

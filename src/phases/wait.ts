@@ -1,0 +1,25 @@
+// wait_for_filtered_replication/<dest>: until every stream into the destination lags at most the threshold.
+import type {Executor} from '../engine/types.js'
+import {groupOf} from './context.js'
+import type {StreamManager} from './streams/manager.js'
+
+export const waitForFilteredReplication: Executor = async (ctx) => {
+  const manager = ctx.services as StreamManager
+  const max = ctx.plan.desired.settings.maxReplicationLagSeconds
+  const streams = (await manager.ensureGroup(ctx.task.group!)).filter((s) => s.spec.destinationShard === ctx.task.shard)
+  const sources = groupOf(ctx).sources
+  for (;;) {
+    ctx.signal.throwIfAborted()
+    const st = streams.map((s) => s.status())
+    const failed = streams.find((s) => s.failure)
+    if (failed) throw failed.failure
+    const lag = Math.max(...st.map((s) => s.lagSeconds ?? Number.POSITIVE_INFINITY))
+    const events = st.reduce((n, s) => n + (s.eventsBehind ?? 0), 0)
+    ctx.progress({lagSeconds: Number.isFinite(lag) ? Math.round(lag * 10) / 10 : undefined, lagEvents: events, message: `from ${sources.join(', ')}`})
+    if (lag <= max) {
+      ctx.log(`filtered replication into ${ctx.task.shard} lags ${lag.toFixed(1)}s (${events} transaction(s) behind), within ${max}s`)
+      return {output: {lagSeconds: lag, eventsBehind: events}}
+    }
+    await Promise.race(streams.map((s) => s.waitForLag(max, 1000, ctx.signal)))
+  }
+}
