@@ -22,10 +22,12 @@ export const retireSources: Executor = async (ctx) => {
   const tablets = state.tablets.filter((t) => t.shard === source)
   // Mark the server's data as stale, then forget the streams that fed the destinations from it.
   // Both are housekeeping: without the mark, reusing the server as a destination is refused rather than unsafe.
+  // The mark stays out of the binlog: after migrate_primary the old shard takes no transaction at all.
   const primary = primaryOf(state, source)
   await bestEffort(ctx, `marking ${primary.alias} as retired`, async () => {
     const conn = await connectTablet(primary, 'admin')
     try {
+      await conn.query('SET SESSION sql_log_bin = 0')
       await ensureStateTables(conn)
       await conn.query(`REPLACE INTO ${STATE_DB}.retired (keyspace, shard, workflow, retired_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))`, [ctx.keyspace, source, ctx.workflowId])
     } finally {
