@@ -9,6 +9,9 @@ export const LOAD_DATA_FORMAT = "CHARACTER SET binary FIELDS TERMINATED BY '\\t'
 
 const BACKSLASH = 0x5c
 const NULL_FIELD = Buffer.from('\\N')
+/** Bytes LOAD DATA needs escaped: NUL, tab, newline, backslash. */
+const SPECIAL = new Uint8Array(256)
+SPECIAL[0x00] = SPECIAL[0x09] = SPECIAL[0x0a] = SPECIAL[BACKSLASH] = 1
 
 /**
  * Appends rows in LOAD DATA text form to a growing buffer. Values come from a binary-charset connection, so text
@@ -62,15 +65,20 @@ export class LoadDataEncoder {
     }
     const b = typeof v === 'string' ? Buffer.from(v, 'utf8') : v
     this.ensure(b.length * 2)
+    const out = this.buf
+    let len = this.len
+    // Most values hold no byte that needs escaping: find the first one, copy everything before it natively.
+    let start = 0
     for (let i = 0; i < b.length; i++) {
       const x = b[i]
-      if (x === BACKSLASH || x === 0x09 || x === 0x0a || x === 0x00) {
-        this.buf[this.len++] = BACKSLASH
-        this.buf[this.len++] = x === 0x09 ? 0x74 : x === 0x0a ? 0x6e : x === 0x00 ? 0x30 : BACKSLASH
-      } else {
-        this.buf[this.len++] = x
-      }
+      if (SPECIAL[x] === 0) continue
+      if (i > start) len += b.copy(out, len, start, i)
+      out[len++] = BACKSLASH
+      out[len++] = x === 0x09 ? 0x74 : x === 0x0a ? 0x6e : x === 0x00 ? 0x30 : BACKSLASH
+      start = i + 1
     }
+    if (start < b.length) len += b.copy(out, len, start)
+    this.len = len
   }
 
   /** Hand over the bytes so far and start again. */

@@ -27,10 +27,10 @@ export interface CopyTableOptions {
   table: TableInfo
   destinations: CopyDestination[]
   /**
-   * Which destinations a row goes to: an index, -1 for every destination (reference tables), or -2 to skip it
-   * (a row outside this source's key range, which a merge source can hold).
+   * Which destinations rows go to, many rows at a time: an index, -1 for every destination (reference tables), or
+   * -2 to skip a row (one outside every destination's key range).
    */
-  route: (row: RowValue[]) => number
+  routeMany: (rows: RowValue[][]) => number[]
   /** Extra select expressions appended to the row (e.g. the vindex column as utf8mb4); not written. */
   extraSelect?: string[]
   /** Continue after this primary key (resume), replacing rows that may already be there. */
@@ -102,6 +102,25 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
     .query({sql, rowsAsArray: true}, where?.params ?? [])
     .stream({highWaterMark: 2000})
   const nCols = cols.length
+  // Rows are routed in batches: a keyspace id computed alone costs several times more.
+  let pending: RowValue[][] = []
+  const BATCH = 512
+  const place = (): void => {
+    const dests = o.routeMany(pending)
+    for (let i = 0; i < pending.length; i++) {
+      const row = pending[i]
+      const values = row.length === nCols ? row : row.slice(0, nCols)
+      const dest = dests[i]
+      if (dest === -1) for (const e of enc) e.add(values)
+      else if (dest >= 0) enc[dest].add(values)
+      else skipped++
+    }
+    rows += pending.length
+    const last = pending[pending.length - 1]
+    lastPk = pkIdx.map((i) => last[i])
+    pending = []
+    o.onRows?.(rows)
+  }
   await new Promise<void>((resolve, reject) => {
     let done = false
     const finish = (err?: unknown) => {
@@ -117,22 +136,23 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
     o.signal?.addEventListener('abort', onAbort, {once: true})
     stream.on('close', () => o.signal?.removeEventListener('abort', onAbort))
     stream.on('error', (err) => finish(new Error(`reading ${t.name}: ${(err as Error).message}`)))
-    stream.on('end', () => finish())
-    stream.on('data', (row: RowValue[]) => {
-      if (failure) return finish(failure)
-      let dest: number
+    stream.on('end', () => {
       try {
-        dest = o.route(row)
+        if (pending.length) place()
       } catch (err) {
         return finish(err)
       }
-      const values = row.length === nCols ? row : row.slice(0, nCols)
-      if (dest === -1) for (const e of enc) e.add(values)
-      else if (dest >= 0) enc[dest].add(values)
-      else skipped++
-      rows++
-      lastPk = pkIdx.map((i) => row[i])
-      if ((rows & 1023) === 0) o.onRows?.(rows)
+      finish()
+    })
+    stream.on('data', (row: RowValue[]) => {
+      if (failure) return finish(failure)
+      pending.push(row)
+      if (pending.length < BATCH) return
+      try {
+        place()
+      } catch (err) {
+        return finish(err)
+      }
       const full = enc.findIndex((e) => e.size >= chunkBytes)
       if (full >= 0 || sinceSync >= syncEvery) {
         stream.pause()

@@ -147,7 +147,7 @@ async function copyAll(ctx: TaskContext, snap: Snapshot, cp: CloneCheckpoint, de
           database: db,
           table,
           destinations: conns,
-          route: router.route,
+          routeMany: router.routeMany,
           extraSelect: router.extraSelect,
           after: decodePk(prev?.lastPk),
           signal: ctx.signal,

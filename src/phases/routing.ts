@@ -2,7 +2,7 @@
 // which destination's key range holds it. Reference tables go everywhere; a single destination takes everything.
 import {keyRangeContains, type KeyRange} from '../keyspace/keyrange.js'
 import {tableRouting, type VSchema} from '../keyspace/vschema.js'
-import type {VindexValue} from '../keyspace/vindexes/index.js'
+import {keyspaceIds, type VindexValue} from '../keyspace/vindexes/index.js'
 import {qid} from '../mysql/connect.js'
 import {copyColumns, needsUtf8Conversion, type TableInfo} from '../mysql/tables.js'
 
@@ -14,7 +14,7 @@ export interface ShardRange {
 export type TablePlacement =
   | {kind: 'everywhere'}
   | {kind: 'single'}
-  | {kind: 'vindex'; column: string; keyspaceId: (v: VindexValue) => Buffer; utf8: boolean}
+  | {kind: 'vindex'; column: string; type: string; keyspaceId: (v: VindexValue) => Buffer; utf8: boolean}
 
 /** How rows of `table` are placed among `destinations` (all inside one reshard group). */
 export function placement(vschema: VSchema, table: TableInfo, destinations: ShardRange[]): TablePlacement {
@@ -24,7 +24,7 @@ export function placement(vschema: VSchema, table: TableInfo, destinations: Shar
   if (r.kind === 'reference') return {kind: 'everywhere'}
   const col = table.columns.find((c) => c.name === r.vindex.column)
   if (!col) throw new Error(`table ${table.name} has no column ${r.vindex.column}, which the vschema names as its primary vindex column`)
-  return {kind: 'vindex', column: col.name, keyspaceId: r.vindex.fn, utf8: needsUtf8Conversion(col)}
+  return {kind: 'vindex', column: col.name, type: r.vindex.type, keyspaceId: r.vindex.fn, utf8: needsUtf8Conversion(col)}
 }
 
 function destinationOf(destinations: ShardRange[], id: Buffer): number {
@@ -32,28 +32,33 @@ function destinationOf(destinations: ShardRange[], id: Buffer): number {
   return -2
 }
 
-/**
- * For the copy: extra select expressions and a function from a row (array, copy columns first) to a destination
- * index, -1 for every destination, -2 for a row outside every destination (left out).
- */
-export function copyRouter(p: TablePlacement, table: TableInfo, destinations: ShardRange[]): {extraSelect: string[]; route: (row: unknown[]) => number} {
-  if (p.kind === 'single') return {extraSelect: [], route: () => 0}
-  if (p.kind === 'everywhere') return {extraSelect: [], route: () => -1}
+export interface CopyRouter {
+  /** Expressions appended to the SELECT list (e.g. the vindex column as utf8mb4). */
+  extraSelect: string[]
+  /** A row (array, copy columns first) → destination index; -1: every destination; -2: none (left out). */
+  route(row: unknown[]): number
+  /** The same for many rows at once (keyspace ids computed in one batch). */
+  routeMany(rows: unknown[][]): number[]
+}
+
+export function copyRouter(p: TablePlacement, table: TableInfo, destinations: ShardRange[]): CopyRouter {
+  if (p.kind === 'single') return {extraSelect: [], route: () => 0, routeMany: (rows) => rows.map(() => 0)}
+  if (p.kind === 'everywhere') return {extraSelect: [], route: () => -1, routeMany: (rows) => rows.map(() => -1)}
   const cols = copyColumns(table)
   const idx = p.utf8 ? cols.length : cols.findIndex((c) => c.name === p.column)
   const extraSelect = p.utf8 ? [`CAST(${qid(p.column)} AS CHAR CHARACTER SET utf8mb4)`] : []
   const where = `${table.name}.${p.column}`
+  const ids = (values: VindexValue[]) => {
+    try {
+      return keyspaceIds(p.type, values)
+    } catch (err) {
+      throw new Error(`a row of ${where} has no keyspace id: ${(err as Error).message}`)
+    }
+  }
   return {
     extraSelect,
-    route: (row) => {
-      let id: Buffer
-      try {
-        id = p.keyspaceId(row[idx] as VindexValue)
-      } catch (err) {
-        throw new Error(`a row of ${where} has no keyspace id: ${(err as Error).message}`)
-      }
-      return destinationOf(destinations, id)
-    },
+    route: (row) => destinationOf(destinations, ids([row[idx] as VindexValue])[0]),
+    routeMany: (rows) => ids(rows.map((r) => r[idx] as VindexValue)).map((id) => destinationOf(destinations, id)),
   }
 }
 

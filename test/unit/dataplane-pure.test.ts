@@ -113,10 +113,14 @@ describe('row placement', () => {
   const vschema = {sharded: true, vindexes: {hash: {type: 'hash'}}, tables: {messages: {column_vindexes: [{column: 'page', name: 'hash'}]}, ref: {type: 'reference' as const}}}
   const dests = [{name: '-80', kr: parseShardName('-80')}, {name: '80-', kr: parseShardName('80-')}]
   it('routes by the keyspace id of the primary vindex column (hash(1)=166b…, hash(4)=d2fd…)', () => {
-    const {route} = copyRouter(placement(vschema, messages, dests), messages, dests)
+    const {route, routeMany} = copyRouter(placement(vschema, messages, dests), messages, dests)
     expect(route([1, 1, Buffer.from('x')])).toBe(0)
     expect(route(['4', 1, Buffer.from('x')])).toBe(1)
+    const values = [1, '4', '18446744073709551615', 2, -1, 9007199254740993n, '123456789012345678']
+    expect(routeMany(values.map((v) => [v]))).toEqual(values.map((v) => route([v])))
+    expect(routeMany([[1], ['4']])).toEqual([0, 1])
     expect(() => route([null, 1, null])).toThrow(/a row of messages\.page has no keyspace id: NULL has no keyspace id/)
+    expect(() => routeMany([[1], [null]])).toThrow(/NULL has no keyspace id/)
   })
   it('reference tables go everywhere, a single destination takes everything', () => {
     const ref = {...messages, name: 'ref'}

@@ -1,5 +1,5 @@
 import {binaryMd5Vindex, binaryVindex} from './binary.js'
-import {hashVindex} from './hash.js'
+import {hashVindex, hashVindexMany} from './hash.js'
 import {numericVindex, reverseBitsVindex} from './numeric.js'
 import {VindexError, type VindexValue} from './value.js'
 import {xxhashVindex} from './xxhash.js'
@@ -31,6 +31,16 @@ export function getVindex(type: string): VindexFn {
     throw new VindexError(`unknown vindex type "${type}": shardform supports ${VINDEX_TYPES.join(', ')}`)
   }
   return VINDEXES[type]
+}
+
+const MANY: Record<string, (values: VindexValue[]) => Buffer[]> = {hash: hashVindexMany}
+
+/** Keyspace ids of many values (batched where the vindex gains from it). A bad value throws, as for one. */
+export function keyspaceIds(type: string, values: VindexValue[]): Buffer[] {
+  const many = MANY[type]
+  if (many) return many(values)
+  const fn = getVindex(type)
+  return values.map((v) => fn(v))
 }
 
 /** The keyspace id of one value under a vindex type. */

@@ -50,3 +50,28 @@ export function toBytes(value: VindexValue, vindex: string): Buffer {
   if (typeof value === 'number' && Number.isFinite(value)) return Buffer.from(String(value), 'latin1')
   throw new VindexError(`value ${show(value)} cannot be hashed by the ${vindex} vindex`)
 }
+
+const TWO32 = 4294967296
+
+/**
+ * Write a value's uint64 big-endian at `off` of `out`. Safe integers and short decimal strings (the common case:
+ * mysql2 gives BIGINT as text) take a path without BigInt; everything else goes through toUint64.
+ */
+export function writeUint64(value: VindexValue, vindex: string, out: Buffer, off: number): void {
+  let n: number | undefined
+  if (typeof value === 'number' && Number.isSafeInteger(value)) n = value
+  else if (typeof value === 'string' && value.length > 0 && value.length <= 15 && /^-?[0-9]+$/.test(value)) n = Number(value)
+  if (n === undefined) {
+    out.writeBigUInt64BE(toUint64(value, vindex), off)
+    return
+  }
+  if (n >= 0) {
+    out.writeUInt32BE(Math.floor(n / TWO32), off)
+    out.writeUInt32BE(n >>> 0, off + 4)
+  } else {
+    // Two's complement of a negative safe integer.
+    const m = -n - 1
+    out.writeUInt32BE(~Math.floor(m / TWO32) >>> 0, off)
+    out.writeUInt32BE(~(m >>> 0) >>> 0, off + 4)
+  }
+}

@@ -1,0 +1,64 @@
+// The small workflow commands that do not run tasks: approve and force-unlock.
+import type {LockRecord} from '../topo/records.js'
+import {TopoError, type TopoStore} from '../topo/store.js'
+import {listWorkflows, unfinished} from './select.js'
+import type {Approval, GateStageName, WorkflowRecord} from './types.js'
+import {addEvent, approve, EngineError, openGate, whoAmI, type GateStage} from './workflow.js'
+import {WorkflowWriter} from './writer.js'
+
+/** The one unfinished workflow of a keyspace (EngineError when there is none). */
+export async function unfinishedWorkflowOf(store: TopoStore, keyspace: string): Promise<WorkflowRecord> {
+  const open = unfinished(await listWorkflows(store, keyspace))
+  if (!open.length) throw new EngineError(`keyspace ${keyspace} has no unfinished workflow in ${store.url}.`)
+  if (open.length > 1) throw new EngineError(`keyspace ${keyspace} has several unfinished workflows (${open.map((w) => w.id).join(', ')}); the topology is inconsistent.`)
+  return open[0]!
+}
+
+export interface ApproveOptions {
+  phase?: string
+  stage?: GateStageName
+  who?: string
+}
+
+/**
+ * Record an approval in the keyspace's unfinished workflow (CAS; a waiting apply sees it through its watch). Refuses
+ * when nothing waits or the gate named is not open.
+ */
+export async function approveWorkflow(
+  store: TopoStore,
+  keyspace: string,
+  opts: ApproveOptions = {},
+): Promise<{wf: WorkflowRecord; approval: Approval; stage: GateStage}> {
+  const found = await unfinishedWorkflowOf(store, keyspace)
+  const writer = await WorkflowWriter.load(store, found.id)
+  const held = await store.readLock(keyspace)
+  let result: {approval: Approval; stage: GateStage} | undefined
+  const wf = await writer.mutate((x) => {
+    result = approve(x, {phase: opts.phase, stage: opts.stage, by: opts.who ?? whoAmI(), via: 'approve'})
+    // An apply holding the lock picks it up at once; otherwise the next apply continues.
+    if (x.state === 'waiting' && !openGate(x)) x.state = held ? 'running' : 'paused'
+  })
+  return {wf, ...result!}
+}
+
+/** Remove the keyspace lock held by `lockId`; noted in the unfinished workflow's history. */
+export async function forceUnlock(store: TopoStore, keyspace: string, lockId: string, who = whoAmI()): Promise<LockRecord> {
+  let holder: LockRecord
+  try {
+    holder = await store.forceUnlock(keyspace, lockId)
+  } catch (e) {
+    if (e instanceof TopoError && e.code === 'not_found') throw new EngineError(`keyspace ${keyspace} is not locked; nothing removed.`)
+    if (e instanceof TopoError && e.code === 'conflict') throw new EngineError(e.message)
+    throw e
+  }
+  const open = unfinished(await listWorkflows(store, keyspace))
+  for (const w of open) {
+    const writer = await WorkflowWriter.load(store, w.id)
+    await writer
+      .mutate((x) =>
+        addEvent(x, {who, type: 'force_unlock', message: `lock ${holder.id} of ${holder.who} ("${holder.operation}", since ${holder.created}) removed with force-unlock`}),
+      )
+      .catch(() => undefined)
+  }
+  return holder
+}

@@ -1,0 +1,151 @@
+// The terminal side of apply/retry: renderer choice, questions on a TTY, Ctrl-C, and what each outcome prints and exits
+// with. Kept out of src/cli so commands stay thin, and out of the runner so it stays testable.
+import {TopoError} from '../topo/store.js'
+import type {Colors} from '../util/color.js'
+import type {ApplyResult, ApplyUI} from './apply.js'
+import {askYesNo, ask, canPrompt, PromptInterrupted} from './prompt.js'
+import {JsonRenderer, PlainRenderer, TtyRenderer, type ApplyRenderer} from './render.js'
+import {approveCommand, describeStage, gateQuestion, plural, resumeCommand, retryCommand, type CommandHints} from './workflow.js'
+
+export const EXIT = {ok: 0, error: 1, waiting: 3, interrupted: 130} as const
+
+export interface SessionOptions {
+  json: boolean
+  colors: Colors
+  hints: CommandHints
+  autoApprove: boolean
+  topoUrl: string
+  /** Override for tests; default: stdin is a TTY. */
+  interactive?: boolean
+}
+
+export interface Session {
+  ui: ApplyUI
+  renderer: ApplyRenderer
+  /** Aborted on Ctrl-C / SIGTERM (or Ctrl-C at a question). */
+  signal: AbortSignal
+  /** Print the outcome; returns the exit code. */
+  finish(result: ApplyResult): number
+  dispose(): void
+}
+
+export function startSession(opts: SessionOptions): Session {
+  const interactive = (opts.interactive ?? canPrompt()) && !opts.autoApprove
+  const renderer: ApplyRenderer = opts.json
+    ? new JsonRenderer(process.stdout)
+    : process.stdout.isTTY
+      ? new TtyRenderer(process.stdout, opts.colors)
+      : new PlainRenderer(process.stdout, opts.colors)
+  const promptOut = opts.json ? process.stderr : process.stdout
+  const ac = new AbortController()
+  let signals = 0
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++
+    if (signals === 1) {
+      process.stderr.write(`\n${sig === 'SIGINT' ? 'Ctrl-C' : sig}: stopping at a safe point (press Ctrl-C again to exit at once; the workflow resumes either way)…\n`)
+      ac.abort(new Error(`interrupted (${sig})`))
+    } else {
+      process.stderr.write(`Stopped. Resume with: ${resumeCommand(opts.hints)}\n`)
+      process.exit(EXIT.interrupted)
+    }
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  /** Ask with the live view paused. Ctrl-C at a question stops apply like Ctrl-C anywhere; `onCtrlC` answers for it. */
+  const question = async <T>(fn: () => Promise<T>, onCtrlC?: T, quiet = false): Promise<T> => {
+    renderer.suspend()
+    try {
+      return await fn()
+    } catch (e) {
+      if (!(e instanceof PromptInterrupted)) throw e
+      if (!quiet) onSignal('SIGINT')
+      if (onCtrlC === undefined) throw e
+      return onCtrlC
+    } finally {
+      renderer.resume()
+    }
+  }
+
+  const ui: ApplyUI = {
+    emit: (ev) => renderer.emit(ev),
+    info: (m) => renderer.info(m),
+    showPlan: (p, source) => renderer.plan(p, source, opts.topoUrl),
+    ...(interactive
+      ? {
+          confirm: () =>
+            question(async () => {
+              const a = await ask(`\nDo you want to perform these actions? Only 'yes' will be accepted:`, {output: promptOut, signal: ac.signal})
+              return a === 'yes'
+            }, false, true), // nothing started yet: Ctrl-C is a "no"
+
+          askGate: (stage, signal) => question(() => askYesNo(gateQuestion(stage), {output: promptOut, signal})),
+          offerRetry: (task) => question(() => askYesNo(`Retry ${task.id}? yes/no`, {output: promptOut, signal: ac.signal}), false),
+        }
+      : {}),
+  }
+
+  const finish = (r: ApplyResult): number => {
+    const {code, lines, err} = describeResult(r, opts.hints)
+    if (renderer instanceof JsonRenderer) {
+      renderer.object({type: 'result', state: r.state, exit_code: code, ...('wf' in r ? {workflow: r.wf.id} : {}), message: [...lines, ...err].join('\n')})
+    } else {
+      for (const l of lines) renderer.line(l)
+      renderer.close()
+      for (const l of err) process.stderr.write(l + '\n')
+    }
+    return code
+  }
+
+  return {
+    ui,
+    renderer,
+    signal: ac.signal,
+    finish,
+    dispose: () => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      renderer.close()
+    },
+  }
+}
+
+/** What an outcome prints (stdout lines, stderr lines) and its exit code. */
+export function describeResult(r: ApplyResult, hints: CommandHints): {code: number; lines: string[]; err: string[]} {
+  switch (r.state) {
+    case 'noop':
+      return {code: EXIT.ok, lines: [`No changes. Keyspace ${r.plan.keyspace} matches ${r.plan.desired.file}.`], err: []}
+    case 'cancelled':
+      return {code: EXIT.error, lines: [], err: ['Apply cancelled.']}
+    case 'already_done':
+      return {code: EXIT.ok, lines: [`Workflow ${r.wf.id} is already ${r.wf.state}; nothing to do.`], err: []}
+    case 'done': {
+      const n = Object.keys(r.wf.tasks).length
+      return {code: EXIT.ok, lines: [`Apply complete! Workflow ${r.wf.id} done: ${plural(n, 'task')} in ${plural(r.wf.plan.phases.length, 'phase')}.`], err: []}
+    }
+    case 'failed': {
+      const err = [`Error: workflow ${r.wf.id} stopped: ${plural(r.failed.length, 'task')} failed.`]
+      for (const t of r.failed) {
+        err.push(`  ${t.id} (attempt ${t.attempts}): ${t.error ?? 'failed'}`)
+        err.push(`  retry it with: ${retryCommand(r.wf.keyspace, t.id, hints)}`)
+      }
+      return {code: EXIT.error, lines: [], err}
+    }
+    case 'waiting':
+      return {
+        code: EXIT.waiting,
+        lines: [
+          `Workflow ${r.wf.id} is waiting for approval: ${describeStage(r.stage)}.`,
+          `Approve with: ${approveCommand(r.wf.keyspace, r.stage, hints)}`,
+          `then continue with: ${resumeCommand(hints)}`,
+        ],
+        err: [],
+      }
+    case 'interrupted': {
+      if (r.reason instanceof TopoError && r.reason.code === 'lock_lost') {
+        return {code: EXIT.error, lines: [], err: [`Error: ${r.reason.message}`]}
+      }
+      return {code: EXIT.interrupted, lines: [], err: [`Stopped. Resume with: ${resumeCommand(hints)}`]}
+    }
+  }
+}

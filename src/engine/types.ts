@@ -1,0 +1,168 @@
+// The apply engine's data: the workflow record kept in the topology, and the executor interface phases plug into.
+import type {Plan, PlanPhase, PlanTask, PhaseName} from '../plan/types.js'
+import type {KeyspaceState} from '../topo/state.js'
+import type {TopoStore, TxnOp} from '../topo/store.js'
+
+// ---- executors (what the data plane implements)
+
+export interface TaskContext {
+  store: TopoStore
+  keyspace: string
+  workflowId: string
+  plan: Plan
+  phase: PlanPhase
+  task: PlanTask
+  /** 1 on first run. */
+  attempt: number
+  /** A previous attempt of this task started (crash, Ctrl-C, retry): continue, don't restart blindly. */
+  resuming: boolean
+  /** Last saved checkpoint of this task. */
+  checkpoint<T>(): T | undefined
+  /** CAS-written into the task's state in the workflow record before resolving. */
+  saveCheckpoint(data: unknown): Promise<void>
+  /** Throttled (≤ 1 write/s), also rendered live on a TTY. */
+  progress(p: TaskProgress): void
+  /** An event in the audit trail. */
+  log(message: string): void
+  /** Outputs of earlier tasks (e.g. clone's stream start positions). */
+  output(taskId: string): Record<string, unknown> | undefined
+  /** Apply is stopping (Ctrl-C, lock lost): stop at a safe point and throw. */
+  signal: AbortSignal
+  /** Runtime-provided shared services (the data plane's stream manager). */
+  services: unknown
+}
+
+export interface TaskProgress {
+  done?: number
+  total?: number
+  unit?: string
+  rate?: number
+  etaSeconds?: number
+  lagSeconds?: number
+  lagEvents?: number
+  message?: string
+}
+
+export interface TaskResult {
+  /** Topology writes committed in ONE transaction with the task's transition to done (exactly once). */
+  ops?: TxnOp[]
+  output?: Record<string, unknown>
+}
+
+export type Executor = (ctx: TaskContext) => Promise<TaskResult | void>
+
+export interface Runtime {
+  executors: Partial<Record<PhaseName, Executor>>
+  /** Called once per apply run after the lock is taken and the workflow loaded (e.g. restart replication streams); returns the services object. */
+  start?(wf: WorkflowRecord, store: TopoStore, signal: AbortSignal): Promise<unknown>
+  stop?(): Promise<void>
+  /** Before resuming: problems that mean the topology no longer matches what the workflow expects (empty = fine). */
+  check?(wf: WorkflowRecord, state: KeyspaceState): string[]
+}
+
+// ---- the workflow record: workflows/<id>/Workflow
+
+export type WorkflowState = 'running' | 'waiting' | 'paused' | 'failed' | 'done' | 'cancelled'
+export type TaskStateName = 'pending' | 'waiting_approval' | 'running' | 'done' | 'failed'
+export type GateStageName = 'first' | 'rest' | 'all'
+
+export interface TaskRun {
+  attempt: number
+  started_at: string
+  /** user@host pid N of the apply that ran it. */
+  by: string
+  finished_at?: string
+  result?: 'done' | 'failed' | 'interrupted'
+  error?: string
+}
+
+export interface TaskState {
+  id: string
+  phase: PhaseName
+  shard: string
+  state: TaskStateName
+  /** How many times the task was started (interrupted runs count). */
+  attempts: number
+  /** The last runs, oldest first (at most RUNS_KEPT). */
+  runs?: TaskRun[]
+  error?: string
+  started_at?: string
+  finished_at?: string
+  progress?: TaskProgress & {at: string}
+  checkpoint?: unknown
+  checkpoint_at?: string
+  output?: Record<string, unknown>
+}
+
+export interface Approval {
+  /** `<phase>:first` | `<phase>:rest` | `<phase>:all` */
+  gate: string
+  tasks: string[]
+  by: string
+  at: string
+  via: 'tty' | 'approve' | 'auto-approve'
+}
+
+export type EventType =
+  | 'created'
+  | 'resumed'
+  | 'phase_started'
+  | 'phase_done'
+  | 'task_started'
+  | 'task_done'
+  | 'task_failed'
+  | 'task_interrupted'
+  | 'waiting'
+  | 'approved'
+  | 'retry'
+  | 'log'
+  | 'stopped'
+  | 'failed'
+  | 'done'
+  | 'check_failed'
+  | 'force_unlock'
+
+export interface WorkflowEvent {
+  at: string
+  who: string
+  type: EventType
+  task?: string
+  phase?: string
+  message: string
+}
+
+export interface WorkflowSource {
+  kind: 'layout' | 'plan-file'
+  /** The layout or plan file, as given on the command line. */
+  file: string
+  /** The saved plan's checksum (plan-file only): `apply` of the same file resumes this workflow. */
+  checksum?: string
+}
+
+export interface WorkflowRecord {
+  id: string
+  keyspace: string
+  kind: Plan['kind']
+  state: WorkflowState
+  /** The phase running or next to run. */
+  currentPhase?: PhaseName
+  plan: Plan
+  source: WorkflowSource
+  tasks: Record<string, TaskState>
+  approvals: Approval[]
+  /** Append-only audit trail. */
+  events: WorkflowEvent[]
+  created_at: string
+  created_by: string
+  updated_at: string
+  finished_at?: string
+  /** Set on every write: lets a writer whose write timed out tell whether it landed. */
+  write_id?: string
+}
+
+export const FINISHED_STATES: ReadonlySet<WorkflowState> = new Set(['done', 'cancelled'])
+export const RUNS_KEPT = 20
+
+export function isFinished(wf: Pick<WorkflowRecord, 'state'>): boolean {
+  return FINISHED_STATES.has(wf.state)
+}

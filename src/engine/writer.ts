@@ -1,0 +1,222 @@
+// One serialised writer per workflow record: every change is a mutation function applied to the freshest record and
+// written with compare-and-swap, retried on conflict (someone approved meanwhile), so nobody's concurrent change is lost.
+// An unreachable topology is retried with backoff; after `unavailableTimeoutMs` the writer gives up (WriterUnavailable).
+import {randomBytes} from 'node:crypto'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {errorMessage} from '../errors.js'
+import {workflowPath} from '../topo/paths.js'
+import {TopoError, type Entry, type TopoStore, type TxnOp} from '../topo/store.js'
+import type {WorkflowRecord} from './types.js'
+import {EngineError} from './workflow.js'
+
+/** Returned by a mutation that finds nothing to change: nothing is written. */
+export const SKIP = Symbol('skip')
+export type Mutation = (wf: WorkflowRecord) => void | typeof SKIP
+
+export class WriterUnavailable extends EngineError {
+  override name = 'WriterUnavailable'
+}
+
+/** The executor's own ops were refused (their expected versions did not match); the workflow record was not changed. */
+export class OpsConflict extends EngineError {
+  override name = 'OpsConflict'
+}
+
+export interface WriterOptions {
+  /** How long to keep retrying an unreachable topology (default 60 s). */
+  unavailableTimeoutMs?: number
+  /** Called after every change of the record this writer knows of (own writes and others' seen by refresh). */
+  onChange?: (wf: WorkflowRecord) => void
+  /** Told when the topology is unreachable and the writer keeps retrying (first failure, then every ~10 s). */
+  onUnavailable?: (message: string) => void
+}
+
+export class WorkflowWriter {
+  readonly path: string
+  private entry: Entry<WorkflowRecord>
+  private queue: Promise<unknown> = Promise.resolve()
+  private readonly unavailableTimeoutMs: number
+  private readonly onUnavailable?: (message: string) => void
+  private lastUnavailableNote = 0
+  private readonly listeners = new Set<(wf: WorkflowRecord) => void>()
+  private stopWatch?: () => void
+  private watching = false
+
+  private constructor(
+    readonly store: TopoStore,
+    entry: Entry<WorkflowRecord>,
+    opts: WriterOptions,
+  ) {
+    this.path = entry.path
+    this.entry = entry
+    this.unavailableTimeoutMs = opts.unavailableTimeoutMs ?? 60_000
+    this.onUnavailable = opts.onUnavailable
+    if (opts.onChange) this.listeners.add(opts.onChange)
+  }
+
+  /** Create a new workflow record (fails with TopoError exists when the id is taken). */
+  static async create(store: TopoStore, wf: WorkflowRecord, opts: WriterOptions = {}): Promise<WorkflowWriter> {
+    const path = workflowPath(wf.id)
+    const version = await store.create(path, wf)
+    return new WorkflowWriter(store, {path, value: wf, version}, opts)
+  }
+
+  static async load(store: TopoStore, id: string, opts: WriterOptions = {}): Promise<WorkflowWriter> {
+    const e = await store.get<WorkflowRecord>(workflowPath(id))
+    if (!e) throw new EngineError(`workflow ${id} does not exist in ${store.url}.`)
+    return new WorkflowWriter(store, e, opts)
+  }
+
+  /** The latest record this writer knows of. Treat as read-only. */
+  get value(): WorkflowRecord {
+    return this.entry.value
+  }
+
+  get version(): string {
+    return this.entry.version
+  }
+
+  onChange(fn: (wf: WorkflowRecord) => void): () => void {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
+  }
+
+  /**
+   * Apply `fn` to a copy of the freshest record and write it with CAS (plus `ops` in the same transaction). Retries on a
+   * conflict of the workflow record; throws OpsConflict when `ops` themselves conflict, WriterUnavailable when the
+   * topology stays unreachable. Resolves with the record as written (or unchanged when fn returned SKIP).
+   */
+  mutate(fn: Mutation, ops: TxnOp[] = []): Promise<WorkflowRecord> {
+    const run = this.queue.then(() => this.doMutate(fn, ops))
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  /** Re-read the record (queued behind pending writes) and adopt it when it changed. */
+  refresh(): Promise<WorkflowRecord> {
+    const run = this.queue.then(async () => {
+      const e = await this.withRetry('read the workflow record', () => this.store.get<WorkflowRecord>(this.path))
+      if (!e) throw new EngineError(`workflow record ${this.path} disappeared from ${this.store.url}; stop.`)
+      this.adopt(e)
+      return e.value
+    })
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  /** Follow changes others make (approvals) through a watch; re-established if it breaks. */
+  async watch(): Promise<void> {
+    if (this.watching) return
+    this.watching = true
+    const start = async (): Promise<void> => {
+      this.stopWatch = await this.store.watch<WorkflowRecord>(
+        this.path,
+        (ev) => {
+          if (ev.type === 'put' && ev.entry.path === this.path && ev.entry.version !== this.entry.version) void this.refresh().catch(() => undefined)
+        },
+        () => {
+          // Broken for good: events may be lost. Re-read, then watch again.
+          if (!this.watching) return
+          void this.refresh().catch(() => undefined)
+          void sleep(500).then(() => (this.watching ? start().catch(() => undefined) : undefined))
+        },
+      )
+    }
+    await start()
+  }
+
+  unwatch(): void {
+    this.watching = false
+    this.stopWatch?.()
+    this.stopWatch = undefined
+  }
+
+  /** Wait for every queued write to finish. */
+  async flush(): Promise<void> {
+    await this.queue
+  }
+
+  private adopt(e: Entry<WorkflowRecord>): void {
+    if (e.version === this.entry.version) return
+    this.entry = e
+    for (const l of this.listeners) l(e.value)
+  }
+
+  private async doMutate(fn: Mutation, ops: TxnOp[]): Promise<WorkflowRecord> {
+    for (let round = 0; ; round++) {
+      const base = this.entry
+      const next = structuredClone(base.value)
+      if (fn(next) === SKIP) return base.value
+      const writeId = randomBytes(6).toString('hex')
+      next.updated_at = new Date().toISOString()
+      next.write_id = writeId
+      const txn: TxnOp[] = [{op: 'put', path: this.path, value: next, version: base.version}, ...ops]
+      let ambiguous = false
+      let version: string | undefined
+      try {
+        await this.withRetry('write the workflow record', async () => {
+          try {
+            if (ops.length) await this.store.commit(txn)
+            else version = await this.store.update(this.path, next, base.version)
+          } catch (e) {
+            // A request that timed out may have been applied: find out below if the retry conflicts.
+            if (e instanceof TopoError && e.code === 'unavailable') ambiguous = true
+            throw e
+          }
+        })
+      } catch (e) {
+        if (!(e instanceof TopoError && e.code === 'conflict')) throw e
+        const cur = await this.withRetry('read the workflow record', () => this.store.get<WorkflowRecord>(this.path))
+        if (!cur) throw new EngineError(`workflow record ${this.path} disappeared from ${this.store.url}; stop.`)
+        if (ambiguous && cur.value.write_id === writeId) {
+          // Our own earlier try landed.
+          this.adopt(cur)
+          return cur.value
+        }
+        if (cur.version !== base.version) {
+          // Someone else wrote the record (an approval): apply fn again to theirs. A mutation that already happened
+          // (ours landed, then someone wrote on top) is recognised by fn itself and SKIPs.
+          this.adopt(cur)
+          if (round > 1000) throw new EngineError(`workflow record ${this.path} keeps changing under us; stop.`)
+          continue
+        }
+        throw new OpsConflict(`the topology changes were refused, nothing was written: ${errorMessage(e)}`)
+      }
+      this.adopt(version !== undefined ? {path: this.path, value: next, version} : await this.versionAfterWrite(next))
+      return next
+    }
+  }
+
+  /** commit() does not return versions: read the record back (if someone wrote right after us, theirs includes ours). */
+  private async versionAfterWrite(_next: WorkflowRecord): Promise<Entry<WorkflowRecord>> {
+    const cur = await this.withRetry('read the workflow record', () => this.store.get<WorkflowRecord>(this.path))
+    if (!cur) throw new EngineError(`workflow record ${this.path} disappeared from ${this.store.url}; stop.`)
+    return cur
+  }
+
+  private async withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const started = Date.now()
+    let delay = 100
+    for (;;) {
+      try {
+        return await fn()
+      } catch (e) {
+        if (!(e instanceof TopoError && e.code === 'unavailable')) throw e
+        const waited = Date.now() - started
+        if (waited >= this.unavailableTimeoutMs) {
+          throw new WriterUnavailable(
+            `cannot ${what}: the topology stayed unreachable for ${Math.round(waited / 1000)} s (${e.message}). ` +
+              `Stopped; the workflow is left as it was last written and resumes with \`shardform apply\` once the topology is back.`,
+          )
+        }
+        if (Date.now() - this.lastUnavailableNote > 10_000) {
+          this.lastUnavailableNote = Date.now()
+          const left = Math.round((this.unavailableTimeoutMs - waited) / 1000)
+          this.onUnavailable?.(`cannot ${what} (${e.message}); retrying for up to ${left} s more`)
+        }
+        await sleep(Math.min(delay, Math.max(1, this.unavailableTimeoutMs - waited)))
+        delay = Math.min(delay * 2, 2_000)
+      }
+    }
+  }
+}
