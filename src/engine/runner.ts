@@ -2,6 +2,8 @@
 // state change written (CAS) to the workflow record before it is acted on. Call it with the keyspace lock held.
 import {errorMessage} from '../errors.js'
 import type {PlanPhase, PlanTask} from '../plan/types.js'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {TopoError} from '../topo/store.js'
 import {SKIP, OpsConflict, WriterUnavailable, type WorkflowWriter} from './writer.js'
 import type {Runtime, TaskContext, TaskProgress, TaskResult, TaskState, WorkflowEvent, WorkflowRecord} from './types.js'
 import {
@@ -393,6 +395,20 @@ export class Runner {
         })
         return
       }
+      // The topology went away under the executor (etcd restarting): not the task's fault. Once the topology
+      // answers again (the write below waits for it), the task runs again as a resume.
+      if (isTopologyUnavailable(error) && (this.transient.get(t.id) ?? 0) < MAX_TRANSIENT_RETRIES) {
+        this.transient.set(t.id, (this.transient.get(t.id) ?? 0) + 1)
+        await sleep(1000)
+        await this.w.mutate((wf) => {
+          const ts = wf.tasks[t.id]
+          if (!own(ts)) return SKIP
+          ts!.state = 'pending'
+          closeRun(ts!, 'interrupted', errorMessage(error))
+          addEvent(wf, {at: finishedAt, who, type: 'task_interrupted', task: t.id, phase: phase.name, message: `the topology was unreachable (${errorMessage(error)}); running it again`})
+        })
+        return
+      }
       await this.recordFailure(phase, t, attempt, errorMessage(error), finishedAt, closeRun)
       return
     }
@@ -412,6 +428,9 @@ export class Runner {
       await this.recordFailure(phase, t, attempt, `its topology changes conflict with records changed meanwhile, so nothing of them was written (${e.message.replace(/^the topology changes were refused, nothing was written: /, '')})`, finishedAt, closeRun)
     }
   }
+
+  /** How often each task was put back after the topology was unreachable, in this run. */
+  private transient = new Map<string, number>()
 
   private async recordFailure(
     phase: PlanPhase,
@@ -504,4 +523,10 @@ export class Runner {
     }
     this.emitted = events.length
   }
+}
+
+const MAX_TRANSIENT_RETRIES = 30
+
+function isTopologyUnavailable(e: unknown): boolean {
+  return e instanceof TopoError && e.code === 'unavailable'
 }
