@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The demo, after Vitess's examples/local: a local cluster (etcd + 9 mariadbd) for the guestbook keyspace, the
-# keyspace recorded with one shard, its schema, guestbook traffic through the router with a journal, a check that
-# nothing acknowledged was lost, and the plan that splits shard 0 in two.
-# Re-runnable: it starts from a clean cluster each time. The cluster is left running at the end (it says how to stop it).
+# The demo: the Vitess horizontal resharding guide with shardform. A local cluster (etcd + 9 mariadbd) for the
+# guestbook keyspace, recorded with one shard; guestbook traffic through the router the whole time; plan and apply
+# of the split into -80 and 80- (interactive on a terminal, --auto-approve otherwise); then the seed's "Verify Results".
+# Re-runnable: it starts from a clean cluster each time, and stops it at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +30,7 @@ sf() { echo; echo "\$ shardform $*"; ./bin/run.js "$@"; }
 
 # A clean start: stop a previous demo cluster and remove its data (only what `local up` started, by PID).
 ./bin/run.js local down --dir "$LOCAL" --purge >/dev/null
-rm -f "$JOURNAL"
+rm -f "$JOURNAL" "$JOURNAL.live"
 
 sf local up plans/guestbook/1-shard.yaml plans/guestbook/2-shards.yaml --dir "$LOCAL"
 if ./bin/run.js topo show test_keyspace >/dev/null 2>&1; then
@@ -39,17 +39,42 @@ else
   sf topo init plans/guestbook/1-shard.yaml
 fi
 sf schema load test_keyspace plans/guestbook/schema.sql
-sf load test_keyspace --rate 200 --duration 5 --journal "$JOURNAL"
+sf load test_keyspace --rate 200 --duration 3 --journal "$JOURNAL" --quiet
 sf topo show
 sf exec test-100 "SELECT COUNT(*) FROM messages"
-sf exec test-101 "SELECT page, time_created_ns, LEFT(message, 40) AS message FROM messages ORDER BY time_created_ns DESC LIMIT 3"
-sf load verify --journal "$JOURNAL" test_keyspace
-sf local status --dir "$LOCAL"
-sf plan plans/guestbook/2-shards.yaml --out "$DEMO/2-shards.plan"
 
+# The guestbook keeps writing through the router while the keyspace is resharded.
+echo; echo "\$ shardform load test_keyspace --rate 100 --journal $JOURNAL.live &    # in the background"
+./bin/run.js load test_keyspace --rate 100 --concurrency 4 --journal "$JOURNAL.live" --json > "$DEMO/load.json" &
+LOAD_PID=$!
+trap 'kill -INT $LOAD_PID 2>/dev/null || true' EXIT
+sleep 2
+sf plan plans/guestbook/2-shards.yaml
+if [ -t 0 ] && [ -t 1 ] && [ -z "${DEMO_AUTO_APPROVE:-}" ]; then
+  sf apply plans/guestbook/2-shards.yaml          # asks "Do you want to perform these actions?", then at each gate
+else
+  sf apply plans/guestbook/2-shards.yaml --auto-approve
+fi
+sleep 2
+kill -INT $LOAD_PID
+wait $LOAD_PID || true
+trap - EXIT
+node -e 'const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`\nload (background): ${s.acknowledged} changes acknowledged at ${s.ratePerSec}/s, ${s.errors} errors, p99 ${s.latencyMs.p99} ms, max ${s.latencyMs.max} ms; ${s.buffered.buffered} writes held during the cutover`)' "$DEMO/load.json"
+
+# Verify results, as in the seed: nothing acknowledged was lost, and each shard holds its own rows.
+sf load verify --journal "$JOURNAL" test_keyspace
+sf load verify --journal "$JOURNAL.live" test_keyspace
+sf status test_keyspace
+sf topo show
+sf exec test-200 "SELECT COUNT(*) AS rows_on_shard_minus_80 FROM messages"
+sf exec test-300 "SELECT COUNT(*) AS rows_on_shard_80_plus FROM messages"
+sf exec test-300 "SELECT page, time_created_ns, LEFT(message, 30) AS message FROM messages ORDER BY time_created_ns DESC LIMIT 3"
+
+sf local down --dir "$LOCAL"
 cat <<EOF
 
-The local cluster keeps running (topology $SHARDFORM_TOPO, data and logs in $LOCAL).
-Try: SHARDFORM_TOPO=$SHARDFORM_TOPO SHARDFORM_CREDENTIALS_FILE=$SHARDFORM_CREDENTIALS_FILE ./bin/run.js exec test-100 "SELECT * FROM messages LIMIT 5"
-Stop it with:      ./bin/run.js local down --dir $LOCAL          (add --purge to delete its data)
+Done: shard 0 was split into -80 and 80- while the guestbook kept writing, and nothing it was told was stored was lost.
+The cluster is stopped; its data and logs stay in $LOCAL. Start it again with
+  ./bin/run.js local up plans/guestbook/1-shard.yaml plans/guestbook/2-shards.yaml --dir $LOCAL
+or delete them: ./bin/run.js local down --dir $LOCAL --purge
 EOF
