@@ -42,6 +42,16 @@ export function renderWorkflowStatus(st: WorkflowStatus, c: Colors): string {
       out.push(`      ${TASK_MARK[t.state]} ${t.id.padEnd(taskWidth)} ${paintState(c, t.state)}${attempt}${extra}`)
     }
   }
+  if (st.streams) {
+    const live = Boolean(st.lock)
+    out.push(`  Filtered replication (as of ${when(st.streams.updated_at)}${live ? '' : '; streams run only while an apply runs'}):`)
+    for (const s of st.streams.streams) {
+      const lag = s.lagSeconds === undefined ? 'lag ?' : `lag ${s.lagSeconds.toFixed(1)} s`
+      const behind = s.eventsBehind === undefined ? '' : `, ${s.eventsBehind} transaction(s) behind`
+      const line = `    ${`${s.source} → ${s.destination}`.padEnd(taskWidth)} ${paintState(c, s.state)}  ${lag}${behind}; ${s.rowChanges} row change(s) applied`
+      out.push(s.error ? c.red(`${line}; ${s.error}`) : line)
+    }
+  }
   if (st.waiting) out.push(c.yellow(`  Waiting for approval: ${st.waiting.description} — run: ${st.waiting.command}`))
   for (const f of st.failures) {
     out.push(c.red(`  ✗ ${f.task}  failed (attempt ${f.attempts}): ${f.error} — retry: ${f.retry_command}`))

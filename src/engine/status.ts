@@ -1,5 +1,6 @@
 // `status` and `history`: what the workflow records say, as a tree (phases → tasks) with open gates and failures.
 import type {PlanPhase} from '../plan/types.js'
+import {workflowStreamsPath} from '../topo/paths.js'
 import type {LockRecord} from '../topo/records.js'
 import type {TopoStore} from '../topo/store.js'
 import {listWorkflows} from './select.js'
@@ -62,6 +63,13 @@ export interface WorkflowStatus {
   waiting: {phase: string; stage: string; gate: string; tasks: string[]; description: string; command: string} | null
   failures: Array<{task: string; phase: string; error: string; attempts: number; retry_command: string}>
   tasks: {total: number; done: number; running: number; failed: number}
+  /** Filtered replication as last published by the apply running the workflow (absent: none yet). */
+  streams?: StreamsStatus
+}
+
+export interface StreamsStatus {
+  updated_at: string
+  streams: Array<{id: string; source: string; destination: string; state: string; position: string; lagSeconds?: number; eventsBehind?: number; transactions: number; rowChanges: number; error?: string}>
 }
 
 export function workflowStatus(wf: WorkflowRecord, lock: LockRecord | undefined, hints?: CommandHints): WorkflowStatus {
@@ -158,7 +166,13 @@ export async function collectStatus(store: TopoStore, keyspace?: string, hints?:
   pick.sort((a, b) => a.keyspace.localeCompare(b.keyspace) || a.created_at.localeCompare(b.created_at))
   const locks = new Map<string, LockRecord | undefined>()
   for (const ks of new Set(pick.map((w) => w.keyspace))) locks.set(ks, await store.readLock(ks))
-  return pick.map((w) => workflowStatus(w, locks.get(w.keyspace), hints))
+  return Promise.all(
+    pick.map(async (w) => {
+      const st = workflowStatus(w, locks.get(w.keyspace), hints)
+      const streams = st.finished ? undefined : await store.get<StreamsStatus>(workflowStreamsPath(w.id))
+      return streams?.value.streams.length ? {...st, streams: streams.value} : st
+    }),
+  )
 }
 
 export interface HistoryEntry extends WorkflowEvent {

@@ -10,6 +10,8 @@ export const tabletPath = (alias: string) => `tablets/${alias}/Tablet`
 export const tabletsPrefix = () => 'tablets/'
 export const workflowPath = (id: string) => `workflows/${id}/Workflow`
 export const workflowsPrefix = () => 'workflows/'
+/** Filtered-replication status of a workflow's streams, published by the apply running it. */
+export const workflowStreamsPath = (id: string) => `workflows/${id}/Streams`
 
 /** The shard name in a `keyspaces/<ks>/shards/<shard>/Shard` path. */
 export function shardFromPath(path: string): string | undefined {

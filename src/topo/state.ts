@@ -51,6 +51,7 @@ export async function readKeyspaceState(store: TopoStore, keyspace: string): Pro
     tablets: allTablets.filter((t) => t.keyspace === keyspace),
     allTablets,
     activeWorkflows: workflows
+      .filter((e) => e.path.endsWith('/Workflow'))
       .map((e) => e.value)
       .filter((w) => w.keyspace === keyspace && !FINISHED.has(w.state))
       .map((w) => ({id: w.id, state: w.state, layoutFile: w.plan?.desired?.file ?? '', phase: w.currentPhase})),

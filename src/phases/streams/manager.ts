@@ -4,12 +4,12 @@
 import {keyRangeFromJSON} from '../../keyspace/keyrange.js'
 import type {WorkflowRecord} from '../../engine/types.js'
 import type {Plan} from '../../plan/types.js'
+import {workflowStreamsPath} from '../../topo/paths.js'
 import {readKeyspaceState} from '../../topo/state.js'
 import type {TopoStore} from '../../topo/store.js'
 import {PhaseError, primaryOf, readerServerId, streamId} from '../context.js'
 import {Stream, type StreamStatus} from './stream.js'
 
-export const streamsPath = (workflowId: string) => `workflows/${workflowId}/Streams`
 
 export interface StreamsRecord {
   updated_at: string
@@ -110,9 +110,9 @@ export class StreamManager {
     const text = JSON.stringify(rec.streams)
     if (text === this.lastPublished) return
     try {
-      const cur = await this.store.get(streamsPath(this.workflowId))
-      if (cur) await this.store.update(streamsPath(this.workflowId), rec, cur.version)
-      else await this.store.create(streamsPath(this.workflowId), rec)
+      const cur = await this.store.get(workflowStreamsPath(this.workflowId))
+      if (cur) await this.store.update(workflowStreamsPath(this.workflowId), rec, cur.version)
+      else await this.store.create(workflowStreamsPath(this.workflowId), rec)
       this.lastPublished = text
     } catch {
       // Status publishing is best effort; the next tick tries again.
