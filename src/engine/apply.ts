@@ -6,7 +6,8 @@ import {plan as makePlan} from '../plan/planner.js'
 import {explainTopologyChange} from '../plan/staleness.js'
 import type {Plan} from '../plan/types.js'
 import {fingerprint, fingerprintInput, readKeyspaceState} from '../topo/state.js'
-import {TopoError, type LockHandle, type TopoStore} from '../topo/store.js'
+import {workflowPath} from '../topo/paths.js'
+import {TopoError, type LockHandle, type TopoStore, type TxnOp} from '../topo/store.js'
 import {Runner, type RunOutcome, type RunnerUI} from './runner.js'
 import {decideForLayout, decideForPlanFile, decideNoArg, isPlanFile, listWorkflows, unfinished} from './select.js'
 import {isFinished, type Runtime, type TaskState, type WorkflowRecord, type WorkflowSource} from './types.js'
@@ -105,7 +106,7 @@ export async function apply(req: ApplyRequest): Promise<ApplyResult> {
         )
       }
       const wf = newWorkflowRecord(target.plan, target.source, who)
-      writer = await WorkflowWriter.create(store, wf, writerOptions(req))
+      writer = await WorkflowWriter.create(store, wf, writerOptions(req), await closeReverted(store, target.plan, wf, who))
       emitFrom = 0
       req.ui?.info?.(`Created workflow ${wf.id} (applying ${wf.plan.desired.file}).`)
     } else {
@@ -204,6 +205,19 @@ async function checkBeforeResume(req: RunSettings, writer: WorkflowWriter, who: 
     `the topology no longer matches what workflow ${wf.id} expects: ${problems.join('; ')}. Nothing was run. ` +
       `Inspect with shardform status ${wf.keyspace}${topo} and shardform topo show ${wf.keyspace}${topo}.`,
   )
+}
+
+/** A revert replaces the workflow it undoes: that one is closed as cancelled in the same commit. */
+async function closeReverted(store: TopoStore, plan: Plan, by: WorkflowRecord, who: string): Promise<TxnOp[]> {
+  if (plan.kind !== 'revert' || !plan.revert) return []
+  const path = workflowPath(plan.revert.workflow)
+  const e = await store.get<WorkflowRecord>(path)
+  if (!e) throw new EngineError(`workflow ${plan.revert.workflow}, which this plan reverts, no longer exists`)
+  if (isFinished(e.value)) throw new EngineError(`workflow ${plan.revert.workflow} finished meanwhile; plan again`)
+  const at = new Date().toISOString()
+  const closed: WorkflowRecord = {...e.value, state: 'cancelled', finished_at: at, updated_at: at, events: [...e.value.events]}
+  addEvent(closed, {who, type: 'cancelled', message: `reverted by workflow ${by.id} (applying ${plan.desired.file}): ${plan.revert.reason}`})
+  return [{op: 'put', path, value: closed, version: e.version}]
 }
 
 async function withLock<T>(

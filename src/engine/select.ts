@@ -3,6 +3,7 @@
 import {readFileSync} from 'node:fs'
 import type {Layout} from '../layout/types.js'
 import {PLAN_FILE_KIND, type PlanFile} from '../plan/planfile.js'
+import {isStartOf} from '../plan/revert.js'
 import type {DesiredState} from '../plan/types.js'
 import {workflowsPrefix} from '../topo/paths.js'
 import type {TopoStore} from '../topo/store.js'
@@ -63,6 +64,8 @@ export function decideForLayout(open: WorkflowRecord[], layout: Layout, hints?: 
   if (!mine.length) return {action: 'new'}
   const same = mine.find((w) => sameDesired(w, layout))
   if (same && mine.length === 1) return {action: 'resume', workflow: same}
+  // The layout it started from: the planner reverts the workflow (cancel before its primary cutover, reverse after).
+  if (mine.length === 1 && !same && isStartOf({...mine[0]!, layoutFile: mine[0]!.plan.desired.file}, layout)) return {action: 'new'}
   const other = mine.find((w) => w !== same) ?? mine[0]!
   throw inProgressError(other, `${layout.file} asks for a different end state (shards, vschema or database differ)`, hints)
 }

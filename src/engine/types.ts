@@ -121,6 +121,7 @@ export type EventType =
   | 'done'
   | 'check_failed'
   | 'force_unlock'
+  | 'cancelled'
 
 export interface WorkflowEvent {
   at: string

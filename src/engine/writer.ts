@@ -55,10 +55,17 @@ export class WorkflowWriter {
   }
 
   /** Create a new workflow record (fails with TopoError exists when the id is taken). */
-  static async create(store: TopoStore, wf: WorkflowRecord, opts: WriterOptions = {}): Promise<WorkflowWriter> {
+  /** Create the record; `alsoOps` are committed in the same transaction (e.g. closing the workflow a revert replaces). */
+  static async create(store: TopoStore, wf: WorkflowRecord, opts: WriterOptions = {}, alsoOps: TxnOp[] = []): Promise<WorkflowWriter> {
     const path = workflowPath(wf.id)
-    const version = await store.create(path, wf)
-    return new WorkflowWriter(store, {path, value: wf, version}, opts)
+    if (!alsoOps.length) {
+      const version = await store.create(path, wf)
+      return new WorkflowWriter(store, {path, value: wf, version}, opts)
+    }
+    await store.commit([{op: 'put', path, value: wf, version: null}, ...alsoOps])
+    const e = await store.get<WorkflowRecord>(path)
+    if (!e) throw new EngineError(`workflow ${wf.id} vanished right after it was created`)
+    return new WorkflowWriter(store, e, opts)
   }
 
   static async load(store: TopoStore, id: string, opts: WriterOptions = {}): Promise<WorkflowWriter> {

@@ -68,7 +68,7 @@ export const clone: Executor = async (ctx) => {
         const conn = await dataSession(t, 'apply')
         try {
           await ensureStateTables(conn)
-          await writeStreamStart(conn, streamId(ctx.workflowId, source, group.destinations[destTablets.indexOf(t)]), ctx.workflowId, source, snap.gtid)
+          await writeStreamStart(conn, streamId(ctx.keyspace, source, group.destinations[destTablets.indexOf(t)]), ctx.workflowId, source, snap.gtid)
         } finally {
           await conn.end()
         }
@@ -81,7 +81,7 @@ export const clone: Executor = async (ctx) => {
   }
   await manager.ensureGroup(gi, [source])
   const rows = Object.values(cp.tables).reduce((n, t) => n + t.rows, 0)
-  return {output: {gtid: cp.snapshot!.gtid, snapshot: cp.snapshot, rows, streams: group.destinations.map((d) => streamId(ctx.workflowId, source, d))}}
+  return {output: {gtid: cp.snapshot!.gtid, snapshot: cp.snapshot, rows, streams: group.destinations.map((d) => streamId(ctx.keyspace, source, d))}}
 }
 
 function fallback(ctx: TaskContext, err: unknown, rdonly: TabletRecord): undefined {

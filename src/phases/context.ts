@@ -42,8 +42,12 @@ export function shardRange(ctx: TaskContext, shard: string): ShardRange {
   return {name: shard, kr: keyRangeFromJSON(kr)}
 }
 
-export function streamId(workflowId: string, source: string, destination: string): string {
-  return `${workflowId}/${source}->${destination}`
+/**
+ * A stream is named by what it connects, not by the workflow that started it: a revert takes over the reverse
+ * streams its workflow started (the owner is kept in the state row).
+ */
+export function streamId(keyspace: string, source: string, destination: string): string {
+  return `${keyspace}/${source}->${destination}`
 }
 
 /** A replication server id for a binlog reader, stable per stream, away from real servers' ids. */

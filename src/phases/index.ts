@@ -1,12 +1,13 @@
 // The data plane's runtime for the apply engine: one executor per phase, and the stream manager as its service.
 import type {Runtime, WorkflowRecord} from '../engine/types.js'
 import type {KeyspaceState} from '../topo/state.js'
+import {cancelReadTraffic, deleteShards, stopFilteredReplication} from './cancel.js'
 import {clone} from './clone.js'
 import {copySchema} from './copy-schema.js'
 import {diff} from './diff.js'
 import {migratePrimary} from './migrate-primary.js'
 import {retireSources} from './retire.js'
-import {liveGroups, StreamManager} from './streams/manager.js'
+import {liveStreams, StreamManager} from './streams/manager.js'
 import {applyVSchema, createShards, migrateReadTraffic, updateTablets} from './topology.js'
 import {waitForFilteredReplication} from './wait.js'
 
@@ -25,12 +26,18 @@ export function dataPlaneRuntime(): Runtime {
       migrate_replica: migrateReadTraffic('replica'),
       migrate_primary: migratePrimary,
       retire_sources: retireSources,
+      cancel_migrate_replica: cancelReadTraffic('replica'),
+      cancel_migrate_rdonly: cancelReadTraffic('rdonly'),
+      stop_filtered_replication: stopFilteredReplication,
+      delete_shards: deleteShards,
     },
     async start(wf, store) {
       manager = new StreamManager(store, wf.id, wf.keyspace, wf.plan)
       // Streams of groups already cloned resume from their stored positions. A failure here is not fatal: the task
       // that needs the stream reports it.
-      for (const g of liveGroups(wf)) await manager.ensureGroup(g).catch(() => undefined)
+      const live = liveStreams(wf)
+      for (const g of live.forward) await manager.ensureGroup(g).catch(() => undefined)
+      for (const g of live.reverse) await manager.ensureReverse(g).catch(() => undefined)
       return manager
     },
     async stop() {
@@ -44,17 +51,26 @@ export function dataPlaneRuntime(): Runtime {
 /** Does the topology still serve what the workflow's progress says it should? */
 export function checkTopology(wf: WorkflowRecord, state: KeyspaceState): string[] {
   const problems: string[] = []
-  const done = (id: string) => wf.tasks[id]?.state === 'done'
+  const task = (id: string) => wf.tasks[id]
+  const done = (id: string) => task(id)?.state === 'done'
   wf.plan.groups.forEach((g) => {
+    const retired = g.sources.every((s) => done(`retire_sources/${s}`))
     for (const type of ['rdonly', 'replica', 'primary'] as const) {
+      let expect: string[]
+      if (g.mode === 'cancel') {
+        // Read traffic the reverted workflow moved comes back in cancel_migrate_<type>; primary never moved.
+        const back = task(`cancel_migrate_${type}/${g.range}`)
+        expect = back && back.state !== 'done' ? g.destinations : g.sources
+      } else {
+        const moved = done(`migrate_${type}/${g.range}`)
+        if (retired && moved) continue
+        expect = moved ? g.destinations : g.sources
+      }
       const serving = state.srvKeyspace.partitions[type]
-      const moved = done(`migrate_${type}/${g.range}`)
-      const expect = moved ? g.destinations : g.sources
-      const retired = g.sources.every((s) => done(`retire_sources/${s}`))
-      if (retired && moved) continue
       const missing = expect.filter((s) => !serving.includes(s))
       if (missing.length) problems.push(`${type} traffic should be served by ${expect.join(', ')} but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not serving it`)
     }
+    if (g.mode) return
     for (const d of g.destinations) {
       if (done(`create_shards/${d}`) && !state.shards.some((s) => s.name === d)) problems.push(`destination shard ${d} was created by this workflow but is no longer in the topology`)
     }

@@ -6,8 +6,9 @@ import type {Connection} from 'mysql2/promise'
 import type {Executor, TaskContext} from '../engine/types.js'
 import {connectTablet} from '../mysql/connect.js'
 import type {TabletRecord} from '../topo/records.js'
-import {groupOf, keyspaceState, PhaseError, primaryOf} from './context.js'
-import {STATE_DB} from './streams/state.js'
+import {dataSession} from '../mysql/session.js'
+import {groupOf, keyspaceState, PhaseError, primaryOf, streamId} from './context.js'
+import {ensureStateTables, STATE_DB, writeStreamStart} from './streams/state.js'
 import type {StreamManager} from './streams/manager.js'
 import {moveTrafficOps} from './topology.js'
 
@@ -17,6 +18,15 @@ interface CutoverCheckpoint {
 }
 
 type Row = Record<string, unknown>
+
+async function withApply<T>(t: TabletRecord, fn: (c: Connection) => Promise<T>): Promise<T> {
+  const c = await dataSession(t, 'apply')
+  try {
+    return await fn(c)
+  } finally {
+    await c.end().catch(() => undefined)
+  }
+}
 
 async function withAdmin<T>(t: TabletRecord, fn: (c: Connection) => Promise<T>): Promise<T> {
   const c = await connectTablet(t, 'admin')
@@ -88,15 +98,25 @@ export const migratePrimary: Executor = async (ctx) => {
     throw err
   }
 
-  await Promise.all(destinations.map((t) => withAdmin(t, async (c) => {
-    await c.query('SET GLOBAL read_only = 0')
+  // The destinations' positions before they take writes: where the reverse streams start, so that the old shards
+  // can be kept current and a revert of the layout can move traffic back without losing anything.
+  const starts = await Promise.all(destinations.map((t) => withAdmin(t, async (c) => {
     await c.query(`DELETE FROM ${STATE_DB}.retired WHERE keyspace = ?`, [ctx.keyspace])
+    return String(((await c.query('SELECT @@gtid_binlog_pos AS p')) as unknown as [Row[]])[0][0].p)
   })))
   await manager.stopGroup(ctx.task.group!)
+  for (const src of sources) {
+    await withApply(src, async (c) => {
+      await ensureStateTables(c)
+      for (const [i, d] of g.destinations.entries()) await writeStreamStart(c, streamId(ctx.keyspace, d, g.sources[sources.indexOf(src)]), ctx.workflowId, d, starts[i])
+    })
+  }
+  await Promise.all(destinations.map((t) => setReadOnly(t, false)))
+  await manager.ensureReverse(ctx.task.group!)
   const ops = await moveTrafficOps(ctx, 'primary', g.sources, g.destinations)
   const writePauseMs = Date.now() - t0
-  ctx.log(`primary traffic moves to ${g.destinations.join(', ')}; writes were paused ${writePauseMs} ms (sources stay read-only)`)
-  return {ops, output: {writePauseMs, finalPositions: Object.fromEntries(g.sources.map((s, i) => [s, finals[i]]))}}
+  ctx.log(`primary traffic moves to ${g.destinations.join(', ')}; writes were paused ${writePauseMs} ms. The sources stay read-only; reverse replication keeps them current until they are retired`)
+  return {ops, output: {writePauseMs, finalPositions: Object.fromEntries(g.sources.map((s, i) => [s, finals[i]])), reverseStarts: Object.fromEntries(g.destinations.map((d, i) => [d, starts[i]]))}}
 }
 
 async function undoFreeze(ctx: TaskContext, sources: TabletRecord[]): Promise<void> {

@@ -8,6 +8,7 @@ import type {ShardRecord, SrvKeyspaceRecord} from '../topo/records.js'
 import type {TxnOp} from '../topo/store.js'
 import {groupOf, keyspaceState, PhaseError, primaryOf, streamId} from './context.js'
 import {deleteStream, ensureStateTables, STATE_DB} from './streams/state.js'
+import type {StreamManager} from './streams/manager.js'
 
 export const retireSources: Executor = async (ctx) => {
   const source = ctx.task.shard
@@ -20,6 +21,8 @@ export const retireSources: Executor = async (ctx) => {
     if (shards.includes(source)) throw new PhaseError(`shard ${source} still serves ${type} traffic; it cannot be retired`)
   }
   const tablets = state.tablets.filter((t) => t.shard === source)
+  // The reverse streams into it have nothing left to keep current.
+  await (ctx.services as StreamManager | undefined)?.stopWhere((s) => s.spec.destinationShard === source)
   // Mark the server's data as stale, then forget the streams that fed the destinations from it.
   // Both are housekeeping: without the mark, reusing the server as a destination is refused rather than unsafe.
   // The mark stays out of the binlog: after migrate_primary the old shard takes no transaction at all.
@@ -30,6 +33,7 @@ export const retireSources: Executor = async (ctx) => {
       await conn.query('SET SESSION sql_log_bin = 0')
       await ensureStateTables(conn)
       await conn.query(`REPLACE INTO ${STATE_DB}.retired (keyspace, shard, workflow, retired_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))`, [ctx.keyspace, source, ctx.workflowId])
+      for (const d of group.destinations) await conn.query(`DELETE FROM ${STATE_DB}.streams WHERE id = ?`, [streamId(ctx.keyspace, d, source)])
     } finally {
       await conn.end()
     }
@@ -38,7 +42,7 @@ export const retireSources: Executor = async (ctx) => {
     await bestEffort(ctx, `forgetting the stream ${source} → ${d}`, async () => {
       const c = await dataSession(primaryOf(state, d), 'apply')
       try {
-        await deleteStream(c, streamId(ctx.workflowId, source, d))
+        await deleteStream(c, streamId(ctx.keyspace, source, d))
       } finally {
         await c.end()
       }

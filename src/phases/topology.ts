@@ -70,7 +70,8 @@ export async function moveTrafficOps(ctx: TaskContext, type: TabletType, from: s
   for (const name of [...from, ...to]) {
     const sh = await must<ShardRecord>(ctx, shardPath(ctx.keyspace, name), `shard ${name}`)
     const served = from.includes(name) ? sh.value.servedTypes.filter((t) => t !== type) : [...new Set([...sh.value.servedTypes, type])]
-    const frozen = from.includes(name) && type === 'primary' ? true : sh.value.frozen
+    // A shard that hands over its primary traffic is frozen; one that takes it over is not (a revert thaws it).
+    const frozen = type === 'primary' ? from.includes(name) : sh.value.frozen
     ops.push({op: 'put', path: shardPath(ctx.keyspace, name), value: {...sh.value, servedTypes: served, frozen}, version: sh.version})
   }
   return ops

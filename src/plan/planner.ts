@@ -16,6 +16,7 @@ import {fingerprint, type KeyspaceState} from '../topo/state.js'
 import type {TabletRecord, TabletType} from '../topo/records.js'
 import {deepEqual} from '../util/canonical.js'
 import {PHASES, PLAN_FORMAT_VERSION, type Change, type Plan, type PlanPhase, type PlanTask, type ReshardGroup} from './types.js'
+import {isStartOf, revertPlan} from './revert.js'
 import {vschemaDiff} from './vschema-diff.js'
 
 export class PlanError extends ShardformError {
@@ -48,7 +49,8 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
   }
   const wf = state.activeWorkflows[0]
   if (wf) {
-    throw new PlanError(`keyspace "${layout.keyspace}" has a workflow in progress (${wf.id}, ${wf.state}${wf.phase ? `, phase ${wf.phase}` : ''}, applying ${wf.layoutFile || 'another layout'}). Resume it with \`shardform apply\`, or see it with \`shardform status ${layout.keyspace}\`.`)
+    if (isStartOf(wf, layout)) return revertPlan(state, layout, wf, opts.now ?? new Date().toISOString())
+    throw new PlanError(`keyspace "${layout.keyspace}" has a workflow in progress (${wf.id}, ${wf.state}${wf.phase ? `, phase ${wf.phase}` : ''}, applying ${wf.layoutFile || 'another layout'}). Resume it with \`shardform apply ${wf.layoutFile || ''}\`, revert it by applying the layout it started from, or see it with \`shardform status ${layout.keyspace}\`.`)
   }
   const p = state.srvKeyspace.partitions
   if (!sameSet(p.primary, p.replica) || !sameSet(p.primary, p.rdonly)) {
@@ -100,6 +102,12 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
     notes.push('A destination tablet whose tables hold rows left by a shard shardform retired earlier is emptied before the copy; any other data in a destination stops copy_schema with an error.')
   }
   const kind = groups.length ? 'reshard' : changes.length ? 'update' : 'noop'
+  // Applying the layout a finished reshard started from: nothing of it can be undone in place any more.
+  const last = state.lastFinished
+  const revertOfFinished = kind === 'reshard' && last?.state === 'done' && last.plan?.kind === 'reshard' && isStartOf(last, layout)
+  if (revertOfFinished) {
+    notes.unshift(`Workflow ${last.id} (applying ${last.layoutFile}) finished and retired its sources, so it cannot be cancelled or reversed in place: going back is this ordinary reshard.`)
+  }
   return {
     format_version: PLAN_FORMAT_VERSION,
     keyspace: layout.keyspace,
@@ -122,6 +130,9 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
     changes,
     ...(diffText ? {vschemaDiff: diffText} : {}),
     phases,
+    ...(revertOfFinished
+      ? {revert: {workflow: last.id, layout: last.layoutFile, stage: 'finished: its sources were retired', reason: 'nothing left to cancel or reverse; an ordinary reshard goes back', cancelled: [], reversed: []}}
+      : {}),
     summary: {
       create: changes.filter((c) => c.action === 'create').length,
       retire: changes.filter((c) => c.action === 'retire').length,

@@ -15,8 +15,13 @@ export function renderPlanText(plan: Plan, c: Colors, topoUrl?: string): string 
     out.push(`No changes. Keyspace ${plan.keyspace} matches ${plan.desired.file}${where}.`)
     return out.join('\n') + '\n'
   }
-  const verb = plan.kind === 'reshard' ? 'reshard' : 'update'
-  out.push(`shardform will ${verb} keyspace ${c.bold(plan.keyspace)} to match ${plan.desired.file}${where}.`)
+  if (plan.kind === 'revert' && plan.revert) {
+    out.push(`shardform will revert workflow ${c.bold(plan.revert.workflow)} (applying ${plan.revert.layout}) so that keyspace ${c.bold(plan.keyspace)} matches ${plan.desired.file}${where}.`)
+    out.push(`That workflow is ${plan.revert.stage}: ${plan.revert.reason}.`)
+  } else {
+    const verb = plan.kind === 'reshard' ? 'reshard' : 'update'
+    out.push(`shardform will ${verb} keyspace ${c.bold(plan.keyspace)} to match ${plan.desired.file}${where}.`)
+  }
   out.push('')
   out.push(`Actions: ${c.green('+ create')}  ${c.red('- retire')}  ${c.yellow('~ update')}  ${c.cyan('→ move traffic')}`)
   out.push('')
@@ -79,6 +84,7 @@ export function planToJSON(plan: Plan): Record<string, unknown> {
     phases: plan.phases.map((ph) => ({name: ph.name, mode: ph.mode, gate: ph.gate, tasks: ph.tasks.map((t) => ({id: t.id, shard: t.shard, detail: t.detail}))})),
     summary: plan.summary,
     notes: plan.notes,
+    ...(plan.revert ? {revert: plan.revert} : {}),
     fingerprint: plan.fingerprint,
   }
 }

@@ -17,6 +17,11 @@ export type PhaseName =
   | 'migrate_replica'
   | 'migrate_primary'
   | 'retire_sources'
+  // A revert of an unfinished workflow (src/plan/revert.ts):
+  | 'cancel_migrate_replica'
+  | 'cancel_migrate_rdonly'
+  | 'stop_filtered_replication'
+  | 'delete_shards'
 
 /** Phase order and how each runs its tasks (DESIGN.md "The plan"). */
 export const PHASES: ReadonlyArray<{name: PhaseName; mode: 'parallel' | 'sequential'; what: string}> = [
@@ -56,6 +61,11 @@ export interface ReshardGroup {
   range: string
   sources: string[]
   destinations: string[]
+  /**
+   * In a revert: `cancel` undoes a group whose primary traffic never moved (sources/destinations as in the
+   * workflow being reverted); `reverse` moves traffic back (sources: that workflow's destinations).
+   */
+  mode?: 'cancel' | 'reverse'
 }
 
 export type ChangeAction = 'create' | 'retire' | 'update' | 'move'
@@ -92,8 +102,8 @@ export interface CurrentShard {
 export interface Plan {
   format_version: typeof PLAN_FORMAT_VERSION
   keyspace: string
-  /** reshard: shards change; update: vschema or tablets only; noop: nothing to do. */
-  kind: 'reshard' | 'update' | 'noop'
+  /** reshard: shards change; update: vschema or tablets only; revert: undo an unfinished workflow; noop: nothing. */
+  kind: 'reshard' | 'update' | 'revert' | 'noop'
   created_at: string
   /** Fingerprint of the topology records the plan was made from. */
   fingerprint: string
@@ -105,4 +115,6 @@ export interface Plan {
   phases: PlanPhase[]
   summary: {create: number; retire: number; update: number; move: number; tasks: number}
   notes: string[]
+  /** Set for kind `revert`: the workflow it undoes, how far that got, and why the plan cancels or reverses. */
+  revert?: {workflow: string; layout: string; stage: string; reason: string; cancelled: string[]; reversed: string[]}
 }

@@ -12,6 +12,9 @@ export interface ActiveWorkflow {
   layoutFile: string
   /** Name of the phase running or next to run. */
   phase?: string
+  /** Its plan and the state of each task (a revert of its layout depends on how far it got). */
+  plan?: WorkflowLike['plan']
+  tasks?: Record<string, {state: string; attempts?: number}>
 }
 
 export interface KeyspaceState {
@@ -22,16 +25,23 @@ export interface KeyspaceState {
   /** Every tablet registered in the topology, any keyspace (alias and endpoint clashes). */
   allTablets: TabletRecord[]
   activeWorkflows: ActiveWorkflow[]
+  /** The most recent finished workflow of the keyspace (not part of the fingerprint). */
+  lastFinished?: ActiveWorkflow
 }
 
 const FINISHED = new Set(['done', 'cancelled'])
+
+function summary(w: WorkflowLike): ActiveWorkflow {
+  return {id: w.id, state: w.state, layoutFile: w.plan?.desired?.file ?? '', phase: w.currentPhase, plan: w.plan, tasks: w.tasks}
+}
 
 interface WorkflowLike {
   id: string
   keyspace: string
   state: string
-  plan?: {desired?: {file?: string}}
+  plan?: import('../plan/types.js').Plan
   currentPhase?: string
+  tasks?: Record<string, {state: string; attempts?: number}>
 }
 
 export async function readKeyspaceState(store: TopoStore, keyspace: string): Promise<KeyspaceState | undefined> {
@@ -44,6 +54,9 @@ export async function readKeyspaceState(store: TopoStore, keyspace: string): Pro
     store.list<WorkflowLike>(workflowsPrefix()),
   ])
   const allTablets = tablets.map((e) => e.value)
+  const mine = workflows.filter((e) => e.path.endsWith('/Workflow') && e.value.keyspace === keyspace).map((e) => e.value)
+  const finished = mine.filter((w) => FINISHED.has(w.state)).sort((a, b) => String((a as {created_at?: string}).created_at ?? '').localeCompare(String((b as {created_at?: string}).created_at ?? '')))
+  const last = finished[finished.length - 1]
   return {
     keyspace: ks.value,
     shards: shards.filter((e) => e.path.endsWith('/Shard')).map((e) => e.value),
@@ -54,7 +67,8 @@ export async function readKeyspaceState(store: TopoStore, keyspace: string): Pro
       .filter((e) => e.path.endsWith('/Workflow'))
       .map((e) => e.value)
       .filter((w) => w.keyspace === keyspace && !FINISHED.has(w.state))
-      .map((w) => ({id: w.id, state: w.state, layoutFile: w.plan?.desired?.file ?? '', phase: w.currentPhase})),
+      .map(summary),
+    ...(last ? {lastFinished: summary(last)} : {}),
   }
 }
 

@@ -37,13 +37,23 @@ export class StreamManager {
     const group = this.plan.groups[g]
     const out: Stream[] = []
     for (const s of sources ?? group.sources) {
-      for (const d of group.destinations) out.push(await this.ensure(g, s, d))
+      for (const d of group.destinations) out.push(await this.ensure(g, s, d, false))
     }
     return out
   }
 
-  async ensure(g: number, source: string, destination: string): Promise<Stream> {
-    const id = streamId(this.workflowId, source, destination)
+  /** The reverse streams of group `g` (destinations → sources), which run after its primary cutover. */
+  async ensureReverse(g: number): Promise<Stream[]> {
+    const group = this.plan.groups[g]
+    const out: Stream[] = []
+    for (const d of group.destinations) {
+      for (const s of group.sources) out.push(await this.ensure(g, d, s, true))
+    }
+    return out
+  }
+
+  async ensure(g: number, source: string, destination: string, reverse = false): Promise<Stream> {
+    const id = streamId(this.keyspace, source, destination)
     const running = this.streams.get(id)
     if (running && !running.failure) return running
     if (running) {
@@ -53,18 +63,26 @@ export class StreamManager {
     }
     let p = this.starting.get(id)
     if (!p) {
-      p = this.open(g, source, destination, id)
+      p = this.open(g, source, destination, id, reverse)
       this.starting.set(id, p)
       p.then((s) => this.streams.set(id, s)).catch(() => undefined).finally(() => this.starting.delete(id))
     }
     return p
   }
 
-  private async open(g: number, source: string, destination: string, id: string): Promise<Stream> {
+  private async open(g: number, source: string, destination: string, id: string, reverse: boolean): Promise<Stream> {
     const state = await readKeyspaceState(this.store, this.keyspace)
     if (!state) throw new PhaseError(`keyspace ${this.keyspace} is no longer in the topology`)
     const group = this.plan.groups[g]
-    const dests = group.destinations.map((name) => ({name, kr: keyRangeFromJSON(this.plan.desired.shards.find((s) => s.name === name)!.keyRange)}))
+    // Rows are placed among the stream's side of the group: the destinations, or for a reverse stream the sources.
+    const targets = reverse ? group.sources : group.destinations
+    const range = (name: string) => {
+      const s = this.plan.desired.shards.find((x) => x.name === name) ?? this.plan.current.shards.find((x) => x.name === name)
+      if (!s) throw new PhaseError(`shard ${name} is not in the plan`)
+      return keyRangeFromJSON(s.keyRange)
+    }
+    const dests = targets.map((name) => ({name, kr: range(name)}))
+    const vschema = this.plan.desired.vschema.sharded || dests.length === 1 ? this.plan.desired.vschema : this.plan.current.vschema
     return Stream.start({
       id,
       workflow: this.workflowId,
@@ -73,10 +91,10 @@ export class StreamManager {
       source: primaryOf(state, source),
       destinationShard: destination,
       destination: primaryOf(state, destination),
-      destRange: dests.find((d) => d.name === destination)!.kr,
+      destRange: range(destination),
       groupDestinations: dests,
-      vschema: this.plan.desired.vschema,
-      referenceTables: source === group.sources[0],
+      vschema,
+      referenceTables: source === (reverse ? group.destinations : group.sources)[0],
       serverId: readerServerId(id),
     })
   }
@@ -90,10 +108,16 @@ export class StreamManager {
     return [...this.streams.values()].filter((s) => s.spec.sourceShard === source)
   }
 
-  async stopGroup(g: number): Promise<void> {
+  /** Stop the streams between the two sides of group `g` (forward, or reverse with `reverse`). */
+  async stopGroup(g: number, reverse = false): Promise<void> {
     const group = this.plan.groups[g]
+    const [from, to] = reverse ? [group.destinations, group.sources] : [group.sources, group.destinations]
+    await this.stopWhere((s) => from.includes(s.spec.sourceShard) && to.includes(s.spec.destinationShard))
+  }
+
+  async stopWhere(match: (s: Stream) => boolean): Promise<void> {
     for (const [id, s] of this.streams) {
-      if (group.sources.includes(s.spec.sourceShard) && group.destinations.includes(s.spec.destinationShard)) {
+      if (match(s)) {
         this.streams.delete(id)
         await s.stop()
       }
@@ -128,13 +152,22 @@ export class StreamManager {
   }
 }
 
-/** Groups whose streams should run: every source cloned, primary traffic not yet moved. */
-export function liveGroups(wf: WorkflowRecord): number[] {
-  const out: number[] = []
+/**
+ * Which streams should run for a workflow: forward streams of groups whose sources are cloned (or that never
+ * needed a clone: a reverse takes over existing streams) until primary traffic moves; after that, until the
+ * sources are retired, the reverse streams that keep the old shards current.
+ */
+export function liveStreams(wf: WorkflowRecord): {forward: number[]; reverse: number[]} {
+  const done = (id: string) => wf.tasks[id]?.state === 'done'
+  const forward: number[] = []
+  const reverse: number[] = []
   wf.plan.groups.forEach((g, gi) => {
-    const cloned = g.sources.every((s) => wf.tasks[`clone/${s}`]?.state === 'done')
-    const migrated = wf.tasks[`migrate_primary/${g.range}`]?.state === 'done'
-    if (cloned && !migrated) out.push(gi)
+    if (g.mode === 'cancel') return
+    const cloned = g.sources.every((s) => !wf.tasks[`clone/${s}`] || done(`clone/${s}`))
+    const migrated = done(`migrate_primary/${g.range}`)
+    const retired = g.sources.some((s) => done(`retire_sources/${s}`))
+    if (cloned && !migrated) forward.push(gi)
+    if (migrated && !retired) reverse.push(gi)
   })
-  return out
+  return {forward, reverse}
 }
