@@ -164,7 +164,7 @@ function mentions(sql: string, db: string): boolean {
 function describeBinlogError(alias: string, err: Error & {code?: string; errno?: number}): string {
   const msg = err.message || String(err)
   if (err.errno === 1236 || /1236|purged|Could not find first log/i.test(msg)) {
-    return `tablet ${alias}: the binlog position filtered replication needs has been purged from the source (${msg}). The destination cannot catch up from here; it must be cloned again: run \`shardform retry <keyspace> clone/<source>\` after resetting the workflow, or cancel and apply again.`
+    return `tablet ${alias}: the source no longer has the binary log filtered replication must read from (${msg}). The destinations cannot catch up without a gap, so replication stops here. They must be copied again: cancel this reshard by applying the layout it started from (shardform apply <previous layout>), then apply the new layout again; the clone starts from a fresh snapshot. Keep binary logs longer than a reshard takes (expire_logs_days / binlog_expire_logs_seconds).`
   }
   return `tablet ${alias}: binlog stream: ${msg}`
 }
