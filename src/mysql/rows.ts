@@ -5,21 +5,32 @@ import type {RowValue} from './codec.js'
 import {qid} from './connect.js'
 import {isBinaryColumn, isIntegerColumn, isNumericColumn, selectList, type ColumnInfo, type TableInfo} from './tables.js'
 
-/** A pull cursor over a streaming SELECT (rows as arrays). */
+/**
+ * A pull cursor over a streaming SELECT (rows as arrays). Rows arrive into `incoming`; when the consumer has used
+ * up the current batch, the next one is taken over at once, through `keep` (a batch filter: keyspace ids are
+ * computed many at a time).
+ */
 export class RowCursor {
   private buf: RowValue[][] = []
   private pos = 0
+  private incoming: RowValue[][] = []
   private ended = false
   private error?: Error
   private waiter?: () => void
   private readonly stream: Readable
 
-  constructor(conn: Connection, sql: string, params: unknown[] = [], private readonly high = 5000) {
+  constructor(
+    conn: Connection,
+    sql: string,
+    params: unknown[] = [],
+    private readonly keep?: (rows: RowValue[][]) => boolean[],
+    private readonly high = 5000,
+  ) {
     this.stream = (conn as unknown as {connection: {query(o: object, p: unknown[]): {stream(o: object): Readable}}}).connection.query({sql, rowsAsArray: true}, params).stream({highWaterMark: 1000})
     this.stream.on('data', (row: RowValue[]) => {
-      this.buf.push(row)
-      if (this.buf.length - this.pos >= this.high) this.stream.pause()
-      this.wake()
+      this.incoming.push(row)
+      if (this.incoming.length >= this.high) this.stream.pause()
+      if (this.incoming.length >= 512) this.wake()
     })
     this.stream.on('end', () => {
       this.ended = true
@@ -38,13 +49,25 @@ export class RowCursor {
     w?.()
   }
 
+  private takeIncoming(): void {
+    const rows = this.incoming
+    this.incoming = []
+    if (this.keep && rows.length) {
+      const k = this.keep(rows)
+      this.buf = rows.filter((_, i) => k[i])
+    } else this.buf = rows
+    this.pos = 0
+    this.stream.resume()
+  }
+
   /** Resolves when a row is available or the stream has ended. */
   async ready(): Promise<void> {
-    while (this.pos >= this.buf.length && !this.ended) {
-      if (this.pos > 0) {
-        this.buf = []
-        this.pos = 0
+    while (this.pos >= this.buf.length) {
+      if (this.incoming.length >= 512 || (this.ended && this.incoming.length)) {
+        this.takeIncoming()
+        continue
       }
+      if (this.ended) break
       this.stream.resume()
       await new Promise<void>((r) => (this.waiter = r))
     }

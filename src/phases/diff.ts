@@ -1,6 +1,7 @@
 // diff/<dest>: schema, then every row. Each source of the group is read from a consistent snapshot at position P
 // while the stream from it into this destination is held exactly at P; the destination is then read as well, both
 // in primary-key order, the sources restricted to the destination's key range. Any difference fails the task.
+import type {Connection} from 'mysql2/promise'
 import type {Executor, TaskContext} from '../engine/types.js'
 import type {RowValue} from '../mysql/codec.js'
 import {dataSession} from '../mysql/session.js'
@@ -78,10 +79,7 @@ async function diffDestination(ctx: TaskContext) {
       const p = placement(ctx.plan.desired.vschema, table, groupDests)
       const router = copyRouter(p, table, groupDests)
       const destIndex = g.destinations.indexOf(ctx.task.shard)
-      const keep = (row: RowValue[]) => {
-        const r = router.route(row)
-        return r === -1 || r === destIndex
-      }
+      const keep = (rows: RowValue[][]) => router.routeMany(rows).map((r) => r === -1 || r === destIndex)
       // Reference tables come from the first source only.
       const fromSources = p.kind === 'everywhere' ? [0] : g.sources.map((_, i) => i)
       const rep = await compareTable(ctx, db, table, fromSources.map((i) => readers[i].conn), dst, router.extraSelect, keep, (n) => {
@@ -134,26 +132,20 @@ function compareSchemas(src: TableInfo[], dst: TableInfo[], srcName: string, dst
 }
 
 /** Merge-compare the (filtered, merged) source rows with the destination rows, both in key order. */
-async function compareTable(ctx: TaskContext, db: string, table: TableInfo, sources: import('mysql2/promise').Connection[], dst: import('mysql2/promise').Connection, extra: string[], keep: (row: RowValue[]) => boolean, onProgress: (n: number) => void): Promise<TableReport> {
+async function compareTable(ctx: TaskContext, db: string, table: TableInfo, sources: Connection[], dst: Connection, extra: string[], keep: (rows: RowValue[][]) => boolean[], onProgress: (n: number) => void): Promise<TableReport> {
   const cols = copyColumns(table)
   const n = cols.length
   const keyIdx = table.primaryKey.map((k) => cols.findIndex((c) => c.name === k))
   const cmp = keyComparator(table, keyIdx)
-  const srcCursors = sources.map((c) => new RowCursor(c, orderedSelect(db, table, extra)))
+  const srcCursors = sources.map((c) => new RowCursor(c, orderedSelect(db, table, extra), [], keep))
   const dstCursor = new RowCursor(dst, orderedSelect(db, table))
   const rep: TableReport = {table: table.name, compared: 0, missing: 0, extra: 0, different: 0, examples: []}
   const note = (what: string, row: RowValue[]) => {
     if (rep.examples.length < SHOWN) rep.examples.push(`${what} ${formatKey(table, row, keyIdx)}`)
   }
-  // The next source row in this destination's key range, smallest key first across sources.
+  // The next source row in this destination's key range (the cursors filter), smallest key first across sources.
   const nextSource = async (): Promise<RowValue[] | undefined> => {
-    for (const c of srcCursors) {
-      await c.ready()
-      while (c.peek() && !keep(c.peek()!)) {
-        c.shift()
-        await c.ready()
-      }
-    }
+    for (const c of srcCursors) await c.ready()
     let best: RowCursor | undefined
     for (const c of srcCursors) {
       const r = c.peek()
