@@ -15,6 +15,13 @@ export abstract class BaseCommand extends Command {
 
   private stores: TopoStore[] = []
 
+  override async init(): Promise<void> {
+    // Node's deprecation warnings are for developers; to a user they are noise in the middle of our output (gRPC's
+    // TLS to an etcd addressed by IP triggers one on every run).
+    process.noDeprecation = true
+    await super.init()
+  }
+
   /** Open the topology named by --topo / $SHARDFORM_TOPO (closed automatically when the command ends). */
   protected async topo(url: string | undefined): Promise<TopoStore> {
     const {openTopo} = await import('../topo/open.js')
@@ -52,11 +59,17 @@ export abstract class BaseCommand extends Command {
     }
     process.stderr.write(`Error: ${message}\n`)
     if (debug && err.stack) process.stderr.write(`${err.stack}\n`)
-    else if (!(err instanceof ShardformError) && !(err instanceof Errors.CLIError)) {
+    else if (!(err instanceof ShardformError) && !(err instanceof Errors.CLIError) && !USER_ERRORS.has(err.name)) {
       process.stderr.write('(run with --debug to see where this came from)\n')
     }
     return this.exit(code)
   }
 }
+
+/**
+ * Errors of the core whose message is written for the user (what is wrong and what to do), though they are not
+ * ShardformErrors: no "--debug" hint after them. Matched by name so the CLI does not import those modules eagerly.
+ */
+const USER_ERRORS = new Set(['TopoError', 'PhaseError', 'VSchemaError', 'KeyRangeError', 'VindexError'])
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>

@@ -73,14 +73,15 @@ export function vschemaProblems(vs: VSchema): Array<[Array<string | number>, str
 
 /** How rows of `table` are placed. Tables absent from a sharded vschema are an error, not a guess. */
 export function tableRouting(vs: VSchema, table: string): TableRouting {
-  const def = vs.tables?.[table]
+  // Own keys only: a table named "constructor" or "toString" must not find Object.prototype's members.
+  const def = vs.tables && Object.hasOwn(vs.tables, table) ? vs.tables[table] : undefined
   if (!vs.sharded) return {kind: 'reference'}
   if (!def) throw new VSchemaError(`table "${table}" is not in the vschema: shardform cannot tell which shard its rows belong to; add it to the layout's vschema`)
   if (def.type === 'reference') return {kind: 'reference'}
   if (def.type === 'sequence') throw new VSchemaError(`table "${table}" is a sequence table; sequence tables live in an unsharded keyspace`)
   const cv = def.column_vindexes?.[0]
   const column = cv && primaryColumn(cv)
-  const vdef = cv && vs.vindexes?.[cv.name]
+  const vdef = cv && vs.vindexes && Object.hasOwn(vs.vindexes, cv.name) ? vs.vindexes[cv.name] : undefined
   if (!cv || !column || !vdef) throw new VSchemaError(`table "${table}" has no usable primary vindex in the vschema`)
   return {kind: 'sharded', vindex: {column, vindexName: cv.name, type: vdef.type, fn: getVindex(vdef.type)}}
 }

@@ -6,8 +6,8 @@ import {ShardformError} from '../errors.js'
 import type {TabletType} from '../topo/records.js'
 import {layoutValidator, schemaProblems, vschemaValidator} from './schema.js'
 import {shardProblems, vschemaSemanticProblems, type RawTablet, type SemanticProblem} from './semantic.js'
-import {formatProblems, SourceDoc, type Problem} from './source.js'
-import {DEFAULT_SETTINGS, TABLET_DEFAULTS, type GatePolicy, type Layout, type ShardSpec} from './types.js'
+import {formatProblems, SourceDoc, UnreadableFileError, type Problem} from './source.js'
+import {DEFAULT_SETTINGS, TABLET_DEFAULTS, type GatePolicy, type Layout, type ShardSpec, type TlsFiles} from './types.js'
 
 export class LayoutError extends ShardformError {
   override name = 'LayoutError'
@@ -20,7 +20,7 @@ interface RawLayout {
   keyspace: string
   database?: string
   vschema?: string | VSchema
-  defaults?: Partial<typeof TABLET_DEFAULTS>
+  defaults?: Partial<typeof TABLET_DEFAULTS> & {tls?: TlsFiles}
   approvals?: {default?: GatePolicy; phases?: Record<string, GatePolicy>}
   settings?: Partial<typeof DEFAULT_SETTINGS>
   shards: Record<string, {tablets: Array<RawTablet & Record<string, unknown>>}>
@@ -54,7 +54,13 @@ function layoutFromSource(source: SourceDoc): Layout {
   let vschemaPath: Array<string | number> = ['vschema']
   if (typeof layout.vschema === 'string') {
     const file = resolve(dirname(source.file), layout.vschema)
-    const read = SourceDoc.read(file)
+    let read: ReturnType<typeof SourceDoc.read>
+    try {
+      read = SourceDoc.read(file, 'the vschema file')
+    } catch (err) {
+      if (!(err instanceof UnreadableFileError)) throw err
+      throw new LayoutError([source.problem(['vschema'], `cannot read the vschema file ${file}: ${err.why}; give the path of a JSON or YAML file, relative to the layout`)])
+    }
     if (!read.source || read.problems.length) throw new LayoutError(read.problems)
     vschemaSource = read.source
     vschemaPath = []
@@ -83,6 +89,7 @@ function layoutFromSource(source: SourceDoc): Layout {
       passwordEnv: (t.passwordEnv as string | undefined) ?? defaults.passwordEnv,
       adminUser: (t.adminUser as string | undefined) ?? defaults.adminUser,
       adminPasswordEnv: (t.adminPasswordEnv as string | undefined) ?? defaults.adminPasswordEnv,
+      ...tlsOf(layout.defaults?.tls, t.tls as TlsFiles | undefined, dirname(source.file)),
     })),
   }))
   shards.sort((a, b) => compareBytes(Buffer.from(a.keyRange.start, 'hex'), Buffer.from(b.keyRange.start, 'hex')))
@@ -96,4 +103,18 @@ function layoutFromSource(source: SourceDoc): Layout {
     settings: {...DEFAULT_SETTINGS, ...layout.settings},
     shards,
   }
+}
+
+/**
+ * A tablet's TLS settings: the layout's defaults.tls, field by field overridden by the tablet's own. Paths are made
+ * absolute (relative ones are relative to the layout's folder) and only paths are kept: the files are read when a
+ * connection is made, so certificates and keys never enter the topology or plans.
+ */
+function tlsOf(defaults: TlsFiles | undefined, own: TlsFiles | undefined, base: string): {tls?: TlsFiles} {
+  if (!defaults && !own) return {}
+  const merged: TlsFiles = {...defaults, ...own}
+  const tls: TlsFiles = {}
+  for (const k of ['ca', 'cert', 'key'] as const) if (merged[k]) tls[k] = resolve(base, merged[k])
+  if (merged.verifyServerCert !== undefined) tls.verifyServerCert = merged.verifyServerCert
+  return {tls}
 }

@@ -28,6 +28,9 @@ const PATTERN_HINTS: Record<string, string> = {
   passwordEnv: 'the NAME of an environment variable that holds the password (letters, digits, _), never the password itself',
   adminPasswordEnv: 'the NAME of an environment variable that holds the password (letters, digits, _), never the password itself',
   adminUser: 'a MySQL user name: letters, digits, _ . $ -',
+  ca: 'a file path (no control characters)',
+  cert: 'a file path (no control characters)',
+  key: 'a file path (no control characters)',
 }
 
 /** JSON pointer → path; a segment is a number only where the value there is a list (shard "0" stays a string). */
@@ -52,6 +55,8 @@ function describe(e: ErrorObject, path: DocPath): SchemaProblem {
       return {path: [...path, String(p.additionalProperty)], atKey: true, message: `unknown key "${p.additionalProperty}"${allowedKeys(e)}`}
     case 'required':
       return {path, atKey: false, message: `missing required key "${p.missingProperty}"`}
+    case 'dependentRequired':
+      return {path, atKey: false, message: `"${p.property}" needs "${p.missingProperty}" as well`}
     case 'enum':
       return {path, atKey: false, message: `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`}
     case 'pattern': {

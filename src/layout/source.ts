@@ -1,5 +1,5 @@
 // A parsed YAML/JSON document that can say where a value is: file:line:col for every error.
-import {readFileSync, statSync} from 'node:fs'
+import {closeSync, openSync, readSync} from 'node:fs'
 import {load} from 'js-yaml'
 import {isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node} from 'yaml'
 import {ShardformError} from '../errors.js'
@@ -32,18 +32,22 @@ export class SourceDoc {
     readonly value: unknown,
   ) {}
 
-  /** Read and parse; syntax problems are returned, not thrown, so they can be reported with the rest. */
-  static read(file: string): {source?: SourceDoc; problems: Problem[]} {
-    let bytes: Buffer
+  /**
+   * Read and parse; syntax problems are returned, not thrown, so they can be reported with the rest. A file that
+   * cannot be read at all throws UnreadableFileError. At most MAX_BYTES are read, whatever the file is (a device such
+   * as /dev/zero, a pipe): a hostile path cannot make the loader read forever.
+   */
+  static read(file: string, what = 'the layout'): {source?: SourceDoc; problems: Problem[]} {
+    let bytes: Buffer | undefined
     try {
-      if (statSync(file).size > MAX_BYTES) {
-        return {problems: [{file, line: 1, col: 1, path: [], message: `file is larger than ${MAX_BYTES / 1024 / 1024} MiB; a layout is a small text file`}]}
-      }
-      bytes = readFileSync(file)
+      bytes = readBounded(file, MAX_BYTES)
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a file' : code === 'EACCES' ? 'permission denied' : (err as Error).message
-      throw new ShardformError(`${file}: cannot read the layout: ${why}.`)
+      throw new UnreadableFileError(file, why, what)
+    }
+    if (!bytes) {
+      return {problems: [{file, line: 1, col: 1, path: [], message: `file is larger than ${MAX_BYTES / 1024 / 1024} MiB; a layout (or vschema) is a small text file`}]}
     }
     let text: string
     try {
@@ -111,22 +115,67 @@ export class SourceDoc {
   }
 }
 
+/** A file that cannot be read at all (missing, a directory, no permission). */
+export class UnreadableFileError extends ShardformError {
+  override name = 'UnreadableFileError'
+  constructor(
+    readonly file: string,
+    readonly why: string,
+    what: string,
+  ) {
+    super(`${file}: cannot read ${what}: ${why}.`)
+  }
+}
+
+/** The whole file, or undefined when it holds more than `max` bytes. */
+function readBounded(file: string, max: number): Buffer | undefined {
+  const fd = openSync(file, 'r')
+  try {
+    const chunks: Buffer[] = []
+    let total = 0
+    const buf = Buffer.allocUnsafe(64 * 1024)
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null)
+      if (n === 0) break
+      total += n
+      if (total > max) return undefined
+      chunks.push(Buffer.from(buf.subarray(0, n)))
+    }
+    return Buffer.concat(chunks, total)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 /** Syntax errors, positioned by the `yaml` parser (clearer messages); js-yaml's own mark if that finds none. */
 function slowSyntaxProblems(file: string, text: string, fastError: unknown): Problem[] {
+  const fast = fastError as {reason?: string; message?: string; mark?: {line: number; column: number}}
+  if (fastError instanceof RangeError || tooDeep(fast.reason ?? fast.message ?? '')) {
+    // Nested past js-yaml's limit: say so where it noticed, without parsing the whole thing again (slow when huge).
+    return [{file, line: (fast.mark?.line ?? 0) + 1, col: (fast.mark?.column ?? 0) + 1, path: [], message: TOO_DEEP}]
+  }
   try {
     const lines = new LineCounter()
     const doc = parseDocument(text, {lineCounter: lines, prettyErrors: false, uniqueKeys: true})
     const problems = [...doc.errors, ...doc.warnings].map((e) => {
       const pos = lines.linePos(e.pos[0])
-      return {file, line: pos.line, col: pos.col, path: [], message: e.message.split('\n')[0]}
+      const message = e.message.split('\n')[0]
+      return {file, line: pos.line, col: pos.col, path: [], message: tooDeep(message) ? TOO_DEEP : message}
     })
     if (problems.length) return problems
   } catch {
     // fall through to js-yaml's account
   }
   const e = fastError as {reason?: string; message?: string; mark?: {line: number; column: number}}
-  const message = fastError instanceof RangeError ? 'the document is nested too deeply' : (e.reason ?? e.message ?? String(fastError)).split('\n')[0]
-  return [{file, line: (e.mark?.line ?? 0) + 1, col: (e.mark?.column ?? 0) + 1, path: [], message}]
+  const message = fastError instanceof RangeError ? TOO_DEEP : (e.reason ?? e.message ?? String(fastError)).split('\n')[0]
+  return [{file, line: (e.mark?.line ?? 0) + 1, col: (e.mark?.column ?? 0) + 1, path: [], message: tooDeep(message) ? TOO_DEEP : message}]
+}
+
+const TOO_DEEP = 'the document is nested too deeply (more than 100 levels); a layout is a few levels deep'
+
+/** js-yaml's depth limit, or a parser that ran out of stack on deep nesting: one clear message for both. */
+function tooDeep(message: string): boolean {
+  return /Maximum call stack size exceeded|nesting exceeded maxDepth/i.test(message)
 }
 
 /** Count values, stopping at `cap` (shared subtrees count each time they are reached, as a validator would walk them). */
@@ -173,7 +222,18 @@ export function formatPath(path: DocPath): string {
 
 export function formatProblem(p: Problem): string {
   const where = p.path.length ? `${formatPath(p.path)}: ` : ''
-  return `${p.file}:${p.line}:${p.col}: ${where}${p.message}`
+  return printable(`${p.file}:${p.line}:${p.col}: ${where}${p.message}`)
+}
+
+/**
+ * Messages quote names taken from the file (keys, shard names): control characters in them are shown escaped, so
+ * every problem stays on one line and nothing from the file can drive the terminal (ANSI escapes, carriage returns).
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const named: Record<string, string> = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
+    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`
+  })
 }
 
 const MAX_SHOWN = 20

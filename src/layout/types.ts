@@ -1,5 +1,7 @@
 import type {VSchema} from '../keyspace/vschema.js'
-import type {KeyRangeJSON, TabletType} from '../topo/records.js'
+import type {KeyRangeJSON, TabletType, TlsFiles} from '../topo/records.js'
+
+export type {TlsFiles} from '../topo/records.js'
 
 export type GatePolicy = 'canary' | 'phase' | 'none'
 
@@ -12,6 +14,8 @@ export interface TabletSpec {
   passwordEnv?: string
   adminUser: string
   adminPasswordEnv?: string
+  /** TLS for MySQL connections to this tablet: file paths only (absolute). */
+  tls?: TlsFiles
 }
 
 export interface ShardSpec {

@@ -70,6 +70,8 @@ export interface InstanceConfig {
   serverId: number
   /** innodb_buffer_pool_size, e.g. "64M". */
   bufferPool: string
+  /** More `key=value` lines for [mariadbd] (e.g. ssl_ca/ssl_cert/ssl_key), appended as given. */
+  extraConfig?: string[]
 }
 
 /** The my.cnf of one instance. Everything lives in its folder; it listens on 127.0.0.1 only. */
@@ -120,6 +122,7 @@ export function renderMyCnf(cfg: InstanceConfig, p: InstancePaths): string {
     // Replicas reconnect quickly to a restarted primary.
     'slave_net_timeout=10',
     ...(cfg.role === 'primary' ? [] : ['# Replicas take writes only from replication and from users with READ ONLY ADMIN.', 'read_only=ON']),
+    ...(cfg.extraConfig ?? []),
   ]
   return lines.join('\n') + '\n'
 }

@@ -89,6 +89,10 @@ export class BinlogReader {
         gtidSet: this.o.fromGtid,
         serverId: this.o.serverId,
         includeEvents: ['mariadbgtid', 'tablemap', 'writerows', 'updaterows', 'deleterows', 'xid', 'query'],
+        // Row events of other databases are skipped before zongji looks their columns up in information_schema:
+        // shardform's user may have no privilege there (zongji then stops with "Insufficient permissions"), and a
+        // table dropped since would stop it the same way. Query events (DDL) still arrive for every database.
+        includeSchema: {[db]: true},
       })
     })
   }

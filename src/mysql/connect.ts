@@ -1,7 +1,10 @@
 // MySQL connections to tablets. Lossless options everywhere: big integers and DECIMAL as strings, dates as
 // strings, JSON as text, binary as Buffer. mysql2 is imported lazily (CLI start-up time).
-import type {Connection, ConnectionOptions, Pool, PoolOptions} from 'mysql2/promise'
-import type {TabletRecord} from '../topo/records.js'
+import {readFileSync} from 'node:fs'
+import {isIP} from 'node:net'
+import type {Connection, ConnectionOptions, Pool, PoolOptions, SslOptions} from 'mysql2/promise'
+import {ShardformError} from '../errors.js'
+import type {TabletRecord, TlsFiles} from '../topo/records.js'
 import {requirePassword} from './credentials.js'
 
 export type Role = 'app' | 'admin'
@@ -17,9 +20,13 @@ export const LOSSLESS: ConnectionOptions = {
   multipleStatements: false,
 }
 
-export function tabletOptions(t: Pick<TabletRecord, 'alias' | 'host' | 'port' | 'user' | 'passwordEnv' | 'adminUser' | 'adminPasswordEnv'>, role: Role, extra: ConnectionOptions = {}): ConnectionOptions {
+export type TabletAccess = Pick<TabletRecord, 'alias' | 'host' | 'port' | 'user' | 'passwordEnv' | 'adminUser' | 'adminPasswordEnv' | 'tls'>
+
+/** Options of a connection to a tablet: every connection (mysql2, pools, the binlog reader) is made from these. */
+export function tabletOptions(t: TabletAccess, role: Role, extra: ConnectionOptions = {}): ConnectionOptions {
   const user = role === 'admin' ? t.adminUser : t.user
   const passwordEnv = role === 'admin' ? t.adminPasswordEnv : t.passwordEnv
+  const ssl = tlsOptions(t)
   return {
     ...LOSSLESS,
     host: t.host,
@@ -27,14 +34,47 @@ export function tabletOptions(t: Pick<TabletRecord, 'alias' | 'host' | 'port' | 
     user,
     password: requirePassword(passwordEnv, `${role === 'admin' ? 'the admin user' : 'user'} "${user}" of tablet ${t.alias}`),
     connectTimeout: 10_000,
+    ...(ssl ? {ssl} : {}),
     ...extra,
+  }
+}
+
+/**
+ * mysql2's TLS options for a tablet whose record names TLS files: the files are read now (never stored anywhere).
+ * Unless the layout says `verifyServerCert: false`, the server certificate must be signed by the CA and — for a
+ * tablet addressed by a DNS name — name that host (like MySQL's --ssl-mode=VERIFY_IDENTITY). For a tablet addressed
+ * by an IP address only the chain is checked: mysql2 does not pass an IP to the TLS layer, which would then check the
+ * certificate against "localhost" instead. Undefined without `tls`.
+ */
+export function tlsOptions(t: Pick<TabletRecord, 'alias' | 'host' | 'tls'>): SslOptions | undefined {
+  const tls: TlsFiles | undefined = t.tls
+  if (!tls) return undefined
+  const read = (what: string, file: string): Buffer => {
+    try {
+      const data = readFileSync(file)
+      if (data.length === 0) throw Object.assign(new Error('the file is empty'), {code: 'EMPTY'})
+      return data
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (err as Error).message
+      throw new ShardformError(`tablet ${t.alias}: cannot read the TLS ${what} ${file}: ${why}. Fix the path under tls: in the layout (defaults or the tablet) and apply it, or make the file readable.`)
+    }
+  }
+  return {
+    ...(tls.ca ? {ca: read('CA certificate', tls.ca)} : {}),
+    ...(tls.cert ? {cert: read('client certificate', tls.cert)} : {}),
+    ...(tls.key ? {key: read('client key', tls.key)} : {}),
+    rejectUnauthorized: tls.verifyServerCert ?? true,
+    verifyIdentity: (tls.verifyServerCert ?? true) && isIP(t.host) === 0,
   }
 }
 
 export async function connectTablet(t: TabletRecord, role: Role, extra: ConnectionOptions = {}): Promise<Connection> {
   const mysql = await import('mysql2/promise')
+  // Outside the try: a missing password, an open credentials file or an unreadable TLS file is said as it is.
+  const options = tabletOptions(t, role, extra)
   try {
-    return await mysql.createConnection(tabletOptions(t, role, extra))
+    return await mysql.createConnection(options)
   } catch (err) {
     throw tabletError(t, err)
   }

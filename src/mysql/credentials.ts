@@ -25,16 +25,29 @@ function fileValues(file: string): Record<string, string> | undefined {
   }
   if (cache && cache.file === file && cache.mtimeMs === st.mtimeMs) return cache.values
   let values: Record<string, string>
+  let text = ''
   try {
-    values = JSON.parse(readFileSync(file, 'utf8'))
+    text = readFileSync(file, 'utf8')
+    values = JSON.parse(text)
   } catch (err) {
-    throw new ShardformError(`${file}: not a valid credentials file (a JSON object of VARIABLE_NAME: password): ${(err as Error).message}`)
+    // Never V8's message: it quotes the text around the error, i.e. part of a password.
+    const at = /at position (\d+)/.exec((err as Error).message)?.[1]
+    const where = at === undefined ? '' : ` (line ${lineCol(text, Number(at))})`
+    const why = (err as NodeJS.ErrnoException).code ? `cannot read it: ${(err as NodeJS.ErrnoException).code}` : `it is not valid JSON${where}`
+    throw new ShardformError(`${file}: not a valid credentials file (a JSON object of VARIABLE_NAME: "password"): ${why}`)
   }
   if (!values || typeof values !== 'object' || Array.isArray(values)) {
     throw new ShardformError(`${file}: a credentials file is a JSON object of VARIABLE_NAME: password`)
   }
   cache = {file, mtimeMs: st.mtimeMs, values}
   return values
+}
+
+/** "3, column 7" for an offset into `text` (no content: the text holds passwords). */
+function lineCol(text: string, offset: number): string {
+  const before = text.slice(0, offset)
+  const line = before.split('\n').length
+  return `${line}, column ${offset - before.lastIndexOf('\n')}`
 }
 
 /** The password held by the variable `name`: the environment first, then the credentials file. */

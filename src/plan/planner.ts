@@ -14,7 +14,7 @@ import {ShardformError} from '../errors.js'
 import type {Layout, ShardSpec, TabletSpec} from '../layout/types.js'
 import {fingerprint, type KeyspaceState} from '../topo/state.js'
 import type {TabletRecord, TabletType} from '../topo/records.js'
-import {deepEqual} from '../util/canonical.js'
+import {canonicalJSON, deepEqual} from '../util/canonical.js'
 import {PHASES, PLAN_FORMAT_VERSION, type Change, type Plan, type PlanPhase, type PlanTask, type ReshardGroup} from './types.js'
 import {isStartOf, revertPlan} from './revert.js'
 import {vschemaDiff} from './vschema-diff.js'
@@ -250,6 +250,9 @@ function tabletChanges(state: KeyspaceState, spec: ShardSpec, currentName: strin
     const diffs = (['type', 'host', 'port', 'user', 'passwordEnv', 'adminUser', 'adminPasswordEnv'] as const)
       .filter((k) => (cur[k] ?? '') !== (t[k] ?? ''))
       .map((k) => `${k}: ${cur[k] ?? '-'} → ${t[k] ?? '-'}`)
+    // TLS settings (file paths) are part of the record: a change of them alone is an update too.
+    const tlsText = (v: unknown) => (v === undefined ? '-' : canonicalJSON(v))
+    if (tlsText(cur.tls) !== tlsText(t.tls)) diffs.push(`tls: ${tlsText(cur.tls)} → ${tlsText(t.tls)}`)
     if (diffs.length) out.push({action: 'update', kind: 'tablet', name: t.alias, shard: currentName, detail: diffs.join(', ')})
   }
   for (const h of have) {

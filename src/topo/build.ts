@@ -32,5 +32,6 @@ export function tabletRecord(t: TabletSpec, keyspace: string, shard: string, dat
     adminUser: t.adminUser,
     ...(t.adminPasswordEnv ? {adminPasswordEnv: t.adminPasswordEnv} : {}),
     database,
+    ...(t.tls ? {tls: {...t.tls}} : {}),
   }
 }

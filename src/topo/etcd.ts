@@ -1,5 +1,6 @@
 // The etcd backend: records as pretty JSON under /<root>/, versions are mod revisions, the keyspace lock is a key
 // bound to a lease. etcd3 is loaded only in open(), so commands that never touch etcd do not pay for it.
+import {readFileSync} from 'node:fs'
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {Etcd3, IKeyValue, IOptions, IRequestOp, Lease, Watcher} from 'etcd3'
 import {lockPath} from './paths.js'
@@ -31,32 +32,79 @@ export interface EtcdTopoOptions {
   callTimeoutMs?: number
   /** How long open() and watch() wait for etcd to answer (ms). */
   connectTimeoutMs?: number
+  /** Where SHARDFORM_ETCD_CA / _CERT / _KEY are read (default process.env). */
+  env?: NodeJS.ProcessEnv
 }
 
 export interface EtcdLocation {
   /** `host:port` each. */
   hosts: string[]
   root: string
+  /** `etcds://`: TLS, verified against the system's CAs unless SHARDFORM_ETCD_CA names others. */
+  tls: boolean
 }
 
 const EXAMPLE = 'etcd://127.0.0.1:2379/shardform'
 
-/** `etcd://host:port[,host:port…]/<root>`; the root defaults to `shardform`, a missing port to 2379. */
+/** TLS files of etcd connections: environment variables naming PEM files. */
+export const ETCD_TLS_ENV = {ca: 'SHARDFORM_ETCD_CA', cert: 'SHARDFORM_ETCD_CERT', key: 'SHARDFORM_ETCD_KEY'} as const
+
+export interface EtcdCredentials {
+  rootCertificate?: Buffer
+  certChain?: Buffer
+  privateKey?: Buffer
+}
+
+/**
+ * etcd3's `credentials` (gRPC TLS) from SHARDFORM_ETCD_CA / _CERT / _KEY: undefined when none is set and the URL is
+ * plain etcd://. Any of them set, or an etcds:// URL, means TLS. The files are read now; a missing or unreadable
+ * one is a clear error naming it.
+ */
+export function etcdCredentials(tls: boolean, env: NodeJS.ProcessEnv = process.env): EtcdCredentials | undefined {
+  const files = {ca: env[ETCD_TLS_ENV.ca] || undefined, cert: env[ETCD_TLS_ENV.cert] || undefined, key: env[ETCD_TLS_ENV.key] || undefined}
+  if (!tls && !files.ca && !files.cert && !files.key) return undefined
+  if (!files.cert !== !files.key) {
+    const [set, unset] = files.cert ? [ETCD_TLS_ENV.cert, ETCD_TLS_ENV.key] : [ETCD_TLS_ENV.key, ETCD_TLS_ENV.cert]
+    throw new TopoError('bad_url', `${set} is set but ${unset} is not: a client certificate for etcd needs its key (set both, or neither).`)
+  }
+  const read = (name: string, file: string): Buffer => {
+    try {
+      const data = readFileSync(file)
+      if (!data.length) throw new Error('the file is empty')
+      return data
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message
+      throw new TopoError('bad_url', `cannot read ${file} (named by ${name}) for TLS to etcd: ${why}.`)
+    }
+  }
+  return {
+    ...(files.ca ? {rootCertificate: read(ETCD_TLS_ENV.ca, files.ca)} : {}),
+    ...(files.cert ? {certChain: read(ETCD_TLS_ENV.cert, files.cert)} : {}),
+    ...(files.key ? {privateKey: read(ETCD_TLS_ENV.key, files.key)} : {}),
+  }
+}
+
+/**
+ * `etcd://host:port[,host:port…]/<root>` (or `etcds://…` for TLS); the root defaults to `shardform`, a missing
+ * port to 2379.
+ */
 export function parseEtcdUrl(url: string, hint = `write it like ${EXAMPLE}`): EtcdLocation {
   const bad = (why: string) => new TopoError('bad_url', `"${url}" is not a valid etcd topology URL (${why}); ${hint}.`)
-  const m = /^etcd:\/\/([^/]*)(?:\/(.*))?$/.exec(url)
-  if (!m) throw bad('it must start with etcd://')
-  const hosts = m[1]!.split(',').map((h) => {
+  const m = /^etcd(s?):\/\/([^/]*)(?:\/(.*))?$/.exec(url)
+  if (!m) throw bad('it must start with etcd:// or etcds://')
+  const tls = m[1] === 's'
+  const hosts = m[2]!.split(',').map((h) => {
     const hm = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d+))?$/.exec(h)
     const port = Number(hm?.[2] ?? 2379)
     if (!hm || !(port >= 1 && port <= 65535)) throw bad(`"${h}" is not host:port`)
     return `${hm[1]}:${port}`
   })
-  const root = (m[2] ?? '').replace(/^\/+|\/+$/g, '') || 'shardform'
+  const root = (m[3] ?? '').replace(/^\/+|\/+$/g, '') || 'shardform'
   if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(root) || root.split('/').some((s) => s.startsWith('.'))) {
     throw bad(`the root "${root}" may hold only letters, digits, "_", "-", "." and "/"`)
   }
-  return {hosts, root}
+  return {hosts, root, tls}
 }
 
 export class EtcdTopoStore implements TopoStore {
@@ -72,7 +120,7 @@ export class EtcdTopoStore implements TopoStore {
     loc: EtcdLocation,
     private readonly connectTimeoutMs: number,
   ) {
-    this.url = `etcd://${loc.hosts.join(',')}/${loc.root}`
+    this.url = `${loc.tls ? 'etcds' : 'etcd'}://${loc.hosts.join(',')}/${loc.root}`
     this.prefix = `/${loc.root}/`
   }
 
@@ -80,8 +128,11 @@ export class EtcdTopoStore implements TopoStore {
     const loc = parseEtcdUrl(url)
     const mod = await import('etcd3')
     const callTimeoutMs = opts.callTimeoutMs ?? 5_000
+    const credentials = etcdCredentials(loc.tls, opts.env)
     const client = new mod.Etcd3({
       hosts: loc.hosts,
+      // rootCertificate may be absent: gRPC then verifies the server against the system's CAs.
+      ...(credentials ? {credentials: credentials as IOptions['credentials']} : {}),
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : {deadline: Date.now() + callTimeoutMs}),
       faultHandling: faultHandling(mod),
       grpcOptions: {

@@ -27,13 +27,13 @@ export interface TopoSnapshot {
 
 const FORMS =
   'use file:<dir> (e.g. file:.shardform/topo), file:<snapshot>.json (read-only), or ' +
-  'etcd://host:port[,host:port…]/<root> (e.g. etcd://127.0.0.1:2379/shardform)'
+  'etcd://host:port[,host:port…]/<root> (e.g. etcd://127.0.0.1:2379/shardform; etcds:// for TLS)'
 
 /** Check a topology URL and say which backend it names; TopoError(bad_url) when it names none. */
 export function parseTopoUrl(url: string): TopoLocation {
-  if (url.startsWith('etcd://')) {
-    const {hosts, root} = parseEtcdUrl(url, FORMS)
-    return {kind: 'etcd', url: `etcd://${hosts.join(',')}/${root}`}
+  if (url.startsWith('etcd://') || url.startsWith('etcds://')) {
+    const {hosts, root, tls} = parseEtcdUrl(url, FORMS)
+    return {kind: 'etcd', url: `${tls ? 'etcds' : 'etcd'}://${hosts.join(',')}/${root}`}
   }
   if (url.startsWith('file:')) {
     let path = url.slice('file:'.length)

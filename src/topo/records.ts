@@ -56,6 +56,19 @@ export interface TabletRecord {
   adminUser: string
   adminPasswordEnv?: string
   database: string
+  /** TLS for MySQL connections to the tablet: paths of PEM files, never their contents. */
+  tls?: TlsFiles
+}
+
+/** TLS settings of a tablet's MySQL connections (paths of PEM files; the files are read when connecting). */
+export interface TlsFiles {
+  /** CA certificate(s) that sign the server's certificate. */
+  ca?: string
+  /** Client certificate (with key): for users created REQUIRE X509 / SUBJECT. */
+  cert?: string
+  key?: string
+  /** Check the server certificate against the CA and the host name (default true). */
+  verifyServerCert?: boolean
 }
 
 export interface LockRecord {

@@ -8,7 +8,9 @@ export function canonicalJSON(value: unknown): string {
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys)
   if (v && typeof v === 'object' && !Buffer.isBuffer(v)) {
-    const out: Record<string, unknown> = {}
+    // No prototype: a key named "__proto__" (JSON.parse makes it an own property) stays a key and is covered by
+    // checksums and fingerprints, instead of silently setting the prototype and vanishing from the text.
+    const out: Record<string, unknown> = Object.create(null)
     for (const k of Object.keys(v).sort()) {
       const x = (v as Record<string, unknown>)[k]
       if (x !== undefined) out[k] = sortKeys(x)
