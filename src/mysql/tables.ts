@@ -23,12 +23,17 @@ export interface TableInfo {
 
 export interface ViewInfo {
   name: string
+  /** Without definer and SQL SECURITY: what must match between copies. */
   create: string
+  /** The statement as the source has it (definer included). */
+  original: string
 }
 
 export interface SchemaInfo {
   tables: TableInfo[]
   views: ViewInfo[]
+  /** Names of triggers (shardform refuses to reshard tables with triggers). */
+  triggers: Array<{name: string; table: string}>
 }
 
 const INTEGER = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'year'])
@@ -61,13 +66,15 @@ export async function describeSchema(conn: Connection, database: string): Promis
     "SELECT TABLE_NAME, COLUMN_NAME, SEQ_IN_INDEX FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX",
     [database],
   )) as unknown as [Row[]]
+  const [trigRows] = (await conn.query('SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY TRIGGER_NAME', [database])) as unknown as [Row[]]
+  const triggers = trigRows.map((r) => ({name: str(r.TRIGGER_NAME), table: str(r.EVENT_OBJECT_TABLE)}))
   const tables: TableInfo[] = []
   const views: ViewInfo[] = []
   for (const t of tablesRows) {
     const name = str(t.TABLE_NAME)
     if (str(t.TABLE_TYPE) === 'VIEW') {
       const [[row]] = (await conn.query(`SHOW CREATE VIEW ${qid(database)}.${qid(name)}`)) as unknown as [Row[]]
-      views.push({name, create: normalizeView(str(row['Create View']))})
+      views.push({name, create: normalizeView(str(row['Create View'])), original: str(row['Create View'])})
       continue
     }
     const [[row]] = (await conn.query(`SHOW CREATE TABLE ${qid(database)}.${qid(name)}`)) as unknown as [Row[]]
@@ -87,7 +94,7 @@ export async function describeSchema(conn: Connection, database: string): Promis
       create: normalizeTable(str(row['Create Table'])),
     })
   }
-  return {tables, views}
+  return {tables, views, triggers}
 }
 
 /** CREATE TABLE text without what legitimately differs between copies (the AUTO_INCREMENT counter). */

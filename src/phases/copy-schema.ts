@@ -4,7 +4,7 @@ import {createTwoFilesPatch} from 'diff'
 import type {Executor} from '../engine/types.js'
 import {qid} from '../mysql/connect.js'
 import {dataSession} from '../mysql/session.js'
-import {describeSchema} from '../mysql/tables.js'
+import {describeSchema, type ViewInfo} from '../mysql/tables.js'
 import {groupOf, keyspaceState, PhaseError, primaryOf} from './context.js'
 import {ensureStateTables, STATE_DB} from './streams/state.js'
 
@@ -20,6 +20,11 @@ export const copySchema: Executor = async (ctx) => {
   const to = await dataSession(dst, 'apply')
   try {
     const schema = await describeSchema(from, db)
+    if (schema.triggers.length) {
+      // Rows are copied and replicated as they are: a trigger on a destination would apply its effect a second
+      // time (and on the old shards again, under reverse replication).
+      throw new PhaseError(`${db} on ${src.alias} has triggers (${schema.triggers.map((t) => `${t.name} on ${t.table}`).join(', ')}); shardform copies rows with their triggers' effects already in them and cannot reshard tables with triggers. Drop them for the reshard and create them again on the new shards afterwards, then retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`)
+    }
     if (!schema.tables.length) ctx.log(`the source ${group.sources[0]} has no tables in ${db}; copying an empty schema`)
     await to.query(`CREATE DATABASE IF NOT EXISTS ${qid(db)}`)
     await ensureStateTables(to)
@@ -40,7 +45,7 @@ export const copySchema: Executor = async (ctx) => {
       const have = existing.views.find((x) => x.name === v.name)
       if (!have) {
         await to.query(`USE ${qid(db)}`)
-        await to.query(v.create)
+        await createView(to, v, dst.alias, (m) => ctx.log(m))
       } else if (have.create !== v.create) {
         throw new PhaseError(`view ${db}.${v.name} already exists on ${dst.alias} with a different definition:\n${schemaDiff(v.create, have.create, src.alias, dst.alias)}`)
       }
@@ -50,6 +55,18 @@ export const copySchema: Executor = async (ctx) => {
   } finally {
     await from.end().catch(() => undefined)
     await to.end().catch(() => undefined)
+  }
+}
+
+/** Keep the view's definer; without the privilege to create a view for another user, own it and say so. */
+async function createView(conn: Connection, v: ViewInfo, alias: string, log: (m: string) => void): Promise<void> {
+  try {
+    await conn.query(v.original)
+  } catch (err) {
+    const e = err as {errno?: number}
+    if (e.errno !== 1227 && e.errno !== 1045 && e.errno !== 1449) throw err
+    await conn.query(v.create)
+    log(`view ${v.name} on ${alias} belongs to shardform's user: it may not create views for their original definer (grant SET USER to keep it)`)
   }
 }
 

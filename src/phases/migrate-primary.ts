@@ -41,15 +41,22 @@ export async function setReadOnly(t: TabletRecord, on: boolean): Promise<void> {
   await withAdmin(t, (c) => c.query(`SET GLOBAL read_only = ${on ? 1 : 0}`))
 }
 
-/** read_only stops only users without READ ONLY ADMIN / SUPER: the application's user must be one of those. */
+/**
+ * read_only stops only users without READ ONLY ADMIN / SUPER: the application's user must be one of those. It is
+ * asked about itself (SHOW GRANTS for the current user needs no privilege, unlike other users' grants).
+ */
 export async function checkWriteFreeze(t: TabletRecord): Promise<void> {
-  const grants = await withAdmin(t, async (c) => {
-    const [rows] = (await c.query('SELECT GRANTEE AS g, PRIVILEGE_TYPE AS p FROM information_schema.USER_PRIVILEGES')) as unknown as [Row[]]
-    return rows.map((r) => ({grantee: String(r.g), privilege: String(r.p)}))
-  })
-  const strong = grants.filter((g) => g.grantee.startsWith(`'${t.user}'@`) && (g.privilege === 'SUPER' || g.privilege === 'READ ONLY ADMIN'))
+  const c = await connectTablet(t, 'app')
+  let grants: string[]
+  try {
+    const [rows] = (await c.query('SHOW GRANTS')) as unknown as [Row[]]
+    grants = rows.map((r) => String(Object.values(r)[0]))
+  } finally {
+    await c.end().catch(() => undefined)
+  }
+  const strong = grants.filter((g) => / ON \*\.\* /.test(g) && /\b(ALL PRIVILEGES|SUPER|READ[ _]ONLY ADMIN)\b/i.test(g.split(' ON ')[0]))
   if (strong.length) {
-    throw new PhaseError(`the application user ${t.user} on ${t.alias} holds ${[...new Set(strong.map((g) => g.privilege))].join(' and ')}, so read_only would not stop its writes and the cutover could lose them. Revoke it (the application needs only DML on its database) and retry.`)
+    throw new PhaseError(`the application user ${t.user} on ${t.alias} holds global privileges that read_only does not stop (${strong.join('; ')}), so the cutover could lose its writes. Grant it only what the application needs on its database and retry.`)
   }
 }
 

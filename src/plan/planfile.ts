@@ -3,6 +3,7 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {ShardformError} from '../errors.js'
 import {fingerprint, fingerprintInput, type KeyspaceState} from '../topo/state.js'
 import {canonicalJSON, sha256} from '../util/canonical.js'
+import {planShapeProblems} from './shape.js'
 import {explainTopologyChange} from './staleness.js'
 import {PLAN_FORMAT_VERSION, type Plan} from './types.js'
 
@@ -52,6 +53,10 @@ export function loadPlanFile(file: string): PlanFile {
   }
   if (checksumOf(data.plan, data.topology) !== data.checksum) {
     throw new ShardformError(`${file}: the plan file was modified after \`shardform plan\` saved it (checksum mismatch), so it is refused. Make a new plan: shardform plan <layout> --out ${file}`)
+  }
+  const problems = planShapeProblems(data.plan)
+  if (problems.length) {
+    throw new ShardformError(`${file}: not a plan shardform made (${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}), so it is refused and nothing was changed. Make a new plan: shardform plan <layout> --out ${file}`)
   }
   return data
 }

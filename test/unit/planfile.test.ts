@@ -1,3 +1,5 @@
+import {createHash} from 'node:crypto'
+import {canonicalJSON} from '../../src/util/canonical.js'
 import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -62,5 +64,29 @@ describe('saved plans', () => {
     data.format_version = '99'
     writeFileSync(f, JSON.stringify(data))
     expect(() => loadPlanFile(f)).toThrow(/plan format version "99" is not supported/)
+  })
+})
+
+describe('forged plans (checksum recomputed by hand)', () => {
+  const forge = (edit: (plan: Record<string, any>) => void) => {
+    const {file} = saved()
+    const data = JSON.parse(readFileSync(file, 'utf8'))
+    edit(data.plan)
+    data.checksum = createHash('sha256').update(canonicalJSON({plan: data.plan, topology: data.topology})).digest('hex')
+    writeFileSync(file, JSON.stringify(data))
+    return file
+  }
+  it.each([
+    ['groups is not a list', (p: Record<string, any>) => (p.groups = 5)],
+    ['tasks is not a non-empty list', (p: Record<string, any>) => (p.phases[0].tasks = 'x')],
+    ['is not a phase shardform knows', (p: Record<string, any>) => (p.phases[1].name = 'drop_everything')],
+    ['group is not one of the plan', (p: Record<string, any>) => (p.phases[3].tasks[0].group = 7)],
+    ['desired is not', (p: Record<string, any>) => (p.desired.shards[0].name = '8G-')],
+    ['appears twice', (p: Record<string, any>) => p.phases[1].tasks.push(p.phases[1].tasks[0])],
+  ])('refuses one whose %s', (what, edit) => {
+    expect(() => loadPlanFile(forge(edit))).toThrow(new RegExp(`not a plan shardform made \\(.*${what}.*nothing was changed`))
+  })
+  it('accepts an untouched plan (so the refusals above are about the edits)', () => {
+    expect(loadPlanFile(forge(() => undefined)).plan.kind).toBe('reshard')
   })
 })
