@@ -1,6 +1,6 @@
 // Read a layout file: YAML → schema → semantic checks → Layout. Every problem carries file:line:col.
 import {dirname, resolve} from 'node:path'
-import {parseShardName, keyRangeToJSON, compareBytes} from '../keyspace/keyrange.js'
+import {parseShardName, keyRangeToJSON} from '../keyspace/keyrange.js'
 import type {VSchema} from '../keyspace/vschema.js'
 import {ShardformError} from '../errors.js'
 import type {TabletType} from '../topo/records.js'
@@ -92,7 +92,8 @@ function layoutFromSource(source: SourceDoc): Layout {
       ...tlsOf(layout.defaults?.tls, t.tls as TlsFiles | undefined, dirname(source.file)),
     })),
   }))
-  shards.sort((a, b) => compareBytes(Buffer.from(a.keyRange.start, 'hex'), Buffer.from(b.keyRange.start, 'hex')))
+  // Normalised lower-case hex compares as text exactly as the bytes do.
+  shards.sort((a, b) => (a.keyRange.start < b.keyRange.start ? -1 : a.keyRange.start > b.keyRange.start ? 1 : 0))
 
   return {
     file: source.file,
