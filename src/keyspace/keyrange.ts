@@ -185,5 +185,10 @@ export function generateShards(n: number): string[] {
 
 /** Sort shard names by key range start, for stable output. */
 export function sortShardNames(names: string[]): string[] {
-  return [...names].sort((a, b) => compareBytes(parseShardName(a).start, parseShardName(b).start) || a.localeCompare(b))
+  if (names.length < 2) return [...names]
+  // Each name parsed once; normalised lower-case hex compares as text exactly as the bytes do.
+  return names
+    .map((name) => ({name, start: parseShardName(name).start.toString('hex')}))
+    .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((x) => x.name)
 }

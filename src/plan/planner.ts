@@ -13,7 +13,7 @@ import {
 import {ShardformError} from '../errors.js'
 import type {Layout, ShardSpec, TabletSpec} from '../layout/types.js'
 import {fingerprint, type KeyspaceState} from '../topo/state.js'
-import type {TabletRecord, TabletType} from '../topo/records.js'
+import type {ShardRecord, TabletRecord, TabletType} from '../topo/records.js'
 import {canonicalJSON, deepEqual} from '../util/canonical.js'
 import {PHASES, PLAN_FORMAT_VERSION, type Change, type Plan, type PlanPhase, type PlanTask, type ReshardGroup} from './types.js'
 import {isStartOf, revertPlan} from './revert.js'
@@ -57,14 +57,17 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
     throw new PlanError(`keyspace "${layout.keyspace}" serves different shards per tablet type (primary: ${p.primary.join(',')}; replica: ${p.replica.join(',')}; rdonly: ${p.rdonly.join(',')}), so a reshard is half done; finish or revert it first (shardform status ${layout.keyspace})`)
   }
 
-  const current: Named[] = p.primary.map((name) => ({name, kr: shardRange(state, name)}))
+  const ix = indexState(state)
+  const current: Named[] = p.primary.map((name) => ({name, kr: shardRange(state, ix, name)}))
   const desired: Named[] = layout.shards.map((s) => ({name: s.name, kr: keyRangeFromJSON(s.keyRange)}))
+  const byRange = new Map(current.map((c) => [formatKeyRange(c.kr), c.name]))
   const kept = new Map<string, string>() // desired name → current name (same key range)
   for (const d of desired) {
-    const c = current.find((x) => keyRangeEqual(x.kr, d.kr))
-    if (c) kept.set(d.name, c.name)
+    const c = byRange.get(formatKeyRange(d.kr))
+    if (c !== undefined) kept.set(d.name, c)
   }
-  const sources = current.filter((c) => ![...kept.values()].includes(c.name))
+  const keptCurrent = new Set(kept.values())
+  const sources = current.filter((c) => !keptCurrent.has(c.name))
   const destinations = desired.filter((d) => !kept.has(d.name))
   const groups = groupOverlaps(sources, destinations)
 
@@ -75,18 +78,18 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
   if (vsChanged) changes.push({action: 'update', kind: 'vschema', name: layout.keyspace, detail: vschemaSummary(state.keyspace.vschema, layout.vschema)})
 
   const specByName = new Map(layout.shards.map((s) => [s.name, s]))
-  checkTabletClashes(state, layout, new Set(sources.map((s) => s.name)))
+  checkTabletClashes(ix, layout, new Set(sources.map((s) => s.name)))
   for (const d of destinations) {
     const spec = specByName.get(d.name)!
     changes.push({action: 'create', kind: 'shard', name: d.name, shard: d.name, detail: `key range ${rangeText(d.kr)}; tablets ${spec.tablets.map(tabletText).join(', ')}`})
   }
   for (const s of sources) {
-    const tablets = state.tablets.filter((t) => t.shard === s.name)
+    const tablets = ix.tabletsOf(s.name)
     changes.push({action: 'retire', kind: 'shard', name: s.name, shard: s.name, detail: `key range ${rangeText(s.kr)}; tablets ${tablets.map((t) => t.alias).join(', ') || 'none'} leave the topology, their data stays on the servers`})
   }
   const tabletTasks: PlanTask[] = []
   for (const [desiredName, currentName] of kept) {
-    const tc = tabletChanges(state, specByName.get(desiredName)!, currentName)
+    const tc = tabletChanges(ix, specByName.get(desiredName)!, currentName)
     changes.push(...tc)
     if (tc.length) tabletTasks.push({id: `update_tablets/${currentName}`, shard: currentName, detail: tc.map((c) => `${c.action} ${c.name}`).join(', ')})
   }
@@ -96,7 +99,7 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
     }
   }
 
-  const phases = buildPhases(layout, groups, vsChanged, tabletTasks, state)
+  const phases = buildPhases(layout, groups, vsChanged, tabletTasks, ix)
   if (groups.length) {
     notes.push('The application keeps writing during the copy; writes pause only inside migrate_primary (sources read-only until the destinations have caught up, at most the cutover timeout, then undone).')
     notes.push('A destination tablet whose tables hold rows left by a shard shardform retired earlier is emptied before the copy; any other data in a destination stops copy_schema with an error.')
@@ -115,7 +118,7 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
     created_at: opts.now ?? new Date().toISOString(),
     fingerprint: fingerprint(state),
     current: {
-      shards: current.map((c) => ({name: c.name, keyRange: json(c.kr), servedTypes: state.shards.find((s) => s.name === c.name)?.servedTypes ?? []})),
+      shards: current.map((c) => ({name: c.name, keyRange: json(c.kr), servedTypes: ix.shards.get(c.name)?.servedTypes ?? []})),
       vschema: state.keyspace.vschema,
     },
     desired: {
@@ -144,15 +147,20 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
   }
 }
 
-function buildPhases(layout: Layout, groups: ReshardGroup[], vsChanged: boolean, tabletTasks: PlanTask[], state: KeyspaceState): PlanPhase[] {
+function buildPhases(layout: Layout, groups: ReshardGroup[], vsChanged: boolean, tabletTasks: PlanTask[], ix: StateIndex): PlanPhase[] {
   const tasks = new Map<string, PlanTask[]>()
-  const add = (phase: string, t: PlanTask) => tasks.set(phase, [...(tasks.get(phase) ?? []), t])
+  const add = (phase: string, t: PlanTask) => {
+    const list = tasks.get(phase)
+    if (list) list.push(t)
+    else tasks.set(phase, [t])
+  }
   if (vsChanged) add('apply_vschema', {id: 'apply_vschema', shard: layout.keyspace, detail: `store the vschema of ${layout.file} for keyspace ${layout.keyspace}`})
   for (const t of tabletTasks) add('update_tablets', t)
 
   const destOrder = groups.flatMap((g, gi) => g.destinations.map((d) => ({d, gi})))
   const srcOrder = groups.flatMap((g, gi) => g.sources.map((s) => ({s, gi})))
-  const spec = (name: string) => layout.shards.find((s) => s.name === name) as ShardSpec
+  const specs = new Map(layout.shards.map((s) => [s.name, s]))
+  const spec = (name: string) => specs.get(name) as ShardSpec
   const firstSource = (gi: number) => groups[gi].sources[0]
   for (const {d, gi} of destOrder) {
     const primary = spec(d).tablets.find((t) => t.type === 'primary')!
@@ -160,7 +168,7 @@ function buildPhases(layout: Layout, groups: ReshardGroup[], vsChanged: boolean,
     add('copy_schema', {id: `copy_schema/${d}`, shard: d, group: gi, detail: `tables and views of ${firstSource(gi)} → ${primary.alias} (${layout.database})`})
   }
   for (const {s, gi} of srcOrder) {
-    const tablets = state.tablets.filter((t) => t.shard === s)
+    const tablets = ix.tabletsOf(s)
     const snap = tablets.find((t) => t.type === 'rdonly') ?? tablets.find((t) => t.type === 'primary')
     const how = snap?.type === 'rdonly' ? `snapshot on rdonly ${snap.alias} (replication paused during the copy)` : `consistent-snapshot transaction on primary ${snap?.alias ?? '?'}`
     add('clone', {id: `clone/${s}`, shard: s, group: gi, detail: `${how}; rows routed to ${groups[gi].destinations.join(', ')}; then filtered replication from the source primary`})
@@ -181,7 +189,7 @@ function buildPhases(layout: Layout, groups: ReshardGroup[], vsChanged: boolean,
     })
   }
   for (const {s, gi} of srcOrder) {
-    const aliases = state.tablets.filter((t) => t.shard === s).map((t) => t.alias)
+    const aliases = ix.tabletsOf(s).map((t) => t.alias)
     add('retire_sources', {id: `retire_sources/${s}`, shard: s, group: gi, detail: `remove shard ${s} and tablets ${aliases.join(', ') || '(none)'} from the topology`})
   }
   return PHASES.filter((ph) => tasks.has(ph.name)).map((ph) => ({
@@ -192,18 +200,30 @@ function buildPhases(layout: Layout, groups: ReshardGroup[], vsChanged: boolean,
   }))
 }
 
-/** Connected components of the "key ranges overlap" relation between sources and destinations. */
+/**
+ * Connected components of the "key ranges overlap" relation between sources and destinations. Each side is a set of
+ * disjoint ranges, so one sweep over both sorted by start finds every overlapping pair: O(n log n), not O(n·m).
+ */
 function groupOverlaps(sources: Named[], destinations: Named[]): ReshardGroup[] {
-  const all = [...sources.map((s) => ({...s, src: true})), ...destinations.map((d) => ({...d, src: false}))]
+  const byStart = (a: Named, b: Named) => compareBytes(a.kr.start, b.kr.start)
+  const src = [...sources].sort(byStart)
+  const dst = [...destinations].sort(byStart)
+  const all = [...src.map((x) => ({...x, src: true})), ...dst.map((x) => ({...x, src: false}))]
   const parent = all.map((_, i) => i)
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])))
-  for (let i = 0; i < all.length; i++) {
-    for (let j = i + 1; j < all.length; j++) {
-      if (all[i].src !== all[j].src && keyRangesIntersect(all[i].kr, all[j].kr)) parent[find(i)] = find(j)
-    }
+  const endsFirst = (a: KeyRange, b: KeyRange) => a.end.length !== 0 && (b.end.length === 0 || compareBytes(a.end, b.end) <= 0)
+  for (let i = 0, j = 0; i < src.length && j < dst.length; ) {
+    if (keyRangesIntersect(src[i].kr, dst[j].kr)) parent[find(i)] = find(src.length + j)
+    if (endsFirst(src[i].kr, dst[j].kr)) i++
+    else j++
   }
   const comps = new Map<number, typeof all>()
-  all.forEach((x, i) => comps.set(find(i), [...(comps.get(find(i)) ?? []), x]))
+  all.forEach((x, i) => {
+    const root = find(i)
+    const list = comps.get(root)
+    if (list) list.push(x)
+    else comps.set(root, [x])
+  })
   const groups = [...comps.values()].map((members) => {
     const start = members.reduce((m, x) => (compareBytes(x.kr.start, m) < 0 ? x.kr.start : m), members[0].kr.start)
     const unbounded = members.some((x) => x.kr.end.length === 0)
@@ -224,18 +244,41 @@ function groupOverlaps(sources: Named[], destinations: Named[]): ReshardGroup[] 
   return groups.sort((a, b) => compareBytes(a.start, b.start)).map(({range, sources, destinations}) => ({range, sources, destinations}))
 }
 
+/** Lookups the planner makes once per shard or tablet, built once. */
+interface StateIndex {
+  shards: Map<string, ShardRecord>
+  tabletsOf(shard: string): TabletRecord[]
+  byAlias: Map<string, TabletRecord>
+  byEndpoint: Map<string, TabletRecord>
+}
+
+function indexState(state: KeyspaceState): StateIndex {
+  const byShard = new Map<string, TabletRecord[]>()
+  for (const t of state.tablets) {
+    const list = byShard.get(t.shard)
+    if (list) list.push(t)
+    else byShard.set(t.shard, [t])
+  }
+  return {
+    shards: new Map(state.shards.map((s) => [s.name, s])),
+    tabletsOf: (shard) => byShard.get(shard) ?? [],
+    byAlias: new Map(state.allTablets.map((t) => [t.alias, t])),
+    byEndpoint: new Map(state.allTablets.map((t) => [`${t.host}:${t.port}`, t])),
+  }
+}
+
 function shardNameOf(kr: KeyRange): string {
   return kr.start.length === 0 && kr.end.length === 0 ? '0' : formatKeyRange(kr)
 }
 
-function shardRange(state: KeyspaceState, name: string): KeyRange {
-  const rec = state.shards.find((s) => s.name === name)
+function shardRange(state: KeyspaceState, ix: StateIndex, name: string): KeyRange {
+  const rec = ix.shards.get(name)
   if (!rec) throw new PlanError(`SrvKeyspace of "${state.keyspace.name}" serves shard "${name}", which has no shard record; the topology is inconsistent`)
   return keyRangeFromJSON(rec.keyRange)
 }
 
-function tabletChanges(state: KeyspaceState, spec: ShardSpec, currentName: string): Change[] {
-  const have = state.tablets.filter((t) => t.shard === currentName)
+function tabletChanges(ix: StateIndex, spec: ShardSpec, currentName: string): Change[] {
+  const have = ix.tabletsOf(currentName)
   const out: Change[] = []
   for (const t of spec.tablets) {
     const cur = have.find((h) => h.alias === t.alias)
@@ -269,17 +312,17 @@ function reparentError(shard: string, from: string | undefined, to: string): Pla
 }
 
 /** New tablets must not take an alias or host:port that another registered tablet still holds. */
-function checkTabletClashes(state: KeyspaceState, layout: Layout, retiring: Set<string>): void {
+function checkTabletClashes(ix: StateIndex, layout: Layout, retiring: Set<string>): void {
   for (const shard of layout.shards) {
     for (const t of shard.tablets) {
-      const same = state.allTablets.find((x) => x.alias === t.alias)
+      const same = ix.byAlias.get(t.alias)
       if (same && !(same.keyspace === layout.keyspace && same.shard === shard.name)) {
         const where = same.keyspace === layout.keyspace ? `shard "${same.shard}"` : `keyspace "${same.keyspace}", shard "${same.shard}"`
         const after = retiring.has(same.shard) ? ' until that shard is retired; give the new tablet another alias' : '; give the new tablet another alias'
         throw new PlanError(`${layout.file}: tablet alias "${t.alias}" (shard "${shard.name}") is registered in ${where}${after}`)
       }
-      const ep = state.allTablets.find((x) => x.host === t.host && x.port === t.port && x.alias !== t.alias)
-      if (ep) throw new PlanError(`${layout.file}: tablet "${t.alias}" uses ${t.host}:${t.port}, which tablet "${ep.alias}" (keyspace "${ep.keyspace}", shard "${ep.shard}") already uses`)
+      const ep = ix.byEndpoint.get(`${t.host}:${t.port}`)
+      if (ep && ep.alias !== t.alias) throw new PlanError(`${layout.file}: tablet "${t.alias}" uses ${t.host}:${t.port}, which tablet "${ep.alias}" (keyspace "${ep.keyspace}", shard "${ep.shard}") already uses`)
     }
   }
 }

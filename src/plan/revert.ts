@@ -55,7 +55,11 @@ export function revertPlan(state: KeyspaceState, layout: Layout, wf: ActiveWorkf
   const touched = (id: string) => (tasks[id]?.attempts ?? 0) > 0 || tasks[id]?.state === 'running'
   const groups: ReshardGroup[] = []
   const phaseTasks = new Map<PhaseName, PlanTask[]>()
-  const add = (phase: PhaseName, t: PlanTask) => phaseTasks.set(phase, [...(phaseTasks.get(phase) ?? []), t])
+  const add = (phase: PhaseName, t: PlanTask) => {
+    const list = phaseTasks.get(phase)
+    if (list) list.push(t)
+    else phaseTasks.set(phase, [t])
+  }
   const changes: Change[] = []
   const cancelled: string[] = []
   const reversed: string[] = []
