@@ -162,7 +162,9 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
             if (failure) return finish(failure)
             if (!done) stream.resume()
           },
-          (err) => finish(err),
+          // send() hands back the previous chunk's promise: its raw error ("read ECONNRESET") does not name the
+          // tablet; `failure`, set by that chunk's own handler first, does.
+          (err) => finish(failure ?? err),
         )
       }
     })

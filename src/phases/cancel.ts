@@ -1,9 +1,10 @@
 // Cancel a reshard group whose primary traffic never moved (a revert before migrate_primary): read traffic goes
 // back, the streams are forgotten, the sources are certainly writable, the new shards leave the topology.
 import type {Connection} from 'mysql2/promise'
-import type {Executor} from '../engine/types.js'
+import type {Executor, WorkflowRecord} from '../engine/types.js'
 import {connectTablet} from '../mysql/connect.js'
-import {shardPath, tabletPath} from '../topo/paths.js'
+import {frozenPosition, startReplica} from '../mysql/snapshot.js'
+import {shardPath, tabletPath, workflowPath} from '../topo/paths.js'
 import type {ShardRecord} from '../topo/records.js'
 import type {TxnOp} from '../topo/store.js'
 import {groupOf, keyspaceState, PhaseError, primaryOf, streamId} from './context.js'
@@ -47,6 +48,21 @@ export const stopFilteredReplication: Executor = async (ctx) => {
       return true
     })
     if (thawed) ctx.log(`source ${s} (${t.alias}) was left read-only by an interrupted cutover; it takes writes again`)
+  }
+  // An apply that died in the middle of a clone left the source's rdonly stopped at its snapshot; only that clone
+  // would restart it, and the rdonly serves its shard's rdonly traffic again.
+  const reverted = ctx.plan.revert ? (await ctx.store.get<WorkflowRecord>(workflowPath(ctx.plan.revert.workflow)))?.value : undefined
+  for (const s of g.sources) {
+    const snap = (reverted?.tasks[`clone/${s}`]?.checkpoint as {snapshot?: {kind: string; tablet: string; gtid: string}} | undefined)?.snapshot
+    const t = snap?.kind === 'rdonly' ? state.tablets.find((x) => x.alias === snap.tablet) : undefined
+    if (!t) continue
+    try {
+      if ((await frozenPosition(t)) !== snap!.gtid) continue
+      await startReplica(t)
+      ctx.log(`rdonly ${t.alias} of ${s} was left stopped at the snapshot of an interrupted clone; it replicates again`)
+    } catch (err) {
+      ctx.log(`rdonly ${t.alias} of ${s} may be left stopped by an interrupted clone (${(err as Error).message}); check it and run START SLAVE on it`)
+    }
   }
   ctx.log(`filtered replication ${g.sources.join(', ')} → ${g.destinations.join(', ')} stopped for good`)
 }

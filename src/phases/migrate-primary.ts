@@ -56,7 +56,9 @@ export async function checkWriteFreeze(t: TabletRecord): Promise<void> {
   }
   const strong = grants.filter((g) => / ON \*\.\* /.test(g) && /\b(ALL PRIVILEGES|SUPER|READ[ _]ONLY ADMIN)\b/i.test(g.split(' ON ')[0]))
   if (strong.length) {
-    throw new PhaseError(`the application user ${t.user} on ${t.alias} holds global privileges that read_only does not stop (${strong.join('; ')}), so the cutover could lose its writes. Grant it only what the application needs on its database and retry.`)
+    // SHOW GRANTS ends with the password hash (IDENTIFIED BY PASSWORD '*…'): it must not reach the workflow history.
+    const shown = strong.map((g) => g.replace(/ IDENTIFIED (BY|VIA|WITH) [\s\S]*$/i, ''))
+    throw new PhaseError(`the application user ${t.user} on ${t.alias} holds global privileges that read_only does not stop (${shown.join('; ')}), so the cutover could lose its writes. Grant it only what the application needs on its database and retry.`)
   }
 }
 

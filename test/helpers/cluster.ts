@@ -119,8 +119,23 @@ export async function rewriteLayouts(layoutFiles: string[], outDir: string): Pro
   return layoutFiles.map((f) => rewriteLayout(f, outDir, () => ports[i++]!))
 }
 
-/** Start a cluster for `layoutFiles` (e.g. guestbookFile('1-shard.yaml')) on free ports. */
+/**
+ * Start a cluster for `layoutFiles` (e.g. guestbookFile('1-shard.yaml')) on free ports — again when a port it picked
+ * was taken before mariadbd bound it (ports are chosen free, then bound later; other tests' outgoing connections draw
+ * from the same ephemeral range). A failed start cleans up after itself.
+ */
 export async function startTestCluster(layoutFiles: string[], opts: TestClusterOptions = {}): Promise<TestCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startTestClusterOnce(layoutFiles, opts)
+    } catch (err) {
+      if (attempt >= 3 || !/is already in use/.test((err as Error).message)) throw err
+      console.log(`cluster start failed (${(err as Error).message.split(';')[0]}); starting it again`)
+    }
+  }
+}
+
+async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOptions): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'shardform-cluster-'))
   const files = await rewriteLayouts(layoutFiles, join(dir, 'layouts'))
   const layouts = files.map((f) => loadLayout(f))

@@ -1,6 +1,7 @@
 // Filtered replication: one source shard's binlog → the rows of one destination shard, exactly once.
 // The reader decodes transactions; the applier batches them into transactions on the destination that also advance
 // the stream's stored position. The queue between them is bounded (the reader pauses the socket when it is full).
+import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mysql2/promise'
 import type {KeyRange} from '../../keyspace/keyrange.js'
 import type {VSchema} from '../../keyspace/vschema.js'
@@ -51,6 +52,8 @@ export interface StreamStatus {
 }
 
 const MAX_QUEUED_CHANGES = 50_000
+/** How long stop() lets the batch in flight finish before aborting it. */
+const STOP_GRACE_MS = 5_000
 const MAX_BATCH_CHANGES = 5_000
 const MAX_BATCH_TX = 2_000
 
@@ -67,6 +70,8 @@ export class Stream {
   private oldestPendingTs?: number
   /** When a poll first saw the source ahead of us (lag before its transactions arrive). */
   private behindSince?: number
+  /** Has the reader delivered a transaction yet? Until then a stream resumed far behind has no measurable lag. */
+  private received = false
   private pauseTarget?: GtidPos
   private state: StreamState = 'starting'
   private error?: Error
@@ -94,6 +99,9 @@ export class Stream {
   private async open(): Promise<void> {
     const sp = this.spec
     this.apply = await dataSession(sp.destination, 'apply')
+    // A stream's destination never serves primary traffic while the stream runs (a new shard before its cutover, an
+    // old one after it): keep application writes out even if a restart of the server cleared read_only.
+    await this.apply.query('SET GLOBAL read_only = 1')
     const row = await readStream(this.apply, sp.id)
     if (!row) throw new Error(`stream ${sp.id} has no stored position on tablet ${sp.destination.alias}; the clone of ${sp.sourceShard} must run first`)
     this.position = parseGtidPos(row.position)
@@ -135,6 +143,7 @@ export class Stream {
   private enqueue(tx: BinlogTransaction): void {
     // Transactions already applied (a restart resumes from the stored position, which the server honours).
     this.queue.push(tx)
+    this.received = true
     this.queuedChanges += tx.changes.length
     this.oldestPendingTs ??= tx.timestamp
     if (this.queuedChanges > MAX_QUEUED_CHANGES) this.reader?.pause()
@@ -322,7 +331,9 @@ export class Stream {
     const sp = this.spec
     const src = this.sourcePosition
     const caughtUp = src ? reached(this.position, src) : false
-    const pendingSince = this.oldestPendingTs ?? this.behindSince
+    // Right after (re)start, behindSince is "now" however far behind the stored position is: lag is unknown until
+    // the first transaction shows its commit time (else a resumed stream looks caught up, or a failing one does).
+    const pendingSince = this.oldestPendingTs ?? (this.received ? this.behindSince : undefined)
     return {
       id: sp.id,
       source: sp.sourceShard,
@@ -346,8 +357,23 @@ export class Stream {
     this.reader?.stop()
     this.wake?.()
     this.notify()
+    await this.interruptStuckBatch()
     await this.loop?.catch(() => undefined)
     await this.close()
+  }
+
+  /**
+   * A batch blocked on the destination (a table lock held there) would hold stop(), and so the apply, until it is
+   * released. Abort its statement: the batch fails and is rolled back together with its position (exactly once).
+   */
+  private async interruptStuckBatch(): Promise<void> {
+    const loop = this.loop
+    if (!loop) return
+    const finished = await Promise.race([loop.then(() => true, () => true), sleep(STOP_GRACE_MS, false, {ref: false})])
+    if (finished || !this.applying || !this.apply) return
+    const admin = await connectTablet(this.spec.destination, 'admin').catch(() => undefined)
+    await admin?.query(`KILL QUERY ${Number(this.apply.threadId)}`).catch(() => undefined)
+    await admin?.end().catch(() => undefined)
   }
 
   private async close(): Promise<void> {
