@@ -1,5 +1,4 @@
 import {Args, Flags} from '@oclif/core'
-import {apply} from '../engine/apply.js'
 import {BaseCommand} from './base.js'
 import {runFlags, runWorkflow} from './run-workflow.js'
 
@@ -28,6 +27,7 @@ Exit codes: 0 done or no changes, 1 error or a failed task, 3 waiting for approv
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Apply)
     const store = await this.topo(flags.topo)
+    const {apply} = await import('../engine/apply.js')
     const code = await runWorkflow(store, this.colors(flags.color), flags, (settings) => apply({...settings, target: args.target, workflowId: flags.workflow}))
     if (code !== 0) this.exit(code)
   }

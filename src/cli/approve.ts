@@ -1,6 +1,4 @@
 import {Args, Flags} from '@oclif/core'
-import {approveWorkflow} from '../engine/commands.js'
-import {describeStage} from '../engine/workflow.js'
 import {BaseCommand} from './base.js'
 
 export default class Approve extends BaseCommand {
@@ -27,6 +25,7 @@ nothing waits or the gate named is not open.`
     const {args, flags} = await this.parse(Approve)
     const store = await this.topo(flags.topo)
     const stage = flags.first ? 'first' : flags.rest ? 'rest' : flags.all ? 'all' : undefined
+    const [{approveWorkflow}, {describeStage}] = await Promise.all([import('../engine/commands.js'), import('../engine/workflow.js')])
     const {wf, approval, stage: st} = await approveWorkflow(store, args.keyspace, {phase: flags.phase, stage})
     if (flags.json) return this.json({workflow: wf.id, approval})
     this.out(`Approved ${describeStage(st)} in workflow ${wf.id} (as ${approval.by}).`)

@@ -1,5 +1,4 @@
 import {Args} from '@oclif/core'
-import {forceUnlock} from '../engine/commands.js'
 import {BaseCommand} from './base.js'
 
 export default class ForceUnlock extends BaseCommand {
@@ -15,6 +14,7 @@ by mistake. A crashed holder's lease also expires by itself (--lock-ttl of that 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ForceUnlock)
     const store = await this.topo(flags.topo)
+    const {forceUnlock} = await import('../engine/commands.js')
     const holder = await forceUnlock(store, args.keyspace, args['lock-id'])
     this.out(`Removed lock ${holder.id} of keyspace ${args.keyspace}: it was held by ${holder.who} for "${holder.operation}" since ${holder.created}.`)
   }

@@ -1,6 +1,4 @@
 import {Args, Flags} from '@oclif/core'
-import {renderHistory} from '../engine/render-status.js'
-import {collectHistory} from '../engine/status.js'
 import {BaseCommand} from './base.js'
 
 export default class History extends BaseCommand {
@@ -12,6 +10,7 @@ export default class History extends BaseCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(History)
     const store = await this.topo(flags.topo)
+    const [{renderHistory}, {collectHistory}] = await Promise.all([import('../engine/render-status.js'), import('../engine/status.js')])
     const events = await collectHistory(store, args.keyspace)
     if (flags.json) return this.json({keyspace: args.keyspace, events})
     if (!events.length) return this.out(`No workflows for keyspace ${args.keyspace} in ${store.url}.`)

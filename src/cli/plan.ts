@@ -1,7 +1,4 @@
 import {Args, Flags} from '@oclif/core'
-import {loadLayout} from '../layout/index.js'
-import {plan, planToJSON, renderPlanText, savePlan} from '../plan/index.js'
-import {readKeyspaceState} from '../topo/state.js'
 import {BaseCommand} from './base.js'
 
 export default class PlanCommand extends BaseCommand {
@@ -24,6 +21,7 @@ with their tasks and gates. Nothing is changed. Exit codes: 0 no changes (or cha
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(PlanCommand)
+    const [{loadLayout}, {plan, planToJSON, renderPlanText, savePlan}, {readKeyspaceState}] = await Promise.all([import('../layout/index.js'), import('../plan/index.js'), import('../topo/state.js')])
     const layout = loadLayout(args.layout)
     const store = await this.topo(flags.topo)
     const state = await readKeyspaceState(store, layout.keyspace)

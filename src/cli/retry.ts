@@ -1,5 +1,4 @@
 import {Args} from '@oclif/core'
-import {retry} from '../engine/apply.js'
 import {BaseCommand} from './base.js'
 import {runFlags, runWorkflow} from './run-workflow.js'
 
@@ -17,6 +16,7 @@ continues the workflow like apply. Retry as often as needed. Exit codes as for a
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Retry)
     const store = await this.topo(flags.topo)
+    const {retry} = await import('../engine/apply.js')
     const code = await runWorkflow(store, this.colors(flags.color), flags, (settings) => retry({...settings, keyspace: args.keyspace, taskId: args.task}))
     if (code !== 0) this.exit(code)
   }

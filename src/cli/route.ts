@@ -2,7 +2,6 @@ import {Args} from '@oclif/core'
 import {keyRangeContains, keyRangeFromJSON} from '../keyspace/keyrange.js'
 import {tableRouting} from '../keyspace/vschema.js'
 import {ShardformError} from '../errors.js'
-import {loadLayout} from '../layout/index.js'
 import {BaseCommand} from './base.js'
 import {cliValue} from './values.js'
 
@@ -19,6 +18,7 @@ export default class Route extends BaseCommand {
 
   async run(): Promise<void> {
     const {args, argv} = await this.parse(Route)
+    const {loadLayout} = await import('../layout/index.js')
     const layout = loadLayout(args.layout)
     const routing = (() => {
       try {

@@ -2,9 +2,6 @@
 // Ctrl-C, exit code).
 import {Flags} from '@oclif/core'
 import type {ApplyResult, RunSettings} from '../engine/apply.js'
-import {loadRuntime} from '../engine/runtime.js'
-import {startSession} from '../engine/session.js'
-import {parseDuration} from '../engine/workflow.js'
 import type {TopoStore} from '../topo/store.js'
 import type {Colors} from '../util/color.js'
 
@@ -36,6 +33,7 @@ export async function runWorkflow(
   flags: RunFlagValues,
   fn: (settings: RunSettings) => Promise<ApplyResult>,
 ): Promise<number> {
+  const [{parseDuration}, {loadRuntime}, {startSession}] = await Promise.all([import('../engine/workflow.js'), import('../engine/runtime.js'), import('../engine/session.js')])
   const lockTimeoutMs = parseDuration(flags['lock-timeout'], '--lock-timeout')
   const runtime = await loadRuntime()
   const hints = flags.topo ? {topo: flags.topo} : {}

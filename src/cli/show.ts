@@ -1,5 +1,4 @@
 import {Args, Flags} from '@oclif/core'
-import {loadPlanFile, planToJSON, renderPlanText} from '../plan/index.js'
 import {BaseCommand} from './base.js'
 
 export default class Show extends BaseCommand {
@@ -13,6 +12,7 @@ export default class Show extends BaseCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Show)
+    const {loadPlanFile, planToJSON, renderPlanText} = await import('../plan/index.js')
     const saved = loadPlanFile(args.file)
     if (flags.json) this.json(planToJSON(saved.plan))
     else this.out(renderPlanText(saved.plan, this.colors(flags.color)))

@@ -1,6 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {renderStatus} from '../engine/render-status.js'
-import {collectStatus, STATUS_FORMAT_VERSION, type WorkflowStatus} from '../engine/status.js'
+import type {WorkflowStatus} from '../engine/status.js'
 import {workflowsPrefix} from '../topo/paths.js'
 import {BaseCommand} from './base.js'
 
@@ -22,6 +21,7 @@ Open gates come with the command that approves them, failures with their error a
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Status)
+    const [{renderStatus}, {collectStatus, STATUS_FORMAT_VERSION}] = await Promise.all([import('../engine/render-status.js'), import('../engine/status.js')])
     const store = await this.topo(flags.topo)
     const hints = flags.topo ? {topo: flags.topo} : {}
     const c = this.colors(flags.color)

@@ -1,7 +1,8 @@
 // A parsed YAML/JSON document that can say where a value is: file:line:col for every error.
 import {closeSync, openSync, readSync} from 'node:fs'
 import {load} from 'js-yaml'
-import {isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node} from 'yaml'
+import type {Document, LineCounter, Node} from 'yaml'
+import {yamlPackage} from '../util/lazy.js'
 import {ShardformError} from '../errors.js'
 
 export type DocPath = Array<string | number>
@@ -77,6 +78,7 @@ export class SourceDoc {
 
   private positions(): {doc: Document; lines: LineCounter} {
     if (!this.located) {
+      const {LineCounter, parseDocument} = yamlPackage()
       const lines = new LineCounter()
       this.located = {doc: parseDocument(this.text, {lineCounter: lines, prettyErrors: false, uniqueKeys: true}), lines}
     }
@@ -86,6 +88,7 @@ export class SourceDoc {
   /** Position of the value at `path` (or of its key, when `key` is set); the closest existing ancestor otherwise. */
   locate(path: DocPath, key = false): {line: number; col: number} {
     const {doc, lines} = this.positions()
+    const {isMap, isScalar, isSeq} = yamlPackage()
     let node: unknown = doc.contents
     let offset = (node as Node | null)?.range?.[0] ?? 0
     for (let i = 0; i < path.length; i++) {
@@ -155,6 +158,7 @@ function slowSyntaxProblems(file: string, text: string, fastError: unknown): Pro
     return [{file, line: (fast.mark?.line ?? 0) + 1, col: (fast.mark?.column ?? 0) + 1, path: [], message: TOO_DEEP}]
   }
   try {
+    const {LineCounter, parseDocument} = yamlPackage()
     const lines = new LineCounter()
     const doc = parseDocument(text, {lineCounter: lines, prettyErrors: false, uniqueKeys: true})
     const problems = [...doc.errors, ...doc.warnings].map((e) => {

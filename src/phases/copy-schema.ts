@@ -1,6 +1,6 @@
 // copy_schema: the tables and views of the first source shard, created on a destination primary.
 import type {Connection} from 'mysql2/promise'
-import {createTwoFilesPatch} from 'diff'
+import {diffPackage} from '../util/lazy.js'
 import type {Executor} from '../engine/types.js'
 import {qid} from '../mysql/connect.js'
 import {dataSession} from '../mysql/session.js'
@@ -95,7 +95,7 @@ async function emptyIfRetired(keyspace: string, conn: Connection, db: string, ta
 }
 
 function schemaDiff(want: string, have: string, srcAlias: string, dstAlias: string): string {
-  return createTwoFilesPatch(`source (${srcAlias})`, `destination (${dstAlias})`, want + '\n', have + '\n', undefined, undefined, {context: 2})
+  return diffPackage().createTwoFilesPatch(`source (${srcAlias})`, `destination (${dstAlias})`, want + '\n', have + '\n', undefined, undefined, {context: 2})
     .split('\n')
     .filter((l) => !/^=+$/.test(l))
     .join('\n')

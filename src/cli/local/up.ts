@@ -1,5 +1,4 @@
 import {Args, Flags} from '@oclif/core'
-import {loadLayout} from '../../layout/index.js'
 import {table} from '../../util/table.js'
 import {BaseCommand} from '../base.js'
 
@@ -27,6 +26,7 @@ running instances are left alone, stopped ones restart on their data.`
 
   async run(): Promise<void> {
     const {flags, argv} = await this.parse(LocalUp)
+    const {loadLayout} = await import('../../layout/index.js')
     const layouts = (argv as string[]).map((f) => loadLayout(f))
     const {localUp} = await import('../../local/cluster.js')
     const res = await localUp({

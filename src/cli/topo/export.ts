@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core'
 import {writeFileSync} from 'node:fs'
-import {exportSnapshot} from '../../topo/open.js'
 import {BaseCommand} from '../base.js'
 
 export default class TopoExport extends BaseCommand {
@@ -12,6 +11,7 @@ export default class TopoExport extends BaseCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(TopoExport)
     const store = await this.topo(flags.topo)
+    const {exportSnapshot} = await import('../../topo/open.js')
     const snap = await exportSnapshot(store)
     writeFileSync(flags.out, JSON.stringify(snap, null, 2) + '\n')
     this.out(`Wrote ${Object.keys(snap.records).length} records from ${store.url} to ${flags.out}. Plan against it with: --topo file:${flags.out}`)

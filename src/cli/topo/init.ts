@@ -1,6 +1,4 @@
 import {Args} from '@oclif/core'
-import {loadLayout} from '../../layout/index.js'
-import {initKeyspace} from '../../topo/init.js'
 import {BaseCommand} from '../base.js'
 
 export default class TopoInit extends BaseCommand {
@@ -11,6 +9,7 @@ export default class TopoInit extends BaseCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(TopoInit)
+    const [{loadLayout}, {initKeyspace}] = await Promise.all([import('../../layout/index.js'), import('../../topo/init.js')])
     const layout = loadLayout(args.layout)
     const store = await this.topo(flags.topo)
     await initKeyspace(store, layout)
