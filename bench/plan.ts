@@ -1,14 +1,17 @@
-// Planner speed: a 256 → 512 split, validating a 4096-shard layout, and `shardform plan` cold start.
-// Prints one JSON line per figure. Run: npm run bench:plan
+// 7. Planner speed: planning a 4096-shard layout (every shard of a 2048-shard keyspace split in two), a 256 → 512
+// split, validating a 4096-shard layout, and `shardform plan` cold start against `node -e 0` in the same run.
+// Prints one JSON line per figure. Run alone: npm run bench:plan (npm run bench runs it too).
 import {execFileSync} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {pathToFileURL} from 'node:url'
 import {generateShards} from '../src/keyspace/keyrange.js'
 import {parseLayout} from '../src/layout/index.js'
 import {plan} from '../src/plan/index.js'
 import {bootstrapRecords} from '../src/topo/init.js'
 import type {KeyspaceState} from '../src/topo/state.js'
+import {emit, ratio, type Figure} from './lib/out.js'
 
 function layoutText(shards: string[], base: number): string {
   const lines = ['keyspace: bench', 'vschema: {sharded: true, vindexes: {h: {type: hash}}, tables: {t: {column_vindexes: [{column: id, name: h}]}}}', 'shards:']
@@ -37,25 +40,45 @@ function time(fn: () => void, runs = 5): number {
   return median(t)
 }
 
-const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o))
+function stateOf(text: string, file: string): KeyspaceState {
+  const r = bootstrapRecords(parseLayout(file, text))
+  return {keyspace: r.keyspace, shards: r.shards, srvKeyspace: r.srvKeyspace, tablets: r.tablets, allTablets: r.tablets, activeWorkflows: []}
+}
 
-const from = parseLayout('256.yaml', layoutText(generateShards(256), 0))
-const to = parseLayout('512.yaml', layoutText(generateShards(512), 100000))
-const r = bootstrapRecords(from)
-const state: KeyspaceState = {keyspace: r.keyspace, shards: r.shards, srvKeyspace: r.srvKeyspace, tablets: r.tablets, allTablets: r.tablets, activeWorkflows: []}
-const p = plan(state, to)
-emit({figure: 'plan_256_to_512_ms', value: +time(() => plan(state, to)).toFixed(1), tasks: p.summary.tasks, goal_ms: 100})
+export function planFigures(opts: {runs?: number} = {}): Figure[] {
+  const out: Figure[] = []
+  const runs = opts.runs ?? 3
 
-const text4096 = layoutText(generateShards(4096), 0)
-emit({figure: 'validate_4096_shard_layout_ms', value: +time(() => parseLayout('4096.yaml', text4096)).toFixed(1), goal_ms: 100})
+  // A 4096-shard layout: validating it (which planning needs first) is the baseline.
+  const text4096 = layoutText(generateShards(4096), 100000)
+  const validate4096 = time(() => parseLayout('4096.yaml', text4096), runs)
+  const to4096 = parseLayout('4096.yaml', text4096)
+  const from2048 = stateOf(layoutText(generateShards(2048), 0), '2048.yaml')
+  let tasks = 0
+  const plan4096 = time(() => (tasks = plan(from2048, to4096).summary.tasks), runs)
+  out.push(emit({figure: 'plan_4096_shards_ms', value: plan4096, unit: 'ms', baseline: 'validating the same 4096-shard layout', baseline_value: validate4096, ratio: ratio(plan4096, validate4096), goal: '< 1000 ms', met: plan4096 < 1000, detail: {from_shards: 2048, to_shards: 4096, tasks}}))
+  out.push(emit({figure: 'validate_4096_shard_layout_ms', value: validate4096, unit: 'ms', goal: '< 100 ms', met: validate4096 < 100}))
 
-// Cold start: a fresh process planning against an embedded topology (baseline: `node -e 0` in the same run).
-const dir = mkdtempSync(join(tmpdir(), 'sf-bench-plan-'))
-const bin = new URL('../bin/run.js', import.meta.url).pathname
-const env = {...process.env, SHARDFORM_TOPO: `file:${dir}`}
-const guestbook = new URL('../plans/guestbook/', import.meta.url).pathname
-execFileSync(bin, ['topo', 'init', `${guestbook}1-shard.yaml`], {env})
-const cold = time(() => execFileSync(bin, ['plan', `${guestbook}2-shards.yaml`], {env, stdio: 'ignore'}), 7)
-const node = time(() => execFileSync(process.execPath, ['-e', '0'], {stdio: 'ignore'}), 7)
-emit({figure: 'plan_cold_start_ms', value: +cold.toFixed(0), baseline: 'node -e 0', baseline_ms: +node.toFixed(0), ratio: +(cold / node).toFixed(2), goal_ms: 500})
-rmSync(dir, {recursive: true, force: true})
+  const from256 = stateOf(layoutText(generateShards(256), 0), '256.yaml')
+  const to512 = parseLayout('512.yaml', layoutText(generateShards(512), 100000))
+  const p = plan(from256, to512)
+  const plan512 = time(() => plan(from256, to512), 5)
+  out.push(emit({figure: 'plan_256_to_512_ms', value: plan512, unit: 'ms', goal: '< 100 ms', met: plan512 < 100, detail: {tasks: p.summary.tasks}}))
+
+  // Cold start: a fresh process planning against an embedded topology (baseline: `node -e 0` in the same run).
+  const dir = mkdtempSync(join(tmpdir(), 'sf-bench-plan-'))
+  try {
+    const bin = new URL('../bin/run.js', import.meta.url).pathname
+    const env = {...process.env, SHARDFORM_TOPO: `file:${dir}`}
+    const guestbook = new URL('../plans/guestbook/', import.meta.url).pathname
+    execFileSync(bin, ['topo', 'init', `${guestbook}1-shard.yaml`], {env})
+    const cold = time(() => execFileSync(bin, ['plan', `${guestbook}2-shards.yaml`], {env, stdio: 'ignore'}), 7)
+    const node = time(() => execFileSync(process.execPath, ['-e', '0'], {stdio: 'ignore'}), 7)
+    out.push(emit({figure: 'plan_cold_start_ms', value: cold, unit: 'ms', baseline: 'node -e 0', baseline_value: node, ratio: ratio(cold, node), goal: '< 500 ms', met: cold < 500}))
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+  return out
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) planFigures()

@@ -1,0 +1,110 @@
+// 2. Catch-up: a backlog of row changes written on the source while no stream runs (apply stopped at the gate after
+// the clone), then applied by filtered replication when apply resumes; in the same run, a native MariaDB replica of
+// the same source, stopped during the same backlog, applies it after START SLAVE.
+import type {Connection} from 'mysql2/promise'
+import {approveWorkflow} from '../src/engine/commands.js'
+import {parseGtidPos, reached} from '../src/mysql/gtid.js'
+import type {TestCluster} from '../test/helpers/cluster.js'
+import {writeBacklog, type BacklogResult} from './lib/backlog.js'
+import {cli, gtidBinlogPos, KEYSPACE, one, pidOf, session, text, waitGtid, type CliRun} from './lib/cluster.js'
+import type {RowKeys} from './lib/data.js'
+import {streamRows} from './lib/lag.js'
+import {fmt, log} from './lib/out.js'
+import {BusySampler, pct} from './lib/busy.js'
+import {coresUsed, describeCpu, ProcSampler} from './lib/proc.js'
+import type {Rate} from './copy.js'
+
+export interface CatchupResult {
+  backlog: BacklogResult
+  stream: Rate
+  native: Rate
+  /** The apply started to resume the workflow: still running, waiting at the diff gate with its streams. */
+  apply: CliRun
+}
+
+async function sumStreams(dests: Connection[]): Promise<{rowChanges: number; positions: ReturnType<typeof parseGtidPos>[]}> {
+  const rows = (await Promise.all(dests.map(streamRows))).flat()
+  return {rowChanges: rows.reduce((s, r) => s + r.rowChanges, 0), positions: rows.map((r) => r.position)}
+}
+
+export async function catchup(c: TestCluster, keys: RowKeys, changes: number, o: {source: string; replica: string; rdonly: string; destinations: string[]}): Promise<CatchupResult> {
+  const src = await session(c, o.source)
+  const dests = await Promise.all(o.destinations.map((d) => session(c, d)))
+  const replica = await session(c, o.replica)
+  const writers: Connection[] = []
+  try {
+    // The native replica stops where the streams stopped: at the source's position now (nothing written since the clone).
+    const before = await gtidBinlogPos(src)
+    await waitGtid(c, o.replica, before)
+    await replica.query('STOP SLAVE')
+    const start = await sumStreams(dests)
+    if (!start.positions.every((p) => reached(p, parseGtidPos(before)))) throw new Error(`the streams are not at the source position ${before} after the clone`)
+
+    for (let i = 0; i < 8; i++) writers.push(await c.connect(o.source, 'app', {multipleStatements: true}))
+    log(`writing a backlog of ${changes} row changes (60/30/10 insert/update/delete, 1–10 per transaction, 8 connections) while no stream runs`)
+    const backlog = await writeBacklog(writers, keys, changes, {onProgress: (n) => log(`  backlog: ${n} row changes`)})
+    const final = await gtidBinlogPos(src)
+    log(`backlog: ${backlog.rowChanges} row changes (${backlog.inserts} inserts, ${backlog.updates} updates, ${backlog.deletes} deletes) in ${backlog.transactions} transactions, ${backlog.seconds.toFixed(1)} s; source at ${final}`)
+    await waitGtid(c, o.rdonly, final)
+
+    // Filtered replication: resume apply (past the approved gate); it waits at the diff gate with its streams running.
+    await approveWorkflow(c.store, KEYSPACE, {phase: 'wait_for_filtered_replication', who: 'bench'})
+    const target = parseGtidPos(final)
+    const pids: Record<string, number> = {}
+    for (const d of o.destinations) pids[d] = pidOf(c, d)
+    pids[`${o.source} (binlog)`] = pidOf(c, o.source)
+    const sampler = new ProcSampler(pids, 100).start()
+    const busyConns = await Promise.all(o.destinations.map((d) => session(c, d)))
+    const busy = busyConns.map((conn) => new BusySampler(conn, ['START%', 'INSERT%', 'UPDATE%', 'DELETE%', 'COMMIT%']).start())
+    const spawned = Date.now()
+    const apply = cli(c, ['apply', '--json'], {profile: 'catch-up'})
+    sampler.add('node (apply)', apply.pid)
+    let first: {at: number; rowChanges: number} | undefined
+    let end: {at: number; rowChanges: number} | undefined
+    const deadline = Date.now() + 20 * 60_000
+    while (!end) {
+      if (apply.proc.exitCode !== null) throw new Error(`apply exited (${apply.proc.exitCode}) during the catch-up:\n${apply.stdout.slice(-2000)}\n${apply.stderr.slice(-2000)}`)
+      if (Date.now() > deadline) throw new Error('the streams did not catch up within 20 minutes')
+      const at = Date.now()
+      const s = await sumStreams(dests)
+      if (!first && s.rowChanges > start.rowChanges) first = {at, rowChanges: s.rowChanges}
+      if (s.positions.length === o.destinations.length && s.positions.every((p) => reached(p, target))) end = {at, rowChanges: s.rowChanges}
+      else await new Promise((r) => setTimeout(r, 50))
+    }
+    sampler.stop()
+    first ??= end
+    await Promise.all(busy.map((b) => b.stop()))
+    await Promise.all(busyConns.map((conn) => conn.end()))
+    const busyText = o.destinations.map((d, i) => `${d} ${pct(busy[i].fraction(first!.at, end!.at))}`).join(', ')
+    const applied = end.rowChanges - start.rowChanges
+    const steadySeconds = (end.at - first.at) / 1000
+    const split = sampler.cpuBetween(first.at, end.at)
+    const stream: Rate = {
+      rows: applied,
+      seconds: steadySeconds,
+      rowsPerS: steadySeconds > 0 ? (end.rowChanges - first.rowChanges) / steadySeconds : applied,
+      cpu: coresUsed(split),
+      cpuText: describeCpu(split),
+      detail: {destinationsBusy: Object.fromEntries(o.destinations.map((d, i) => [d, busy[i].fraction(first!.at, end!.at)])), fromApplyStartSeconds: +((end.at - spawned) / 1000).toFixed(2), firstBatchAfterSeconds: +((first.at - spawned) / 1000).toFixed(2), rowChangesApplied: applied},
+    }
+    log(`filtered replication: ${applied} row changes applied, ${fmt(stream.rowsPerS)} row changes/s from the first applied batch (${steadySeconds.toFixed(1)} s; ${((end.at - spawned) / 1000).toFixed(1)} s from apply start); destinations executing a batch ${busyText} of the time; CPU ${stream.cpuText}`)
+
+    // Native replica: the same backlog from the same position.
+    const rs = new ProcSampler({[o.replica]: pidOf(c, o.replica), [`${o.source} (binlog)`]: pidOf(c, o.source)}, 100).start()
+    const t0 = Date.now()
+    await replica.query('START SLAVE')
+    const ok = await one<{ok: unknown}>(replica, 'SELECT MASTER_GTID_WAIT(?, 1200) AS ok', [final])
+    const t1 = Date.now()
+    rs.stop()
+    if (Number(text(ok.ok)) !== 0) throw new Error(`replica ${o.replica} did not reach ${final}`)
+    const nsplit = rs.cpuBetween(t0, t1)
+    const native: Rate = {rows: applied, seconds: (t1 - t0) / 1000, rowsPerS: applied / ((t1 - t0) / 1000), cpu: coresUsed(nsplit), cpuText: describeCpu(nsplit)}
+    log(`native replica ${o.replica}: the same ${applied} row changes in ${native.seconds.toFixed(1)} s = ${fmt(native.rowsPerS)} row changes/s; CPU ${native.cpuText}`)
+    return {backlog, stream, native, apply}
+  } finally {
+    for (const w of writers) await w.end().catch(() => undefined)
+    for (const d of dests) await d.end().catch(() => undefined)
+    await src.end().catch(() => undefined)
+    await replica.end().catch(() => undefined)
+  }
+}

@@ -1,0 +1,233 @@
+// Clusters for the benchmarks (test/helpers/cluster.ts: real mariadbd per tablet on free ports, etcd topology), the
+// CLI as a subprocess, and the workflow record.
+import {spawn, type ChildProcess} from 'node:child_process'
+import {copyFileSync, mkdirSync} from 'node:fs'
+import {join, resolve} from 'node:path'
+import type {Connection} from 'mysql2/promise'
+import type {WorkflowRecord} from '../../src/engine/types.js'
+import {dataSession, type SessionKind} from '../../src/mysql/session.js'
+import type {TopoStore} from '../../src/topo/store.js'
+import {startTestCluster, type TestCluster} from '../../test/helpers/cluster.js'
+import {startEtcd, type TestEtcd} from '../../test/helpers/etcd.js'
+import {log} from './out.js'
+
+export const ROOT = resolve(import.meta.dirname, '../..')
+export const BIN = join(ROOT, 'bin/run.js')
+export const LAYOUTS = join(ROOT, 'bench/layouts')
+export const layoutFile = (name: string) => join(LAYOUTS, name)
+export const KEYSPACE = 'test_keyspace'
+
+/** innodb_buffer_pool_size of every instance (cluster and baselines alike): the `shardform local up` default. */
+export const BUFFER_POOL = '64M'
+
+let etcd: TestEtcd | undefined
+const clusters = new Set<TestCluster>()
+/** CLI processes still running (an apply waiting at a gate): stopped by stopAll(). */
+const children = new Set<ChildProcess>()
+
+export async function sharedEtcd(): Promise<TestEtcd> {
+  etcd ??= await startEtcd()
+  return etcd
+}
+
+let redoMb: number | undefined
+/** --redo-mb: resize every instance's InnoDB redo log (dynamic in MariaDB 10.11) right after it starts. */
+export function setRedoMb(mb: number | undefined): void {
+  redoMb = mb
+}
+
+export async function startBenchCluster(layouts: string[], opts: {init?: boolean | number; schema?: boolean} = {}): Promise<TestCluster> {
+  const t0 = Date.now()
+  const c = await startTestCluster(layouts, {etcd: await sharedEtcd(), bufferPool: BUFFER_POOL, init: opts.init ?? 0, schema: opts.schema ?? true})
+  clusters.add(c)
+  if (redoMb) {
+    for (const t of c.tablets) {
+      const conn = await session(c, t.alias)
+      await conn.query(`SET GLOBAL innodb_log_file_size = ${redoMb * 2 ** 20}`).finally(() => conn.end())
+    }
+  }
+  log(`cluster up: ${c.tablets.map((t) => `${t.alias}(${t.type}, pid ${t.pid})`).join(', ')} in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+  return c
+}
+
+let logsDir: string | undefined
+/** After a failure: keep every instance's error log (in `dir`) when its cluster is stopped and purged. */
+export function keepLogs(dir: string): void {
+  logsDir = dir
+}
+
+export async function stopBenchCluster(c: TestCluster | undefined): Promise<void> {
+  if (!c || !clusters.has(c)) return
+  clusters.delete(c)
+  if (logsDir) {
+    mkdirSync(logsDir, {recursive: true})
+    for (const t of c.tablets) {
+      try {
+        copyFileSync(t.errorLog, join(logsDir, `${t.alias}-${t.pid}.error.log`))
+      } catch {
+        // no log
+      }
+    }
+    log(`error logs of ${c.tablets.map((t) => t.alias).join(', ')} kept in ${logsDir}`)
+  }
+  await c.stop()
+}
+
+/** Stop every cluster and the etcd (also on failure or Ctrl-C). */
+export async function stopAll(): Promise<void> {
+  for (const p of [...children]) await stopChild(p)
+  for (const c of [...clusters]) await stopBenchCluster(c).catch(() => undefined)
+  await etcd?.stop().catch(() => undefined)
+  etcd = undefined
+}
+
+export function pidOf(c: TestCluster, alias: string): number {
+  const t = c.tablets.find((x) => x.alias === alias)
+  if (!t) throw new Error(`no tablet ${alias}`)
+  return t.pid
+}
+
+/** A data-plane session (as shardform opens them) on a tablet of the cluster. */
+export function session(c: TestCluster, alias: string, kind: SessionKind = 'read'): Promise<Connection> {
+  return dataSession(c.tablet(alias), kind)
+}
+
+export async function one<T = Record<string, unknown>>(conn: Connection, sql: string, params: unknown[] = []): Promise<T> {
+  const [rows] = (await conn.query(sql, params)) as unknown as [T[]]
+  return rows[0]
+}
+
+export const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : v === null || v === undefined ? '' : String(v))
+
+export async function gtidBinlogPos(conn: Connection): Promise<string> {
+  return text((await one<{p: unknown}>(conn, 'SELECT @@global.gtid_binlog_pos AS p')).p)
+}
+
+/** Wait until a replica has applied `pos` (MASTER_GTID_WAIT). */
+export async function waitGtid(c: TestCluster, alias: string, pos: string, timeoutS = 600): Promise<void> {
+  const conn = await session(c, alias)
+  try {
+    const r = await one<{ok: unknown}>(conn, 'SELECT MASTER_GTID_WAIT(?, ?) AS ok', [pos, timeoutS])
+    if (Number(text(r.ok)) !== 0) throw new Error(`${alias} did not reach ${pos} within ${timeoutS} s`)
+  } finally {
+    await conn.end()
+  }
+}
+
+// ---- the CLI
+
+export interface CliRun {
+  proc: ChildProcess
+  pid: number
+  stdout: string
+  stderr: string
+  done: Promise<{code: number | null; signal: NodeJS.Signals | null; ms: number}>
+}
+
+let profileDir: string | undefined
+/** --profile: CLI processes started with a profile label write a V8 CPU profile into <dir>/<label>/ on exit. */
+export function setProfileDir(dir: string | undefined): void {
+  profileDir = dir
+}
+export const profileDirOf = (label: string) => (profileDir ? join(profileDir, label.replace(/[^A-Za-z0-9_-]+/g, '-')) : undefined)
+
+/** `node bin/run.js …` with the cluster's environment (passwords, topology); what a user runs. */
+export function cli(c: TestCluster, args: string[], opts: {profile?: string} = {}): CliRun {
+  const t0 = Date.now()
+  const prof = opts.profile ? profileDirOf(opts.profile) : undefined
+  const nodeArgs = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []
+  const proc = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
+    cwd: ROOT,
+    env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...c.env},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const run: CliRun = {
+    proc,
+    pid: proc.pid!,
+    stdout: '',
+    stderr: '',
+    done: new Promise((ok) => proc.once('close', (code, signal) => ok({code, signal, ms: Date.now() - t0}))),
+  }
+  children.add(proc)
+  proc.once('exit', () => children.delete(proc))
+  proc.stdout!.on('data', (d: Buffer) => (run.stdout += d.toString()))
+  proc.stderr!.on('data', (d: Buffer) => (run.stderr += d.toString()))
+  return run
+}
+
+/** SIGINT (apply stops at a safe point), then SIGKILL after 10 s. */
+export async function stopChild(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return
+  const gone = new Promise<void>((ok) => p.once('exit', () => ok()))
+  p.kill('SIGINT')
+  const timer = setTimeout(() => p.kill('SIGKILL'), 10_000)
+  await gone
+  clearTimeout(timer)
+}
+
+/** Run the CLI to completion; throw unless it exits with one of `codes`. */
+export async function cliOk(c: TestCluster, args: string[], codes = [0]): Promise<CliRun & {code: number | null; ms: number}> {
+  const r = cli(c, args)
+  const {code, ms} = await r.done
+  if (!codes.includes(code ?? -1)) {
+    throw new Error(`shardform ${args.join(' ')} exited ${code}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`)
+  }
+  return {...r, code, ms}
+}
+
+// ---- the workflow record
+
+export async function workflowOf(store: TopoStore, keyspace = KEYSPACE): Promise<WorkflowRecord> {
+  const all = (await store.list<WorkflowRecord>('workflows/')).filter((e) => e.path.endsWith('/Workflow')).map((e) => e.value)
+  const mine = all.filter((w) => w.keyspace === keyspace).sort((a, b) => a.created_at.localeCompare(b.created_at))
+  if (!mine.length) throw new Error(`no workflow for ${keyspace}`)
+  return mine[mine.length - 1]
+}
+
+export interface TaskTiming {
+  id: string
+  state: string
+  startedAt?: number
+  finishedAt?: number
+  seconds?: number
+  output?: Record<string, unknown>
+}
+
+export function taskTiming(wf: WorkflowRecord, id: string): TaskTiming {
+  const t = wf.tasks[id]
+  if (!t) throw new Error(`workflow ${wf.id} has no task ${id}`)
+  const startedAt = t.started_at ? Date.parse(t.started_at) : undefined
+  const finishedAt = t.finished_at ? Date.parse(t.finished_at) : undefined
+  return {
+    id,
+    state: t.state,
+    startedAt,
+    finishedAt,
+    seconds: startedAt !== undefined && finishedAt !== undefined ? (finishedAt - startedAt) / 1000 : undefined,
+    output: t.output,
+  }
+}
+
+/** Wall time of a phase: first task start to last task end. */
+export function phaseTiming(wf: WorkflowRecord, phase: string): {startedAt: number; finishedAt: number; seconds: number; tasks: TaskTiming[]} {
+  const tasks = Object.keys(wf.tasks).filter((id) => id === phase || id.startsWith(`${phase}/`)).map((id) => taskTiming(wf, id))
+  const startedAt = Math.min(...tasks.map((t) => t.startedAt ?? Infinity))
+  const finishedAt = Math.max(...tasks.map((t) => t.finishedAt ?? -Infinity))
+  return {startedAt, finishedAt, seconds: (finishedAt - startedAt) / 1000, tasks}
+}
+
+/** Messages of the workflow's log events for a task (e.g. clone's "copied N row(s) … in Xs"). */
+export function taskLog(wf: WorkflowRecord, id: string): string[] {
+  return wf.events.filter((e) => e.task === id && e.type === 'log').map((e) => e.message)
+}
+
+/** Poll until `fn` returns a value (or throw after `ms`). */
+export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, ms: number, what: string, every = 100): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(ms / 1000)} s waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, every))
+  }
+}
