@@ -35,8 +35,7 @@ const HELP = `npm run bench -- [flags]      (or: tsx bench/run.ts [flags]; build
   --cutover-concurrency N  (default 8)
   --only LIST          some of: ${BENCHES.join(', ')} (default: all)
   --results FILE       Markdown report (default bench/RESULTS.md; "-" for none)
-  --redo-mb N          resize every instance's InnoDB redo log to N MB at start (SET GLOBAL; baselines too; the
-                       local cluster's is 4 MB). Diagnostic: once, both destinations crashed during the catch-up with it
+  --redo-mb N          InnoDB redo log of every instance, baselines too (default 64, as \`shardform local up\`)
   --profile            V8 CPU profiles of the apply processes (bench/out/profiles/), summarised in the report
                        (slows them down: for finding bounds, not for the figures)
 Figures: one JSON line each on stdout. Progress: stderr.`

@@ -19,6 +19,8 @@ export const KEYSPACE = 'test_keyspace'
 
 /** innodb_buffer_pool_size of every instance (cluster and baselines alike): the `shardform local up` default. */
 export const BUFFER_POOL = '64M'
+/** innodb_log_file_size of every instance: the `shardform local up` default (MariaDB's own is 96M). */
+export const REDO_LOG = '64M'
 
 let etcd: TestEtcd | undefined
 const clusters = new Set<TestCluster>()
@@ -31,21 +33,16 @@ export async function sharedEtcd(): Promise<TestEtcd> {
 }
 
 let redoMb: number | undefined
-/** --redo-mb: resize every instance's InnoDB redo log (dynamic in MariaDB 10.11) right after it starts. */
+/** --redo-mb: another InnoDB redo log size for every instance (set in its my.cnf; MariaDB resizes at start). */
 export function setRedoMb(mb: number | undefined): void {
   redoMb = mb
 }
 
 export async function startBenchCluster(layouts: string[], opts: {init?: boolean | number; schema?: boolean} = {}): Promise<TestCluster> {
   const t0 = Date.now()
-  const c = await startTestCluster(layouts, {etcd: await sharedEtcd(), bufferPool: BUFFER_POOL, init: opts.init ?? 0, schema: opts.schema ?? true})
+  const redoLog = redoMb ? `${redoMb}M` : REDO_LOG
+  const c = await startTestCluster(layouts, {etcd: await sharedEtcd(), bufferPool: BUFFER_POOL, redoLog, init: opts.init ?? 0, schema: opts.schema ?? true})
   clusters.add(c)
-  if (redoMb) {
-    for (const t of c.tablets) {
-      const conn = await session(c, t.alias)
-      await conn.query(`SET GLOBAL innodb_log_file_size = ${redoMb * 2 ** 20}`).finally(() => conn.end())
-    }
-  }
   log(`cluster up: ${c.tablets.map((t) => `${t.alias}(${t.type}, pid ${t.pid})`).join(', ')} in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
   return c
 }

@@ -64,8 +64,9 @@ binlog ROW with GTID, \`innodb_flush_log_at_trx_commit=2\`, \`sync_binlog=0\`).
   shardform's statements (PROCESSLIST sampled every 10 ms): a destination busy most of the time bounds the pipeline,
   one mostly idle waits for Node.
 - \`npm run bench -- --profile\` adds V8 CPU profiles of the apply processes, summarised per module and function.
-- \`npm run bench -- --redo-mb 256\` resizes every instance's InnoDB redo log (the local cluster's is 4 MB, which
-  makes every bulk load checkpoint constantly and costs the destinations CPU per row).
+- Every instance (the baselines too) runs with a 64 MB InnoDB redo log, as \`shardform local up\` does; \`--redo-mb N\`
+  changes it (with the 4 MB of a template data directory, every bulk load checkpoints constantly and the
+  destinations spend much more CPU per row).
 - \`tsx bench/explore-copy.ts [--rows N] [--chunks 1,4,16] [--redo-mb 256] [--profile]\` runs shardform's copyTable
   in-process into discarding destinations (Node's own cost), into one and two real destinations with several chunk
   sizes, with the clone's sync callbacks, and the CLI clone, beside LOAD DATA of the same rows.

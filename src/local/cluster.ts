@@ -74,6 +74,8 @@ export interface StartClusterOptions {
   templateDir?: string
   /** innodb_buffer_pool_size of each instance (default 64M). */
   bufferPool?: string
+  /** innodb_log_file_size of each instance (default: the template's 4M; bigger means less flushing under writes). */
+  redoLog?: string
   /** How long one instance may take to answer (default 60 s). */
   startTimeoutMs?: number
   /** How long to wait for replicas to connect to their primary (default 10 s). */
@@ -358,7 +360,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
             await rm(j.p.datadir, {recursive: true, force: true})
             await copyTemplate(templateData!, j.p.datadir)
           }
-          const {pid, exited} = await spawnMariadbd(bins!, {alias: j.t.alias, role: j.t.type, port: j.t.port, serverId: j.t.port, bufferPool: opts.bufferPool ?? '64M'}, j.p)
+          const {pid, exited} = await spawnMariadbd(bins!, {alias: j.t.alias, role: j.t.type, port: j.t.port, serverId: j.t.port, bufferPool: opts.bufferPool ?? '64M', redoLog: opts.redoLog}, j.p)
           j.pid = pid
           state.tablets[j.t.alias] = instanceState(j.t, j.p, pid, false)
           await save()
@@ -600,6 +602,8 @@ export interface LocalUpOptions {
   topoUrl?: string
   templateDir?: string
   bufferPool?: string
+  /** innodb_log_file_size (default 64M: with the template's 4M, InnoDB flushes pages all the time under writes). */
+  redoLog?: string
   onProgress?: (line: string) => void
 }
 
@@ -629,6 +633,7 @@ export async function localUp(opts: LocalUpOptions): Promise<LocalUpResult> {
     etcdPort: localEtcdPort(opts.topoUrl || process.env.SHARDFORM_TOPO),
     templateDir: opts.templateDir,
     bufferPool: opts.bufferPool,
+    redoLog: opts.redoLog ?? '64M',
     onProgress: opts.onProgress,
   })
   return {...cluster, generatedPasswords: pw.generated, credentialsFile: resolve(pw.file)}

@@ -70,6 +70,8 @@ export interface InstanceConfig {
   serverId: number
   /** innodb_buffer_pool_size, e.g. "64M". */
   bufferPool: string
+  /** innodb_log_file_size when it should differ from the template's 4M (MariaDB resizes the log at start). */
+  redoLog?: string
   /** More `key=value` lines for [mariadbd] (e.g. ssl_ca/ssl_cert/ssl_key), appended as given. */
   extraConfig?: string[]
 }
@@ -116,6 +118,7 @@ export function renderMyCnf(cfg: InstanceConfig, p: InstancePaths): string {
     'key_buffer_size=1M',
     'aria_pagecache_buffer_size=8M',
     ...DATADIR_SETTINGS,
+    ...(cfg.redoLog ? [`innodb_log_file_size=${cfg.redoLog}`] : []),
     // LOCAL CLUSTER ONLY: an OS crash may lose the last second of commits. Never use these two in production.
     'innodb_flush_log_at_trx_commit=2',
     'sync_binlog=0',

@@ -57,27 +57,49 @@ export class LoadDataEncoder {
       this.len += 2
       return
     }
-    if (typeof v === 'number' || typeof v === 'bigint') {
-      const s = String(v)
-      this.ensure(s.length)
-      this.len += this.buf.write(s, this.len, 'latin1')
-      return
+    if (typeof v === 'number' || typeof v === 'bigint') v = String(v)
+    if (typeof v === 'string') return this.text(v)
+    this.bytes(v)
+  }
+
+  /** Text: ASCII (numbers as mysql2 gives BIGINT and DECIMAL, dates) written char by char; anything else as UTF-8. */
+  private text(s: string): void {
+    this.ensure(s.length * 2)
+    const out = this.buf
+    let len = this.len
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i)
+      if (c >= 0x80) return this.bytes(Buffer.from(s, 'utf8'))
+      if (SPECIAL[c] !== 0) {
+        out[len++] = BACKSLASH
+        out[len++] = c === 0x09 ? 0x74 : c === 0x0a ? 0x6e : c === 0x00 ? 0x30 : BACKSLASH
+      } else out[len++] = c
     }
-    const b = typeof v === 'string' ? Buffer.from(v, 'utf8') : v
+    this.len = len
+  }
+
+  private bytes(b: Buffer): void {
     this.ensure(b.length * 2)
     const out = this.buf
     let len = this.len
-    // Most values hold no byte that needs escaping: find the first one, copy everything before it natively.
-    let start = 0
-    for (let i = 0; i < b.length; i++) {
-      const x = b[i]
-      if (SPECIAL[x] === 0) continue
-      if (i > start) len += b.copy(out, len, start, i)
-      out[len++] = BACKSLASH
-      out[len++] = x === 0x09 ? 0x74 : x === 0x0a ? 0x6e : x === 0x00 ? 0x30 : BACKSLASH
-      start = i + 1
+    // Most values hold no byte that needs escaping: find out, then copy them whole (TypedArray set is a memcpy;
+    // Buffer.copy costs more per call than copying a short value by hand).
+    let i = 0
+    while (i < b.length && SPECIAL[b[i]] === 0) i++
+    if (i === b.length) {
+      out.set(b, len)
+      this.len = len + b.length
+      return
     }
-    if (start < b.length) len += b.copy(out, len, start)
+    out.set(b.subarray(0, i), len)
+    len += i
+    for (; i < b.length; i++) {
+      const x = b[i]
+      if (SPECIAL[x] !== 0) {
+        out[len++] = BACKSLASH
+        out[len++] = x === 0x09 ? 0x74 : x === 0x0a ? 0x6e : x === 0x00 ? 0x30 : BACKSLASH
+      } else out[len++] = x
+    }
     this.len = len
   }
 

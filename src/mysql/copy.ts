@@ -36,6 +36,8 @@ export interface CopyTableOptions {
   /** Continue after this primary key (resume), replacing rows that may already be there. */
   after?: RowValue[]
   chunkBytes?: number
+  /** Chunks that may wait per destination behind the one being written (default 3). */
+  queueDepth?: number
   /** Called at each sync point, when everything up to `lastPk` is committed everywhere. */
   onSync?: (p: CopyProgress) => Promise<void> | void
   /** Called often with the rows read so far (for progress display). */
@@ -79,6 +81,10 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
   let lastPk: RowValue[] | undefined
   let sinceSync = 0
 
+  // Chunks queued per destination beyond the one being written: the reader runs this far ahead before it waits, so
+  // that one destination being slow for a moment does not starve the others (rows alternate between them).
+  const depth = o.queueDepth ?? 3
+  const queued: Array<Array<Promise<void>>> = o.destinations.map(() => [])
   const send = (d: number): Promise<void> => {
     const payload = enc[d].take()
     const prev = inflight[d] ?? Promise.resolve()
@@ -88,7 +94,10 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
     p.catch((err) => (failure ??= new Error(`writing ${t.name} to tablet ${o.destinations[d].alias}: ${(err as Error).message}`)))
     inflight[d] = p
     sinceSync += payload.length
-    return prev
+    const q = queued[d]
+    q.push(p)
+    while (q.length > depth + 1) q.shift()
+    return q.length > depth ? q[0] : Promise.resolve()
   }
   const syncAll = async (): Promise<void> => {
     for (let d = 0; d < enc.length; d++) if (enc[d].size > 0) void send(d)

@@ -2,7 +2,7 @@
 // which destination's key range holds it. Reference tables go everywhere; a single destination takes everything.
 import {keyRangeContains, type KeyRange} from '../keyspace/keyrange.js'
 import {tableRouting, type VSchema} from '../keyspace/vschema.js'
-import {keyspaceIds, type VindexValue} from '../keyspace/vindexes/index.js'
+import {keyspaceIds, keyspaceIdsFlat, type VindexValue} from '../keyspace/vindexes/index.js'
 import {qid} from '../mysql/connect.js'
 import {copyColumns, needsUtf8Conversion, type TableInfo} from '../mysql/tables.js'
 
@@ -55,10 +55,47 @@ export function copyRouter(p: TablePlacement, table: TableInfo, destinations: Sh
       throw new Error(`a row of ${where} has no keyspace id: ${(err as Error).message}`)
     }
   }
+  const fast = eightByteBounds(destinations)
   return {
     extraSelect,
     route: (row) => destinationOf(destinations, ids([row[idx] as VindexValue])[0]),
-    routeMany: (rows) => ids(rows.map((r) => r[idx] as VindexValue)).map((id) => destinationOf(destinations, id)),
+    routeMany: (rows) => {
+      const values = rows.map((r) => r[idx] as VindexValue)
+      let flat: Buffer | undefined
+      try {
+        flat = fast && keyspaceIdsFlat(p.type, values)
+      } catch (err) {
+        throw new Error(`a row of ${where} has no keyspace id: ${(err as Error).message}`)
+      }
+      if (!flat || !fast) return ids(values).map((id) => destinationOf(destinations, id))
+      const out = new Array<number>(rows.length)
+      for (let i = 0; i < rows.length; i++) out[i] = fast(flat.readUInt32BE(i * 8), flat.readUInt32BE(i * 8 + 4))
+      return out
+    },
+  }
+}
+
+/**
+ * For 8-byte keyspace ids and bounds of at most 8 bytes: destination lookup on two 32-bit numbers. A bound shorter
+ * than 8 bytes compares with an 8-byte id as if padded with zeros, so [start, end) holds id ⟺ start ≤ id < end as
+ * 64-bit numbers. Undefined when a bound is longer (then ids are compared as bytes).
+ */
+function eightByteBounds(destinations: ShardRange[]): ((hi: number, lo: number) => number) | undefined {
+  if (destinations.some((d) => d.kr.start.length > 8 || d.kr.end.length > 8)) return undefined
+  const pad = (b: Buffer) => {
+    const x = Buffer.alloc(8)
+    b.copy(x)
+    return [x.readUInt32BE(0), x.readUInt32BE(4)] as const
+  }
+  const ranges = destinations.map((d) => ({start: pad(d.kr.start), end: d.kr.end.length ? pad(d.kr.end) : undefined}))
+  return (hi, lo) => {
+    for (let i = 0; i < ranges.length; i++) {
+      const {start, end} = ranges[i]
+      if (hi < start[0] || (hi === start[0] && lo < start[1])) continue
+      if (end && (hi > end[0] || (hi === end[0] && lo >= end[1]))) continue
+      return i
+    }
+    return -2
   }
 }
 

@@ -35,6 +35,8 @@ export interface TestClusterOptions {
   schema?: boolean | string
   /** innodb_buffer_pool_size per instance (default 32M: tests run up to 21 of them). */
   bufferPool?: string
+  /** innodb_log_file_size per instance (default: the template's 4M). */
+  redoLog?: string
 }
 
 export interface TestCluster {
@@ -159,6 +161,7 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
       replPassword: passwords[REPL_PASSWORD_ENV]!,
       templateDir: await templateDir(),
       bufferPool: opts.bufferPool ?? '32M',
+      ...(opts.redoLog ? {redoLog: opts.redoLog} : {}),
     })
   } catch (err) {
     await import('../../src/local/cluster.js').then((m) => m.stopCluster(join(dir, 'local'), {kill: true, purge: true})).catch(() => undefined)

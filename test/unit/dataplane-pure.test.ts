@@ -136,3 +136,17 @@ describe('row placement', () => {
     expect(() => placement(vschema, {...messages, name: 'other'}, dests)).toThrow(/table "other" is not in the vschema/)
   })
 })
+
+describe('row placement on 8-byte ids', () => {
+  it('routes exactly like the byte comparison, for any shard boundaries', async () => {
+    const {generateShards} = await import('../../src/keyspace/keyrange.js')
+    const {randomBytes} = await import('node:crypto')
+    const vschema = {sharded: true, vindexes: {hash: {type: 'hash'}}, tables: {messages: {column_vindexes: [{column: 'page', name: 'hash'}]}}}
+    const values: unknown[][] = Array.from({length: 5000}, (_, i) => [i % 3 === 0 ? String(randomBytes(8).readBigUInt64BE()) : i])
+    for (const names of [generateShards(2), generateShards(3), generateShards(7), generateShards(300), ['-4000000000000001', '4000000000000001-80', '80-']]) {
+      const dests = names.map((name) => ({name, kr: parseShardName(name)}))
+      const {route, routeMany} = copyRouter(placement(vschema, messages, dests), messages, dests)
+      expect(routeMany(values)).toEqual(values.map((v) => route(v)))
+    }
+  })
+})

@@ -1,5 +1,5 @@
 import {binaryMd5Vindex, binaryVindex} from './binary.js'
-import {hashVindex, hashVindexMany} from './hash.js'
+import {hashVindex, hashVindexFlat, hashVindexMany} from './hash.js'
 import {numericVindex, reverseBitsVindex} from './numeric.js'
 import {VindexError, type VindexValue} from './value.js'
 import {xxhashVindex} from './xxhash.js'
@@ -41,6 +41,11 @@ export function keyspaceIds(type: string, values: VindexValue[]): Buffer[] {
   if (many) return many(values)
   const fn = getVindex(type)
   return values.map((v) => fn(v))
+}
+
+/** For vindexes whose ids are always 8 bytes: many ids back to back in one buffer (no object per id), else undefined. */
+export function keyspaceIdsFlat(type: string, values: VindexValue[]): Buffer | undefined {
+  return type === 'hash' ? hashVindexFlat(values) : undefined
 }
 
 /** The keyspace id of one value under a vindex type. */

@@ -52,26 +52,78 @@ export function toBytes(value: VindexValue, vindex: string): Buffer {
 }
 
 const TWO32 = 4294967296
+const MASK32 = 0xffffffffn
 
 /**
- * Write a value's uint64 big-endian at `off` of `out`. Safe integers and short decimal strings (the common case:
- * mysql2 gives BIGINT as text) take a path without BigInt; everything else goes through toUint64.
+ * A value's uint64 as two 32-bit halves in `out` (high, low). Safe integers and short decimal strings (the common
+ * case: mysql2 gives BIGINT as text) take a path without BigInt; everything else goes through toUint64.
  */
-export function writeUint64(value: VindexValue, vindex: string, out: Buffer, off: number): void {
+export function uint64Halves(value: VindexValue, vindex: string, out: Uint32Array): void {
   let n: number | undefined
   if (typeof value === 'number' && Number.isSafeInteger(value)) n = value
   else if (typeof value === 'string' && value.length > 0 && value.length <= 15 && /^-?[0-9]+$/.test(value)) n = Number(value)
+  else if (typeof value === 'string' && decimalHalves(value, out)) return
   if (n === undefined) {
-    out.writeBigUInt64BE(toUint64(value, vindex), off)
-    return
-  }
-  if (n >= 0) {
-    out.writeUInt32BE(Math.floor(n / TWO32), off)
-    out.writeUInt32BE(n >>> 0, off + 4)
+    const big = toUint64(value, vindex)
+    out[0] = Number(big >> 32n)
+    out[1] = Number(big & MASK32)
+  } else if (n >= 0) {
+    out[0] = Math.floor(n / TWO32)
+    out[1] = n >>> 0
   } else {
     // Two's complement of a negative safe integer.
     const m = -n - 1
-    out.writeUInt32BE(~Math.floor(m / TWO32) >>> 0, off)
-    out.writeUInt32BE(~(m >>> 0) >>> 0, off + 4)
+    out[0] = ~Math.floor(m / TWO32) >>> 0
+    out[1] = ~(m >>> 0) >>> 0
   }
+}
+
+const halves = new Uint32Array(2)
+
+/** Write a value's uint64 big-endian at `off` of `out`. */
+export function writeUint64(value: VindexValue, vindex: string, out: Buffer, off: number): void {
+  uint64Halves(value, vindex, halves)
+  out.writeUInt32BE(halves[0], off)
+  out.writeUInt32BE(halves[1], off + 4)
+}
+
+/**
+ * A decimal string of a 64-bit integer (-2^63 … 2^64-1) as halves without BigInt, four digits at a time in exact
+ * double arithmetic. False when the text is not such a number (the caller takes the general path and its errors).
+ */
+function decimalHalves(s: string, out: Uint32Array): boolean {
+  const neg = s.charCodeAt(0) === 45
+  const from = neg ? 1 : 0
+  if (s.length - from < 1 || s.length - from > 20) return false
+  let hi = 0
+  let lo = 0
+  for (let i = from; i < s.length; i += 4) {
+    const end = Math.min(i + 4, s.length)
+    let g = 0
+    let m = 1
+    for (let j = i; j < end; j++) {
+      const d = s.charCodeAt(j) - 48
+      if (d < 0 || d > 9) return false
+      g = g * 10 + d
+      m *= 10
+    }
+    const low = lo * m + g
+    const carry = Math.floor(low / TWO32)
+    lo = low - carry * TWO32
+    hi = hi * m + carry
+    if (hi >= TWO32) return false
+  }
+  if (neg) {
+    // Magnitude at most 2^63; two's complement: invert and add one.
+    if (hi > 0x80000000 || (hi === 0x80000000 && lo > 0)) return false
+    lo = (~lo >>> 0) + 1
+    hi = ~hi >>> 0
+    if (lo === TWO32) {
+      lo = 0
+      hi = (hi + 1) >>> 0
+    }
+  }
+  out[0] = hi
+  out[1] = lo
+  return true
 }
