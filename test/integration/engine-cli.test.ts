@@ -164,8 +164,8 @@ describe('saved plans and gates', () => {
     const w = new Cli(['apply'], env)
     let approvals = 0
     for (;;) {
-      const seen = w.count(/Waiting for approval/)
-      await until(() => w.count(/Waiting for approval/) > seen || w.done, 30_000)
+      // One "Waiting for approval" line per gate: wait for the next one not yet answered (it may already be there).
+      await until(() => w.count(/Waiting for approval/) > approvals || w.done, 30_000)
       if (w.done) break
       const t0 = Date.now()
       const before = w.count(/Approved /)
