@@ -2,10 +2,10 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {mkdtemp, rm} from 'node:fs/promises'
-import {request} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
+import {etcdHealthy} from '../../src/local/etcd.js'
 import {freePorts} from './ports.js'
 
 export const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd'
@@ -61,7 +61,7 @@ export async function startEtcd(): Promise<TestEtcd> {
     exited.catch(() => undefined)
     const deadline = Date.now() + 15_000
     for (;;) {
-      const ok = await Promise.race([health(clientUrl), exited])
+      const ok = await Promise.race([etcdHealthy(clientPort), exited])
       if (ok) return
       if (Date.now() > deadline) {
         p.kill('SIGKILL')
@@ -99,19 +99,3 @@ export async function startEtcd(): Promise<TestEtcd> {
   }
 }
 
-/** True once etcd serves /health with a healthy answer. */
-function health(clientUrl: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request(`${clientUrl}/health`, {timeout: 1000}, (res) => {
-      let body = ''
-      res.on('data', (d: Buffer) => (body += d.toString()))
-      res.on('end', () => resolve(res.statusCode === 200 && body.includes('true')))
-    })
-    req.on('error', () => resolve(false))
-    req.on('timeout', () => {
-      req.destroy()
-      resolve(false)
-    })
-    req.end()
-  })
-}
