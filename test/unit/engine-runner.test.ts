@@ -21,6 +21,22 @@ afterEach(async () => {
 
 const taskStates = (wf: WorkflowRecord) => Object.fromEntries(Object.values(wf.tasks).map((t) => [t.id, t.state]))
 
+// Each task waits until `n` tasks run at once (or 3 s pass): deterministic whatever the machine's speed.
+function barrier(n: number) {
+  let waiting: Array<() => void> = []
+  return async (_ctx: unknown, r: Recorder) => {
+    if (r.current >= n) {
+      for (const w of waiting) w()
+      waiting = []
+      return
+    }
+    await new Promise<void>((resolve) => {
+      waiting.push(resolve)
+      setTimeout(resolve, 3000)
+    })
+  }
+}
+
 describe('phases and tasks', () => {
   it('runs phases in plan order, each task once, and finishes the workflow', async () => {
     fx = await fixture(
@@ -62,21 +78,6 @@ describe('phases and tasks', () => {
   })
 
   it('runs a parallel phase concurrently, bounded by parallelism (and diff by the layout setting)', async () => {
-    // Each task waits until `n` tasks run at once (or 3 s pass): deterministic whatever the machine's speed.
-    const barrier = (n: number) => {
-      let waiting: Array<() => void> = []
-      return async (_ctx: unknown, r: Recorder) => {
-        if (r.current >= n) {
-          for (const w of waiting) w()
-          waiting = []
-          return
-        }
-        await new Promise<void>((resolve) => {
-          waiting.push(resolve)
-          setTimeout(resolve, 3000)
-        })
-      }
-    }
     const plan = makePlan([{name: 'clone', tasks: 6}, {name: 'diff', tasks: 4}], 'ks', {diffParallelism: 2})
     fx = await fixture(plan)
     const rec = new Recorder()
@@ -176,7 +177,8 @@ describe('gates', () => {
   it('phase gate: one approval for all tasks; none: no approval', async () => {
     fx = await fixture(makePlan([{name: 'copy_schema', gate: 'none', tasks: 2}, {name: 'clone', gate: 'phase', tasks: 3}]))
     const rec = new Recorder()
-    rec.delayMs = 30
+    const three = barrier(3)
+    for (let i = 0; i < 3; i++) rec.on(`clone/t${i}`, three)
     let out = await fx.runner(rec.runtime(), {noWait: true}).run()
     expect(out.state).toBe('waiting')
     if (out.state === 'waiting') expect(out.stage).toMatchObject({stage: 'all', gate: 'clone:all', tasks: ['clone/t0', 'clone/t1', 'clone/t2']})
