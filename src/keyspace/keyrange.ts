@@ -119,9 +119,12 @@ export interface CoverageProblem {
  * Invalid names throw KeyRangeError.
  */
 export function checkCoverage(shardNames: string[]): CoverageProblem[] {
-  const shards = shardNames
-    .map((name) => ({name, kr: parseShardName(name)}))
-    .sort((a, b) => compareBytes(a.kr.start, b.kr.start) || compareEnds(a.kr.end, b.kr.end))
+  return checkCoverageOf(shardNames.map((name) => ({name, kr: parseShardName(name)})))
+}
+
+/** checkCoverage for names already parsed. */
+export function checkCoverageOf(parsed: Array<{name: string; kr: KeyRange}>): CoverageProblem[] {
+  const shards = [...parsed].sort((a, b) => compareBytes(a.kr.start, b.kr.start) || compareEnds(a.kr.end, b.kr.end))
   const problems: CoverageProblem[] = []
   if (shards.length === 0) return [{kind: 'gap', range: '-', shards: []}]
   // `cursor` is the end of what is covered so far; null = covered to +infinity.

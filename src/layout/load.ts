@@ -1,13 +1,13 @@
 // Read a layout file: YAML → schema → semantic checks → Layout. Every problem carries file:line:col.
 import {dirname, resolve} from 'node:path'
-import {parseShardName, keyRangeToJSON} from '../keyspace/keyrange.js'
+import {keyRangeToJSON} from '../keyspace/keyrange.js'
 import type {VSchema} from '../keyspace/vschema.js'
 import {ShardformError} from '../errors.js'
 import type {TabletType} from '../topo/records.js'
 import {layoutValidator, schemaProblems, vschemaValidator} from './schema.js'
-import {shardProblems, vschemaSemanticProblems, type RawTablet, type SemanticProblem} from './semantic.js'
+import {shardProblems, shardRanges, vschemaSemanticProblems, type RawTablet, type SemanticProblem} from './semantic.js'
 import {formatProblems, SourceDoc, UnreadableFileError, type Problem} from './source.js'
-import {DEFAULT_SETTINGS, TABLET_DEFAULTS, type GatePolicy, type Layout, type ShardSpec, type TlsFiles} from './types.js'
+import {DEFAULT_SETTINGS, TABLET_DEFAULTS, type GatePolicy, type Layout, type ShardSpec, type TabletSpec, type TlsFiles} from './types.js'
 
 export class LayoutError extends ShardformError {
   override name = 'LayoutError'
@@ -71,26 +71,32 @@ function layoutFromSource(source: SourceDoc): Layout {
   }
 
   const defaults = {...TABLET_DEFAULTS, ...layout.defaults}
+  const {ranges, problems: nameProblems} = shardRanges(Object.keys(layout.shards))
   const semantic: Array<[SourceDoc, SemanticProblem]> = [
-    ...shardProblems(layout.shards, defaults.host).map((p): [SourceDoc, SemanticProblem] => [source, p]),
+    ...[...nameProblems, ...shardProblems(layout.shards, ranges, defaults.host)].map((p): [SourceDoc, SemanticProblem] => [source, p]),
     ...vschemaSemanticProblems(vschema, Object.keys(layout.shards), vschemaPath).map((p): [SourceDoc, SemanticProblem] => [vschemaSource, p]),
   ]
   if (semantic.length) throw new LayoutError(semantic.map(([src, p]) => src.problem(p.path, p.message, p.atKey)))
 
+  const folder = dirname(source.file)
   const shards: ShardSpec[] = Object.entries(layout.shards).map(([name, s]) => ({
     name,
-    keyRange: keyRangeToJSON(parseShardName(name)),
-    tablets: s.tablets.map((t) => ({
-      alias: t.alias,
-      type: (t.type === 'master' ? 'primary' : t.type) as TabletType,
-      host: (t.host as string | undefined) ?? defaults.host,
-      port: t.port,
-      user: (t.user as string | undefined) ?? defaults.user,
-      passwordEnv: (t.passwordEnv as string | undefined) ?? defaults.passwordEnv,
-      adminUser: (t.adminUser as string | undefined) ?? defaults.adminUser,
-      adminPasswordEnv: (t.adminPasswordEnv as string | undefined) ?? defaults.adminPasswordEnv,
-      ...tlsOf(layout.defaults?.tls, t.tls as TlsFiles | undefined, dirname(source.file)),
-    })),
+    keyRange: keyRangeToJSON(ranges.get(name)!),
+    tablets: s.tablets.map((t) => {
+      const tablet: TabletSpec = {
+        alias: t.alias,
+        type: (t.type === 'master' ? 'primary' : t.type) as TabletType,
+        host: (t.host as string | undefined) ?? defaults.host,
+        port: t.port,
+        user: (t.user as string | undefined) ?? defaults.user,
+        passwordEnv: (t.passwordEnv as string | undefined) ?? defaults.passwordEnv,
+        adminUser: (t.adminUser as string | undefined) ?? defaults.adminUser,
+        adminPasswordEnv: (t.adminPasswordEnv as string | undefined) ?? defaults.adminPasswordEnv,
+      }
+      const tls = tlsOf(layout.defaults?.tls, t.tls as TlsFiles | undefined, folder)
+      if (tls) tablet.tls = tls
+      return tablet
+    }),
   }))
   // Normalised lower-case hex compares as text exactly as the bytes do.
   shards.sort((a, b) => (a.keyRange.start < b.keyRange.start ? -1 : a.keyRange.start > b.keyRange.start ? 1 : 0))
@@ -111,11 +117,11 @@ function layoutFromSource(source: SourceDoc): Layout {
  * absolute (relative ones are relative to the layout's folder) and only paths are kept: the files are read when a
  * connection is made, so certificates and keys never enter the topology or plans.
  */
-function tlsOf(defaults: TlsFiles | undefined, own: TlsFiles | undefined, base: string): {tls?: TlsFiles} {
-  if (!defaults && !own) return {}
+function tlsOf(defaults: TlsFiles | undefined, own: TlsFiles | undefined, base: string): TlsFiles | undefined {
+  if (!defaults && !own) return undefined
   const merged: TlsFiles = {...defaults, ...own}
   const tls: TlsFiles = {}
   for (const k of ['ca', 'cert', 'key'] as const) if (merged[k]) tls[k] = resolve(base, merged[k])
   if (merged.verifyServerCert !== undefined) tls.verifyServerCert = merged.verifyServerCert
-  return {tls}
+  return tls
 }

@@ -1,5 +1,5 @@
 // Checks a schema cannot express: shard names and coverage, vschema consistency, tablets.
-import {checkCoverage, describeCoverageProblem, isValidShardName, parseShardName} from '../keyspace/keyrange.js'
+import {checkCoverageOf, describeCoverageProblem, isValidShardName, parseShardName, type KeyRange} from '../keyspace/keyrange.js'
 import {vschemaProblems, type VSchema} from '../keyspace/vschema.js'
 import type {DocPath} from './source.js'
 
@@ -18,20 +18,26 @@ export interface SemanticProblem {
   inVSchemaFile?: boolean
 }
 
-export function shardProblems(shards: Record<string, {tablets: RawTablet[]}>, defaultHost: string): SemanticProblem[] {
-  const out: SemanticProblem[] = []
-  const names = Object.keys(shards)
-  const valid: string[] = []
+/** Each valid shard name's key range; the invalid names as problems. */
+export function shardRanges(names: string[]): {ranges: Map<string, KeyRange>; problems: SemanticProblem[]} {
+  const ranges = new Map<string, KeyRange>()
+  const problems: SemanticProblem[] = []
   for (const name of names) {
     try {
-      parseShardName(name)
-      valid.push(name)
+      ranges.set(name, parseShardName(name))
     } catch (err) {
-      out.push({path: ['shards', name], atKey: true, message: (err as Error).message})
+      problems.push({path: ['shards', name], atKey: true, message: (err as Error).message})
     }
   }
-  if (valid.length === names.length) {
-    for (const p of checkCoverage(valid)) {
+  return {ranges, problems}
+}
+
+/** Coverage (when every name is valid), one primary per shard, unique aliases and host:port pairs. */
+export function shardProblems(shards: Record<string, {tablets: RawTablet[]}>, ranges: Map<string, KeyRange>, defaultHost: string): SemanticProblem[] {
+  const out: SemanticProblem[] = []
+  const names = Object.keys(shards)
+  if (ranges.size === names.length) {
+    for (const p of checkCoverageOf([...ranges].map(([name, kr]) => ({name, kr})))) {
       const at = p.shards.length ? ['shards', p.shards[p.shards.length - 1]] : ['shards']
       out.push({path: at, atKey: p.shards.length > 0, message: `${describeCoverageProblem(p)}; the shards must cover the whole keyspace exactly once`})
     }
@@ -40,7 +46,8 @@ export function shardProblems(shards: Record<string, {tablets: RawTablet[]}>, de
   const endpoints = new Map<string, string>()
   for (const name of names) {
     const tablets = shards[name].tablets
-    const primaries = tablets.filter((t) => t.type === 'primary' || t.type === 'master')
+    const primaries: RawTablet[] = []
+    for (const t of tablets) if (t.type === 'primary' || t.type === 'master') primaries.push(t)
     if (primaries.length !== 1) {
       out.push({
         path: ['shards', name, 'tablets'],
@@ -48,7 +55,8 @@ export function shardProblems(shards: Record<string, {tablets: RawTablet[]}>, de
         message: primaries.length === 0 ? `shard "${name}" has no primary tablet; exactly one tablet must be type: primary` : `shard "${name}" has ${primaries.length} primary tablets (${primaries.map((t) => t.alias).join(', ')}); exactly one is allowed`,
       })
     }
-    tablets.forEach((t, i) => {
+    for (let i = 0; i < tablets.length; i++) {
+      const t = tablets[i]
       const prevAlias = aliases.get(t.alias)
       if (prevAlias) out.push({path: ['shards', name, 'tablets', i, 'alias'], atKey: false, message: `tablet alias "${t.alias}" is already used in shard "${prevAlias}"; aliases must be unique`})
       else aliases.set(t.alias, name)
@@ -56,7 +64,7 @@ export function shardProblems(shards: Record<string, {tablets: RawTablet[]}>, de
       const prevEp = endpoints.get(ep)
       if (prevEp) out.push({path: ['shards', name, 'tablets', i, 'port'], atKey: false, message: `${ep} is already used by tablet ${prevEp}; each tablet needs its own host:port`})
       else endpoints.set(ep, t.alias)
-    })
+    }
   }
   return out
 }
