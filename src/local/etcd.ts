@@ -47,6 +47,26 @@ export function etcdHealthy(port: number, timeoutMs = 1000): Promise<boolean> {
   })
 }
 
+/** A one-member etcd cluster on 127.0.0.1 (the local cluster's and the tests'). */
+export function etcdArgs(name: string, dataDir: string, clientPort: number, peerPort: number, tuning: {logLevel: string; heartbeatMs: number; electionMs: number; quotaMiB: number}): string[] {
+  const clientUrl = `http://127.0.0.1:${clientPort}`
+  const peerUrl = `http://127.0.0.1:${peerPort}`
+  return [
+    '--name', name,
+    '--data-dir', dataDir,
+    '--listen-client-urls', clientUrl,
+    '--advertise-client-urls', clientUrl,
+    '--listen-peer-urls', peerUrl,
+    '--initial-advertise-peer-urls', peerUrl,
+    '--initial-cluster', `${name}=${peerUrl}`,
+    '--initial-cluster-state', 'new',
+    '--log-level', tuning.logLevel,
+    '--heartbeat-interval', String(tuning.heartbeatMs),
+    '--election-timeout', String(tuning.electionMs),
+    '--quota-backend-bytes', String(tuning.quotaMiB * 1024 * 1024),
+  ]
+}
+
 export interface LocalEtcd {
   pid: number
   clientPort: number
@@ -63,30 +83,12 @@ export async function startLocalEtcd(dir: string, clientPort: number, peerPort: 
   const log = join(base, 'etcd.log')
   await mkdir(base, {recursive: true, mode: 0o700})
   const name = 'shardform-local'
-  const clientUrl = `http://127.0.0.1:${clientPort}`
-  const peerUrl = `http://127.0.0.1:${peerPort}`
   const fd = openSync(log, 'a')
   let exited: number | null | undefined
   let pid: number | undefined
   try {
-    const child = spawn(
-      bin,
-      [
-        '--name', name,
-        '--data-dir', dataDir,
-        '--listen-client-urls', clientUrl,
-        '--advertise-client-urls', clientUrl,
-        '--listen-peer-urls', peerUrl,
-        '--initial-advertise-peer-urls', peerUrl,
-        '--initial-cluster', `${name}=${peerUrl}`,
-        '--initial-cluster-state', 'new',
-        '--log-level', 'warn',
-        '--heartbeat-interval', '100',
-        '--election-timeout', '1000',
-        '--quota-backend-bytes', String(512 * 1024 * 1024),
-      ],
-      {detached: true, stdio: ['ignore', fd, fd]},
-    )
+    const tuning = {logLevel: 'warn', heartbeatMs: 100, electionMs: 1000, quotaMiB: 512}
+    const child = spawn(bin, etcdArgs(name, dataDir, clientPort, peerPort, tuning), {detached: true, stdio: ['ignore', fd, fd]})
     child.once('exit', (code) => (exited = code ?? -1))
     child.once('error', () => (exited = -1))
     child.unref()

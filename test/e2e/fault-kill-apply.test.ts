@@ -2,12 +2,11 @@
 // of the guestbook (300k bulk rows, so clone and diff take seconds) while `shardform load` writes through the router
 // the whole time; after each kill `apply` runs again. In the end the workflow is done, every diff passed, `load
 // verify` finds nothing lost, duplicated or misplaced, the client saw no error, and every bulk row is in place once.
-import {spawn} from 'node:child_process'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import type {WorkflowRecord} from '../../src/engine/types.js'
-import {BIN, ROOT} from '../helpers/cli.js'
+import {startLoad} from '../helpers/cli.js'
 import {assertBuilt, type Cli} from '../helpers/engine-cli.js'
 import {guestbookFile, type TestCluster} from '../helpers/cluster.js'
 import {bulkLoad, checkBulkRows, cliProc, injected, KS, openWorkflow, readOnly, recordProblems, rng, startFaultCluster, workflowById} from '../helpers/fault-cluster.js'
@@ -70,26 +69,6 @@ const MOMENTS: Moment[] = [
   {name: 'retire_sources', phase: 'retire_sources', after: /retire_sources\/0: started|Phase retire_sources started/, delay: [0, 100]},
 ]
 
-function startLoad(journal: string) {
-  const proc = spawn(process.execPath, [BIN, 'load', KS, '--rate', '100', '--concurrency', '4', '--journal', journal, '--json', '--buffer-window', String(BUFFER_WINDOW)], {
-    cwd: ROOT,
-    env: {...process.env, NO_COLOR: '1', ...c.env},
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  let err = ''
-  proc.stdout!.on('data', (d) => (out += d))
-  proc.stderr!.on('data', (d) => (err += d))
-  const exited = new Promise<number | null>((r) => proc.on('close', r))
-  return {
-    stop: async () => {
-      proc.kill('SIGINT')
-      const code = await exited
-      return {summary: (out.trim() ? JSON.parse(out) : {}) as Record<string, any>, code, stderr: err}
-    },
-  }
-}
-
 /** Wait for the moment; 'past' when the workflow moved beyond its phase first, 'exited' when apply ended. */
 async function reach(p: Cli, m: Moment, wfId: () => string | undefined, deadlineMs: number): Promise<'hit' | 'past' | 'exited'> {
   const limit = Date.now() + deadlineMs
@@ -117,7 +96,7 @@ it('kill -9 of apply at moments spread over every phase, under load: completes, 
   console.log(`kill moments seed ${seed} (replay with SHARDFORM_KILL_SEED=${seed}); load buffer window ${BUFFER_WINDOW} s`)
   const random = rng(seed)
   const journal = join(c.dir, 'kill.journal')
-  const load = startLoad(journal)
+  const load = startLoad(KS, ['--rate', '100', '--concurrency', '4', '--journal', journal, '--buffer-window', String(BUFFER_WINDOW)], c.env)
   const started = Date.now()
   await sleep(2000)
 

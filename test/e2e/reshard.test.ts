@@ -1,11 +1,10 @@
 // The seed story end to end with the CLI as a user runs it: 1 → 2 → 4 → 2 shards of the guestbook while
 // `shardform load` inserts, updates and deletes through the router the whole time. After each apply: nothing
 // lost, duplicated or misplaced, every diff passed, the old shards take no writes, the client saw no errors.
-import {spawn, type ChildProcess} from 'node:child_process'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {BIN, cli, ROOT} from '../helpers/cli.js'
+import {cli, startLoad} from '../helpers/cli.js'
 import {guestbookFile, startTestCluster, type TestCluster} from '../helpers/cluster.js'
 
 let c: TestCluster
@@ -21,28 +20,6 @@ afterAll(async () => {
 
 const run = (args: string[], timeoutMs = 300_000) => cli(args, {env: c.env, timeoutMs})
 
-/** `shardform load` in the background until stopped; resolves with its JSON summary. */
-function startLoad(journal: string): {proc: ChildProcess; stop(): Promise<{summary: Record<string, unknown>; code: number | null; stderr: string}>} {
-  const proc = spawn(process.execPath, [BIN, 'load', 'test_keyspace', '--rate', '120', '--concurrency', '4', '--journal', journal, '--json'], {
-    cwd: ROOT,
-    env: {...process.env, NO_COLOR: '1', ...c.env},
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  let err = ''
-  proc.stdout!.on('data', (d) => (out += d))
-  proc.stderr!.on('data', (d) => (err += d))
-  const exited = new Promise<number | null>((r) => proc.on('close', r))
-  return {
-    proc,
-    stop: async () => {
-      proc.kill('SIGINT')
-      const code = await exited
-      return {summary: out.trim() ? JSON.parse(out) : {}, code, stderr: err}
-    },
-  }
-}
-
 async function gtid(alias: string): Promise<string> {
   const [r] = await c.query<{p: string}>(alias, 'SELECT @@global.gtid_binlog_pos AS p')
   return String(r.p)
@@ -51,7 +28,7 @@ async function gtid(alias: string): Promise<string> {
 async function reshard(layoutIndex: number, oldPrimaries: string[]) {
   const journal = join(c.dir, `load-${journals.length}.journal`)
   journals.push(journal)
-  const load = startLoad(journal)
+  const load = startLoad('test_keyspace', ['--rate', '120', '--concurrency', '4', '--journal', journal], c.env)
   await sleep(2500)
   const applied = await run(['apply', c.layoutFiles[layoutIndex], '--auto-approve'])
   expect(applied.code, applied.stdout + applied.stderr).toBe(0)

@@ -4,6 +4,27 @@ import {spawn} from 'node:child_process'
 export const BIN = new URL('../../bin/run.js', import.meta.url).pathname
 export const ROOT = new URL('../../', import.meta.url).pathname
 
+/** `shardform load KEYSPACE --json …args` in the background until stopped (SIGINT); then its JSON summary. */
+export function startLoad(keyspace: string, args: string[], env: Record<string, string | undefined>) {
+  const proc = spawn(process.execPath, [BIN, 'load', keyspace, '--json', ...args], {
+    cwd: ROOT,
+    env: {...process.env, NO_COLOR: '1', ...env},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  proc.stdout.on('data', (d) => (out += d))
+  proc.stderr.on('data', (d) => (err += d))
+  const exited = new Promise<number | null>((r) => proc.on('close', r))
+  return {
+    stop: async () => {
+      proc.kill('SIGINT')
+      const code = await exited
+      return {summary: (out.trim() ? JSON.parse(out) : {}) as Record<string, any>, code, stderr: err}
+    },
+  }
+}
+
 export interface CliResult {
   code: number | null
   stdout: string

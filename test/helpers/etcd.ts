@@ -5,7 +5,7 @@ import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {etcdHealthy} from '../../src/local/etcd.js'
+import {etcdArgs, etcdHealthy} from '../../src/local/etcd.js'
 import {freePorts} from './ports.js'
 
 export const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd'
@@ -31,22 +31,8 @@ export async function startEtcd(): Promise<TestEtcd> {
   const dir = await mkdtemp(join(tmpdir(), 'shardform-etcd-'))
   const name = `test-${clientPort}`
   const clientUrl = `http://127.0.0.1:${clientPort}`
-  const peerUrl = `http://127.0.0.1:${peerPort}`
-  const args = [
-    '--name', name,
-    '--data-dir', join(dir, 'data'),
-    '--listen-client-urls', clientUrl,
-    '--advertise-client-urls', clientUrl,
-    '--listen-peer-urls', peerUrl,
-    '--initial-advertise-peer-urls', peerUrl,
-    '--initial-cluster', `${name}=${peerUrl}`,
-    '--initial-cluster-state', 'new',
-    '--log-level', 'error',
-    // Small and quick: tests run on two cores.
-    '--heartbeat-interval', '50',
-    '--election-timeout', '500',
-    '--quota-backend-bytes', String(256 * 1024 * 1024),
-  ]
+  // Small and quick: tests run on two cores.
+  const args = etcdArgs(name, join(dir, 'data'), clientPort, peerPort, {logLevel: 'error', heartbeatMs: 50, electionMs: 500, quotaMiB: 256})
   let proc: ChildProcess | undefined
   let log = ''
 

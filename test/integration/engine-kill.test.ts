@@ -6,6 +6,7 @@ import {afterAll, beforeAll, expect, it} from 'vitest'
 import type {TopoStore} from '../../src/topo/store.js'
 import {assertBuilt, Cli, cliEnv, initGuestbook, KS, onlyWorkflow, runCli, runKey, TWO_SHARDS, workflows} from '../helpers/engine-cli.js'
 import {startEtcd, type TestEtcd} from '../helpers/etcd.js'
+import {rng} from '../helpers/fault-cluster.js'
 
 let etcd: TestEtcd
 let store: TopoStore | undefined
@@ -19,18 +20,6 @@ afterAll(async () => {
   await store?.close()
   await etcd?.stop()
 })
-
-/** mulberry32: reproducible "random" moments; the seed is printed so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 it('survives kill -9 at 20 random moments: every task done exactly once, the workflow done', {timeout: 150_000}, async () => {
   const url = etcd.newUrl()
