@@ -4,7 +4,7 @@
 // with the task. Writes are blocked from the freeze until that commit; the time is recorded.
 import type {Connection} from 'mysql2/promise'
 import type {Executor, TaskContext} from '../engine/types.js'
-import {connectTablet} from '../mysql/connect.js'
+import {connectTablet, qid} from '../mysql/connect.js'
 import type {TabletRecord} from '../topo/records.js'
 import {dataSession} from '../mysql/session.js'
 import {groupOf, keyspaceState, PhaseError, primaryOf, streamId} from './context.js'
@@ -42,19 +42,25 @@ export async function setReadOnly(t: TabletRecord, on: boolean): Promise<void> {
 }
 
 /**
- * read_only stops only users without READ ONLY ADMIN / SUPER: the application's user must be one of those. It is
- * asked about itself (SHOW GRANTS for the current user needs no privilege, unlike other users' grants).
+ * read_only stops only users without READ ONLY ADMIN / SUPER: the application's user must be one of those, and so
+ * must every role it can enable (SET ROLE, at any time, takes that role's own roles along). It is asked about itself:
+ * SHOW GRANTS for the current user and its current role needs no privilege, unlike other users' or roles' grants.
  */
 export async function checkWriteFreeze(t: TabletRecord): Promise<void> {
   const c = await connectTablet(t, 'app')
   let grants: string[]
   try {
-    const [rows] = (await c.query('SHOW GRANTS')) as unknown as [Row[]]
-    grants = rows.map((r) => String(Object.values(r)[0]))
+    const show = async () => ((await c.query('SHOW GRANTS')) as unknown as [Row[]])[0].map((r) => String(Object.values(r)[0]))
+    grants = await show()
+    const [roles] = (await c.query('SELECT ROLE_NAME AS r FROM information_schema.APPLICABLE_ROLES WHERE GRANTEE = CURRENT_USER()')) as unknown as [Array<{r: string}>]
+    for (const {r} of roles) {
+      await c.query(`SET ROLE ${qid(r)}`)
+      grants.push(...(await show()))
+    }
   } finally {
     await c.end().catch(() => undefined)
   }
-  const strong = grants.filter((g) => / ON \*\.\* /.test(g) && /\b(ALL PRIVILEGES|SUPER|READ[ _]ONLY ADMIN)\b/i.test(g.split(' ON ')[0]))
+  const strong = [...new Set(grants)].filter((g) => / ON \*\.\* /.test(g) && /\b(ALL PRIVILEGES|SUPER|READ[ _]ONLY ADMIN)\b/i.test(g.split(' ON ')[0]))
   if (strong.length) {
     // SHOW GRANTS ends with the password hash (IDENTIFIED BY PASSWORD '*…'): it must not reach the workflow history.
     const shown = strong.map((g) => g.replace(/ IDENTIFIED (BY|VIA|WITH) [\s\S]*$/i, ''))

@@ -1,6 +1,7 @@
 // Faults around the cutover (issue #8, 5, and the refusals that guard a reshard), on one real cluster, in order:
 //  - copy_schema refuses a source table with a trigger, with a clear message; after DROP TRIGGER, retry continues;
-//  - migrate_primary refuses, before freezing anything, while the application user holds READ_ONLY ADMIN;
+//  - migrate_primary refuses, before freezing anything, while the application user holds READ_ONLY ADMIN, directly or
+//    through a role it can enable;
 //  - migrate_primary times out with a destination held back on purpose (LOCK TABLES … WRITE on its primary while
 //    guestbook writes flow through the router): the sources are writable again, the client sees no error, nothing
 //    is lost, and once the destination is released `retry` completes the workflow.
@@ -100,6 +101,20 @@ describe('cutover faults', () => {
     }
   })
 
+  it('migrate_primary refuses while a role the application user can enable holds READ_ONLY ADMIN', {timeout: 120_000}, async () => {
+    // Through two roles, not enabled by default: the application could still SET ROLE and write through the freeze.
+    const roles = ['CREATE ROLE sf_inner', 'GRANT READ_ONLY ADMIN ON *.* TO sf_inner', 'CREATE ROLE sf_outer', 'GRANT sf_inner TO sf_outer', "GRANT sf_outer TO 'app'@'127.0.0.1'"]
+    for (const sql of roles) await grantOnly('test-100', sql)
+    injected(`${roles.join('; ')} on source primary test-100 (sql_log_bin=0)`)
+    try {
+      const r = await retry({...settings({autoApprove: true}), keyspace: KS, taskId: 'migrate_primary/0'})
+      expect(failures(r)).toEqual([expect.stringMatching(/^migrate_primary\/0: the application user app on test-100 holds global privileges that read_only does not stop \(GRANT READ_ONLY ADMIN ON \*\.\* TO `sf_inner`\), so the cutover could lose its writes/)])
+      expect(await readOnly(c, 'test-100')).toBe(false)
+    } finally {
+      for (const sql of ['DROP ROLE sf_outer', 'DROP ROLE sf_inner']) await grantOnly('test-100', sql)
+    }
+  })
+
   it('migrate_primary times out with a destination held back: sources writable again, no client error, retry completes', {timeout: 180_000}, async () => {
     const ac = new AbortController()
     const journalFile = join(c.dir, 'cutover.journal')
@@ -114,6 +129,7 @@ describe('cutover faults', () => {
       await holder.query('LOCK TABLES messages WRITE')
       injected('LOCK TABLES messages WRITE on destination primary test-200 (held by the test): filtered replication into -80 cannot apply')
 
+      const attemptsBefore = (await workflowById(c, wfId)).tasks['migrate_primary/0']!.attempts
       const t0 = Date.now()
       let settled = false
       const running = retry({...settings({autoApprove: true}), keyspace: KS, taskId: 'migrate_primary/0'}).finally(() => (settled = true))
@@ -122,7 +138,7 @@ describe('cutover faults', () => {
       let wf: WorkflowRecord
       for (;;) {
         wf = await workflowById(c, wfId)
-        if (wf.tasks['migrate_primary/0']!.state === 'failed' && wf.tasks['migrate_primary/0']!.attempts >= 2) break
+        if (wf.tasks['migrate_primary/0']!.state === 'failed' && wf.tasks['migrate_primary/0']!.attempts > attemptsBefore) break
         if (Date.now() - t0 > 60_000) throw new Error(`migrate_primary did not fail within 60 s: ${JSON.stringify(wf.tasks['migrate_primary/0'])}`)
         await sleep(100)
       }
@@ -151,7 +167,7 @@ describe('cutover faults', () => {
       const done = await retry({...settings({autoApprove: true}), keyspace: KS, taskId: 'migrate_primary/0'})
       expect(done.state, failures(done).join('\n')).toBe('done')
       const final = await workflowById(c, wfId)
-      expect(final.tasks['migrate_primary/0']!.attempts).toBe(3)
+      expect(final.tasks['migrate_primary/0']!.attempts).toBe(attemptsBefore + 2)
       console.log(`retry done: write pause ${String(final.tasks['migrate_primary/0']!.output?.writePauseMs)} ms`)
       await sleep(1000)
       const s = await stopLoad()
