@@ -60,6 +60,11 @@ export class RowCursor {
     this.stream.resume()
   }
 
+  /** peek() can answer without ready() (which costs a promise per row): a row is buffered, or the stream ended. */
+  get buffered(): boolean {
+    return this.pos < this.buf.length || (this.ended && this.incoming.length === 0 && !this.error)
+  }
+
   /** Resolves when a row is available or the stream has ended. */
   async ready(): Promise<void> {
     while (this.pos >= this.buf.length) {
@@ -122,19 +127,30 @@ export function keyComparator(t: TableInfo, keyIndexes: number[]): (a: RowValue[
 }
 
 function valueComparator(c: ColumnInfo): (a: RowValue, b: RowValue) => number {
-  if (isIntegerColumn(c)) {
-    return (a, b) => {
-      const x = BigInt(String(a))
-      const y = BigInt(String(b))
-      return x < y ? -1 : x > y ? 1 : 0
-    }
-  }
+  if (isIntegerColumn(c)) return (a, b) => compareInteger(String(a), String(b))
   if (isNumericColumn(c)) return (a, b) => compareDecimal(String(a), String(b))
   return (a, b) => {
     const x = Buffer.isBuffer(a) ? a : Buffer.from(String(a))
     const y = Buffer.isBuffer(b) ? b : Buffer.from(String(b))
     return Buffer.compare(x, y)
   }
+}
+
+/** Exact comparison of integers written in decimal ("-12", "18446744073709551615"), without BigInts. */
+export function compareInteger(a: string, b: string): number {
+  if (a === b) return 0
+  const na = a.charCodeAt(0) === 45
+  const nb = b.charCodeAt(0) === 45
+  let x = na ? a.slice(1) : a
+  let y = nb ? b.slice(1) : b
+  // ZEROFILL columns come padded: a magnitude is compared without its leading zeros.
+  if (x.length > 1 && x.charCodeAt(0) === 48) x = x.replace(/^0+(?=\d)/, '')
+  if (y.length > 1 && y.charCodeAt(0) === 48) y = y.replace(/^0+(?=\d)/, '')
+  if (x === '0' && y === '0') return 0
+  if (na !== nb) return na ? -1 : 1
+  // Same sign: the longer magnitude is larger, else the digits decide.
+  const c = x === y ? 0 : x.length !== y.length ? (x.length < y.length ? -1 : 1) : x < y ? -1 : 1
+  return na ? -c : c
 }
 
 /** Exact comparison of decimal strings ("-12.50", "3"); floats fall back to numbers. */

@@ -144,8 +144,12 @@ async function compareTable(ctx: TaskContext, db: string, table: TableInfo, sour
     if (rep.examples.length < SHOWN) rep.examples.push(`${what} ${formatKey(table, row, keyIdx)}`)
   }
   // The next source row in this destination's key range (the cursors filter), smallest key first across sources.
+  // Awaits only when a cursor must wait for rows: a promise per row costs more than the comparison.
   const nextSource = async (): Promise<RowValue[] | undefined> => {
-    for (const c of srcCursors) await c.ready()
+    for (const c of srcCursors) if (!c.buffered) await c.ready()
+    return pickSource()
+  }
+  const pickSource = (): RowValue[] | undefined => {
     let best: RowCursor | undefined
     for (const c of srcCursors) {
       const r = c.peek()
@@ -165,17 +169,17 @@ async function compareTable(ctx: TaskContext, db: string, table: TableInfo, sour
           rep.different++
           note('different', s!)
         }
-        s = await nextSource()
-        await dstCursor.ready()
+        s = srcCursors.every((x) => x.buffered) ? pickSource() : await nextSource()
+        if (!dstCursor.buffered) await dstCursor.ready()
         d = dstCursor.shift()
       } else if (c < 0) {
         rep.missing++
         note('missing', s!)
-        s = await nextSource()
+        s = srcCursors.every((x) => x.buffered) ? pickSource() : await nextSource()
       } else {
         rep.extra++
         note('extra', d!)
-        await dstCursor.ready()
+        if (!dstCursor.buffered) await dstCursor.ready()
         d = dstCursor.shift()
       }
       if ((++rep.compared & 8191) === 0) onProgress(rep.compared)

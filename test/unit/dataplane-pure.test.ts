@@ -2,7 +2,7 @@
 import {describe, expect, it} from 'vitest'
 import {LoadDataEncoder, quoteString, sqlLiteral} from '../../src/mysql/codec.js'
 import {advance, behind, covers, formatGtidPos, parseGtidPos, reached} from '../../src/mysql/gtid.js'
-import {compareDecimal, keyComparator, rowsEqual} from '../../src/mysql/rows.js'
+import {compareDecimal, compareInteger, keyComparator, rowsEqual} from '../../src/mysql/rows.js'
 import type {ColumnInfo, TableInfo} from '../../src/mysql/tables.js'
 import {afterClause} from '../../src/mysql/copy.js'
 import {applyStatements} from '../../src/phases/streams/apply-sql.js'
@@ -73,6 +73,14 @@ describe('key order', () => {
     expect(cmp(['18446744073709551615', 1], ['18446744073709551614', 9])).toBe(1)
     expect(cmp([5, 1], [5, 2])).toBe(-1)
     expect(cmp([5, '2'], [5, 2])).toBe(0)
+  })
+  it('integers compare exactly without BigInts, as BigInt would', () => {
+    const values = ['0', '9', '10', '-1', '-10', '-9', '42', '18446744073709551615', '18446744073709551614', '9223372036854775807', '-9223372036854775808', '100000000000000000000', '00042', '00123']
+    for (const a of values) for (const b of values) {
+      const x = BigInt(a)
+      const y = BigInt(b)
+      expect(compareInteger(a, b), `${a} vs ${b}`).toBe(x < y ? -1 : x > y ? 1 : 0)
+    }
   })
   it('rows compare byte for byte', () => {
     expect(rowsEqual([1, Buffer.from('a'), null], [1, Buffer.from('a'), null], 3)).toBe(true)
