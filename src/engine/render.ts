@@ -3,6 +3,7 @@
 import {planToJSON, renderPlanText} from '../plan/render.js'
 import type {Plan} from '../plan/types.js'
 import type {Colors} from '../util/color.js'
+import {printable} from '../util/printable.js'
 import type {RunnerEvent} from './runner.js'
 import type {TaskProgress, WorkflowEvent, WorkflowSource} from './types.js'
 
@@ -56,13 +57,14 @@ export function formatProgress(p: TaskProgress | undefined, sep = ', '): string 
   if (p.etaSeconds !== undefined) parts.push(`ETA ${formatSeconds(p.etaSeconds)}`)
   if (p.lagSeconds !== undefined) parts.push(`lag ${num(p.lagSeconds)}s`)
   if (p.lagEvents !== undefined) parts.push(`${num(p.lagEvents)} events behind`)
-  if (p.message) parts.push(p.message)
+  if (p.message) parts.push(printable(p.message))
   return parts.join(sep)
 }
 
-/** One human line for a workflow event (without the time). */
+/** One human line for a workflow event (without the time). Messages can quote names read from MySQL (tables,
+ * triggers): control characters in them are shown escaped, never sent raw to the terminal. */
 export function eventText(e: WorkflowEvent): string {
-  const msg = e.message
+  const msg = printable(e.message)
   switch (e.type) {
     case 'task_started':
     case 'task_done':

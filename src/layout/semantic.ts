@@ -46,8 +46,7 @@ export function shardProblems(shards: Record<string, {tablets: RawTablet[]}>, ra
   const endpoints = new Map<string, string>()
   for (const name of names) {
     const tablets = shards[name].tablets
-    const primaries: RawTablet[] = []
-    for (const t of tablets) if (t.type === 'primary' || t.type === 'master') primaries.push(t)
+    const primaries = tablets.filter((t) => t.type === 'primary' || t.type === 'master')
     if (primaries.length !== 1) {
       out.push({
         path: ['shards', name, 'tablets'],

@@ -5,6 +5,7 @@ import type {Document, LineCounter, Node} from 'yaml'
 import {yamlPackage} from '../util/lazy.js'
 import {ShardformError} from '../errors.js'
 import {parseSimpleYaml} from './fast-yaml.js'
+import {printable} from '../util/printable.js'
 
 export type DocPath = Array<string | number>
 
@@ -231,17 +232,6 @@ export function formatPath(path: DocPath): string {
 export function formatProblem(p: Problem): string {
   const where = p.path.length ? `${formatPath(p.path)}: ` : ''
   return printable(`${p.file}:${p.line}:${p.col}: ${where}${p.message}`)
-}
-
-/**
- * Messages quote names taken from the file (keys, shard names): control characters in them are shown escaped, so
- * every problem stays on one line and nothing from the file can drive the terminal (ANSI escapes, carriage returns).
- */
-export function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
-    const named: Record<string, string> = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
-    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`
-  })
 }
 
 const MAX_SHOWN = 20

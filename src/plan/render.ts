@@ -1,4 +1,5 @@
 // Human plan output in the Terraform manner, and the versioned JSON object.
+import {printable} from '../util/printable.js'
 import type {Colors} from '../util/color.js'
 import type {Change, Plan} from './types.js'
 
@@ -28,9 +29,10 @@ export function renderPlanText(plan: Plan, c: Colors, topoUrl?: string): string 
   const width = Math.max(...plan.changes.map((ch) => `${ch.kind} ${ch.name}`.length))
   for (const ch of plan.changes) {
     const head = `${ch.kind} ${ch.name}`.padEnd(width)
-    out.push(paint(c, ch.action, `  ${SYMBOL[ch.action]} ${head}`) + (ch.detail ? `  ${ch.detail}` : ''))
+    out.push(paint(c, ch.action, `  ${SYMBOL[ch.action]} ${head}`) + (ch.detail ? `  ${printable(ch.detail)}` : ''))
     if (ch.kind === 'vschema' && plan.vschemaDiff) {
-      for (const line of plan.vschemaDiff.split('\n')) {
+      // Table and column names are free text: control characters in them are shown escaped, never sent raw.
+      for (const line of plan.vschemaDiff.split('\n').map(printable)) {
         const colored = line.startsWith('+') ? c.green(line) : line.startsWith('-') ? c.red(line) : line.startsWith('@@') ? c.cyan(line) : line
         out.push(`      ${colored}`)
       }

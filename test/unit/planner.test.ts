@@ -1,5 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {plan, PlanError, type Plan} from '../../src/plan/index.js'
+import {renderPlanText} from '../../src/plan/render.js'
+import {colors} from '../../src/util/color.js'
 import type {Layout} from '../../src/layout/types.js'
 import type {KeyspaceState} from '../../src/topo/state.js'
 import {guestbook, stateOf} from '../helpers/state.js'
@@ -127,6 +129,15 @@ describe('planner: updates without a reshard', () => {
     expect(p.kind).toBe('update')
     expect(ids(p)).toEqual([['apply_vschema', 'sequential', ['apply_vschema']]])
     expect(p.vschemaDiff).toContain('+    "other": {')
+  })
+
+  it('table names with control characters are printed escaped, never raw', () => {
+    const from = makeLayout(['-80', '80-'])
+    const to = structuredClone(from)
+    to.vschema.tables!['x\u001b[2J\u009b31m\u2028y'] = {type: 'reference'}
+    const text = renderPlanText(run(from, to), colors(false))
+    expect(text).toContain('x\\u001b[2J\\u009b31m\\u2028y')
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/)
   })
 
   it('tablet-only changes: add, change, remove a non-primary tablet', () => {
