@@ -38,6 +38,8 @@ export interface InstancePaths {
   dir: string
   cnf: string
   datadir: string
+  /** Its own temporary files (not the shared /tmp, where other programs clean up and instances' names can meet). */
+  tmpdir: string
   socket: string
   pidFile: string
   errorLog: string
@@ -56,6 +58,7 @@ export function instancePaths(dir: string): InstancePaths {
     dir: abs,
     cnf: join(abs, 'my.cnf'),
     datadir: join(abs, 'data'),
+    tmpdir: join(abs, 'tmp'),
     socket,
     pidFile: join(abs, 'mariadbd.pid'),
     errorLog: join(abs, 'error.log'),
@@ -86,6 +89,7 @@ export function renderMyCnf(cfg: InstanceConfig, p: InstancePaths): string {
     `port=${cfg.port}`,
     `socket=${p.socket}`,
     `datadir=${p.datadir}`,
+    `tmpdir=${p.tmpdir}`,
     `pid-file=${p.pidFile}`,
     `log_error=${p.errorLog}`,
     `server_id=${cfg.serverId}`,
@@ -183,7 +187,7 @@ export async function copyTemplate(templateData: string, datadir: string): Promi
 
 /** Write my.cnf and start mariadbd detached (it outlives this process). Returns its PID. */
 export async function spawnMariadbd(bins: MariaDBBinaries, cfg: InstanceConfig, p: InstancePaths): Promise<{pid: number; exited: Promise<number | null>}> {
-  await mkdir(p.dir, {recursive: true, mode: 0o700})
+  await mkdir(p.tmpdir, {recursive: true, mode: 0o700})
   await writeFile(p.cnf, renderMyCnf(cfg, p))
   await unlink(p.socket).catch(() => undefined)
   const fd = openSync(p.outLog, 'a')
