@@ -126,7 +126,8 @@ describe('fast layout reader', () => {
     }
   }
 
-  it('agrees with js-yaml on random documents wherever it answers', () => {
+  it('agrees with js-yaml on random documents wherever it answers (about half of them)', () => {
+    const runs = 1500
     let answered = 0
     fc.assert(
       fc.property(tree, style, (t, st) => {
@@ -134,9 +135,10 @@ describe('fast layout reader', () => {
         blockLines(t, 0, st, out, '')
         if (agrees(out.join('\n') + '\n')) answered++
       }),
-      {numRuns: 1500},
+      {numRuns: runs},
     )
-    expect(answered).toBeGreaterThan(0)
+    // The comparison means something only if the fast path is taken often (about half here; the rest is left to js-yaml).
+    expect(answered).toBeGreaterThan(runs / 4)
   })
 
   // Random damage to a real layout (characters inserted, removed, replaced): never an answer js-yaml would not give.
