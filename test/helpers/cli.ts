@@ -1,10 +1,11 @@
 // Run the built CLI (bin/run.js → dist) as a subprocess, the way a user does.
 import {spawn} from 'node:child_process'
+import {onTestFinished} from 'vitest'
 
 export const BIN = new URL('../../bin/run.js', import.meta.url).pathname
 export const ROOT = new URL('../../', import.meta.url).pathname
 
-/** `shardform load KEYSPACE --json …args` in the background until stopped (SIGINT); then its JSON summary. */
+/** `shardform load KEYSPACE --json …args` in the background until stopped (SIGINT); then its JSON summary. Call it in a test. */
 export function startLoad(keyspace: string, args: string[], env: Record<string, string | undefined>) {
   const proc = spawn(process.execPath, [BIN, 'load', keyspace, '--json', ...args], {
     cwd: ROOT,
@@ -16,6 +17,10 @@ export function startLoad(keyspace: string, args: string[], env: Record<string, 
   proc.stdout.on('data', (d) => (out += d))
   proc.stderr.on('data', (d) => (err += d))
   const exited = new Promise<number | null>((r) => proc.on('close', r))
+  // A test that fails before stop() must not leave the generator writing to a cluster that is gone (one did, for hours).
+  onTestFinished(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+  })
   return {
     stop: async () => {
       proc.kill('SIGINT')
