@@ -54,8 +54,10 @@ export class WorkflowWriter {
     if (opts.onChange) this.listeners.add(opts.onChange)
   }
 
-  /** Create a new workflow record (fails with TopoError exists when the id is taken). */
-  /** Create the record; `alsoOps` are committed in the same transaction (e.g. closing the workflow a revert replaces). */
+  /**
+   * Create a new workflow record (fails with TopoError exists when the id is taken); `alsoOps` are committed in the
+   * same transaction (e.g. closing the workflow a revert replaces).
+   */
   static async create(store: TopoStore, wf: WorkflowRecord, opts: WriterOptions = {}, alsoOps: TxnOp[] = []): Promise<WorkflowWriter> {
     const path = workflowPath(wf.id)
     if (!alsoOps.length) {

@@ -175,9 +175,8 @@ function slowSyntaxProblems(file: string, text: string, fastError: unknown): Pro
   } catch {
     // fall through to js-yaml's account
   }
-  const e = fastError as {reason?: string; message?: string; mark?: {line: number; column: number}}
-  const message = fastError instanceof RangeError ? TOO_DEEP : (e.reason ?? e.message ?? String(fastError)).split('\n')[0]
-  return [{file, line: (e.mark?.line ?? 0) + 1, col: (e.mark?.column ?? 0) + 1, path: [], message: tooDeep(message) ? TOO_DEEP : message}]
+  const message = (fast.reason ?? fast.message ?? String(fastError)).split('\n')[0]
+  return [{file, line: (fast.mark?.line ?? 0) + 1, col: (fast.mark?.column ?? 0) + 1, path: [], message: tooDeep(message) ? TOO_DEEP : message}]
 }
 
 const TOO_DEEP = 'the document is nested too deeply (more than 100 levels); a layout is a few levels deep'

@@ -74,7 +74,6 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
   const syncEvery = o.syncEveryBytes ?? 64 << 20
 
   const enc = o.destinations.map(() => new LoadDataEncoder(chunkBytes + (64 << 10)))
-  const inflight: Array<Promise<void> | undefined> = o.destinations.map(() => undefined)
   let failure: unknown
   let rows = 0
   let skipped = 0
@@ -82,26 +81,26 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
   let sinceSync = 0
 
   // Chunks queued per destination beyond the one being written: the reader runs this far ahead before it waits, so
-  // that one destination being slow for a moment does not starve the others (rows alternate between them).
+  // that one destination being slow for a moment does not starve the others (rows alternate between them). Each
+  // destination's chunks are written in order: the last one queued is the tail of its chain.
   const depth = o.queueDepth ?? 3
   const queued: Array<Array<Promise<void>>> = o.destinations.map(() => [])
   const send = (d: number): Promise<void> => {
     const payload = enc[d].take()
-    const prev = inflight[d] ?? Promise.resolve()
+    const q = queued[d]
+    const prev = q.at(-1) ?? Promise.resolve()
     const p = prev.then(async () => {
       await o.destinations[d].conn.query({sql: load, infileStreamFactory: () => Readable.from([payload])} as never)
     })
     p.catch((err) => (failure ??= new Error(`writing ${t.name} to tablet ${o.destinations[d].alias}: ${(err as Error).message}`)))
-    inflight[d] = p
     sinceSync += payload.length
-    const q = queued[d]
     q.push(p)
     while (q.length > depth + 1) q.shift()
     return q.length > depth ? q[0] : Promise.resolve()
   }
   const syncAll = async (): Promise<void> => {
     for (let d = 0; d < enc.length; d++) if (enc[d].size > 0) void send(d)
-    await Promise.allSettled(inflight.map((p) => p ?? Promise.resolve()))
+    await Promise.allSettled(queued.map((q) => q.at(-1) ?? Promise.resolve()))
     if (failure) throw failure
     sinceSync = 0
     if (o.onSync) await o.onSync({rows, lastPk, skipped})

@@ -78,15 +78,6 @@ export function uint64Halves(value: VindexValue, vindex: string, out: Uint32Arra
   }
 }
 
-const halves = new Uint32Array(2)
-
-/** Write a value's uint64 big-endian at `off` of `out`. */
-export function writeUint64(value: VindexValue, vindex: string, out: Buffer, off: number): void {
-  uint64Halves(value, vindex, halves)
-  out.writeUInt32BE(halves[0], off)
-  out.writeUInt32BE(halves[1], off + 4)
-}
-
 /**
  * A decimal string of a 64-bit integer (-2^63 … 2^64-1) as halves without BigInt, four digits at a time in exact
  * double arithmetic. False when the text is not such a number (the caller takes the general path and its errors).
