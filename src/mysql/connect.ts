@@ -80,6 +80,20 @@ export async function connectTablet(t: TabletRecord, role: Role, extra: Connecti
   }
 }
 
+/** `fn` on a new connection to the tablet, closed afterwards whatever happens. */
+export async function withTablet<T>(t: TabletRecord, role: Role, fn: (c: Connection) => Promise<T>): Promise<T> {
+  return withConnection(await connectTablet(t, role), fn)
+}
+
+/** `fn` on `c`, which is closed afterwards whatever happens (a failing close is not the caller's error). */
+export async function withConnection<T>(c: Connection, fn: (c: Connection) => Promise<T>): Promise<T> {
+  try {
+    return await fn(c)
+  } finally {
+    await c.end().catch(() => undefined)
+  }
+}
+
 export async function tabletPool(t: TabletRecord, role: Role, extra: PoolOptions = {}): Promise<Pool> {
   const mysql = await import('mysql2/promise')
   return mysql.createPool({connectionLimit: 8, waitForConnections: true, ...tabletOptions(t, role), ...extra})

@@ -1,8 +1,7 @@
 // Cancel a reshard group whose primary traffic never moved (a revert before migrate_primary): read traffic goes
 // back, the streams are forgotten, the sources are certainly writable, the new shards leave the topology.
-import type {Connection} from 'mysql2/promise'
 import type {Executor, WorkflowRecord} from '../engine/types.js'
-import {connectTablet} from '../mysql/connect.js'
+import {withTablet} from '../mysql/connect.js'
 import {frozenPosition, startReplica} from '../mysql/snapshot.js'
 import {shardPath, tabletPath, workflowPath} from '../topo/paths.js'
 import type {ShardRecord} from '../topo/records.js'
@@ -10,15 +9,6 @@ import type {TxnOp} from '../topo/store.js'
 import {groupOf, keyspaceState, PhaseError, primaryOf, streamId} from './context.js'
 import {ensureStateTables, STATE_DB} from './streams/state.js'
 import {moveTrafficOps} from './topology.js'
-
-async function withAdmin<T>(t: Parameters<typeof connectTablet>[0], fn: (c: Connection) => Promise<T>): Promise<T> {
-  const c = await connectTablet(t, 'admin')
-  try {
-    return await fn(c)
-  } finally {
-    await c.end().catch(() => undefined)
-  }
-}
 
 export function cancelReadTraffic(type: 'rdonly' | 'replica'): Executor {
   return async (ctx) => {
@@ -33,7 +23,7 @@ export const stopFilteredReplication: Executor = async (ctx) => {
   const state = await keyspaceState(ctx)
   for (const d of g.destinations) {
     if (!state.shards.some((s) => s.name === d)) continue
-    await withAdmin(primaryOf(state, d), async (c) => {
+    await withTablet(primaryOf(state, d), 'admin', async (c) => {
       await ensureStateTables(c)
       for (const s of g.sources) await c.query(`DELETE FROM ${STATE_DB}.streams WHERE id = ?`, [streamId(ctx.keyspace, s, d)])
     })
@@ -41,7 +31,7 @@ export const stopFilteredReplication: Executor = async (ctx) => {
   // An interrupted cutover may have left a source frozen; it serves primary traffic, so it must take writes.
   for (const s of g.sources) {
     const t = primaryOf(state, s)
-    const thawed = await withAdmin(t, async (c) => {
+    const thawed = await withTablet(t, 'admin', async (c) => {
       const [[r]] = (await c.query('SELECT @@global.read_only AS ro')) as unknown as [Array<{ro: number | string}>]
       if (Number(r.ro) === 0) return false
       await c.query('SET GLOBAL read_only = 0')
@@ -80,7 +70,7 @@ export const deleteShards: Executor = async (ctx) => {
   // Its rows are stale from now on: mark the server so that a later reshard may reuse it as a destination.
   const primary = tablets.find((t) => t.type === 'primary')
   if (primary) {
-    await withAdmin(primary, async (c) => {
+    await withTablet(primary, 'admin', async (c) => {
       await c.query('SET SESSION sql_log_bin = 0')
       await ensureStateTables(c)
       await c.query(`REPLACE INTO ${STATE_DB}.retired (keyspace, shard, workflow, retired_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))`, [ctx.keyspace, shard, ctx.workflowId])

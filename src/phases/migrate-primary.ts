@@ -2,9 +2,8 @@
 // until the destinations have applied the sources' final positions (on timeout: sources writable again, fail,
 // nothing lost); destinations writable; stop the forward streams; the switch of the primary partition is committed
 // with the task. Writes are blocked from the freeze until that commit; the time is recorded.
-import type {Connection} from 'mysql2/promise'
 import type {Executor, TaskContext} from '../engine/types.js'
-import {connectTablet, qid} from '../mysql/connect.js'
+import {qid, withConnection, withTablet} from '../mysql/connect.js'
 import type {TabletRecord} from '../topo/records.js'
 import {dataSession} from '../mysql/session.js'
 import {groupOf, keyspaceState, PhaseError, primaryOf, streamId} from './context.js'
@@ -19,26 +18,8 @@ interface CutoverCheckpoint {
 
 type Row = Record<string, unknown>
 
-async function withApply<T>(t: TabletRecord, fn: (c: Connection) => Promise<T>): Promise<T> {
-  const c = await dataSession(t, 'apply')
-  try {
-    return await fn(c)
-  } finally {
-    await c.end().catch(() => undefined)
-  }
-}
-
-async function withAdmin<T>(t: TabletRecord, fn: (c: Connection) => Promise<T>): Promise<T> {
-  const c = await connectTablet(t, 'admin')
-  try {
-    return await fn(c)
-  } finally {
-    await c.end().catch(() => undefined)
-  }
-}
-
 export async function setReadOnly(t: TabletRecord, on: boolean): Promise<void> {
-  await withAdmin(t, (c) => c.query(`SET GLOBAL read_only = ${on ? 1 : 0}`))
+  await withTablet(t, 'admin', (c) => c.query(`SET GLOBAL read_only = ${on ? 1 : 0}`))
 }
 
 /**
@@ -47,19 +28,16 @@ export async function setReadOnly(t: TabletRecord, on: boolean): Promise<void> {
  * SHOW GRANTS for the current user and its current role needs no privilege, unlike other users' or roles' grants.
  */
 export async function checkWriteFreeze(t: TabletRecord): Promise<void> {
-  const c = await connectTablet(t, 'app')
-  let grants: string[]
-  try {
+  const grants = await withTablet(t, 'app', async (c) => {
     const show = async () => ((await c.query('SHOW GRANTS')) as unknown as [Row[]])[0].map((r) => String(Object.values(r)[0]))
-    grants = await show()
+    const all = await show()
     const [roles] = (await c.query('SELECT ROLE_NAME AS r FROM information_schema.APPLICABLE_ROLES WHERE GRANTEE = CURRENT_USER()')) as unknown as [Array<{r: string}>]
     for (const {r} of roles) {
       await c.query(`SET ROLE ${qid(r)}`)
-      grants.push(...(await show()))
+      all.push(...(await show()))
     }
-  } finally {
-    await c.end().catch(() => undefined)
-  }
+    return all
+  })
   const strong = [...new Set(grants)].filter((g) => / ON \*\.\* /.test(g) && /\b(ALL PRIVILEGES|SUPER|READ[ _]ONLY ADMIN)\b/i.test(g.split(' ON ')[0]))
   if (strong.length) {
     // SHOW GRANTS ends with the password hash (IDENTIFIED BY PASSWORD '*…'): it must not reach the workflow history.
@@ -97,7 +75,7 @@ export const migratePrimary: Executor = async (ctx) => {
   await Promise.all(sources.map((t) => setReadOnly(t, true)))
   ctx.log(`sources ${g.sources.join(', ')} are read-only; waiting for ${g.destinations.join(', ')} to catch up`)
 
-  const finals = await Promise.all(sources.map((t) => withAdmin(t, async (c) => String(((await c.query('SELECT @@gtid_binlog_pos AS p')) as unknown as [Row[]])[0][0].p))))
+  const finals = await Promise.all(sources.map((t) => withTablet(t, 'admin', async (c) => String(((await c.query('SELECT @@gtid_binlog_pos AS p')) as unknown as [Row[]])[0][0].p))))
   const deadline = Date.now() + settings.cutoverTimeoutSeconds * 1000
   try {
     for (const s of streams) {
@@ -115,13 +93,13 @@ export const migratePrimary: Executor = async (ctx) => {
 
   // The destinations' positions before they take writes: where the reverse streams start, so that the old shards
   // can be kept current and a revert of the layout can move traffic back without losing anything.
-  const starts = await Promise.all(destinations.map((t) => withAdmin(t, async (c) => {
+  const starts = await Promise.all(destinations.map((t) => withTablet(t, 'admin', async (c) => {
     await c.query(`DELETE FROM ${STATE_DB}.retired WHERE keyspace = ?`, [ctx.keyspace])
     return String(((await c.query('SELECT @@gtid_binlog_pos AS p')) as unknown as [Row[]])[0][0].p)
   })))
   await manager.stopGroup(ctx.task.group!)
   for (const src of sources) {
-    await withApply(src, async (c) => {
+    await withConnection(await dataSession(src, 'apply'), async (c) => {
       await ensureStateTables(c)
       for (const [i, d] of g.destinations.entries()) await writeStreamStart(c, streamId(ctx.keyspace, d, g.sources[sources.indexOf(src)]), ctx.workflowId, d, starts[i])
     })
