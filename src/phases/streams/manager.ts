@@ -33,21 +33,21 @@ export class StreamManager {
   }
 
   /** Start (if not running) every stream of group `g` whose source has been cloned. */
-  async ensureGroup(g: number, sources?: string[]): Promise<Stream[]> {
+  ensureGroup(g: number, sources?: string[]): Promise<Stream[]> {
     const group = this.plan.groups[g]
-    const out: Stream[] = []
-    for (const s of sources ?? group.sources) {
-      for (const d of group.destinations) out.push(await this.ensure(g, s, d, false))
-    }
-    return out
+    return this.ensureBetween(g, sources ?? group.sources, group.destinations, false)
   }
 
   /** The reverse streams of group `g` (destinations → sources), which run after its primary cutover. */
-  async ensureReverse(g: number): Promise<Stream[]> {
+  ensureReverse(g: number): Promise<Stream[]> {
     const group = this.plan.groups[g]
+    return this.ensureBetween(g, group.destinations, group.sources, true)
+  }
+
+  private async ensureBetween(g: number, from: string[], to: string[], reverse: boolean): Promise<Stream[]> {
     const out: Stream[] = []
-    for (const d of group.destinations) {
-      for (const s of group.sources) out.push(await this.ensure(g, d, s, true))
+    for (const s of from) {
+      for (const d of to) out.push(await this.ensure(g, s, d, reverse))
     }
     return out
   }
