@@ -15,7 +15,8 @@ import type {Layout, ShardSpec, TabletSpec} from '../layout/types.js'
 import {fingerprint, type KeyspaceState} from '../topo/state.js'
 import type {ShardRecord, TabletRecord, TabletType} from '../topo/records.js'
 import {canonicalJSON, deepEqual} from '../util/canonical.js'
-import {PHASES, PLAN_FORMAT_VERSION, type Change, type Plan, type PlanPhase, type PlanTask, type ReshardGroup} from './types.js'
+import {pushTo} from '../util/multimap.js'
+import {PHASES, PLAN_FORMAT_VERSION, type Change, type PhaseName, type Plan, type PlanPhase, type PlanTask, type ReshardGroup} from './types.js'
 import {isStartOf, revertPlan} from './revert.js'
 import {vschemaDiff} from './vschema-diff.js'
 
@@ -136,24 +137,14 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
     ...(revertOfFinished
       ? {revert: {workflow: last.id, layout: last.layoutFile, stage: 'finished: its sources were retired', reason: 'nothing left to cancel or reverse; an ordinary reshard goes back', cancelled: [], reversed: []}}
       : {}),
-    summary: {
-      create: changes.filter((c) => c.action === 'create').length,
-      retire: changes.filter((c) => c.action === 'retire').length,
-      update: changes.filter((c) => c.action === 'update').length,
-      move: changes.filter((c) => c.action === 'move').length,
-      tasks: phases.reduce((n, ph) => n + ph.tasks.length, 0),
-    },
+    summary: summarize(changes, phases),
     notes,
   }
 }
 
 function buildPhases(layout: Layout, groups: ReshardGroup[], vsChanged: boolean, tabletTasks: PlanTask[], ix: StateIndex): PlanPhase[] {
-  const tasks = new Map<string, PlanTask[]>()
-  const add = (phase: string, t: PlanTask) => {
-    const list = tasks.get(phase)
-    if (list) list.push(t)
-    else tasks.set(phase, [t])
-  }
+  const tasks = new Map<PhaseName, PlanTask[]>()
+  const add = (phase: PhaseName, t: PlanTask) => pushTo(tasks, phase, t)
   if (vsChanged) add('apply_vschema', {id: 'apply_vschema', shard: layout.keyspace, detail: `store the vschema of ${layout.file} for keyspace ${layout.keyspace}`})
   for (const t of tabletTasks) add('update_tablets', t)
 
@@ -192,12 +183,23 @@ function buildPhases(layout: Layout, groups: ReshardGroup[], vsChanged: boolean,
     const aliases = ix.tabletsOf(s).map((t) => t.alias)
     add('retire_sources', {id: `retire_sources/${s}`, shard: s, group: gi, detail: `remove shard ${s} and tablets ${aliases.join(', ') || '(none)'} from the topology`})
   }
-  return PHASES.filter((ph) => tasks.has(ph.name)).map((ph) => ({
+  return phasesOf(PHASES, tasks, layout)
+}
+
+/** The phases of `order` that have tasks, in that order, each with the layout's gate. */
+export function phasesOf(order: ReadonlyArray<{name: PhaseName; mode: PlanPhase['mode']}>, tasks: Map<PhaseName, PlanTask[]>, layout: Layout): PlanPhase[] {
+  return order.filter((ph) => tasks.has(ph.name)).map((ph) => ({
     name: ph.name,
     mode: ph.mode,
     gate: layout.approvals.phases[ph.name] ?? layout.approvals.default,
     tasks: tasks.get(ph.name)!,
   }))
+}
+
+/** The counts of the summary line. */
+export function summarize(changes: Change[], phases: PlanPhase[]): Plan['summary'] {
+  const count = (action: Change['action']) => changes.filter((c) => c.action === action).length
+  return {create: count('create'), retire: count('retire'), update: count('update'), move: count('move'), tasks: phases.reduce((n, ph) => n + ph.tasks.length, 0)}
 }
 
 /**
@@ -218,12 +220,7 @@ function groupOverlaps(sources: Named[], destinations: Named[]): ReshardGroup[] 
     else j++
   }
   const comps = new Map<number, typeof all>()
-  all.forEach((x, i) => {
-    const root = find(i)
-    const list = comps.get(root)
-    if (list) list.push(x)
-    else comps.set(root, [x])
-  })
+  all.forEach((x, i) => pushTo(comps, find(i), x))
   const groups = [...comps.values()].map((members) => {
     const start = members.reduce((m, x) => (compareBytes(x.kr.start, m) < 0 ? x.kr.start : m), members[0].kr.start)
     const unbounded = members.some((x) => x.kr.end.length === 0)
@@ -254,11 +251,7 @@ interface StateIndex {
 
 function indexState(state: KeyspaceState): StateIndex {
   const byShard = new Map<string, TabletRecord[]>()
-  for (const t of state.tablets) {
-    const list = byShard.get(t.shard)
-    if (list) list.push(t)
-    else byShard.set(t.shard, [t])
-  }
+  for (const t of state.tablets) pushTo(byShard, t.shard, t)
   return {
     shards: new Map(state.shards.map((s) => [s.name, s])),
     tabletsOf: (shard) => byShard.get(shard) ?? [],

@@ -6,25 +6,11 @@ import {keyRangeEqual, keyRangeFromJSON} from '../keyspace/keyrange.js'
 import type {Layout} from '../layout/types.js'
 import type {ActiveWorkflow, KeyspaceState} from '../topo/state.js'
 import {deepEqual} from '../util/canonical.js'
-import {PlanError} from './planner.js'
-import {PLAN_FORMAT_VERSION, type Change, type Plan, type PlanPhase, type PlanTask, type PhaseName, type ReshardGroup} from './types.js'
+import {pushTo} from '../util/multimap.js'
+import {PlanError, phasesOf, summarize} from './planner.js'
+import {PLAN_FORMAT_VERSION, REVERT_PHASES, type Change, type Plan, type PlanTask, type PhaseName, type ReshardGroup} from './types.js'
 import {vschemaDiff} from './vschema-diff.js'
 import {fingerprint} from '../topo/state.js'
-
-/** Phase order of a revert: traffic back first, then what no longer serves is dropped, the vschema last but one. */
-const REVERT_PHASES: ReadonlyArray<{name: PhaseName; mode: 'parallel' | 'sequential'}> = [
-  {name: 'cancel_migrate_replica', mode: 'sequential'},
-  {name: 'cancel_migrate_rdonly', mode: 'sequential'},
-  {name: 'stop_filtered_replication', mode: 'parallel'},
-  {name: 'delete_shards', mode: 'parallel'},
-  {name: 'wait_for_filtered_replication', mode: 'parallel'},
-  {name: 'diff', mode: 'parallel'},
-  {name: 'migrate_rdonly', mode: 'sequential'},
-  {name: 'migrate_replica', mode: 'sequential'},
-  {name: 'migrate_primary', mode: 'sequential'},
-  {name: 'apply_vschema', mode: 'sequential'},
-  {name: 'retire_sources', mode: 'sequential'},
-]
 
 export interface RevertInfo {
   /** The unfinished workflow being reverted. */
@@ -55,11 +41,7 @@ export function revertPlan(state: KeyspaceState, layout: Layout, wf: ActiveWorkf
   const touched = (id: string) => (tasks[id]?.attempts ?? 0) > 0 || tasks[id]?.state === 'running'
   const groups: ReshardGroup[] = []
   const phaseTasks = new Map<PhaseName, PlanTask[]>()
-  const add = (phase: PhaseName, t: PlanTask) => {
-    const list = phaseTasks.get(phase)
-    if (list) list.push(t)
-    else phaseTasks.set(phase, [t])
-  }
+  const add = (phase: PhaseName, t: PlanTask) => pushTo(phaseTasks, phase, t)
   const changes: Change[] = []
   const cancelled: string[] = []
   const reversed: string[] = []
@@ -112,12 +94,7 @@ export function revertPlan(state: KeyspaceState, layout: Layout, wf: ActiveWorkf
     changes.unshift({action: 'update', kind: 'vschema', name: layout.keyspace, detail: `back to the vschema of ${layout.file}`})
   }
 
-  const phases: PlanPhase[] = REVERT_PHASES.filter((p) => phaseTasks.has(p.name)).map((p) => ({
-    name: p.name,
-    mode: p.mode,
-    gate: layout.approvals.phases[p.name] ?? layout.approvals.default,
-    tasks: phaseTasks.get(p.name)!,
-  }))
+  const phases = phasesOf(REVERT_PHASES, phaseTasks, layout)
   const stage = stageText(wf, cancelled, reversed)
   const reason = [
     cancelled.length ? `group ${cancelled.join(', ')} never moved primary traffic, so it is cancelled: read traffic goes back, the new shards leave the topology, the sources never stopped taking writes` : '',
@@ -143,13 +120,7 @@ export function revertPlan(state: KeyspaceState, layout: Layout, wf: ActiveWorkf
     changes,
     ...(vsChanged ? {vschemaDiff: vschemaDiff(state.keyspace.vschema, layout.vschema)} : {}),
     phases,
-    summary: {
-      create: 0,
-      retire: changes.filter((c) => c.action === 'retire').length,
-      update: changes.filter((c) => c.action === 'update').length,
-      move: changes.filter((c) => c.action === 'move').length,
-      tasks: phases.reduce((n, p) => n + p.tasks.length, 0),
-    },
+    summary: summarize(changes, phases),
     notes: [`Reverts workflow ${wf.id} (${stage}): ${reason}.`, `Workflow ${wf.id} is closed as cancelled when this plan is applied.`],
     revert,
   }

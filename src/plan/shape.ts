@@ -1,9 +1,9 @@
 // The structure of a plan read from a file. A checksum catches edits, not forgeries (anyone can recompute it): a
 // plan whose structure is wrong is refused before anything is written, instead of failing half-way.
 import {isValidShardName} from '../keyspace/keyrange.js'
-import {PHASES, type PhaseName} from './types.js'
+import {PHASES, REVERT_PHASES} from './types.js'
 
-const PHASE_NAMES = new Set<string>([...PHASES.map((p) => p.name), 'cancel_migrate_replica', 'cancel_migrate_rdonly', 'stop_filtered_replication', 'delete_shards'] satisfies PhaseName[])
+const PHASE_NAMES = new Set<string>([...PHASES, ...REVERT_PHASES].map((p) => p.name))
 const HEX = /^(?:[0-9a-f]{2})*$/
 
 type Obj = Record<string, unknown>

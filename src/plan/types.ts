@@ -38,6 +38,21 @@ export const PHASES: ReadonlyArray<{name: PhaseName; mode: 'parallel' | 'sequent
   {name: 'retire_sources', mode: 'sequential', what: 'remove the source shards and their tablets from the topology (data stays on the servers)'},
 ]
 
+/** Phase order of a revert: traffic back first, then what no longer serves is dropped, the vschema last but one. */
+export const REVERT_PHASES: ReadonlyArray<{name: PhaseName; mode: 'parallel' | 'sequential'}> = [
+  {name: 'cancel_migrate_replica', mode: 'sequential'},
+  {name: 'cancel_migrate_rdonly', mode: 'sequential'},
+  {name: 'stop_filtered_replication', mode: 'parallel'},
+  {name: 'delete_shards', mode: 'parallel'},
+  {name: 'wait_for_filtered_replication', mode: 'parallel'},
+  {name: 'diff', mode: 'parallel'},
+  {name: 'migrate_rdonly', mode: 'sequential'},
+  {name: 'migrate_replica', mode: 'sequential'},
+  {name: 'migrate_primary', mode: 'sequential'},
+  {name: 'apply_vschema', mode: 'sequential'},
+  {name: 'retire_sources', mode: 'sequential'},
+]
+
 export interface PlanTask {
   /** `<phase>/<shard>` (Vitess task ids), or the phase name for keyspace-wide tasks. */
   id: string
