@@ -6,12 +6,14 @@ import {tmpdir} from 'node:os'
 import {basename, dirname, join, resolve} from 'node:path'
 import type {Connection, ConnectionOptions} from 'mysql2/promise'
 import {parseDocument} from 'yaml'
+import type {Runtime} from '../../src/engine/types.js'
 import {loadLayout} from '../../src/layout/index.js'
 import type {Layout} from '../../src/layout/types.js'
 import {REPL_PASSWORD_ENV, startCluster, tabletsFromLayouts, type Cluster, type TabletProcess} from '../../src/local/cluster.js'
 import {findMariaDB, templateKey} from '../../src/local/mariadb.js'
 import {connectTablet, type Role} from '../../src/mysql/connect.js'
 import {loadSchema} from '../../src/mysql/schema-file.js'
+import {dataPlaneRuntime} from '../../src/phases/index.js'
 import {initKeyspace} from '../../src/topo/init.js'
 import {openTopo} from '../../src/topo/open.js'
 import type {TabletRecord} from '../../src/topo/records.js'
@@ -287,4 +289,22 @@ export async function setVSchema(store: TopoStore, layout: Layout): Promise<void
   const ks = await store.get<Record<string, unknown>>(keyspacePath(layout.keyspace))
   if (!ks) throw new Error(`no keyspace ${layout.keyspace}`)
   await store.update(keyspacePath(layout.keyspace), {...ks.value, sharded: layout.vschema.sharded, vschema: layout.vschema}, ks.version)
+}
+
+/**
+ * The data plane's runtime, with `writes` made on the source as wait_for_filtered_replication/-80 starts: changes
+ * after the clone, which only filtered replication carries to the new shards.
+ */
+export function writesDuringReplication(writes: () => Promise<void>): Runtime {
+  const base = dataPlaneRuntime()
+  return {
+    ...base,
+    executors: {
+      ...base.executors,
+      wait_for_filtered_replication: async (ctx) => {
+        if (ctx.task.shard === '-80') await writes()
+        return base.executors.wait_for_filtered_replication!(ctx)
+      },
+    },
+  }
 }

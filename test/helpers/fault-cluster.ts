@@ -2,6 +2,7 @@
 // as a subprocess, and checks that every bulk row is on exactly one shard, the one owning its keyspace id.
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
+import {prng} from '../../bench/lib/data.js'
 import {keyRangeContains, keyRangeFromJSON} from '../../src/keyspace/keyrange.js'
 import {keyspaceIds} from '../../src/keyspace/vindexes/index.js'
 import {REPL_PASSWORD_ENV, startCluster, tabletsFromLayouts} from '../../src/local/cluster.js'
@@ -22,16 +23,10 @@ export function injected(what: string): void {
   console.log(`[fault] ${new Date().toISOString().slice(11, 23)} injected: ${what}`)
 }
 
-/** mulberry32: reproducible "random" moments; print the seed so a failure can be replayed. */
+/** Reproducible "random" moments in [0, 1) (the benchmarks' seeded PRNG); print the seed so a failure can be replayed. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const next = prng(seed)
+  return () => next() / 4294967296
 }
 
 /**

@@ -4,9 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {apply} from '../../src/engine/apply.js'
-import type {Runtime} from '../../src/engine/types.js'
-import {dataPlaneRuntime} from '../../src/phases/index.js'
-import {guestbookFile, startTestCluster, type TestCluster} from '../helpers/cluster.js'
+import {guestbookFile, startTestCluster, writesDuringReplication, type TestCluster} from '../helpers/cluster.js'
 
 const TYPES = `CREATE TABLE alltypes (
   id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
@@ -65,25 +63,15 @@ describe('column types', () => {
     await c.query('test-100', `INSERT INTO vt_test_keyspace.alltypes VALUES ${ROWS.join(',')}`)
     const warnings = await c.query('test-100', 'SHOW WARNINGS')
     expect(warnings).toEqual([])
-    const base = dataPlaneRuntime()
     // After the clone, while filtered replication runs: insert (copies with new ids), update and delete on the source.
-    const runtime: Runtime = {
-      ...base,
-      executors: {
-        ...base.executors,
-        wait_for_filtered_replication: async (ctx) => {
-          if (ctx.task.shard === '-80') {
-            await c.query('test-100', `INSERT INTO vt_test_keyspace.alltypes SELECT id + 100, ${COLUMNS.slice(1).join(', ')} FROM vt_test_keyspace.alltypes WHERE id <= 3`)
-            await c.query('test-100', `UPDATE vt_test_keyspace.alltypes SET vc = CONCAT(vc, '✓'), vbin = 0x00ff00, js = '{"u": 1}', bt = b'101', f = 1.5e-20 WHERE id IN (1, 102)`)
-            // Moves a row to another key range: a delete on one destination, an insert on the other.
-            await c.query('test-100', 'UPDATE vt_test_keyspace.alltypes SET id = 1000004 WHERE id = 103')
-            await c.query('test-100', 'INSERT INTO vt_test_keyspace.alltypes (id) VALUES (200), (201)')
-            await c.query('test-100', 'DELETE FROM vt_test_keyspace.alltypes WHERE id = 200')
-          }
-          return base.executors.wait_for_filtered_replication!(ctx)
-        },
-      },
-    }
+    const runtime = writesDuringReplication(async () => {
+      await c.query('test-100', `INSERT INTO vt_test_keyspace.alltypes SELECT id + 100, ${COLUMNS.slice(1).join(', ')} FROM vt_test_keyspace.alltypes WHERE id <= 3`)
+      await c.query('test-100', `UPDATE vt_test_keyspace.alltypes SET vc = CONCAT(vc, '✓'), vbin = 0x00ff00, js = '{"u": 1}', bt = b'101', f = 1.5e-20 WHERE id IN (1, 102)`)
+      // Moves a row to another key range: a delete on one destination, an insert on the other.
+      await c.query('test-100', 'UPDATE vt_test_keyspace.alltypes SET id = 1000004 WHERE id = 103')
+      await c.query('test-100', 'INSERT INTO vt_test_keyspace.alltypes (id) VALUES (200), (201)')
+      await c.query('test-100', 'DELETE FROM vt_test_keyspace.alltypes WHERE id = 200')
+    })
     const res = await apply({store: c.store, runtime, autoApprove: true, target: layout2})
     expect(res.state === 'failed' ? res.failed.map((t) => t.error) : res.state).toBe('done')
 

@@ -6,14 +6,12 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {apply} from '../../src/engine/apply.js'
-import type {Runtime} from '../../src/engine/types.js'
 import {keyspaceId} from '../../src/keyspace/vindexes/index.js'
 import {loadLayout} from '../../src/layout/index.js'
 import {rootConnection} from '../../src/local/mariadb.js'
 import {loadSchema} from '../../src/mysql/schema-file.js'
-import {dataPlaneRuntime} from '../../src/phases/index.js'
 import {initKeyspace} from '../../src/topo/init.js'
-import {GUESTBOOK_SCHEMA, guestbookFile, startTestCluster, type TestCluster} from '../helpers/cluster.js'
+import {GUESTBOOK_SCHEMA, guestbookFile, startTestCluster, writesDuringReplication, type TestCluster} from '../helpers/cluster.js'
 
 const MIN_USER = 'sf_min'
 const MIN_PW_ENV = 'SHARDFORM_MIN_ADMIN_PASSWORD'
@@ -97,24 +95,14 @@ describe('minimal grants for shardform’s admin user', () => {
     for (let i = 0; i < 300; i++) {
       await c.query('test-100', `INSERT INTO ${DB}.messages VALUES (?, ?, ?)`, [i * 7 + 1, i, `message ${i}`], 'app')
     }
-    const base = dataPlaneRuntime()
-    const runtime: Runtime = {
-      ...base,
-      executors: {
-        ...base.executors,
-        wait_for_filtered_replication: async (ctx) => {
-          if (ctx.task.shard === '-80') {
-            for (let i = 300; i < 340; i++) await c.query('test-100', `INSERT INTO ${DB}.messages VALUES (?, ?, ?)`, [i * 7 + 1, i, `late ${i}`], 'app')
-            await c.query('test-100', `UPDATE ${DB}.messages SET message = CONCAT(message, ' (edited)') WHERE page % 3 = 0`, [], 'app')
-            await c.query('test-100', `DELETE FROM ${DB}.messages WHERE page % 5 = 0`, [], 'app')
-            await asRoot('test-100', async (q) => {
-              for (let i = 0; i < 5; i++) await q("INSERT INTO otherdb.audit (at, note) VALUES (NOW(6), 'not shardform''s business')")
-            })
-          }
-          return base.executors.wait_for_filtered_replication!(ctx)
-        },
-      },
-    }
+    const runtime = writesDuringReplication(async () => {
+      for (let i = 300; i < 340; i++) await c.query('test-100', `INSERT INTO ${DB}.messages VALUES (?, ?, ?)`, [i * 7 + 1, i, `late ${i}`], 'app')
+      await c.query('test-100', `UPDATE ${DB}.messages SET message = CONCAT(message, ' (edited)') WHERE page % 3 = 0`, [], 'app')
+      await c.query('test-100', `DELETE FROM ${DB}.messages WHERE page % 5 = 0`, [], 'app')
+      await asRoot('test-100', async (q) => {
+        for (let i = 0; i < 5; i++) await q("INSERT INTO otherdb.audit (at, note) VALUES (NOW(6), 'not shardform''s business')")
+      })
+    })
     const res = await apply({store: c.store, runtime, autoApprove: true, target: layouts[1]})
     expect(res.state === 'failed' ? res.failed.map((t) => `${t.id}: ${t.error}`) : res.state).toBe('done')
     if (res.state !== 'done') return

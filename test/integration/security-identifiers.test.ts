@@ -7,11 +7,9 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {apply} from '../../src/engine/apply.js'
-import type {Runtime} from '../../src/engine/types.js'
 import {keyspaceId} from '../../src/keyspace/vindexes/index.js'
 import {qid} from '../../src/mysql/connect.js'
-import {dataPlaneRuntime} from '../../src/phases/index.js'
-import {startTestCluster, type TestCluster} from '../helpers/cluster.js'
+import {startTestCluster, writesDuringReplication, type TestCluster} from '../helpers/cluster.js'
 
 const DB = 'vt$odd_db'
 const WEIRD = 'we`ird table'
@@ -110,25 +108,15 @@ async function insertRows(from: number, to: number): Promise<void> {
 describe('identifiers with backticks, spaces, semicolons and keywords', () => {
   it('a reshard copies, replicates and compares them; every row lands on its shard', async () => {
     await insertRows(0, 120)
-    const base = dataPlaneRuntime()
-    const runtime: Runtime = {
-      ...base,
-      executors: {
-        ...base.executors,
-        // While filtered replication runs: inserts, updates (one moving a row to the other shard), deletes.
-        wait_for_filtered_replication: async (ctx) => {
-          if (ctx.task.shard === '-80') {
-            await insertRows(120, 160)
-            await c.query('odd-100', `UPDATE ${T} SET \`col;umn\` = CONCAT(\`col;umn\`, '✓;--'), \`from\` = \`from\` + 1 WHERE \`select\` % 5 = 0`)
-            await c.query('odd-100', `UPDATE ${T} SET \`select\` = \`select\` + 100000 WHERE \`select\` IN (3, 4, 130)`)
-            await c.query('odd-100', `DELETE FROM ${T} WHERE \`select\` % 11 = 0`)
-            await c.query('odd-100', `UPDATE ${O} SET \`group\` = CONCAT(\`group\`, '\`moved\`') WHERE \`key\` IN (1, 2, 3, 125)`)
-            await c.query('odd-100', `DELETE FROM ${O} WHERE \`key\` % 13 = 0`)
-          }
-          return base.executors.wait_for_filtered_replication!(ctx)
-        },
-      },
-    }
+    // While filtered replication runs: inserts, updates (one moving a row to the other shard), deletes.
+    const runtime = writesDuringReplication(async () => {
+      await insertRows(120, 160)
+      await c.query('odd-100', `UPDATE ${T} SET \`col;umn\` = CONCAT(\`col;umn\`, '✓;--'), \`from\` = \`from\` + 1 WHERE \`select\` % 5 = 0`)
+      await c.query('odd-100', `UPDATE ${T} SET \`select\` = \`select\` + 100000 WHERE \`select\` IN (3, 4, 130)`)
+      await c.query('odd-100', `DELETE FROM ${T} WHERE \`select\` % 11 = 0`)
+      await c.query('odd-100', `UPDATE ${O} SET \`group\` = CONCAT(\`group\`, '\`moved\`') WHERE \`key\` IN (1, 2, 3, 125)`)
+      await c.query('odd-100', `DELETE FROM ${O} WHERE \`key\` % 13 = 0`)
+    })
     const res = await apply({store: c.store, runtime, autoApprove: true, target: c.layoutFiles[1]})
     expect(res.state === 'failed' ? res.failed.map((t) => `${t.id}: ${t.error}`) : res.state).toBe('done')
     if (res.state !== 'done') return
