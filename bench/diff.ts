@@ -3,7 +3,8 @@
 import type {WorkflowRecord} from '../src/engine/types.js'
 import {approveWorkflow} from '../src/engine/commands.js'
 import type {TestCluster} from '../test/helpers/cluster.js'
-import {KEYSPACE, phaseTiming, until, workflowOf, type CliRun} from './lib/cluster.js'
+import {until} from '../test/helpers/engine.js'
+import {KEYSPACE, phaseTiming, workflowOf, type CliRun} from './lib/cluster.js'
 import {fmt, log} from './lib/out.js'
 import {coresUsed, describeCpu, ProcSampler} from './lib/proc.js'
 

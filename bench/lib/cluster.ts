@@ -217,14 +217,3 @@ export function phaseTiming(wf: WorkflowRecord, phase: string): {startedAt: numb
 export function taskLog(wf: WorkflowRecord, id: string): string[] {
   return wf.events.filter((e) => e.task === id && e.type === 'log').map((e) => e.message)
 }
-
-/** Poll until `fn` returns a value (or throw after `ms`). */
-export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, ms: number, what: string, every = 100): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(ms / 1000)} s waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, every))
-  }
-}

@@ -2,6 +2,7 @@
 // Every probeMs the source's @@gtid_binlog_pos is read (time t); the destinations' stream positions (stored in
 // _shardform.streams in the same transaction as the rows) are polled every pollMs; a probe's lag is the time at
 // which every destination has reached its position, minus t. Independent of shardform's own lag estimate.
+import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mysql2/promise'
 import {parseGtidPos, reached, type GtidPos} from '../../src/mysql/gtid.js'
 import {gtidBinlogPos, text} from './cluster.js'
@@ -105,8 +106,4 @@ export class LagProbe {
     }
     return false
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms))
 }

@@ -191,13 +191,13 @@ export class FlakyStore implements TopoStore {
   close = () => this.inner.close()
 }
 
-/** Poll until `fn` returns truthy (or fail after `ms`). */
-export async function until<T>(fn: () => T | Promise<T>, ms = 5000, what = 'condition'): Promise<T> {
+/** Poll every `everyMs` until `fn` returns truthy (or fail after `ms`). */
+export async function until<T>(fn: () => T | Promise<T>, ms = 5000, what = 'condition', everyMs = 10): Promise<NonNullable<T>> {
   const deadline = Date.now() + ms
   for (;;) {
     const v = await fn()
     if (v) return v
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await sleep(10)
+    await sleep(everyMs)
   }
 }
