@@ -53,8 +53,9 @@ function recordVersions() {
 }
 
 // The first apply holds its lock with a 5 s lease: it cannot outlive a 10 s outage, so that apply must stop cleanly
-// and the next one resume. The resumed apply has the default 15 s lease, which etcd renews once it is back: it
-// waits through the second outage.
+// and the next one resume. The resumed apply holds a 30 s lease, which etcd renews once it is back: it waits through
+// the second outage. (With the default 15 s the margin is only what is left of the last keep-alive's ttl/3 period
+// minus etcd's restart, and a busy machine once used it up.)
 const OUTAGES = [
   {during: 'clone/0 (copying)', at: /clone\/0: snapshot of 0/, expect: 'stopped'},
   {during: 'diff/-80 (streams held, comparing)', at: /diff\/-80: streams into -80 held/, expect: 'waited'},
@@ -105,7 +106,7 @@ it('etcd down for 10 s during the clone, then during the diff: apply stops clean
         expect(r.stderr).toMatch(/^Error: /m)
         expect(o.expect).toBe('stopped')
         outcomes.push(`${o.during}: the apply stopped cleanly (exit ${r.code}); the next apply resumed`)
-        apply = cliProc(c, ['apply', '--auto-approve', '--lock-timeout', '30s'])
+        apply = cliProc(c, ['apply', '--auto-approve', '--lock-timeout', '30s', '--lock-ttl', '30'])
         if (!next) {
           const again = await apply.exited
           expect(again.code, again.stdout + again.stderr).toBe(0)
