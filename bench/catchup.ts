@@ -22,12 +22,19 @@ export interface CatchupResult {
   apply: CliRun
 }
 
-async function sumStreams(dests: Connection[]): Promise<{rowChanges: number; positions: ReturnType<typeof parseGtidPos>[]}> {
+async function sumStreams(
+  dests: Connection[],
+): Promise<{rowChanges: number; positions: ReturnType<typeof parseGtidPos>[]}> {
   const rows = (await Promise.all(dests.map(streamRows))).flat()
   return {rowChanges: rows.reduce((s, r) => s + r.rowChanges, 0), positions: rows.map((r) => r.position)}
 }
 
-export async function catchup(c: TestCluster, keys: RowKeys, changes: number, o: {source: string; replica: string; rdonly: string; destinations: string[]}): Promise<CatchupResult> {
+export async function catchup(
+  c: TestCluster,
+  keys: RowKeys,
+  changes: number,
+  o: {source: string; replica: string; rdonly: string; destinations: string[]},
+): Promise<CatchupResult> {
   const src = await session(c, o.source)
   const dests = await Promise.all(o.destinations.map((d) => session(c, d)))
   const replica = await session(c, o.replica)
@@ -38,13 +45,18 @@ export async function catchup(c: TestCluster, keys: RowKeys, changes: number, o:
     await waitGtid(c, o.replica, before)
     await replica.query('STOP SLAVE')
     const start = await sumStreams(dests)
-    if (!start.positions.every((p) => reached(p, parseGtidPos(before)))) throw new Error(`the streams are not at the source position ${before} after the clone`)
+    if (!start.positions.every((p) => reached(p, parseGtidPos(before))))
+      throw new Error(`the streams are not at the source position ${before} after the clone`)
 
     for (let i = 0; i < 8; i++) writers.push(await c.connect(o.source, 'app', {multipleStatements: true}))
-    log(`writing a backlog of ${changes} row changes (60/30/10 insert/update/delete, 1–10 per transaction, 8 connections) while no stream runs`)
+    log(
+      `writing a backlog of ${changes} row changes (60/30/10 insert/update/delete, 1–10 per transaction, 8 connections) while no stream runs`,
+    )
     const backlog = await writeBacklog(writers, keys, changes, {onProgress: (n) => log(`  backlog: ${n} row changes`)})
     const final = await gtidBinlogPos(src)
-    log(`backlog: ${backlog.rowChanges} row changes (${backlog.inserts} inserts, ${backlog.updates} updates, ${backlog.deletes} deletes) in ${backlog.transactions} transactions, ${backlog.seconds.toFixed(1)} s; source at ${final}`)
+    log(
+      `backlog: ${backlog.rowChanges} row changes (${backlog.inserts} inserts, ${backlog.updates} updates, ${backlog.deletes} deletes) in ${backlog.transactions} transactions, ${backlog.seconds.toFixed(1)} s; source at ${final}`,
+    )
     await waitGtid(c, o.rdonly, final)
 
     // Filtered replication: resume apply (past the approved gate); it waits at the diff gate with its streams running.
@@ -55,7 +67,9 @@ export async function catchup(c: TestCluster, keys: RowKeys, changes: number, o:
     pids[`${o.source} (binlog)`] = pidOf(c, o.source)
     const sampler = new ProcSampler(pids, 100).start()
     const busyConns = await Promise.all(o.destinations.map((d) => session(c, d)))
-    const busy = busyConns.map((conn) => new BusySampler(conn, ['START%', 'INSERT%', 'UPDATE%', 'DELETE%', 'COMMIT%']).start())
+    const busy = busyConns.map((conn) =>
+      new BusySampler(conn, ['START%', 'INSERT%', 'UPDATE%', 'DELETE%', 'COMMIT%']).start(),
+    )
     const spawned = Date.now()
     const apply = cli(c, ['apply', '--json'], {profile: 'catch-up'})
     sampler.add('node (apply)', apply.pid)
@@ -63,12 +77,16 @@ export async function catchup(c: TestCluster, keys: RowKeys, changes: number, o:
     let end: {at: number; rowChanges: number} | undefined
     const deadline = Date.now() + 20 * 60_000
     while (!end) {
-      if (apply.proc.exitCode !== null) throw new Error(`apply exited (${apply.proc.exitCode}) during the catch-up:\n${apply.stdout.slice(-2000)}\n${apply.stderr.slice(-2000)}`)
+      if (apply.proc.exitCode !== null)
+        throw new Error(
+          `apply exited (${apply.proc.exitCode}) during the catch-up:\n${apply.stdout.slice(-2000)}\n${apply.stderr.slice(-2000)}`,
+        )
       if (Date.now() > deadline) throw new Error('the streams did not catch up within 20 minutes')
       const at = Date.now()
       const s = await sumStreams(dests)
       if (!first && s.rowChanges > start.rowChanges) first = {at, rowChanges: s.rowChanges}
-      if (s.positions.length === o.destinations.length && s.positions.every((p) => reached(p, target))) end = {at, rowChanges: s.rowChanges}
+      if (s.positions.length === o.destinations.length && s.positions.every((p) => reached(p, target)))
+        end = {at, rowChanges: s.rowChanges}
       else await new Promise((r) => setTimeout(r, 50))
     }
     sampler.stop()
@@ -85,12 +103,22 @@ export async function catchup(c: TestCluster, keys: RowKeys, changes: number, o:
       rowsPerS: steadySeconds > 0 ? (end.rowChanges - first.rowChanges) / steadySeconds : applied,
       cpu: coresUsed(split),
       cpuText: describeCpu(split),
-      detail: {destinationsBusy: Object.fromEntries(o.destinations.map((d, i) => [d, busy[i].fraction(first!.at, end!.at)])), fromApplyStartSeconds: +((end.at - spawned) / 1000).toFixed(2), firstBatchAfterSeconds: +((first.at - spawned) / 1000).toFixed(2), rowChangesApplied: applied},
+      detail: {
+        destinationsBusy: Object.fromEntries(o.destinations.map((d, i) => [d, busy[i].fraction(first!.at, end!.at)])),
+        fromApplyStartSeconds: +((end.at - spawned) / 1000).toFixed(2),
+        firstBatchAfterSeconds: +((first.at - spawned) / 1000).toFixed(2),
+        rowChangesApplied: applied,
+      },
     }
-    log(`filtered replication: ${applied} row changes applied, ${fmt(stream.rowsPerS)} row changes/s from the first applied batch (${steadySeconds.toFixed(1)} s; ${((end.at - spawned) / 1000).toFixed(1)} s from apply start); destinations executing a batch ${busyText} of the time; CPU ${stream.cpuText}`)
+    log(
+      `filtered replication: ${applied} row changes applied, ${fmt(stream.rowsPerS)} row changes/s from the first applied batch (${steadySeconds.toFixed(1)} s; ${((end.at - spawned) / 1000).toFixed(1)} s from apply start); destinations executing a batch ${busyText} of the time; CPU ${stream.cpuText}`,
+    )
 
     // Native replica: the same backlog from the same position.
-    const rs = new ProcSampler({[o.replica]: pidOf(c, o.replica), [`${o.source} (binlog)`]: pidOf(c, o.source)}, 100).start()
+    const rs = new ProcSampler(
+      {[o.replica]: pidOf(c, o.replica), [`${o.source} (binlog)`]: pidOf(c, o.source)},
+      100,
+    ).start()
     const t0 = Date.now()
     await replica.query('START SLAVE')
     const ok = await one<{ok: unknown}>(replica, 'SELECT MASTER_GTID_WAIT(?, 1200) AS ok', [final])
@@ -98,8 +126,16 @@ export async function catchup(c: TestCluster, keys: RowKeys, changes: number, o:
     rs.stop()
     if (Number(text(ok.ok)) !== 0) throw new Error(`replica ${o.replica} did not reach ${final}`)
     const nsplit = rs.cpuBetween(t0, t1)
-    const native: Rate = {rows: applied, seconds: (t1 - t0) / 1000, rowsPerS: applied / ((t1 - t0) / 1000), cpu: coresUsed(nsplit), cpuText: describeCpu(nsplit)}
-    log(`native replica ${o.replica}: the same ${applied} row changes in ${native.seconds.toFixed(1)} s = ${fmt(native.rowsPerS)} row changes/s; CPU ${native.cpuText}`)
+    const native: Rate = {
+      rows: applied,
+      seconds: (t1 - t0) / 1000,
+      rowsPerS: applied / ((t1 - t0) / 1000),
+      cpu: coresUsed(nsplit),
+      cpuText: describeCpu(nsplit),
+    }
+    log(
+      `native replica ${o.replica}: the same ${applied} row changes in ${native.seconds.toFixed(1)} s = ${fmt(native.rowsPerS)} row changes/s; CPU ${native.cpuText}`,
+    )
     return {backlog, stream, native, apply}
   } finally {
     for (const w of writers) await w.end().catch(() => undefined)

@@ -3,7 +3,21 @@
 import {spawn} from 'node:child_process'
 import {join} from 'node:path'
 import type {TestCluster} from '../test/helpers/cluster.js'
-import {cli, cliOk, profileDirOf, gtidBinlogPos, one, phaseTiming, pidOf, session, taskLog, taskTiming, text, waitGtid, workflowOf} from './lib/cluster.js'
+import {
+  cli,
+  cliOk,
+  profileDirOf,
+  gtidBinlogPos,
+  one,
+  phaseTiming,
+  pidOf,
+  session,
+  taskLog,
+  taskTiming,
+  text,
+  waitGtid,
+  workflowOf,
+} from './lib/cluster.js'
 import {DATABASE, loadChunks, TABLE} from './lib/data.js'
 import {fmt, log} from './lib/out.js'
 import {coresUsed, describeCpu, ProcSampler} from './lib/proc.js'
@@ -23,12 +37,26 @@ export interface Rate {
 export function meanRate(runs: Rate[]): Rate {
   const rowsPerS = runs.reduce((s, r) => s + r.rowsPerS, 0) / runs.length
   const cpu: Record<string, number> = {}
-  for (const r of runs) for (const [k, v] of Object.entries(r.cpu ?? {})) cpu[k] = Math.round(((cpu[k] ?? 0) + v / runs.length) * 100) / 100
-  return {rows: runs[0].rows, seconds: runs.reduce((s, r) => s + r.seconds, 0) / runs.length, rowsPerS, cpu, cpuText: runs.map((r) => r.cpuText).join(' | '), detail: {runsRowsPerS: runs.map((r) => Math.round(r.rowsPerS))}}
+  for (const r of runs)
+    for (const [k, v] of Object.entries(r.cpu ?? {})) cpu[k] = Math.round(((cpu[k] ?? 0) + v / runs.length) * 100) / 100
+  return {
+    rows: runs[0].rows,
+    seconds: runs.reduce((s, r) => s + r.seconds, 0) / runs.length,
+    rowsPerS,
+    cpu,
+    cpuText: runs.map((r) => r.cpuText).join(' | '),
+    detail: {runsRowsPerS: runs.map((r) => Math.round(r.rowsPerS))},
+  }
 }
 
 /** LOAD DATA the bench rows into the source primary, then wait until its replicas have them. */
-export async function loadSource(c: TestCluster, primary: string, replicas: string[], chunks: Buffer[], rows: number): Promise<Rate> {
+export async function loadSource(
+  c: TestCluster,
+  primary: string,
+  replicas: string[],
+  chunks: Buffer[],
+  rows: number,
+): Promise<Rate> {
   const t0 = Date.now()
   const conn = await session(c, primary, 'copy')
   try {
@@ -37,7 +65,9 @@ export async function loadSource(c: TestCluster, primary: string, replicas: stri
     const pos = await gtidBinlogPos(conn)
     for (const r of replicas) await waitGtid(c, r, pos)
     const seconds = (Date.now() - t0) / 1000
-    log(`source ${primary}: ${rows} rows loaded in ${((loaded - t0) / 1000).toFixed(1)} s, replicas ${replicas.join(', ')} caught up after ${seconds.toFixed(1)} s`)
+    log(
+      `source ${primary}: ${rows} rows loaded in ${((loaded - t0) / 1000).toFixed(1)} s, replicas ${replicas.join(', ')} caught up after ${seconds.toFixed(1)} s`,
+    )
     return {rows, seconds, rowsPerS: rows / seconds}
   } finally {
     await conn.end()
@@ -76,7 +106,9 @@ export async function loadDataBaseline(b: TestCluster, alias: string, chunks: Bu
     const seconds = (t1 - t0) / 1000
     const n = await countRows(b, alias)
     if (n !== rows) throw new Error(`LOAD DATA baseline: ${n} rows in ${alias}, expected ${rows}`)
-    log(`baseline LOAD DATA: ${rows} rows in ${seconds.toFixed(1)} s = ${fmt(rows / seconds)} rows/s (${describeCpu(split)})`)
+    log(
+      `baseline LOAD DATA: ${rows} rows in ${seconds.toFixed(1)} s = ${fmt(rows / seconds)} rows/s (${describeCpu(split)})`,
+    )
     return {rows, seconds, rowsPerS: rows / seconds, cpu: coresUsed(split), cpuText: describeCpu(split)}
   } finally {
     sampler.stop()
@@ -92,14 +124,27 @@ export async function dumpReloadBaseline(a: TestCluster, from: string, b: TestCl
   const dst = b.tablet(to)
   const env = {...process.env, MYSQL_PWD: b.env.SHARDFORM_ADMIN_PASSWORD}
   const t0 = Date.now()
-  const dump = spawn('mariadb-dump', [`--host=${src.host}`, `--port=${src.port}`, `--user=${src.adminUser}`, '--single-transaction', DATABASE, TABLE], {env, stdio: ['ignore', 'pipe', 'pipe']})
-  const load = spawn('mariadb', [`--host=${dst.host}`, `--port=${dst.port}`, `--user=${dst.adminUser}`, DATABASE], {env, stdio: [dump.stdout!, 'ignore', 'pipe']})
-  const sampler = new ProcSampler({[`${from} (source)`]: pidOf(a, from), [to]: pidOf(b, to), 'mariadb-dump': dump.pid!, 'mariadb client': load.pid!}).start()
+  const dump = spawn(
+    'mariadb-dump',
+    [`--host=${src.host}`, `--port=${src.port}`, `--user=${src.adminUser}`, '--single-transaction', DATABASE, TABLE],
+    {env, stdio: ['ignore', 'pipe', 'pipe']},
+  )
+  const load = spawn('mariadb', [`--host=${dst.host}`, `--port=${dst.port}`, `--user=${dst.adminUser}`, DATABASE], {
+    env,
+    stdio: [dump.stdout!, 'ignore', 'pipe'],
+  })
+  const sampler = new ProcSampler({
+    [`${from} (source)`]: pidOf(a, from),
+    [to]: pidOf(b, to),
+    'mariadb-dump': dump.pid!,
+    'mariadb client': load.pid!,
+  }).start()
   let errors = ''
   dump.stderr!.on('data', (d: Buffer) => (errors += d.toString()))
   load.stderr!.on('data', (d: Buffer) => (errors += d.toString()))
   // 'exit', not 'close': the dump's stdout belongs to the client, so it never closes on our side.
-  const exit = (p: import('node:child_process').ChildProcess) => new Promise<number | null>((ok) => p.once('exit', (code) => ok(code)))
+  const exit = (p: import('node:child_process').ChildProcess) =>
+    new Promise<number | null>((ok) => p.once('exit', (code) => ok(code)))
   const [dc, lc] = await Promise.all([exit(dump), exit(load)])
   const t1 = Date.now()
   sampler.stop()
@@ -109,7 +154,9 @@ export async function dumpReloadBaseline(a: TestCluster, from: string, b: TestCl
   const seconds = (t1 - t0) / 1000
   const n = await countRows(b, to)
   if (n !== rows) throw new Error(`dump and reload: ${n} rows in ${to}, expected ${rows}`)
-  log(`baseline mariadb-dump | mariadb: ${rows} rows in ${seconds.toFixed(1)} s = ${fmt(rows / seconds)} rows/s (${describeCpu(split)})`)
+  log(
+    `baseline mariadb-dump | mariadb: ${rows} rows in ${seconds.toFixed(1)} s = ${fmt(rows / seconds)} rows/s (${describeCpu(split)})`,
+  )
   return {rows, seconds, rowsPerS: rows / seconds, cpu: coresUsed(split), cpuText: describeCpu(split)}
 }
 
@@ -132,7 +179,13 @@ export interface CloneRun extends Rate {
  * `shardform plan <layout> --out F` and `shardform apply F --no-wait`: runs until the first gate after the clone
  * (exit 3). Times from the workflow record; CPU and memory of the apply process and the tablets from /proc.
  */
-export async function cloneWithCli(c: TestCluster, layout: string, tablets: Record<string, string>, label: string, busyOn: string[] = []): Promise<CloneRun> {
+export async function cloneWithCli(
+  c: TestCluster,
+  layout: string,
+  tablets: Record<string, string>,
+  label: string,
+  busyOn: string[] = [],
+): Promise<CloneRun> {
   const planFile = join(c.dir, `${label.replace(/[^A-Za-z0-9_-]+/g, '-')}.plan`)
   await cliOk(c, ['plan', layout, '--out', planFile], [0, 2])
   const pids: Record<string, number> = {}
@@ -146,19 +199,28 @@ export async function cloneWithCli(c: TestCluster, layout: string, tablets: Reco
   sampler.stop()
   await Promise.all(busy.map((b) => b.stop()))
   await Promise.all(busyConns.map((conn) => conn.end()))
-  if (code !== 3) throw new Error(`apply ${label} exited ${code} (expected 3, waiting at the gate after the clone):\n${run.stdout.slice(-2000)}\n${run.stderr.slice(-2000)}`)
+  if (code !== 3)
+    throw new Error(
+      `apply ${label} exited ${code} (expected 3, waiting at the gate after the clone):\n${run.stdout.slice(-2000)}\n${run.stderr.slice(-2000)}`,
+    )
   const wf = await workflowOf(c.store)
   const clone = taskTiming(wf, 'clone/0')
-  if (clone.state !== 'done' || clone.startedAt === undefined || clone.finishedAt === undefined) throw new Error(`clone/0 is ${clone.state}`)
+  if (clone.state !== 'done' || clone.startedAt === undefined || clone.finishedAt === undefined)
+    throw new Error(`clone/0 is ${clone.state}`)
   const rows = Number(clone.output?.rows ?? 0)
   const split = sampler.cpuBetween(clone.startedAt, clone.finishedAt)
-  const copied = taskLog(wf, 'clone/0').map((m) => /copied (\d+) row\(s\).* in ([\d.]+)s/.exec(m)).find(Boolean)
+  const copied = taskLog(wf, 'clone/0')
+    .map((m) => /copied (\d+) row\(s\).* in ([\d.]+)s/.exec(m))
+    .find(Boolean)
   const phases: Record<string, number> = {}
   for (const p of ['apply_vschema', 'create_shards', 'copy_schema', 'clone']) {
-    if (Object.keys(wf.tasks).some((id) => id.startsWith(`${p}/`) || id === p)) phases[p] = +phaseTiming(wf, p).seconds.toFixed(2)
+    if (Object.keys(wf.tasks).some((id) => id.startsWith(`${p}/`) || id === p))
+      phases[p] = +phaseTiming(wf, p).seconds.toFixed(2)
   }
   const span = clone.finishedAt - clone.startedAt
-  const rssAlong = [0.25, 0.5, 0.75, 1].map((f) => Math.round(sampler.rssMbAt('node (apply)', clone.startedAt! + f * span) ?? 0))
+  const rssAlong = [0.25, 0.5, 0.75, 1].map((f) =>
+    Math.round(sampler.rssMbAt('node (apply)', clone.startedAt! + f * span) ?? 0),
+  )
   const out: CloneRun = {
     rows,
     seconds: clone.seconds!,
@@ -169,12 +231,20 @@ export async function cloneWithCli(c: TestCluster, layout: string, tablets: Reco
     peakRssMb: sampler.peakMb('node (apply)'),
     rssAlong,
     applyMs: ms,
-    busy: Object.fromEntries(busyOn.map((alias, i) => [alias, busy[i].fraction(clone.startedAt!, clone.finishedAt!) ?? NaN])),
+    busy: Object.fromEntries(
+      busyOn.map((alias, i) => [alias, busy[i].fraction(clone.startedAt!, clone.finishedAt!) ?? NaN]),
+    ),
     phases,
     workflow: wf.id,
   }
   const prof = profileDirOf(label) && newestProfile(profileDirOf(label)!)
   if (prof) out.profile = describeProfile(summarizeProfile(prof))
-  log(`${label}: clone of ${rows} rows in ${clone.seconds!.toFixed(1)} s = ${fmt(out.rowsPerS)} rows/s (copy itself ${out.copySeconds ?? '?'} s); destinations executing LOAD DATA ${Object.entries(out.busy ?? {}).map(([k, v]) => `${k} ${pct(v)}`).join(', ') || '?'} of the time; apply process peak RSS ${out.peakRssMb?.toFixed(0)} MB (along the clone: ${rssAlong.join(', ')} MB); CPU ${out.cpuText}`)
+  log(
+    `${label}: clone of ${rows} rows in ${clone.seconds!.toFixed(1)} s = ${fmt(out.rowsPerS)} rows/s (copy itself ${out.copySeconds ?? '?'} s); destinations executing LOAD DATA ${
+      Object.entries(out.busy ?? {})
+        .map(([k, v]) => `${k} ${pct(v)}`)
+        .join(', ') || '?'
+    } of the time; apply process peak RSS ${out.peakRssMb?.toFixed(0)} MB (along the clone: ${rssAlong.join(', ')} MB); CPU ${out.cpuText}`,
+  )
   return out
 }

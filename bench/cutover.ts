@@ -19,15 +19,30 @@ export interface CutoverResult {
   applyCode: number | null
 }
 
-export async function cutover(c: TestCluster, apply: CliRun, o: {rate: number; concurrency: number; seconds: number}): Promise<CutoverResult> {
+export async function cutover(
+  c: TestCluster,
+  apply: CliRun,
+  o: {rate: number; concurrency: number; seconds: number},
+): Promise<CutoverResult> {
   await waitAtGate(c, apply, 'migrate_primary', 60_000)
   const router = await openRouter(c, o.concurrency)
   const journal = join(c.dir, 'cutover.journal')
   try {
     const load = (durationMs: number, signal?: AbortSignal) =>
-      runLoad({keyspace: KEYSPACE, router, rate: o.rate, concurrency: o.concurrency, durationMs, signal, journalFile: journal, messageBytes: 100})
+      runLoad({
+        keyspace: KEYSPACE,
+        router,
+        rate: o.rate,
+        concurrency: o.concurrency,
+        durationMs,
+        signal,
+        journalFile: journal,
+        messageBytes: 100,
+      })
     const before = await load(o.seconds * 1000)
-    log(`cutover baseline: ${o.rate} writes/s at concurrency ${o.concurrency} for ${o.seconds} s without a cutover: max ${before.latencyMs.max} ms, p99 ${before.latencyMs.p99} ms, ${before.errors} errors`)
+    log(
+      `cutover baseline: ${o.rate} writes/s at concurrency ${o.concurrency} for ${o.seconds} s without a cutover: max ${before.latencyMs.max} ms, p99 ${before.latencyMs.p99} ms, ${before.errors} errors`,
+    )
 
     const ac = new AbortController()
     const during = load(0, ac.signal)
@@ -41,7 +56,9 @@ export async function cutover(c: TestCluster, apply: CliRun, o: {rate: number; c
     const mp = taskTiming(wf, 'migrate_primary/0')
     const writePauseMs = Number(mp.output?.writePauseMs ?? NaN)
     const verify = await verifyJournal({store: c.store, keyspace: KEYSPACE, journalFile: journal})
-    log(`cutover: apply exited ${code}, workflow ${wf.state}; migrate_primary ${mp.seconds?.toFixed(2)} s, sources read-only ${writePauseMs} ms; load: max ${d.latencyMs.max} ms, p99 ${d.latencyMs.p99} ms, ${d.errors} errors, ${d.buffered.buffered} writes held by the router (longest ${d.buffered.maxBufferedMs} ms); journal verify ${verify.ok ? 'ok' : 'FAILED'} (${verify.counts.present} present, ${verify.counts.missing} missing)`)
+    log(
+      `cutover: apply exited ${code}, workflow ${wf.state}; migrate_primary ${mp.seconds?.toFixed(2)} s, sources read-only ${writePauseMs} ms; load: max ${d.latencyMs.max} ms, p99 ${d.latencyMs.p99} ms, ${d.errors} errors, ${d.buffered.buffered} writes held by the router (longest ${d.buffered.maxBufferedMs} ms); journal verify ${verify.ok ? 'ok' : 'FAILED'} (${verify.counts.present} present, ${verify.counts.missing} missing)`,
+    )
     return {before, during: d, writePauseMs, migrateSeconds: mp.seconds ?? NaN, verify, applyCode: code}
   } finally {
     await router.close()

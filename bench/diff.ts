@@ -19,14 +19,23 @@ export interface DiffResult {
 
 /** Wait until the workflow waits at `phase`'s gate (or fails, or apply exits). */
 export async function waitAtGate(c: TestCluster, apply: CliRun, phase: string, ms: number): Promise<WorkflowRecord> {
-  return until(async () => {
-    if (apply.proc.exitCode !== null) throw new Error(`apply exited (${apply.proc.exitCode}) before the ${phase} gate:\n${apply.stdout.slice(-2000)}\n${apply.stderr.slice(-2000)}`)
-    const wf = await workflowOf(c.store)
-    const failed = Object.values(wf.tasks).filter((t) => t.state === 'failed')
-    if (failed.length) throw new Error(`workflow ${wf.id} failed: ${failed.map((t) => `${t.id}: ${t.error}`).join('; ')}`)
-    const waiting = Object.values(wf.tasks).some((t) => t.phase === phase && t.state === 'waiting_approval')
-    return waiting ? wf : undefined
-  }, ms, `the workflow to wait at the ${phase} gate`, 200)
+  return until(
+    async () => {
+      if (apply.proc.exitCode !== null)
+        throw new Error(
+          `apply exited (${apply.proc.exitCode}) before the ${phase} gate:\n${apply.stdout.slice(-2000)}\n${apply.stderr.slice(-2000)}`,
+        )
+      const wf = await workflowOf(c.store)
+      const failed = Object.values(wf.tasks).filter((t) => t.state === 'failed')
+      if (failed.length)
+        throw new Error(`workflow ${wf.id} failed: ${failed.map((t) => `${t.id}: ${t.error}`).join('; ')}`)
+      const waiting = Object.values(wf.tasks).some((t) => t.phase === phase && t.state === 'waiting_approval')
+      return waiting ? wf : undefined
+    },
+    ms,
+    `the workflow to wait at the ${phase} gate`,
+    200,
+  )
 }
 
 export async function runDiff(c: TestCluster, apply: CliRun, pids: Record<string, number>): Promise<DiffResult> {
@@ -36,10 +45,23 @@ export async function runDiff(c: TestCluster, apply: CliRun, pids: Record<string
   const wf = await waitAtGate(c, apply, 'migrate_primary', 60 * 60_000)
   sampler.stop()
   const p = phaseTiming(wf, 'diff')
-  const tasks = p.tasks.map((t) => ({id: t.id, compared: Number(t.output?.compared ?? 0), seconds: Number(t.output?.seconds ?? t.seconds ?? 0)}))
+  const tasks = p.tasks.map((t) => ({
+    id: t.id,
+    compared: Number(t.output?.compared ?? 0),
+    seconds: Number(t.output?.seconds ?? t.seconds ?? 0),
+  }))
   const compared = tasks.reduce((s, t) => s + t.compared, 0)
   const split = sampler.cpuBetween(p.startedAt, p.finishedAt)
-  const r: DiffResult = {compared, seconds: p.seconds, rowsPerS: compared / p.seconds, tasks, cpu: coresUsed(split), cpuText: describeCpu(split)}
-  log(`diff: ${compared} rows compared in ${p.seconds.toFixed(1)} s = ${fmt(r.rowsPerS)} rows/s (${tasks.map((t) => `${t.id} ${t.compared} in ${t.seconds.toFixed(1)} s`).join(', ')}); CPU ${r.cpuText}`)
+  const r: DiffResult = {
+    compared,
+    seconds: p.seconds,
+    rowsPerS: compared / p.seconds,
+    tasks,
+    cpu: coresUsed(split),
+    cpuText: describeCpu(split),
+  }
+  log(
+    `diff: ${compared} rows compared in ${p.seconds.toFixed(1)} s = ${fmt(r.rowsPerS)} rows/s (${tasks.map((t) => `${t.id} ${t.compared} in ${t.seconds.toFixed(1)} s`).join(', ')}); CPU ${r.cpuText}`,
+  )
   return r
 }

@@ -24,10 +24,21 @@ import {fmt, log} from './lib/out.js'
 import {describeCpu, ProcSampler} from './lib/proc.js'
 import {cloneWithCli, loadSource} from './copy.js'
 
-const {values} = parseArgs({options: {rows: {type: 'string', default: '1000000'}, chunks: {type: 'string', default: '1,4,16'}, profile: {type: 'boolean'}, 'redo-mb': {type: 'string'}}})
+const {values} = parseArgs({
+  options: {
+    rows: {type: 'string', default: '1000000'},
+    chunks: {type: 'string', default: '1,4,16'},
+    profile: {type: 'boolean'},
+    'redo-mb': {type: 'string'},
+  },
+})
 const ROWS = Number(values.rows)
 const CHUNKS_MB = (values.chunks ?? '4').split(',').map(Number)
-const VSCHEMA: VSchema = {sharded: true, vindexes: {hash: {type: 'hash'}}, tables: {messages: {column_vindexes: [{column: 'page', name: 'hash'}]}}} as unknown as VSchema
+const VSCHEMA: VSchema = {
+  sharded: true,
+  vindexes: {hash: {type: 'hash'}},
+  tables: {messages: {column_vindexes: [{column: 'page', name: 'hash'}]}},
+} as unknown as VSchema
 
 /** A destination that accepts LOAD DATA and throws the bytes away (it still drains the stream it is given). */
 function nullDestination(alias: string): CopyDestination {
@@ -55,33 +66,66 @@ try {
     await conn.end()
   }
   if (values['redo-mb']) {
-    for (const [cl, alias] of [[c, 'dst-200'], [c, 'dst-300'], [b, 'base-100']] as const) {
+    for (const [cl, alias] of [
+      [c, 'dst-200'],
+      [c, 'dst-300'],
+      [b, 'base-100'],
+    ] as const) {
       const conn = await session(cl, alias)
       await conn.query(`SET GLOBAL innodb_log_file_size = ${Number(values['redo-mb']) << 20}`)
       await conn.end()
     }
     log(`redo log of dst-200, dst-300 and base-100 resized to ${values['redo-mb']} MB`)
   }
-  const pids = {'src-102 (read)': pidOf(c, 'src-102'), 'dst-200': pidOf(c, 'dst-200'), 'dst-300': pidOf(c, 'dst-300'), 'base-100': pidOf(b, 'base-100'), 'node (this process)': process.pid}
+  const pids = {
+    'src-102 (read)': pidOf(c, 'src-102'),
+    'dst-200': pidOf(c, 'dst-200'),
+    'dst-300': pidOf(c, 'dst-300'),
+    'base-100': pidOf(b, 'base-100'),
+    'node (this process)': process.pid,
+  }
   const src = await session(c, 'src-102', 'copy')
   const table = (await describeSchema(src, DATABASE)).tables.find((t) => t.name === TABLE)!
-  const dests = [{name: '-80', kr: keyRangeFromJSON({start: '', end: '80'})}, {name: '80-', kr: keyRangeFromJSON({start: '80', end: ''})}]
+  const dests = [
+    {name: '-80', kr: keyRangeFromJSON({start: '', end: '80'})},
+    {name: '80-', kr: keyRangeFromJSON({start: '80', end: ''})},
+  ]
   const router = copyRouter(placement(VSCHEMA, table, dests), table, dests)
   const one = copyRouter(placement(VSCHEMA, table, [dests[0]]), table, [dests[0]])
 
-  const run = async (label: string, destinations: CopyDestination[], routeMany: typeof router.routeMany, chunkBytes?: number, busyOn: string[] = [], extra: Partial<Parameters<typeof copyTable>[0]> = {}) => {
-    for (const d of destinations) if (typeof (d.conn as {ping?: unknown}).ping === 'function') await d.conn.query(`TRUNCATE TABLE ${DATABASE}.${TABLE}`)
+  const run = async (
+    label: string,
+    destinations: CopyDestination[],
+    routeMany: typeof router.routeMany,
+    chunkBytes?: number,
+    busyOn: string[] = [],
+    extra: Partial<Parameters<typeof copyTable>[0]> = {},
+  ) => {
+    for (const d of destinations)
+      if (typeof (d.conn as {ping?: unknown}).ping === 'function')
+        await d.conn.query(`TRUNCATE TABLE ${DATABASE}.${TABLE}`)
     const bconns = await Promise.all(busyOn.map((a) => session(c, a)))
     const busy = bconns.map((b) => new BusySampler(b, ['LOAD DATA%']).start())
     const sampler = new ProcSampler(pids, 100).start()
     const t0 = Date.now()
-    const res = await copyTable({source: src, database: DATABASE, table, destinations, routeMany, extraSelect: router.extraSelect, chunkBytes, ...extra})
+    const res = await copyTable({
+      source: src,
+      database: DATABASE,
+      table,
+      destinations,
+      routeMany,
+      extraSelect: router.extraSelect,
+      chunkBytes,
+      ...extra,
+    })
     const t1 = Date.now()
     sampler.stop()
     await Promise.all(busy.map((b) => b.stop()))
     await Promise.all(bconns.map((b) => b.end()))
     const secs = (t1 - t0) / 1000
-    log(`${label}: ${res.rows} rows in ${secs.toFixed(1)} s = ${fmt(res.rows / secs)} rows/s${busyOn.length ? `; executing LOAD DATA ${busyOn.map((a, i) => `${a} ${pct(busy[i].fraction(t0, t1))}`).join(', ')}` : ''}; CPU ${describeCpu(sampler.cpuBetween(t0, t1))}`)
+    log(
+      `${label}: ${res.rows} rows in ${secs.toFixed(1)} s = ${fmt(res.rows / secs)} rows/s${busyOn.length ? `; executing LOAD DATA ${busyOn.map((a, i) => `${a} ${pct(busy[i].fraction(t0, t1))}`).join(', ')}` : ''}; CPU ${describeCpu(sampler.cpuBetween(t0, t1))}`,
+    )
   }
 
   // LOAD DATA from memory into a fresh instance: the baseline of the copy figure.
@@ -92,11 +136,20 @@ try {
     await loadChunks(conn, chunks)
     const t1 = Date.now()
     sampler.stop()
-    log(`LOAD DATA of the rows file into base-100: ${fmt(ROWS / ((t1 - t0) / 1000))} rows/s; CPU ${describeCpu(sampler.cpuBetween(t0, t1))}`)
+    log(
+      `LOAD DATA of the rows file into base-100: ${fmt(ROWS / ((t1 - t0) / 1000))} rows/s; CPU ${describeCpu(sampler.cpuBetween(t0, t1))}`,
+    )
     await conn.end()
   }
-  await run('copyTable → 2 discarding destinations (Node only: read, route, encode)', [nullDestination('null-a'), nullDestination('null-b')], router.routeMany)
-  const real = async () => [{conn: await session(c, 'dst-200', 'copy'), alias: 'dst-200'}, {conn: await session(c, 'dst-300', 'copy'), alias: 'dst-300'}]
+  await run(
+    'copyTable → 2 discarding destinations (Node only: read, route, encode)',
+    [nullDestination('null-a'), nullDestination('null-b')],
+    router.routeMany,
+  )
+  const real = async () => [
+    {conn: await session(c, 'dst-200', 'copy'), alias: 'dst-200'},
+    {conn: await session(c, 'dst-300', 'copy'), alias: 'dst-300'},
+  ]
   for (const mb of CHUNKS_MB) {
     const d = await real()
     await run(`copyTable → dst-200 + dst-300, ${mb} MB chunks`, d, router.routeMany, mb << 20, ['dst-200', 'dst-300'])
@@ -111,25 +164,41 @@ try {
     // As the clone calls it: a checkpoint (here: one topology write) at every sync point, progress callbacks.
     const d = await real()
     let n = 0
-    await run('copyTable → dst-200 + dst-300, 4 MB chunks, with the clone\'s sync callbacks (a topology write each)', d, router.routeMany, 4 << 20, ['dst-200', 'dst-300'], {
-      onRows: (r) => void (n = r),
-      onSync: async () => {
-        const e = await c.store.get<Record<string, unknown>>('keyspaces/test_keyspace/Keyspace')
-        if (e) await c.store.update('keyspaces/test_keyspace/Keyspace', e.value, e.version)
+    await run(
+      "copyTable → dst-200 + dst-300, 4 MB chunks, with the clone's sync callbacks (a topology write each)",
+      d,
+      router.routeMany,
+      4 << 20,
+      ['dst-200', 'dst-300'],
+      {
+        onRows: (r) => void (n = r),
+        onSync: async () => {
+          const e = await c.store.get<Record<string, unknown>>('keyspaces/test_keyspace/Keyspace')
+          if (e) await c.store.update('keyspaces/test_keyspace/Keyspace', e.value, e.version)
+        },
+        syncEveryBytes: 8 << 20,
       },
-      syncEveryBytes: 8 << 20,
-    })
+    )
     log(`  (sync every 8 MB instead of 64 MB, to make its cost visible; ${n} rows reported)`)
     for (const x of d) await x.conn.end()
   }
   // The same copy through the CLI (shardform apply: clone from the rdonly snapshot), then in-process once more.
   for (const d of ['dst-200', 'dst-300']) await c.query(d, `DROP TABLE ${DATABASE}.${TABLE}`)
   setProfileDir(values.profile ? join(work, 'profiles') : undefined)
-  const cl = await cloneWithCli(c, c.layoutFiles[1], {'src-102 (rdonly, read)': 'src-102', 'dst-200': 'dst-200', 'dst-300': 'dst-300'}, 'clone via the CLI', ['dst-200', 'dst-300'])
+  const cl = await cloneWithCli(
+    c,
+    c.layoutFiles[1],
+    {'src-102 (rdonly, read)': 'src-102', 'dst-200': 'dst-200', 'dst-300': 'dst-300'},
+    'clone via the CLI',
+    ['dst-200', 'dst-300'],
+  )
   for (const l of cl.profile ?? []) log(`  ${l}`)
   {
     const d = await real()
-    await run('copyTable → dst-200 + dst-300, 4 MB chunks (again, after the CLI clone)', d, router.routeMany, 4 << 20, ['dst-200', 'dst-300'])
+    await run('copyTable → dst-200 + dst-300, 4 MB chunks (again, after the CLI clone)', d, router.routeMany, 4 << 20, [
+      'dst-200',
+      'dst-300',
+    ])
     for (const x of d) await x.conn.end()
   }
   await src.end()

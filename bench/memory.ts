@@ -7,7 +7,12 @@ import {keepLogs, layoutFile, ROOT, startBenchCluster, stopBenchCluster} from '.
 import {readChunks, rowKeys, writeRowsFile} from './lib/data.js'
 import {log} from './lib/out.js'
 
-export const CLONE_TABLETS = {'src-102 (rdonly, read)': 'src-102', 'dst-200': 'dst-200', 'dst-300': 'dst-300', 'src-100': 'src-100'}
+export const CLONE_TABLETS = {
+  'src-102 (rdonly, read)': 'src-102',
+  'dst-200': 'dst-200',
+  'dst-300': 'dst-300',
+  'src-100': 'src-100',
+}
 
 /** A fresh source with `rows` bench rows and the split destinations, cloned by `shardform apply` up to the first gate. */
 export async function cloneFresh(rows: number, file: string, label: string): Promise<CloneRun> {

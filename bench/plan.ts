@@ -15,13 +15,23 @@ import type {KeyspaceState} from '../src/topo/state.js'
 import {emit, ratio, type Figure} from './lib/out.js'
 
 function layoutText(shards: string[], base: number): string {
-  const lines = ['keyspace: bench', 'vschema: {sharded: true, vindexes: {h: {type: hash}}, tables: {t: {column_vindexes: [{column: id, name: h}]}}}', 'shards:']
+  const lines = [
+    'keyspace: bench',
+    'vschema: {sharded: true, vindexes: {h: {type: hash}}, tables: {t: {column_vindexes: [{column: id, name: h}]}}}',
+    'shards:',
+  ]
   shards.forEach((name, i) => {
     const uid = base + i * 3
     lines.push(`  "${name}":`, '    tablets:')
-    lines.push(`      - {alias: b-${uid}, type: primary, host: 10.${(uid >> 16) & 255}.${(uid >> 8) & 255}.${uid & 255}, port: 3306}`)
-    lines.push(`      - {alias: b-${uid + 1}, type: replica, host: 10.${(uid >> 16) & 255}.${(uid >> 8) & 255}.${uid & 255}, port: 3307}`)
-    lines.push(`      - {alias: b-${uid + 2}, type: rdonly, host: 10.${(uid >> 16) & 255}.${(uid >> 8) & 255}.${uid & 255}, port: 3308}`)
+    lines.push(
+      `      - {alias: b-${uid}, type: primary, host: 10.${(uid >> 16) & 255}.${(uid >> 8) & 255}.${uid & 255}, port: 3306}`,
+    )
+    lines.push(
+      `      - {alias: b-${uid + 1}, type: replica, host: 10.${(uid >> 16) & 255}.${(uid >> 8) & 255}.${uid & 255}, port: 3307}`,
+    )
+    lines.push(
+      `      - {alias: b-${uid + 2}, type: rdonly, host: 10.${(uid >> 16) & 255}.${(uid >> 8) & 255}.${uid & 255}, port: 3308}`,
+    )
   })
   return lines.join('\n') + '\n'
 }
@@ -43,7 +53,14 @@ function time(fn: () => void, runs = 5): number {
 
 function stateOf(text: string, file: string): KeyspaceState {
   const r = bootstrapRecords(parseLayout(file, text))
-  return {keyspace: r.keyspace, shards: r.shards, srvKeyspace: r.srvKeyspace, tablets: r.tablets, allTablets: r.tablets, activeWorkflows: []}
+  return {
+    keyspace: r.keyspace,
+    shards: r.shards,
+    srvKeyspace: r.srvKeyspace,
+    tablets: r.tablets,
+    allTablets: r.tablets,
+    activeWorkflows: [],
+  }
 }
 
 export function planFigures(opts: {runs?: number} = {}): Figure[] {
@@ -60,16 +77,58 @@ export function planFigures(opts: {runs?: number} = {}): Figure[] {
   const from2048 = stateOf(layoutText(generateShards(2048), 0), '2048.yaml')
   let tasks = 0
   const plan4096 = time(() => (tasks = plan(from2048, to4096).summary.tasks), runs)
-  out.push(emit({figure: 'plan_4096_shards_ms', value: plan4096, unit: 'ms', baseline: 'validating the same 4096-shard layout', baseline_value: validate4096, ratio: ratio(plan4096, validate4096), goal: '< 1000 ms', met: plan4096 < 1000, detail: {from_shards: 2048, to_shards: 4096, tasks}}))
-  out.push(emit({figure: 'validate_4096_shard_layout_ms', value: validate4096, unit: 'ms', baseline: 'js-yaml reading the same text', baseline_value: jsYaml4096, ratio: ratio(validate4096, jsYaml4096), goal: '< 100 ms', met: validate4096 < 100, detail: {bytes: text4096.length}}))
+  out.push(
+    emit({
+      figure: 'plan_4096_shards_ms',
+      value: plan4096,
+      unit: 'ms',
+      baseline: 'validating the same 4096-shard layout',
+      baseline_value: validate4096,
+      ratio: ratio(plan4096, validate4096),
+      goal: '< 1000 ms',
+      met: plan4096 < 1000,
+      detail: {from_shards: 2048, to_shards: 4096, tasks},
+    }),
+  )
+  out.push(
+    emit({
+      figure: 'validate_4096_shard_layout_ms',
+      value: validate4096,
+      unit: 'ms',
+      baseline: 'js-yaml reading the same text',
+      baseline_value: jsYaml4096,
+      ratio: ratio(validate4096, jsYaml4096),
+      goal: '< 100 ms',
+      met: validate4096 < 100,
+      detail: {bytes: text4096.length},
+    }),
+  )
   const cold = coldValidation(text4096)
-  out.push(emit({figure: 'validate_4096_shard_layout_cold_ms', value: cold, unit: 'ms', baseline: 'the same validation warm', baseline_value: validate4096, ratio: ratio(cold, validate4096)}))
+  out.push(
+    emit({
+      figure: 'validate_4096_shard_layout_cold_ms',
+      value: cold,
+      unit: 'ms',
+      baseline: 'the same validation warm',
+      baseline_value: validate4096,
+      ratio: ratio(cold, validate4096),
+    }),
+  )
 
   const from256 = stateOf(layoutText(generateShards(256), 0), '256.yaml')
   const to512 = parseLayout('512.yaml', layoutText(generateShards(512), 100000))
   const p = plan(from256, to512)
   const plan512 = time(() => plan(from256, to512), 5)
-  out.push(emit({figure: 'plan_256_to_512_ms', value: plan512, unit: 'ms', goal: '< 100 ms', met: plan512 < 100, detail: {tasks: p.summary.tasks}}))
+  out.push(
+    emit({
+      figure: 'plan_256_to_512_ms',
+      value: plan512,
+      unit: 'ms',
+      goal: '< 100 ms',
+      met: plan512 < 100,
+      detail: {tasks: p.summary.tasks},
+    }),
+  )
 
   // Cold start: a fresh process planning against an embedded topology (baseline: `node -e 0` in the same run).
   const dir = mkdtempSync(join(tmpdir(), 'sf-bench-plan-'))
@@ -80,7 +139,18 @@ export function planFigures(opts: {runs?: number} = {}): Figure[] {
     execFileSync(bin, ['topo', 'init', `${guestbook}1-shard.yaml`], {env})
     const cold = time(() => execFileSync(bin, ['plan', `${guestbook}2-shards.yaml`], {env, stdio: 'ignore'}), 7)
     const node = time(() => execFileSync(process.execPath, ['-e', '0'], {stdio: 'ignore'}), 7)
-    out.push(emit({figure: 'plan_cold_start_ms', value: cold, unit: 'ms', baseline: 'node -e 0', baseline_value: node, ratio: ratio(cold, node), goal: '< 500 ms', met: cold < 500}))
+    out.push(
+      emit({
+        figure: 'plan_cold_start_ms',
+        value: cold,
+        unit: 'ms',
+        baseline: 'node -e 0',
+        baseline_value: node,
+        ratio: ratio(cold, node),
+        goal: '< 500 ms',
+        met: cold < 500,
+      }),
+    )
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }
@@ -95,7 +165,9 @@ function coldValidation(text: string): number {
     writeFileSync(file, text)
     const lib = new URL('../dist/layout/index.js', import.meta.url).href
     const script = `const {parseLayout} = await import(${JSON.stringify(lib)}); const text = (await import('node:fs')).readFileSync(${JSON.stringify(file)}, 'utf8'); const t = performance.now(); parseLayout('layout.yaml', text); console.log(performance.now() - t)`
-    const times = [0, 1, 2].map(() => Number(execFileSync(process.execPath, ['--input-type=module', '-e', script]).toString().trim()))
+    const times = [0, 1, 2].map(() =>
+      Number(execFileSync(process.execPath, ['--input-type=module', '-e', script]).toString().trim()),
+    )
     return median(times)
   } finally {
     rmSync(dir, {recursive: true, force: true})

@@ -9,10 +9,35 @@ import {parseArgs} from 'node:util'
 import type {TestCluster} from '../test/helpers/cluster.js'
 import {approveWorkflow} from '../src/engine/commands.js'
 import {catchup} from './catchup.js'
-import {cloneWithCli, dumpReloadBaseline, loadDataBaseline, loadSource, meanRate, type CloneRun, type Rate} from './copy.js'
+import {
+  cloneWithCli,
+  dumpReloadBaseline,
+  loadDataBaseline,
+  loadSource,
+  meanRate,
+  type CloneRun,
+  type Rate,
+} from './copy.js'
 import {cutover} from './cutover.js'
 import {runDiff} from './diff.js'
-import {gtidBinlogPos, cli, keepLogs, KEYSPACE, layoutFile, profileDirOf, ROOT, session, setProfileDir, setRedoMb, startBenchCluster, stopAll, stopBenchCluster, stopChild, waitGtid, type CliRun} from './lib/cluster.js'
+import {
+  gtidBinlogPos,
+  cli,
+  keepLogs,
+  KEYSPACE,
+  layoutFile,
+  profileDirOf,
+  ROOT,
+  session,
+  setProfileDir,
+  setRedoMb,
+  startBenchCluster,
+  stopAll,
+  stopBenchCluster,
+  stopChild,
+  waitGtid,
+  type CliRun,
+} from './lib/cluster.js'
 import {describeProfile, newestProfile, summarizeProfile} from './lib/profile.js'
 import {readChunks, rowKeys, writeRowsFile} from './lib/data.js'
 import {allNotes, emit, figures, fmt, log, note, ratio, type Figure} from './lib/out.js'
@@ -70,7 +95,10 @@ const int = (name: string, v: string | undefined, min = 1): number => {
 }
 const ROWS = int('rows', flags.rows, 1000)
 const BACKLOG = int('backlog', flags.backlog, 100)
-const MEMORY_ROWS = (flags['memory-rows'] ?? '').split(',').filter(Boolean).map((s) => int('memory-rows', s, 1000))
+const MEMORY_ROWS = (flags['memory-rows'] ?? '')
+  .split(',')
+  .filter(Boolean)
+  .map((s) => int('memory-rows', s, 1000))
 const LAG_STEP = int('lag-step', flags['lag-step'])
 const BASELINE_SECONDS = int('baseline-seconds', flags['baseline-seconds'])
 const CUTOVER_RATE = int('cutover-rate', flags['cutover-rate'])
@@ -124,7 +152,10 @@ async function reshardScenario(work: string): Promise<void> {
     log(`${ROWS} guestbook rows (${(bytes / 2 ** 20).toFixed(0)} MB as LOAD DATA text) in ${file}`)
     a = await startBenchCluster([layoutFile('source-replica.yaml'), layoutFile('split.yaml')])
     const loaded = await loadSource(a, 'src-100', ['src-101', 'src-102'], chunks, ROWS)
-    note('Setup', `source shard 0 (primary src-100, replica src-101, rdonly src-102): ${ROWS} rows loaded and replicated in ${loaded.seconds.toFixed(1)} s`)
+    note(
+      'Setup',
+      `source shard 0 (primary src-100, replica src-101, rdonly src-102): ${ROWS} rows loaded and replicated in ${loaded.seconds.toFixed(1)} s`,
+    )
 
     // The copy baselines run before and after the clone, into the same fresh instance (idle meanwhile): their mean
     // is the baseline, and the spread shows how noisy the machine was.
@@ -143,10 +174,17 @@ async function reshardScenario(work: string): Promise<void> {
 
     if (want('lag')) {
       await attempt('load generator baseline', async () => {
-        const s = await loadMax(a!, BASELINE_SECONDS, pidMap(a!, {'src-100': 'src-100', 'src-101': 'src-101', 'src-102': 'src-102'}))
+        const s = await loadMax(
+          a!,
+          BASELINE_SECONDS,
+          pidMap(a!, {'src-100': 'src-100', 'src-101': 'src-101', 'src-102': 'src-102'}),
+        )
         generatorMax = s.ratePerSec
         generatorCpu = s.cpu
-        note('Steady lag', `load generator alone against shard 0 (no stream; replica and rdonly replicating): ${fmt(s.ratePerSec)} writes/s, latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms; CPU ${s.cpuText}`)
+        note(
+          'Steady lag',
+          `load generator alone against shard 0 (no stream; replica and rdonly replicating): ${fmt(s.ratePerSec)} writes/s, latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms; CPU ${s.cpuText}`,
+        )
         const conn = await session(a!, 'src-100')
         const pos = await gtidBinlogPos(conn).finally(() => conn.end())
         await waitGtid(a!, 'src-101', pos)
@@ -154,8 +192,10 @@ async function reshardScenario(work: string): Promise<void> {
       })
     }
 
-
-    const clone = await cloneWithCli(a, a.layoutFiles[1], {...CLONE_TABLETS, 'src-101 (replica)': 'src-101'}, 'clone', ['dst-200', 'dst-300'])
+    const clone = await cloneWithCli(a, a.layoutFiles[1], {...CLONE_TABLETS, 'src-101 (replica)': 'src-101'}, 'clone', [
+      'dst-200',
+      'dst-300',
+    ])
     cloneRate = clone.rowsPerS
     cloneCpu = clone.cpu
     if (b) {
@@ -165,36 +205,116 @@ async function reshardScenario(work: string): Promise<void> {
     chunks = []
     const dump = dumpRuns.length ? meanRate(dumpRuns) : undefined
     if (ldRuns.length) loadDataRate = meanRate(ldRuns)
-    if (loadDataRate) note('Copy', `baseline LOAD DATA LOCAL INFILE into a fresh instance: ${fmt(loadDataRate.rowsPerS)} rows/s (mean of ${ldRuns.map((r) => fmt(r.rowsPerS)).join(' before and ')} after the clone); CPU ${loadDataRate.cpuText}`)
-    if (dump) note('Copy', `baseline mariadb-dump --single-transaction | mariadb: ${fmt(dump.rowsPerS)} rows/s (mean of ${dumpRuns.map((r) => fmt(r.rowsPerS)).join(' before and ')} after the clone); CPU ${dump.cpuText}`)
+    if (loadDataRate)
+      note(
+        'Copy',
+        `baseline LOAD DATA LOCAL INFILE into a fresh instance: ${fmt(loadDataRate.rowsPerS)} rows/s (mean of ${ldRuns.map((r) => fmt(r.rowsPerS)).join(' before and ')} after the clone); CPU ${loadDataRate.cpuText}`,
+      )
+    if (dump)
+      note(
+        'Copy',
+        `baseline mariadb-dump --single-transaction | mariadb: ${fmt(dump.rowsPerS)} rows/s (mean of ${dumpRuns.map((r) => fmt(r.rowsPerS)).join(' before and ')} after the clone); CPU ${dump.cpuText}`,
+      )
     memoryPeaks.set(ROWS, clone)
-    note('Copy', `shardform clone (CLI apply): ${clone.rows} rows in ${clone.seconds.toFixed(1)} s = ${fmt(clone.rowsPerS)} rows/s (the copy itself ${clone.copySeconds ?? '?'} s; phases before it: ${Object.entries(clone.phases).filter(([k]) => k !== 'clone').map(([k, v]) => `${k} ${v} s`).join(', ')})`)
+    note(
+      'Copy',
+      `shardform clone (CLI apply): ${clone.rows} rows in ${clone.seconds.toFixed(1)} s = ${fmt(clone.rowsPerS)} rows/s (the copy itself ${clone.copySeconds ?? '?'} s; phases before it: ${Object.entries(
+        clone.phases,
+      )
+        .filter(([k]) => k !== 'clone')
+        .map(([k, v]) => `${k} ${v} s`)
+        .join(', ')})`,
+    )
     note('Copy', `CPU during the clone (cores): ${clone.cpuText}`)
-    note('Copy', `share of the clone each destination spent executing a LOAD DATA (PROCESSLIST sampled every 10 ms): ${Object.entries(clone.busy ?? {}).map(([k, v]) => `${k} ${pct(v)}`).join(', ')}`)
+    note(
+      'Copy',
+      `share of the clone each destination spent executing a LOAD DATA (PROCESSLIST sampled every 10 ms): ${Object.entries(
+        clone.busy ?? {},
+      )
+        .map(([k, v]) => `${k} ${pct(v)}`)
+        .join(', ')}`,
+    )
     if (clone.profile) note('Copy', ...clone.profile.map((l) => `profile of the apply process (clone): ${l}`))
     if (want('copy') && loadDataRate) {
-      emit({figure: 'copy_vs_load_data', value: clone.rowsPerS, unit: 'rows/s', baseline: 'LOAD DATA LOCAL INFILE of the same rows into a fresh instance', baseline_value: loadDataRate.rowsPerS, ratio: ratio(clone.rowsPerS, loadDataRate.rowsPerS), goal: '≥ 0.9', met: clone.rowsPerS >= 0.9 * loadDataRate.rowsPerS, detail: {rows: clone.rows, seconds: clone.seconds, copySeconds: clone.copySeconds, cpuCores: clone.cpu, baselineCpuCores: loadDataRate.cpu, baselineRuns: loadDataRate.detail?.runsRowsPerS}})
+      emit({
+        figure: 'copy_vs_load_data',
+        value: clone.rowsPerS,
+        unit: 'rows/s',
+        baseline: 'LOAD DATA LOCAL INFILE of the same rows into a fresh instance',
+        baseline_value: loadDataRate.rowsPerS,
+        ratio: ratio(clone.rowsPerS, loadDataRate.rowsPerS),
+        goal: '≥ 0.9',
+        met: clone.rowsPerS >= 0.9 * loadDataRate.rowsPerS,
+        detail: {
+          rows: clone.rows,
+          seconds: clone.seconds,
+          copySeconds: clone.copySeconds,
+          cpuCores: clone.cpu,
+          baselineCpuCores: loadDataRate.cpu,
+          baselineRuns: loadDataRate.detail?.runsRowsPerS,
+        },
+      })
     }
     if (want('copy') && dump) {
-      emit({figure: 'copy_vs_dump_reload', value: clone.rowsPerS, unit: 'rows/s', baseline: 'mariadb-dump --single-transaction | mariadb', baseline_value: dump.rowsPerS, ratio: ratio(clone.rowsPerS, dump.rowsPerS), goal: '> 1.0', met: clone.rowsPerS > dump.rowsPerS, detail: {cpuCores: clone.cpu, baselineCpuCores: dump.cpu, baselineRuns: dump.detail?.runsRowsPerS}})
+      emit({
+        figure: 'copy_vs_dump_reload',
+        value: clone.rowsPerS,
+        unit: 'rows/s',
+        baseline: 'mariadb-dump --single-transaction | mariadb',
+        baseline_value: dump.rowsPerS,
+        ratio: ratio(clone.rowsPerS, dump.rowsPerS),
+        goal: '> 1.0',
+        met: clone.rowsPerS > dump.rowsPerS,
+        detail: {cpuCores: clone.cpu, baselineCpuCores: dump.cpu, baselineRuns: dump.detail?.runsRowsPerS},
+      })
     }
 
     const needStreams = want('catchup') || want('lag') || want('diff') || want('cutover')
     if (!needStreams) return
     if (want('catchup')) {
-      const cu = await catchup(a, keys, BACKLOG, {source: 'src-100', replica: 'src-101', rdonly: 'src-102', destinations: ['dst-200', 'dst-300']})
+      const cu = await catchup(a, keys, BACKLOG, {
+        source: 'src-100',
+        replica: 'src-101',
+        rdonly: 'src-102',
+        destinations: ['dst-200', 'dst-300'],
+      })
       apply = cu.apply
       if (flags.profile) {
         // The catch-up's profile is written when that apply exits; the rest runs in a new one.
         await stopChild(apply.proc)
         const prof = newestProfile(profileDirOf('catch-up')!)
-        if (prof) note('Catch-up', ...describeProfile(summarizeProfile(prof)).map((l) => `profile of the apply process (catch-up and native baseline): ${l}`))
+        if (prof)
+          note(
+            'Catch-up',
+            ...describeProfile(summarizeProfile(prof)).map(
+              (l) => `profile of the apply process (catch-up and native baseline): ${l}`,
+            ),
+          )
         apply = cli(a, ['apply', '--json'], {profile: 'lag-diff-cutover'})
       }
-      note('Catch-up', `backlog: ${cu.backlog.rowChanges} row changes (${cu.backlog.inserts} inserts, ${cu.backlog.updates} updates, ${cu.backlog.deletes} deletes) in ${cu.backlog.transactions} transactions, written in ${cu.backlog.seconds.toFixed(1)} s by 8 connections${cu.backlog.retried ? ` (${cu.backlog.retried} deadlocked transactions skipped)` : ''}`)
-      note('Catch-up', `filtered replication: ${fmt(cu.stream.rowsPerS)} row changes/s from its first applied batch (${cu.stream.seconds.toFixed(1)} s; ${String(cu.stream.detail?.fromApplyStartSeconds)} s from \`shardform apply\` start, first batch after ${String(cu.stream.detail?.firstBatchAfterSeconds)} s); CPU ${cu.stream.cpuText}`)
-      note('Catch-up', `native replica: ${fmt(cu.native.rowsPerS)} row changes/s (${cu.native.seconds.toFixed(1)} s); CPU ${cu.native.cpuText}`)
-      emit({figure: 'catchup_row_changes_per_s', value: cu.stream.rowsPerS, unit: 'row changes/s', baseline: 'native MariaDB replica applying the same backlog', baseline_value: cu.native.rowsPerS, ratio: ratio(cu.stream.rowsPerS, cu.native.rowsPerS), goal: '≥ 1.0', met: cu.stream.rowsPerS >= cu.native.rowsPerS, detail: {backlog: cu.backlog, ...cu.stream.detail, cpuCores: cu.stream.cpu, baselineCpuCores: cu.native.cpu}})
+      note(
+        'Catch-up',
+        `backlog: ${cu.backlog.rowChanges} row changes (${cu.backlog.inserts} inserts, ${cu.backlog.updates} updates, ${cu.backlog.deletes} deletes) in ${cu.backlog.transactions} transactions, written in ${cu.backlog.seconds.toFixed(1)} s by 8 connections${cu.backlog.retried ? ` (${cu.backlog.retried} deadlocked transactions skipped)` : ''}`,
+      )
+      note(
+        'Catch-up',
+        `filtered replication: ${fmt(cu.stream.rowsPerS)} row changes/s from its first applied batch (${cu.stream.seconds.toFixed(1)} s; ${String(cu.stream.detail?.fromApplyStartSeconds)} s from \`shardform apply\` start, first batch after ${String(cu.stream.detail?.firstBatchAfterSeconds)} s); CPU ${cu.stream.cpuText}`,
+      )
+      note(
+        'Catch-up',
+        `native replica: ${fmt(cu.native.rowsPerS)} row changes/s (${cu.native.seconds.toFixed(1)} s); CPU ${cu.native.cpuText}`,
+      )
+      emit({
+        figure: 'catchup_row_changes_per_s',
+        value: cu.stream.rowsPerS,
+        unit: 'row changes/s',
+        baseline: 'native MariaDB replica applying the same backlog',
+        baseline_value: cu.native.rowsPerS,
+        ratio: ratio(cu.stream.rowsPerS, cu.native.rowsPerS),
+        goal: '≥ 1.0',
+        met: cu.stream.rowsPerS >= cu.native.rowsPerS,
+        detail: {backlog: cu.backlog, ...cu.stream.detail, cpuCores: cu.stream.cpu, baselineCpuCores: cu.native.cpu},
+      })
     } else {
       await approveWorkflow(a.store, KEYSPACE, {phase: 'wait_for_filtered_replication', who: 'bench'})
       apply = cli(a, ['apply', '--json'], {profile: 'lag-diff-cutover'})
@@ -207,40 +327,152 @@ async function reshardScenario(work: string): Promise<void> {
           destinations: ['dst-200', 'dst-300'],
           baselineRate: generatorMax ?? 2000,
           stepSeconds: LAG_STEP,
-          pids: {...pidMap(a!, {'src-100': 'src-100', 'dst-200': 'dst-200', 'dst-300': 'dst-300', 'src-101': 'src-101', 'src-102': 'src-102'}), 'node (apply: streams)': apply!.pid},
+          pids: {
+            ...pidMap(a!, {
+              'src-100': 'src-100',
+              'dst-200': 'dst-200',
+              'dst-300': 'dst-300',
+              'src-101': 'src-101',
+              'src-102': 'src-102',
+            }),
+            'node (apply: streams)': apply!.pid,
+          },
         })
         for (const s of r.steps) {
-          note('Steady lag', `${s.target ? `target ${s.target}/s` : 'unlimited'}: achieved ${fmt(s.achieved)} writes/s, lag max ${Math.round(s.lag.maxMs)} ms, p99 ${Math.round(s.lag.p99Ms)} ms, p50 ${Math.round(s.lag.p50Ms)} ms (${s.lag.probes} probes; shardform's own Streams record said up to ${s.reportedLagS?.toFixed(1)} s)${s.saturated ? ', generator saturated' : ''}; CPU cores ${listCores(s.cpu)}`)
+          note(
+            'Steady lag',
+            `${s.target ? `target ${s.target}/s` : 'unlimited'}: achieved ${fmt(s.achieved)} writes/s, lag max ${Math.round(s.lag.maxMs)} ms, p99 ${Math.round(s.lag.p99Ms)} ms, p50 ${Math.round(s.lag.p50Ms)} ms (${s.lag.probes} probes; shardform's own Streams record said up to ${s.reportedLagS?.toFixed(1)} s)${s.saturated ? ', generator saturated' : ''}; CPU cores ${listCores(s.cpu)}`,
+          )
         }
         const best = r.best
         const allPassed = r.steps.every((s) => s.passed)
-        emit({figure: 'steady_lag_write_rate', value: best?.achieved ?? 0, unit: 'writes/s', baseline: 'load generator alone (no stream), as fast as it goes', baseline_value: generatorMax, ratio: best && generatorMax ? ratio(best.achieved, generatorMax) : undefined, goal: 'lag < 1 s at every rate reached', met: allPassed, detail: {cpuCores: best?.cpu, baselineCpuCores: generatorCpu, steps: r.steps.map((s) => ({target: s.target, achieved: s.achieved, lagMaxMs: Math.round(s.lag.maxMs), lagP99Ms: Math.round(s.lag.p99Ms), reportedLagS: s.reportedLagS, cpuCores: s.cpu}))}})
+        emit({
+          figure: 'steady_lag_write_rate',
+          value: best?.achieved ?? 0,
+          unit: 'writes/s',
+          baseline: 'load generator alone (no stream), as fast as it goes',
+          baseline_value: generatorMax,
+          ratio: best && generatorMax ? ratio(best.achieved, generatorMax) : undefined,
+          goal: 'lag < 1 s at every rate reached',
+          met: allPassed,
+          detail: {
+            cpuCores: best?.cpu,
+            baselineCpuCores: generatorCpu,
+            steps: r.steps.map((s) => ({
+              target: s.target,
+              achieved: s.achieved,
+              lagMaxMs: Math.round(s.lag.maxMs),
+              lagP99Ms: Math.round(s.lag.p99Ms),
+              reportedLagS: s.reportedLagS,
+              cpuCores: s.cpu,
+            })),
+          },
+        })
       })
     }
 
     if (!want('diff') && !want('cutover')) return
     const pids = pidMap(a, {'src-100': 'src-100', 'dst-200': 'dst-200', 'dst-300': 'dst-300'})
     const diff = await runDiff(a, apply, pids)
-    note('Diff', `${diff.compared} rows compared in ${diff.seconds.toFixed(1)} s (${diff.tasks.map((t) => `${t.id}: ${t.compared} rows in ${t.seconds.toFixed(1)} s`).join('; ')}); each task reads the whole source shard (keeping its key range) and its destination; CPU ${diff.cpuText}`)
+    note(
+      'Diff',
+      `${diff.compared} rows compared in ${diff.seconds.toFixed(1)} s (${diff.tasks.map((t) => `${t.id}: ${t.compared} rows in ${t.seconds.toFixed(1)} s`).join('; ')}); each task reads the whole source shard (keeping its key range) and its destination; CPU ${diff.cpuText}`,
+    )
     if (want('diff')) {
-      emit({figure: 'diff_rows_per_s', value: diff.rowsPerS, unit: 'rows/s', baseline: 'copy rate of the same run', baseline_value: cloneRate, ratio: ratio(diff.rowsPerS, cloneRate), goal: '≥ 1.0', met: cloneRate !== undefined ? diff.rowsPerS >= cloneRate : undefined, detail: {compared: diff.compared, seconds: diff.seconds, tasks: diff.tasks, cpuCores: diff.cpu, baselineCpuCores: cloneCpu}})
+      emit({
+        figure: 'diff_rows_per_s',
+        value: diff.rowsPerS,
+        unit: 'rows/s',
+        baseline: 'copy rate of the same run',
+        baseline_value: cloneRate,
+        ratio: ratio(diff.rowsPerS, cloneRate),
+        goal: '≥ 1.0',
+        met: cloneRate !== undefined ? diff.rowsPerS >= cloneRate : undefined,
+        detail: {
+          compared: diff.compared,
+          seconds: diff.seconds,
+          tasks: diff.tasks,
+          cpuCores: diff.cpu,
+          baselineCpuCores: cloneCpu,
+        },
+      })
     }
 
     if (want('cutover')) {
       const cu = await cutover(a, apply, {rate: CUTOVER_RATE, concurrency: CUTOVER_CONCURRENCY, seconds: 5})
       const d = cu.during
       const b = cu.before
-      note('Cutover', `load ${CUTOVER_RATE} writes/s at concurrency ${CUTOVER_CONCURRENCY}: without cutover max ${b.latencyMs.max} ms, p99 ${b.latencyMs.p99} ms; during the cutover max ${d.latencyMs.max} ms, p99 ${d.latencyMs.p99} ms, p50 ${d.latencyMs.p50} ms; ${d.acknowledged} acknowledged, ${d.errors} failed${Object.keys(d.errorKinds).length ? ` (${JSON.stringify(d.errorKinds)})` : ''}; ${d.buffered.buffered} writes held by the router, longest ${d.buffered.maxBufferedMs} ms`)
+      note(
+        'Cutover',
+        `load ${CUTOVER_RATE} writes/s at concurrency ${CUTOVER_CONCURRENCY}: without cutover max ${b.latencyMs.max} ms, p99 ${b.latencyMs.p99} ms; during the cutover max ${d.latencyMs.max} ms, p99 ${d.latencyMs.p99} ms, p50 ${d.latencyMs.p50} ms; ${d.acknowledged} acknowledged, ${d.errors} failed${Object.keys(d.errorKinds).length ? ` (${JSON.stringify(d.errorKinds)})` : ''}; ${d.buffered.buffered} writes held by the router, longest ${d.buffered.maxBufferedMs} ms`,
+      )
       if (flags.profile) {
         const prof = newestProfile(profileDirOf('lag-diff-cutover')!)
-        if (prof) note('Cutover', ...describeProfile(summarizeProfile(prof)).map((l) => `profile of the apply process (steady lag, diff, cutover): ${l}`))
+        if (prof)
+          note(
+            'Cutover',
+            ...describeProfile(summarizeProfile(prof)).map(
+              (l) => `profile of the apply process (steady lag, diff, cutover): ${l}`,
+            ),
+          )
       }
-      note('Cutover', `migrate_primary took ${cu.migrateSeconds.toFixed(2)} s; sources read-only for ${cu.writePauseMs} ms (writePauseMs); apply exited ${cu.applyCode}`)
-      note('Cutover', `journal verify after the cutover: ${cu.verify.ok ? 'ok' : 'FAILED'} — ${JSON.stringify(cu.verify.counts)}${cu.verify.differences.length ? `; first differences: ${cu.verify.differences.slice(0, 3).map((x) => `${x.kind} ${x.detail}`).join('; ')}` : ''}`)
-      emit({figure: 'cutover_max_write_latency_ms', value: d.latencyMs.max, unit: 'ms', baseline: `same load without cutover (${CUTOVER_RATE}/s)`, baseline_value: b.latencyMs.max, ratio: ratio(d.latencyMs.max, b.latencyMs.max), goal: '< 1000 ms', met: d.latencyMs.max < 1000, detail: {p50: d.latencyMs.p50, p90: d.latencyMs.p90, buffered: d.buffered}})
-      emit({figure: 'cutover_p99_write_latency_ms', value: d.latencyMs.p99, unit: 'ms', baseline: `same load without cutover (${CUTOVER_RATE}/s)`, baseline_value: b.latencyMs.p99, ratio: ratio(d.latencyMs.p99, b.latencyMs.p99)})
-      emit({figure: 'cutover_sources_read_only_ms', value: cu.writePauseMs, unit: 'ms', goal: '< 1000 ms', met: cu.writePauseMs < 1000, detail: {migratePrimarySeconds: cu.migrateSeconds}})
-      emit({figure: 'cutover_failed_writes', value: d.errors, unit: 'writes', baseline: 'same load without cutover', baseline_value: b.errors, goal: '0, and journal verify ok', met: d.errors === 0 && cu.verify.ok, detail: {acknowledged: d.acknowledged, errorKinds: d.errorKinds, verifyOk: cu.verify.ok, verifyCounts: cu.verify.counts}})
+      note(
+        'Cutover',
+        `migrate_primary took ${cu.migrateSeconds.toFixed(2)} s; sources read-only for ${cu.writePauseMs} ms (writePauseMs); apply exited ${cu.applyCode}`,
+      )
+      note(
+        'Cutover',
+        `journal verify after the cutover: ${cu.verify.ok ? 'ok' : 'FAILED'} — ${JSON.stringify(cu.verify.counts)}${
+          cu.verify.differences.length
+            ? `; first differences: ${cu.verify.differences
+                .slice(0, 3)
+                .map((x) => `${x.kind} ${x.detail}`)
+                .join('; ')}`
+            : ''
+        }`,
+      )
+      emit({
+        figure: 'cutover_max_write_latency_ms',
+        value: d.latencyMs.max,
+        unit: 'ms',
+        baseline: `same load without cutover (${CUTOVER_RATE}/s)`,
+        baseline_value: b.latencyMs.max,
+        ratio: ratio(d.latencyMs.max, b.latencyMs.max),
+        goal: '< 1000 ms',
+        met: d.latencyMs.max < 1000,
+        detail: {p50: d.latencyMs.p50, p90: d.latencyMs.p90, buffered: d.buffered},
+      })
+      emit({
+        figure: 'cutover_p99_write_latency_ms',
+        value: d.latencyMs.p99,
+        unit: 'ms',
+        baseline: `same load without cutover (${CUTOVER_RATE}/s)`,
+        baseline_value: b.latencyMs.p99,
+        ratio: ratio(d.latencyMs.p99, b.latencyMs.p99),
+      })
+      emit({
+        figure: 'cutover_sources_read_only_ms',
+        value: cu.writePauseMs,
+        unit: 'ms',
+        goal: '< 1000 ms',
+        met: cu.writePauseMs < 1000,
+        detail: {migratePrimarySeconds: cu.migrateSeconds},
+      })
+      emit({
+        figure: 'cutover_failed_writes',
+        value: d.errors,
+        unit: 'writes',
+        baseline: 'same load without cutover',
+        baseline_value: b.errors,
+        goal: '0, and journal verify ok',
+        met: d.errors === 0 && cu.verify.ok,
+        detail: {
+          acknowledged: d.acknowledged,
+          errorKinds: d.errorKinds,
+          verifyOk: cu.verify.ok,
+          verifyCounts: cu.verify.counts,
+        },
+      })
     }
   } catch (err) {
     keepLogsAfterFailure()
@@ -262,10 +494,29 @@ async function guestbookScenario(work: string): Promise<void> {
     g = await startBenchCluster([join(ROOT, 'plans/guestbook/1-shard.yaml'), layoutFile('guestbook-split.yaml')])
     await loadSource(g, 'test-100', ['test-101', 'test-102'], chunks, ROWS)
     chunks = []
-    const tablets = {'test-102 (rdonly, read)': 'test-102', 'test-200': 'test-200', 'test-201': 'test-201', 'test-202': 'test-202', 'test-300': 'test-300', 'test-301': 'test-301', 'test-302': 'test-302'}
+    const tablets = {
+      'test-102 (rdonly, read)': 'test-102',
+      'test-200': 'test-200',
+      'test-201': 'test-201',
+      'test-202': 'test-202',
+      'test-300': 'test-300',
+      'test-301': 'test-301',
+      'test-302': 'test-302',
+    }
     const clone = await cloneWithCli(g, g.layoutFiles[1], tablets, 'clone (guestbook layout)', ['test-200', 'test-300'])
-    note('Copy', `shardform clone into the guestbook layout (every destination shard with a replica and an rdonly): ${fmt(clone.rowsPerS)} rows/s (${clone.seconds.toFixed(1)} s); CPU ${clone.cpuText}`)
-    emit({figure: 'copy_guestbook_layout', value: clone.rowsPerS, unit: 'rows/s', baseline: loadDataRate ? 'LOAD DATA LOCAL INFILE into a fresh instance' : undefined, baseline_value: loadDataRate?.rowsPerS, ratio: ratio(clone.rowsPerS, loadDataRate?.rowsPerS), detail: {rows: clone.rows, seconds: clone.seconds, cpuCores: clone.cpu, baselineCpuCores: loadDataRate?.cpu}})
+    note(
+      'Copy',
+      `shardform clone into the guestbook layout (every destination shard with a replica and an rdonly): ${fmt(clone.rowsPerS)} rows/s (${clone.seconds.toFixed(1)} s); CPU ${clone.cpuText}`,
+    )
+    emit({
+      figure: 'copy_guestbook_layout',
+      value: clone.rowsPerS,
+      unit: 'rows/s',
+      baseline: loadDataRate ? 'LOAD DATA LOCAL INFILE into a fresh instance' : undefined,
+      baseline_value: loadDataRate?.rowsPerS,
+      ratio: ratio(clone.rowsPerS, loadDataRate?.rowsPerS),
+      detail: {rows: clone.rows, seconds: clone.seconds, cpuCores: clone.cpu, baselineCpuCores: loadDataRate?.cpu},
+    })
   } catch (err) {
     keepLogsAfterFailure()
     throw err
@@ -284,14 +535,26 @@ async function memoryScenario(work: string): Promise<void> {
   const small = memoryPeaks.get(sizes[0])!
   for (const rows of sizes) {
     const r = memoryPeaks.get(rows)!
-    note('Memory', `apply process cloning ${human(rows)} rows: peak RSS ${r.peakRssMb?.toFixed(0)} MB; RSS at 25/50/75/100% of the clone ${r.rssAlong?.join(', ')} MB; clone ${fmt(r.rowsPerS)} rows/s; CPU ${r.cpuText}`)
-    if (r.profile) note('Memory', ...r.profile.map((l) => `profile of the apply process cloning ${human(rows)} rows: ${l}`))
+    note(
+      'Memory',
+      `apply process cloning ${human(rows)} rows: peak RSS ${r.peakRssMb?.toFixed(0)} MB; RSS at 25/50/75/100% of the clone ${r.rssAlong?.join(', ')} MB; clone ${fmt(r.rowsPerS)} rows/s; CPU ${r.cpuText}`,
+    )
+    if (r.profile)
+      note('Memory', ...r.profile.map((l) => `profile of the apply process cloning ${human(rows)} rows: ${l}`))
     const isBase = rows === sizes[0]
     emit({
       figure: `apply_peak_rss_${human(rows)}_rows`,
       value: r.peakRssMb ?? NaN,
       unit: 'MB',
-      ...(isBase ? {} : {baseline: `peak RSS cloning ${human(sizes[0])} rows`, baseline_value: small.peakRssMb, ratio: ratio(r.peakRssMb ?? NaN, small.peakRssMb), goal: '≤ 1.1× (flat)', met: (r.peakRssMb ?? Infinity) <= 1.1 * (small.peakRssMb ?? 0)}),
+      ...(isBase
+        ? {}
+        : {
+            baseline: `peak RSS cloning ${human(sizes[0])} rows`,
+            baseline_value: small.peakRssMb,
+            ratio: ratio(r.peakRssMb ?? NaN, small.peakRssMb),
+            goal: '≤ 1.1× (flat)',
+            met: (r.peakRssMb ?? Infinity) <= 1.1 * (small.peakRssMb ?? 0),
+          }),
       detail: {rssAlongCloneMb: r.rssAlong, cloneRowsPerS: Math.round(r.rowsPerS)},
     })
   }
@@ -299,7 +562,10 @@ async function memoryScenario(work: string): Promise<void> {
 
 async function planScenario(): Promise<void> {
   const out = await new Promise<string>((ok, fail) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/plan.ts')], {cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit']})
+    const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/plan.ts')], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     let text = ''
     p.stdout!.on('data', (d: Buffer) => (text += d.toString()))
     p.once('close', (code) => (code === 0 ? ok(text) : fail(new Error(`bench/plan.ts exited ${code}`))))
@@ -326,7 +592,9 @@ async function main(): Promise<void> {
   const startedAt = new Date()
   const loadBefore = loadAverage()
   const others = neighbours()
-  log(`shardform bench: ${[...only].join(', ')}; rows ${ROWS}, backlog ${BACKLOG}, memory rows ${MEMORY_ROWS.join(', ')}; load average ${loadBefore}; running now: ${others.join(', ') || 'nothing else'}`)
+  log(
+    `shardform bench: ${[...only].join(', ')}; rows ${ROWS}, backlog ${BACKLOG}, memory rows ${MEMORY_ROWS.join(', ')}; load average ${loadBefore}; running now: ${others.join(', ') || 'nothing else'}`,
+  )
   const work = mkdtempSync(join(tmpdir(), 'shardform-bench-'))
   if (flags.profile) {
     const dir = join(ROOT, 'bench/out/profiles', startedAt.toISOString().replace(/[:.]/g, '-'))
@@ -346,7 +614,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => onSignal('SIGINT'))
   process.on('SIGTERM', () => onSignal('SIGTERM'))
   try {
-    if (['copy', 'catchup', 'lag', 'diff', 'cutover'].some((b) => want(b as Bench)) || (want('memory') && MEMORY_ROWS.includes(ROWS))) {
+    if (
+      ['copy', 'catchup', 'lag', 'diff', 'cutover'].some((b) => want(b as Bench)) ||
+      (want('memory') && MEMORY_ROWS.includes(ROWS))
+    ) {
       await attempt('reshard scenario (copy, catch-up, steady lag, diff, cutover)', () => reshardScenario(work))
     }
     if (want('guestbook')) await attempt('copy into the guestbook layout', () => guestbookScenario(work))
@@ -362,7 +633,14 @@ async function main(): Promise<void> {
       startedAt,
       seconds,
       command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
-      sizes: {...(REDO_MB ? {'InnoDB redo log': `${REDO_MB} MB (--redo-mb)`} : {}), rows: ROWS, backlog: BACKLOG, 'memory rows': MEMORY_ROWS.join('/'), 'lag step': `${LAG_STEP} s`, 'cutover load': `${CUTOVER_RATE}/s × ${CUTOVER_CONCURRENCY}`},
+      sizes: {
+        ...(REDO_MB ? {'InnoDB redo log': `${REDO_MB} MB (--redo-mb)`} : {}),
+        rows: ROWS,
+        backlog: BACKLOG,
+        'memory rows': MEMORY_ROWS.join('/'),
+        'lag step': `${LAG_STEP} s`,
+        'cutover load': `${CUTOVER_RATE}/s × ${CUTOVER_CONCURRENCY}`,
+      },
       loadBefore,
       loadAfter: loadAverage(),
       neighbours: others,

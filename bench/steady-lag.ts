@@ -18,15 +18,29 @@ export async function openRouter(c: TestCluster, concurrency = LOAD_CONCURRENCY)
 }
 
 /** The load generator as fast as it goes (rate 0) for `seconds`, through the router. */
-export async function loadMax(c: TestCluster, seconds: number, pids: Record<string, number>, concurrency = LOAD_CONCURRENCY): Promise<LoadSummary & {cpu: Record<string, number>; cpuText: string}> {
+export async function loadMax(
+  c: TestCluster,
+  seconds: number,
+  pids: Record<string, number>,
+  concurrency = LOAD_CONCURRENCY,
+): Promise<LoadSummary & {cpu: Record<string, number>; cpuText: string}> {
   const router = await openRouter(c, concurrency)
   const sampler = new ProcSampler({'node (bench: load generator)': process.pid, ...pids}, 200).start()
   try {
     const t0 = Date.now()
-    const s = await runLoad({keyspace: KEYSPACE, router, rate: 0, durationMs: seconds * 1000, concurrency, messageBytes: 100})
+    const s = await runLoad({
+      keyspace: KEYSPACE,
+      router,
+      rate: 0,
+      durationMs: seconds * 1000,
+      concurrency,
+      messageBytes: 100,
+    })
     const split = sampler.stop().cpuBetween(t0, Date.now())
     if (s.errors) throw new Error(`the load generator had ${s.errors} errors: ${s.firstErrors.join('; ')}`)
-    log(`load generator alone (no stream): ${fmt(s.ratePerSec)} writes/s for ${seconds} s at concurrency ${concurrency}; latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms; CPU ${describeCpu(split)}`)
+    log(
+      `load generator alone (no stream): ${fmt(s.ratePerSec)} writes/s for ${seconds} s at concurrency ${concurrency}; latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms; CPU ${describeCpu(split)}`,
+    )
     return {...s, cpu: coresUsed(split), cpuText: describeCpu(split)}
   } finally {
     sampler.stop()
@@ -52,7 +66,10 @@ export interface SteadyLagResult {
 }
 
 /** Ramp the load through the router while the streams run (apply waits at a gate); lag measured by probes. */
-export async function steadyLag(c: TestCluster, o: {source: string; destinations: string[]; baselineRate: number; stepSeconds: number; pids: Record<string, number>}): Promise<SteadyLagResult> {
+export async function steadyLag(
+  c: TestCluster,
+  o: {source: string; destinations: string[]; baselineRate: number; stepSeconds: number; pids: Record<string, number>},
+): Promise<SteadyLagResult> {
   const src = await session(c, o.source)
   const dests: Connection[] = await Promise.all(o.destinations.map((d) => session(c, d)))
   const probe = new LagProbe(src, dests).start()
@@ -74,7 +91,14 @@ export async function steadyLag(c: TestCluster, o: {source: string; destinations
       const t0 = Date.now()
       let s: LoadSummary
       try {
-        s = await runLoad({keyspace: KEYSPACE, router, rate: target, durationMs: o.stepSeconds * 1000, concurrency: LOAD_CONCURRENCY, messageBytes: 100})
+        s = await runLoad({
+          keyspace: KEYSPACE,
+          router,
+          rate: target,
+          durationMs: o.stepSeconds * 1000,
+          concurrency: LOAD_CONCURRENCY,
+          messageBytes: 100,
+        })
       } finally {
         clearInterval(watch)
       }
@@ -85,8 +109,19 @@ export async function steadyLag(c: TestCluster, o: {source: string; destinations
       const cpu = coresUsed(sampler.cpuBetween(t0, t1))
       const saturated = target > 0 && s.ratePerSec < 0.9 * target
       const passed = lag.maxMs < 1000 && s.errors === 0
-      const r: LagStep = {target, achieved: s.ratePerSec, lag, reportedLagS: reported, errors: s.errors, cpu, passed, saturated}
-      log(`  steady lag at ${target ? `${target}/s` : 'unlimited'}: achieved ${fmt(s.ratePerSec)} writes/s, lag max ${Math.round(lag.maxMs)} ms (p50 ${Math.round(lag.p50Ms)}, p99 ${Math.round(lag.p99Ms)}; shardform reported up to ${reported.toFixed(1)} s), ${s.errors} errors → ${passed ? 'under 1 s' : 'NOT under 1 s'}${saturated ? ' (generator saturated)' : ''}; CPU ${describeCpu(sampler.cpuBetween(t0, t1))}`)
+      const r: LagStep = {
+        target,
+        achieved: s.ratePerSec,
+        lag,
+        reportedLagS: reported,
+        errors: s.errors,
+        cpu,
+        passed,
+        saturated,
+      }
+      log(
+        `  steady lag at ${target ? `${target}/s` : 'unlimited'}: achieved ${fmt(s.ratePerSec)} writes/s, lag max ${Math.round(lag.maxMs)} ms (p50 ${Math.round(lag.p50Ms)}, p99 ${Math.round(lag.p99Ms)}; shardform reported up to ${reported.toFixed(1)} s), ${s.errors} errors → ${passed ? 'under 1 s' : 'NOT under 1 s'}${saturated ? ' (generator saturated)' : ''}; CPU ${describeCpu(sampler.cpuBetween(t0, t1))}`,
+      )
       steps.push(r)
       return r
     }

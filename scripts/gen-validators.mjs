@@ -8,7 +8,13 @@ import standaloneModule from 'ajv/dist/standalone/index.js'
 const standaloneCode = standaloneModule.default ?? standaloneModule
 
 export function generate() {
-  const ajv = new Ajv2020({allErrors: true, verbose: true, strict: true, allowUnionTypes: true, code: {source: true, esm: true}})
+  const ajv = new Ajv2020({
+    allErrors: true,
+    verbose: true,
+    strict: true,
+    allowUnionTypes: true,
+    code: {source: true, esm: true},
+  })
   const layout = JSON.parse(readFileSync(new URL('../schemas/layout.schema.json', import.meta.url), 'utf8'))
   ajv.addSchema(layout)
   const code = standaloneCode(ajv, {

@@ -1,8 +1,34 @@
 // shardform as a library: key ranges, vindexes, layouts, the topology store, the planner.
 export * from './keyspace/keyrange.js'
-export {getVindex, keyspaceId, isVindexType, unhash, xxh64, VINDEX_TYPES, VindexError, type VindexFn, type VindexValue} from './keyspace/vindexes/index.js'
-export {tableRouting, vschemaProblems, VSchemaError, type VSchema, type TableRouting, type PrimaryVindex} from './keyspace/vschema.js'
-export {loadLayout, parseLayout, LayoutError, formatProblems, type Layout, type ShardSpec, type TabletSpec, type Problem} from './layout/index.js'
+export {
+  getVindex,
+  keyspaceId,
+  isVindexType,
+  unhash,
+  xxh64,
+  VINDEX_TYPES,
+  VindexError,
+  type VindexFn,
+  type VindexValue,
+} from './keyspace/vindexes/index.js'
+export {
+  tableRouting,
+  vschemaProblems,
+  VSchemaError,
+  type VSchema,
+  type TableRouting,
+  type PrimaryVindex,
+} from './keyspace/vschema.js'
+export {
+  loadLayout,
+  parseLayout,
+  LayoutError,
+  formatProblems,
+  type Layout,
+  type ShardSpec,
+  type TabletSpec,
+  type Problem,
+} from './layout/index.js'
 export * from './plan/index.js'
 export {openTopo, exportSnapshot, type TopoSnapshot} from './topo/open.js'
 export {TopoError, type TopoStore, type Entry, type WatchEvent, type LockHandle} from './topo/store.js'

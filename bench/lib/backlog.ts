@@ -59,7 +59,12 @@ class LivePool {
  * Write about `changes` row changes to `conns` (app sessions with multipleStatements), each transaction one round
  * trip: START TRANSACTION; <1–10 statements>; COMMIT.
  */
-export async function writeBacklog(conns: Connection[], keys: RowKeys, changes: number, opts: {mix?: BacklogMix; seed?: number; onProgress?: (done: number) => void} = {}): Promise<BacklogResult> {
+export async function writeBacklog(
+  conns: Connection[],
+  keys: RowKeys,
+  changes: number,
+  opts: {mix?: BacklogMix; seed?: number; onProgress?: (done: number) => void} = {},
+): Promise<BacklogResult> {
   const mix = opts.mix ?? DEFAULT_BACKLOG_MIX
   const total = mix.insert + mix.update + mix.delete
   const rand = prng(opts.seed ?? 7)
@@ -91,12 +96,16 @@ export async function writeBacklog(conns: Connection[], keys: RowKeys, changes: 
           const id = n + newPages.length
           newPages.push(p)
           newTs.push(t)
-          stmts.push(`INSERT INTO messages (page, time_created_ns, message) VALUES (${p}, ${t}, '${msgs.make(p, ' backlog')}')`)
+          stmts.push(
+            `INSERT INTO messages (page, time_created_ns, message) VALUES (${p}, ${t}, '${msgs.make(p, ' backlog')}')`,
+          )
           kinds.push('insert')
           taken.push(id)
         } else if (r < mix.insert + mix.update) {
           const id = pool.pick(rand())
-          stmts.push(`UPDATE messages SET message = '${msgs.make(page(id), ' updated')}' WHERE page = ${page(id)} AND time_created_ns = ${ts(id)}`)
+          stmts.push(
+            `UPDATE messages SET message = '${msgs.make(page(id), ' updated')}' WHERE page = ${page(id)} AND time_created_ns = ${ts(id)}`,
+          )
           kinds.push('update')
         } else {
           // Taken out of the pool first: no other transaction touches a row being deleted.

@@ -38,12 +38,23 @@ export function setRedoMb(mb: number | undefined): void {
   redoMb = mb
 }
 
-export async function startBenchCluster(layouts: string[], opts: {init?: boolean | number; schema?: boolean} = {}): Promise<TestCluster> {
+export async function startBenchCluster(
+  layouts: string[],
+  opts: {init?: boolean | number; schema?: boolean} = {},
+): Promise<TestCluster> {
   const t0 = Date.now()
   const redoLog = redoMb ? `${redoMb}M` : REDO_LOG
-  const c = await startTestCluster(layouts, {etcd: await sharedEtcd(), bufferPool: BUFFER_POOL, redoLog, init: opts.init ?? 0, schema: opts.schema ?? true})
+  const c = await startTestCluster(layouts, {
+    etcd: await sharedEtcd(),
+    bufferPool: BUFFER_POOL,
+    redoLog,
+    init: opts.init ?? 0,
+    schema: opts.schema ?? true,
+  })
   clusters.add(c)
-  log(`cluster up: ${c.tablets.map((t) => `${t.alias}(${t.type}, pid ${t.pid})`).join(', ')} in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+  log(
+    `cluster up: ${c.tablets.map((t) => `${t.alias}(${t.type}, pid ${t.pid})`).join(', ')} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  )
   return c
 }
 
@@ -89,12 +100,17 @@ export function session(c: TestCluster, alias: string, kind: SessionKind = 'read
   return dataSession(c.tablet(alias), kind)
 }
 
-export async function one<T = Record<string, unknown>>(conn: Connection, sql: string, params: unknown[] = []): Promise<T> {
+export async function one<T = Record<string, unknown>>(
+  conn: Connection,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T> {
   const [rows] = (await conn.query(sql, params)) as unknown as [T[]]
   return rows[0]
 }
 
-export const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : v === null || v === undefined ? '' : String(v))
+export const text = (v: unknown) =>
+  Buffer.isBuffer(v) ? v.toString('utf8') : v === null || v === undefined ? '' : String(v)
 
 export async function gtidBinlogPos(conn: Connection): Promise<string> {
   return text((await one<{p: unknown}>(conn, 'SELECT @@global.gtid_binlog_pos AS p')).p)
@@ -126,7 +142,8 @@ let profileDir: string | undefined
 export function setProfileDir(dir: string | undefined): void {
   profileDir = dir
 }
-export const profileDirOf = (label: string) => (profileDir ? join(profileDir, label.replace(/[^A-Za-z0-9_-]+/g, '-')) : undefined)
+export const profileDirOf = (label: string) =>
+  profileDir ? join(profileDir, label.replace(/[^A-Za-z0-9_-]+/g, '-')) : undefined
 
 /** `node bin/run.js …` with the cluster's environment (passwords, topology); what a user runs. */
 export function cli(c: TestCluster, args: string[], opts: {profile?: string} = {}): CliRun {
@@ -163,7 +180,11 @@ export async function stopChild(p: ChildProcess): Promise<void> {
 }
 
 /** Run the CLI to completion; throw unless it exits with one of `codes`. */
-export async function cliOk(c: TestCluster, args: string[], codes = [0]): Promise<CliRun & {code: number | null; ms: number}> {
+export async function cliOk(
+  c: TestCluster,
+  args: string[],
+  codes = [0],
+): Promise<CliRun & {code: number | null; ms: number}> {
   const r = cli(c, args)
   const {code, ms} = await r.done
   if (!codes.includes(code ?? -1)) {
@@ -175,7 +196,9 @@ export async function cliOk(c: TestCluster, args: string[], codes = [0]): Promis
 // ---- the workflow record
 
 export async function workflowOf(store: TopoStore, keyspace = KEYSPACE): Promise<WorkflowRecord> {
-  const all = (await store.list<WorkflowRecord>('workflows/')).filter((e) => e.path.endsWith('/Workflow')).map((e) => e.value)
+  const all = (await store.list<WorkflowRecord>('workflows/'))
+    .filter((e) => e.path.endsWith('/Workflow'))
+    .map((e) => e.value)
   const mine = all.filter((w) => w.keyspace === keyspace).sort((a, b) => a.created_at.localeCompare(b.created_at))
   if (!mine.length) throw new Error(`no workflow for ${keyspace}`)
   return mine[mine.length - 1]
@@ -206,8 +229,13 @@ export function taskTiming(wf: WorkflowRecord, id: string): TaskTiming {
 }
 
 /** Wall time of a phase: first task start to last task end. */
-export function phaseTiming(wf: WorkflowRecord, phase: string): {startedAt: number; finishedAt: number; seconds: number; tasks: TaskTiming[]} {
-  const tasks = Object.keys(wf.tasks).filter((id) => id === phase || id.startsWith(`${phase}/`)).map((id) => taskTiming(wf, id))
+export function phaseTiming(
+  wf: WorkflowRecord,
+  phase: string,
+): {startedAt: number; finishedAt: number; seconds: number; tasks: TaskTiming[]} {
+  const tasks = Object.keys(wf.tasks)
+    .filter((id) => id === phase || id.startsWith(`${phase}/`))
+    .map((id) => taskTiming(wf, id))
   const startedAt = Math.min(...tasks.map((t) => t.startedAt ?? Infinity))
   const finishedAt = Math.max(...tasks.map((t) => t.finishedAt ?? -Infinity))
   return {startedAt, finishedAt, seconds: (finishedAt - startedAt) / 1000, tasks}

@@ -25,9 +25,18 @@ export interface LagWindow {
 }
 
 /** Stream positions (and applied row changes) stored on destination primaries. */
-export async function streamRows(dest: Connection): Promise<Array<{id: string; position: GtidPos; rowChanges: number; transactions: number}>> {
-  const [rows] = (await dest.query('SELECT id, position, row_changes, transactions FROM _shardform.streams')) as unknown as [Array<Record<string, unknown>>]
-  return rows.map((r) => ({id: text(r.id), position: parseGtidPos(text(r.position)), rowChanges: Number(text(r.row_changes)), transactions: Number(text(r.transactions))}))
+export async function streamRows(
+  dest: Connection,
+): Promise<Array<{id: string; position: GtidPos; rowChanges: number; transactions: number}>> {
+  const [rows] = (await dest.query(
+    'SELECT id, position, row_changes, transactions FROM _shardform.streams',
+  )) as unknown as [Array<Record<string, unknown>>]
+  return rows.map((r) => ({
+    id: text(r.id),
+    position: parseGtidPos(text(r.position)),
+    rowChanges: Number(text(r.row_changes)),
+    transactions: Number(text(r.transactions)),
+  }))
 }
 
 export class LagProbe {
@@ -89,11 +98,21 @@ export class LagProbe {
   /** Probes taken in [from, to): lag distribution, and how old the oldest unresolved one is at `to`. */
   window(from: number, to: number): LagWindow {
     const ps = this.probes.filter((p) => p.at >= from && p.at < to)
-    const lags = ps.filter((p) => p.lagMs !== undefined && p.resolvedAt! <= to).map((p) => p.lagMs!).sort((a, b) => a - b)
+    const lags = ps
+      .filter((p) => p.lagMs !== undefined && p.resolvedAt! <= to)
+      .map((p) => p.lagMs!)
+      .sort((a, b) => a - b)
     const pending = ps.filter((p) => p.lagMs === undefined || p.resolvedAt! > to)
     const pendingMs = pending.length ? to - pending[0].at : 0
     const q = (x: number) => (lags.length ? lags[Math.min(lags.length - 1, Math.ceil(x * lags.length) - 1)] : 0)
-    return {probes: ps.length, resolved: lags.length, maxMs: Math.max(lags.length ? lags[lags.length - 1] : 0, pendingMs), p50Ms: q(0.5), p99Ms: q(0.99), pendingMs}
+    return {
+      probes: ps.length,
+      resolved: lags.length,
+      maxMs: Math.max(lags.length ? lags[lags.length - 1] : 0, pendingMs),
+      p50Ms: q(0.5),
+      p99Ms: q(0.99),
+      pendingMs,
+    }
   }
 
   /** Resolves when every probe taken so far is resolved (the destinations caught up), or false after `ms`. */

@@ -73,7 +73,10 @@ export class ProcSampler {
   private timer?: NodeJS.Timeout
   private pids: Record<string, number>
 
-  constructor(pids: Record<string, number>, private readonly intervalMs = 200) {
+  constructor(
+    pids: Record<string, number>,
+    private readonly intervalMs = 200,
+  ) {
     this.pids = {...pids}
   }
 
@@ -97,7 +100,11 @@ export class ProcSampler {
       readings[name] = {cpu, ...memory(pid)}
     }
     const busy = machineBusySeconds()
-    this.samples.push({at: Date.now(), readings, ...(busy !== undefined ? {machine: {busy, stall: cpuStallSeconds()}} : {})})
+    this.samples.push({
+      at: Date.now(),
+      readings,
+      ...(busy !== undefined ? {machine: {busy, stall: cpuStallSeconds()}} : {}),
+    })
   }
 
   stop(): this {
@@ -129,7 +136,8 @@ export class ProcSampler {
     }
     const wall = (b.at - a.at) / 1000
     const machine = a.machine && b.machine ? b.machine.busy - a.machine.busy : undefined
-    const stall = a.machine?.stall !== undefined && b.machine?.stall !== undefined ? b.machine.stall - a.machine.stall : undefined
+    const stall =
+      a.machine?.stall !== undefined && b.machine?.stall !== undefined ? b.machine.stall - a.machine.stall : undefined
     return {wall, cpu, ...(machine !== undefined ? {machine} : {}), ...(stall !== undefined ? {stall} : {})}
   }
 
@@ -147,7 +155,8 @@ export class ProcSampler {
   /** RSS (MB) of a process at `at` (nearest sample). */
   rssMbAt(name: string, at: number): number | undefined {
     let best: Sample | undefined
-    for (const s of this.samples) if (s.readings[name] && (!best || Math.abs(s.at - at) < Math.abs(best.at - at))) best = s
+    for (const s of this.samples)
+      if (s.readings[name] && (!best || Math.abs(s.at - at) < Math.abs(best.at - at))) best = s
     const kb = best?.readings[name]?.rssKb
     return kb === undefined ? undefined : kb / 1024
   }
@@ -195,14 +204,21 @@ export function loadAverage(): string {
 /** From coresUsed(): cores used by processes that are not ours (whole machine minus ours) and the CPU pressure. */
 export function noiseOf(cores: Record<string, number> | undefined): string | undefined {
   if (!cores || cores.machine === undefined) return undefined
-  const ours = Object.entries(cores).filter(([k]) => k !== 'machine' && k !== 'cpu pressure').reduce((s, [, v]) => s + v, 0)
+  const ours = Object.entries(cores)
+    .filter(([k]) => k !== 'machine' && k !== 'cpu pressure')
+    .reduce((s, [, v]) => s + v, 0)
   const others = Math.max(0, cores.machine - ours)
   return `${others.toFixed(2)} cores${cores['cpu pressure'] !== undefined ? `, ${Math.round(cores['cpu pressure'] * 100)}%` : ''}`
 }
 
 /** "a 0.5, b 0.3" largest first, the machine totals last. */
 export function listCores(cores: Record<string, number>): string {
-  const mine = Object.entries(cores).filter(([k]) => k !== 'machine' && k !== 'cpu pressure').sort((a, b) => b[1] - a[1])
-  const tail = [cores.machine !== undefined ? `whole machine ${cores.machine}` : '', cores['cpu pressure'] !== undefined ? `CPU pressure ${Math.round(cores['cpu pressure'] * 100)}%` : ''].filter(Boolean)
+  const mine = Object.entries(cores)
+    .filter(([k]) => k !== 'machine' && k !== 'cpu pressure')
+    .sort((a, b) => b[1] - a[1])
+  const tail = [
+    cores.machine !== undefined ? `whole machine ${cores.machine}` : '',
+    cores['cpu pressure'] !== undefined ? `CPU pressure ${Math.round(cores['cpu pressure'] * 100)}%` : '',
+  ].filter(Boolean)
   return [...mine.map(([k, v]) => `${k} ${v}`), ...tail].join(', ')
 }

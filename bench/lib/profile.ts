@@ -51,14 +51,20 @@ export function summarizeProfile(file: string, top = 12): ProfileSummary {
     const key = `${fn || '(anonymous)'} [${mod}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ''}]`
     byFunction.set(key, (byFunction.get(key) ?? 0) + us)
   }
-  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => [k, Math.round(v / 1000)] as [string, number])
+  const sorted = (m: Map<string, number>) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([k, v]) => [k, Math.round(v / 1000)] as [string, number])
   return {totalMs: Math.round(total / 1000), modules: sorted(byModule), functions: sorted(byFunction)}
 }
 
 /** The newest .cpuprofile in `dir`. */
 export function newestProfile(dir: string): string | undefined {
   try {
-    const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .sort()
     return files.length ? join(dir, files[files.length - 1]) : undefined
   } catch {
     return undefined
@@ -69,6 +75,9 @@ export function describeProfile(s: ProfileSummary): string[] {
   const pct = (ms: number) => `${Math.round((ms / Math.max(1, s.totalMs)) * 100)}%`
   return [
     `Node CPU (busy, excluding idle) ${s.totalMs} ms; by module: ${s.modules.map(([k, v]) => `${k} ${pct(v)}`).join(', ')}`,
-    `hottest functions (self time): ${s.functions.slice(0, 8).map(([k, v]) => `${k} ${pct(v)}`).join(', ')}`,
+    `hottest functions (self time): ${s.functions
+      .slice(0, 8)
+      .map(([k, v]) => `${k} ${pct(v)}`)
+      .join(', ')}`,
   ]
 }

@@ -3,7 +3,8 @@ import {BaseCommand} from './base.js'
 import {runFlags, runWorkflow} from './run-workflow.js'
 
 export default class Apply extends BaseCommand {
-  static override summary = 'Make a keyspace match a layout or a saved plan: run the workflow, or resume the unfinished one.'
+  static override summary =
+    'Make a keyspace match a layout or a saved plan: run the workflow, or resume the unfinished one.'
   static override description = `With a layout: plans, shows the plan and asks "Do you want to perform these actions?" (on a TTY;
 without one, pass --auto-approve or apply a saved plan). With a saved plan: refuses it when the topology changed
 since it was made, else runs it without the overall question. Without an argument: resumes the unfinished workflow.
@@ -17,18 +18,25 @@ Exit codes: 0 done or no changes, 1 error or a failed task, 3 waiting for approv
     '<%= config.bin %> apply',
   ]
   static override args = {
-    target: Args.string({description: 'layout file, or plan file saved by `plan --out`; omit to resume the unfinished workflow'}),
+    target: Args.string({
+      description: 'layout file, or plan file saved by `plan --out`; omit to resume the unfinished workflow',
+    }),
   }
   static override flags = {
     ...runFlags,
-    workflow: Flags.string({summary: 'Without an argument: the unfinished workflow to resume, when there are several.', helpValue: 'ID'}),
+    workflow: Flags.string({
+      summary: 'Without an argument: the unfinished workflow to resume, when there are several.',
+      helpValue: 'ID',
+    }),
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Apply)
     const store = await this.topo(flags.topo)
     const {apply} = await import('../engine/apply.js')
-    const code = await runWorkflow(store, this.colors(flags.color), flags, (settings) => apply({...settings, target: args.target, workflowId: flags.workflow}))
+    const code = await runWorkflow(store, this.colors(flags.color), flags, (settings) =>
+      apply({...settings, target: args.target, workflowId: flags.workflow}),
+    )
     if (code !== 0) this.exit(code)
   }
 }

@@ -16,7 +16,10 @@ nothing waits or the gate named is not open.`
   static override flags = {
     phase: Flags.string({summary: 'The phase whose gate to approve (default: the current one).', helpValue: 'PHASE'}),
     first: Flags.boolean({summary: 'Approve the first task of a canary gate.', exclusive: ['rest', 'all']}),
-    rest: Flags.boolean({summary: 'Approve the remaining tasks of a canary gate (after the first is done).', exclusive: ['first', 'all']}),
+    rest: Flags.boolean({
+      summary: 'Approve the remaining tasks of a canary gate (after the first is done).',
+      exclusive: ['first', 'all'],
+    }),
     all: Flags.boolean({summary: 'Approve every remaining stage of the phase.', exclusive: ['first', 'rest']}),
     json: Flags.boolean({summary: 'Print the approval as JSON.'}),
   }
@@ -25,7 +28,10 @@ nothing waits or the gate named is not open.`
     const {args, flags} = await this.parse(Approve)
     const store = await this.topo(flags.topo)
     const stage = flags.first ? 'first' : flags.rest ? 'rest' : flags.all ? 'all' : undefined
-    const [{approveWorkflow}, {describeStage}] = await Promise.all([import('../engine/commands.js'), import('../engine/workflow.js')])
+    const [{approveWorkflow}, {describeStage}] = await Promise.all([
+      import('../engine/commands.js'),
+      import('../engine/workflow.js'),
+    ])
     const {wf, approval, stage: st} = await approveWorkflow(store, args.keyspace, {phase: flags.phase, stage})
     if (flags.json) return this.json({workflow: wf.id, approval})
     this.out(`Approved ${describeStage(st)} in workflow ${wf.id} (as ${approval.by}).`)

@@ -7,7 +7,8 @@ import {colors, colorWanted, type Colors} from '../util/color.js'
 export abstract class BaseCommand extends Command {
   static override baseFlags = {
     topo: Flags.string({
-      summary: 'Topology: etcd://host:port[,host:port]/root or file:<dir>. Default: $SHARDFORM_TOPO, else file:.shardform/topo.',
+      summary:
+        'Topology: etcd://host:port[,host:port]/root or file:<dir>. Default: $SHARDFORM_TOPO, else file:.shardform/topo.',
       helpGroup: 'GLOBAL',
     }),
     debug: Flags.boolean({summary: 'Show stack traces of errors.', helpGroup: 'GLOBAL'}),
@@ -51,25 +52,23 @@ export abstract class BaseCommand extends Command {
     // this.exit() throws ExitError: let oclif end the process with that code, silently.
     if (err instanceof Errors.ExitError) throw err
     const debug = this.argv.includes('--debug') || process.env.SHARDFORM_DEBUG === '1'
-    const code = err instanceof ShardformError ? err.exitCode : 1
-    let message = err.message.replace(/^Error: /, '')
-    if (err instanceof Errors.CLIError && !(err instanceof ShardformError)) {
-      // Usage errors from the flag/argument parser: point at the help.
-      message = `${message.split('\nSee more help')[0].trim()}\nSee: shardform ${this.id?.replaceAll(':', ' ') ?? ''} --help`
-    }
-    process.stderr.write(`Error: ${message}\n`)
+    process.stderr.write(`Error: ${describeError(err, this.id)}\n`)
     if (debug && err.stack) process.stderr.write(`${err.stack}\n`)
-    else if (!(err instanceof ShardformError) && !(err instanceof Errors.CLIError) && !USER_ERRORS.has(err.name)) {
+    else if (!(err instanceof ShardformError) && !(err instanceof Errors.CLIError)) {
       process.stderr.write('(run with --debug to see where this came from)\n')
     }
-    return this.exit(code)
+    return this.exit(err instanceof ShardformError ? err.exitCode : 1)
   }
 }
 
-/**
- * Errors of the core whose message is written for the user (what is wrong and what to do), though they are not
- * ShardformErrors: no "--debug" hint after them. Matched by name so the CLI does not import those modules eagerly.
- */
-const USER_ERRORS = new Set(['TopoError', 'PhaseError', 'VSchemaError', 'KeyRangeError', 'VindexError'])
+/** The text of an error for a person: ours as summary, detail and hint; a usage error points at the help. */
+function describeError(err: Error, commandId: string | undefined): string {
+  if (err instanceof ShardformError) return [err.summary, err.detail, err.hint].filter((s) => s).join('\n')
+  const message = err.message.replace(/^Error: /, '')
+  if (!(err instanceof Errors.CLIError)) return message
+  return `${message.split('\nSee more help')[0].trim()}\nSee: shardform ${commandId?.replaceAll(':', ' ') ?? ''} --help`
+}
 
-export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
+  (typeof BaseCommand)['baseFlags'] & T['flags']
+>

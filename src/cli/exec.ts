@@ -19,7 +19,8 @@ function jsonCell(v: unknown): unknown {
 }
 
 export default class Exec extends BaseCommand {
-  static override summary = "Run SQL on one tablet as shardform's admin user (Vitess's ExecuteFetchAsDba) and print the result."
+  static override summary =
+    "Run SQL on one tablet as shardform's admin user (Vitess's ExecuteFetchAsDba) and print the result."
   static override description = `Connects to the tablet named in the topology, in its keyspace's database, with the admin user's password
 from the variable the tablet record names (or the credentials file). One statement per call.`
   static override examples = [
@@ -41,17 +42,25 @@ from the variable the tablet record names (or the credentials file). One stateme
     const store = await this.topo(flags.topo)
     const {tabletPath} = await import('../topo/paths.js')
     const rec = await store.get<TabletRecord>(tabletPath(args.tablet))
-    if (!rec) throw new ShardformError(`tablet ${args.tablet} is not in the topology ${store.url}; see the tablets with: shardform topo show`)
+    if (!rec)
+      throw new ShardformError(
+        `tablet ${args.tablet} is not in the topology ${store.url}; see the tablets with: shardform topo show`,
+      )
     const t = rec.value
     const {connectTablet} = await import('../mysql/connect.js')
     const conn = await connectTablet(t, flags.app ? 'app' : 'admin', {database: t.database})
     let result: unknown
     let fields: Array<{name: string}> | undefined
     try {
-      ;[result, fields] = (await conn.query({sql: args.sql, rowsAsArray: true})) as unknown as [unknown, Array<{name: string}> | undefined]
+      ;[result, fields] = (await conn.query({sql: args.sql, rowsAsArray: true})) as unknown as [
+        unknown,
+        Array<{name: string}> | undefined,
+      ]
     } catch (err) {
       const e = err as {code?: string; errno?: number; message: string}
-      throw new ShardformError(`tablet ${t.alias} (${t.host}:${t.port}): ${e.message}${e.code ? ` (${e.code}${e.errno ? ` ${e.errno}` : ''})` : ''}`)
+      throw new ShardformError(
+        `tablet ${t.alias} (${t.host}:${t.port}): ${e.message}${e.code ? ` (${e.code}${e.errno ? ` ${e.errno}` : ''})` : ''}`,
+      )
     } finally {
       await conn.end().catch(() => undefined)
     }
@@ -59,12 +68,28 @@ from the variable the tablet record names (or the credentials file). One stateme
       const columns = fields.map((f) => f.name)
       const rows = result as unknown[][]
       if (flags.json) return this.json({tablet: t.alias, columns, rows: rows.map((r) => r.map(jsonCell))})
-      this.out(table(columns, rows.map((r) => r.map(cell))).trimEnd())
-      this.out(`${rows.length} row${rows.length === 1 ? '' : 's'} from ${t.alias} (${t.keyspace}/${t.shard}, ${t.type})`)
+      this.out(
+        table(
+          columns,
+          rows.map((r) => r.map(cell)),
+        ).trimEnd(),
+      )
+      this.out(
+        `${rows.length} row${rows.length === 1 ? '' : 's'} from ${t.alias} (${t.keyspace}/${t.shard}, ${t.type})`,
+      )
       return
     }
     const h = result as {affectedRows?: number; insertId?: number | string; info?: string; warningStatus?: number}
-    if (flags.json) return this.json({tablet: t.alias, affectedRows: h.affectedRows ?? 0, insertId: h.insertId ?? 0, info: h.info ?? '', warnings: h.warningStatus ?? 0})
-    this.out(`OK on ${t.alias}: ${h.affectedRows ?? 0} row(s) affected${h.insertId && String(h.insertId) !== '0' ? `, insert id ${h.insertId}` : ''}${h.warningStatus ? `, ${h.warningStatus} warning(s)` : ''}${h.info ? ` (${h.info.trim()})` : ''}`)
+    if (flags.json)
+      return this.json({
+        tablet: t.alias,
+        affectedRows: h.affectedRows ?? 0,
+        insertId: h.insertId ?? 0,
+        info: h.info ?? '',
+        warnings: h.warningStatus ?? 0,
+      })
+    this.out(
+      `OK on ${t.alias}: ${h.affectedRows ?? 0} row(s) affected${h.insertId && String(h.insertId) !== '0' ? `, insert id ${h.insertId}` : ''}${h.warningStatus ? `, ${h.warningStatus} warning(s)` : ''}${h.info ? ` (${h.info.trim()})` : ''}`,
+    )
   }
 }

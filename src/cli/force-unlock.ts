@@ -16,6 +16,8 @@ by mistake. A crashed holder's lease also expires by itself (--lock-ttl of that 
     const store = await this.topo(flags.topo)
     const {forceUnlock} = await import('../engine/commands.js')
     const holder = await forceUnlock(store, args.keyspace, args['lock-id'])
-    this.out(`Removed lock ${holder.id} of keyspace ${args.keyspace}: it was held by ${holder.who} for "${holder.operation}" since ${holder.created}.`)
+    this.out(
+      `Removed lock ${holder.id} of keyspace ${args.keyspace}: it was held by ${holder.who} for "${holder.operation}" since ${holder.created}.`,
+    )
   }
 }

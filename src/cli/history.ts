@@ -3,14 +3,20 @@ import {BaseCommand} from './base.js'
 
 export default class History extends BaseCommand {
   static override summary = "Print a keyspace's audit trail: who applied what, when, and what happened."
-  static override examples = ['<%= config.bin %> history test_keyspace', '<%= config.bin %> history test_keyspace --json']
+  static override examples = [
+    '<%= config.bin %> history test_keyspace',
+    '<%= config.bin %> history test_keyspace --json',
+  ]
   static override args = {keyspace: Args.string({required: true, description: 'keyspace'})}
   static override flags = {json: Flags.boolean({summary: 'Print the events as JSON.'})}
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(History)
     const store = await this.topo(flags.topo)
-    const [{renderHistory}, {collectHistory}] = await Promise.all([import('../engine/render-status.js'), import('../engine/status.js')])
+    const [{renderHistory}, {collectHistory}] = await Promise.all([
+      import('../engine/render-status.js'),
+      import('../engine/status.js'),
+    ])
     const events = await collectHistory(store, args.keyspace)
     if (flags.json) return this.json({keyspace: args.keyspace, events})
     if (!events.length) return this.out(`No workflows for keyspace ${args.keyspace} in ${store.url}.`)

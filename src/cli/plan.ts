@@ -21,7 +21,11 @@ with their tasks and gates. Nothing is changed. Exit codes: 0 no changes (or cha
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(PlanCommand)
-    const [{loadLayout}, {plan, planToJSON, renderPlanText, savePlan}, {readKeyspaceState}] = await Promise.all([import('../layout/index.js'), import('../plan/index.js'), import('../topo/state.js')])
+    const [{loadLayout}, {plan, planToJSON, renderPlanText, savePlan}, {readKeyspaceState}] = await Promise.all([
+      import('../layout/index.js'),
+      import('../plan/index.js'),
+      import('../topo/state.js'),
+    ])
     const layout = loadLayout(args.layout)
     const store = await this.topo(flags.topo)
     const state = await readKeyspaceState(store, layout.keyspace)
@@ -30,7 +34,8 @@ with their tasks and gates. Nothing is changed. Exit codes: 0 no changes (or cha
     if (flags.json) this.json(planToJSON(p))
     else {
       this.out(renderPlanText(p, this.colors(flags.color), store.url))
-      if (flags.out) this.out(`Saved the plan to ${flags.out}. Apply exactly this plan with: shardform apply ${flags.out}`)
+      if (flags.out)
+        this.out(`Saved the plan to ${flags.out}. Apply exactly this plan with: shardform apply ${flags.out}`)
     }
     if (flags['detailed-exitcode'] && p.kind !== 'noop') this.exit(2)
   }

@@ -17,7 +17,9 @@ continues the workflow like apply. Retry as often as needed. Exit codes as for a
     const {args, flags} = await this.parse(Retry)
     const store = await this.topo(flags.topo)
     const {retry} = await import('../engine/apply.js')
-    const code = await runWorkflow(store, this.colors(flags.color), flags, (settings) => retry({...settings, keyspace: args.keyspace, taskId: args.task}))
+    const code = await runWorkflow(store, this.colors(flags.color), flags, (settings) =>
+      retry({...settings, keyspace: args.keyspace, taskId: args.task}),
+    )
     if (code !== 0) this.exit(code)
   }
 }

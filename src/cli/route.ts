@@ -7,7 +7,8 @@ import {cliValue} from './values.js'
 
 export default class Route extends BaseCommand {
   static override summary = 'Which shard owns a row: value<TAB>keyspace_id<TAB>shard, under a layout.'
-  static override description = 'The value is that of the table\'s primary vindex column. Unsharded keyspaces put every row in shard 0 (keyspace id "-"); reference tables are on every shard ("*").'
+  static override description =
+    'The value is that of the table\'s primary vindex column. Unsharded keyspaces put every row in shard 0 (keyspace id "-"); reference tables are on every shard ("*").'
   static override examples = ['<%= config.bin %> route plans/guestbook/2-shards.yaml messages 1 2 3']
   static override strict = false
   static override args = {
@@ -37,7 +38,9 @@ export default class Route extends BaseCommand {
       try {
         id = routing.vindex.fn(cliValue(v))
       } catch (err) {
-        throw new ShardformError(`value ${JSON.stringify(v)} of ${args.table}.${routing.vindex.column}: ${(err as Error).message}`)
+        throw new ShardformError(
+          `value ${JSON.stringify(v)} of ${args.table}.${routing.vindex.column}: ${(err as Error).message}`,
+        )
       }
       const shard = layout.shards.find((s) => keyRangeContains(keyRangeFromJSON(s.keyRange), id))
       lines.push(`${v}\t${id.toString('hex')}\t${shard?.name ?? '?'}`)

@@ -7,9 +7,20 @@ import type {Colors} from '../util/color.js'
 
 export const runFlags = {
   'auto-approve': Flags.boolean({summary: 'Skip every question and approve every gate (recorded as auto-approve).'}),
-  'no-wait': Flags.boolean({summary: 'At the first gate that needs an approval, exit with code 3 instead of waiting; a later apply continues.'}),
-  'lock-timeout': Flags.string({summary: 'How long to wait for the keyspace lock held by another apply (e.g. 30s, 2m); 0 fails at once naming the holder.', default: '0', helpValue: 'DURATION'}),
-  'lock-ttl': Flags.integer({summary: 'Lease of our keyspace lock in seconds: if this process dies, the lock expires this long after.', default: 15, min: 1}),
+  'no-wait': Flags.boolean({
+    summary: 'At the first gate that needs an approval, exit with code 3 instead of waiting; a later apply continues.',
+  }),
+  'lock-timeout': Flags.string({
+    summary:
+      'How long to wait for the keyspace lock held by another apply (e.g. 30s, 2m); 0 fails at once naming the holder.',
+    default: '0',
+    helpValue: 'DURATION',
+  }),
+  'lock-ttl': Flags.integer({
+    summary: 'Lease of our keyspace lock in seconds: if this process dies, the lock expires this long after.',
+    default: 15,
+    min: 1,
+  }),
   parallelism: Flags.integer({summary: 'Most tasks running at once in a parallel phase.', default: 10, min: 1}),
   json: Flags.boolean({summary: 'Print JSON lines (events, progress, the result) instead of text.'}),
   color: Flags.boolean({summary: 'Colour the output (default: on a TTY).', allowNo: true}),
@@ -33,11 +44,21 @@ export async function runWorkflow(
   flags: RunFlagValues,
   fn: (settings: RunSettings) => Promise<ApplyResult>,
 ): Promise<number> {
-  const [{parseDuration}, {loadRuntime}, {startSession}] = await Promise.all([import('../engine/workflow.js'), import('../engine/runtime.js'), import('../engine/session.js')])
+  const [{parseDuration}, {loadRuntime}, {startSession}] = await Promise.all([
+    import('../engine/workflow.js'),
+    import('../engine/runtime.js'),
+    import('../engine/session.js'),
+  ])
   const lockTimeoutMs = parseDuration(flags['lock-timeout'], '--lock-timeout')
   const runtime = await loadRuntime()
   const hints = flags.topo ? {topo: flags.topo} : {}
-  const session = startSession({json: flags.json, colors, hints, autoApprove: flags['auto-approve'], topoUrl: store.url})
+  const session = startSession({
+    json: flags.json,
+    colors,
+    hints,
+    autoApprove: flags['auto-approve'],
+    topoUrl: store.url,
+  })
   try {
     const result = await fn({
       store,

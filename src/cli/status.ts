@@ -21,7 +21,10 @@ Open gates come with the command that approves them, failures with their error a
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Status)
-    const [{renderStatus}, {collectStatus, STATUS_FORMAT_VERSION}] = await Promise.all([import('../engine/render-status.js'), import('../engine/status.js')])
+    const [{renderStatus}, {collectStatus, STATUS_FORMAT_VERSION}] = await Promise.all([
+      import('../engine/render-status.js'),
+      import('../engine/status.js'),
+    ])
     const store = await this.topo(flags.topo)
     const hints = flags.topo ? {topo: flags.topo} : {}
     const c = this.colors(flags.color)
@@ -71,9 +74,7 @@ Open gates come with the command that approves them, failures with their error a
       process.on('SIGTERM', done)
       // Lock changes (an apply starting or dying) are not workflow writes: look again now and then.
       const timer = setInterval(() => void redraw().catch(() => undefined), 5000)
-      void store
-        .watch(workflowsPrefix(), () => void redraw().catch(() => undefined))
-        .then((s) => (stop = s))
+      void store.watch(workflowsPrefix(), () => void redraw().catch(() => undefined)).then((s) => (stop = s))
     })
   }
 }

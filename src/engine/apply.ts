@@ -106,7 +106,12 @@ export async function apply(req: ApplyRequest): Promise<ApplyResult> {
         )
       }
       const wf = newWorkflowRecord(target.plan, target.source, who)
-      writer = await WorkflowWriter.create(store, wf, writerOptions(req), await closeReverted(store, target.plan, wf, who))
+      writer = await WorkflowWriter.create(
+        store,
+        wf,
+        writerOptions(req),
+        await closeReverted(store, target.plan, wf, who),
+      )
       emitFrom = 0
       req.ui?.info?.(`Created workflow ${wf.id} (applying ${wf.plan.desired.file}).`)
     } else {
@@ -118,7 +123,12 @@ export async function apply(req: ApplyRequest): Promise<ApplyResult> {
       const file = writer.value.plan.desired.file
       req.ui?.info?.(`Resuming workflow ${writer.value.id} (applying ${file})${ph ? `, at phase ${ph}` : ''}.`)
       await writer.mutate((wf) => {
-        addEvent(wf, {who, type: 'resumed', phase: ph, message: `resumed by ${lock.record.who}${ph ? ` at phase ${ph}` : ''}`})
+        addEvent(wf, {
+          who,
+          type: 'resumed',
+          phase: ph,
+          message: `resumed by ${lock.record.who}${ph ? ` at phase ${ph}` : ''}`,
+        })
       })
     }
     return runLoop(req, writer, signal, who, emitFrom)
@@ -128,8 +138,12 @@ export async function apply(req: ApplyRequest): Promise<ApplyResult> {
 /** `retry <keyspace> <task>`: under the lock, put the failed task back to pending, then continue like apply. */
 export async function retry(req: RunSettings & {keyspace: string; taskId: string}): Promise<ApplyResult> {
   const open = unfinished(await listWorkflows(req.store, req.keyspace))
-  if (!open.length) throw new EngineError(`keyspace ${req.keyspace} has no unfinished workflow in ${req.store.url}; nothing to retry.`)
-  if (open.length > 1) throw new EngineError(`keyspace ${req.keyspace} has several unfinished workflows (${open.map((w) => w.id).join(', ')}); the topology is inconsistent.`)
+  if (!open.length)
+    throw new EngineError(`keyspace ${req.keyspace} has no unfinished workflow in ${req.store.url}; nothing to retry.`)
+  if (open.length > 1)
+    throw new EngineError(
+      `keyspace ${req.keyspace} has several unfinished workflows (${open.map((w) => w.id).join(', ')}); the topology is inconsistent.`,
+    )
   const id = open[0]!.id
   return withLock(req, req.keyspace, `retry ${req.taskId} (workflow ${id})`, async (_lock, signal) => {
     const who = req.who ?? whoAmI()
@@ -145,7 +159,13 @@ export async function retry(req: RunSettings & {keyspace: string; taskId: string
   })
 }
 
-async function runLoop(req: RunSettings, writer: WorkflowWriter, signal: AbortSignal, who: string, emitFrom: number): Promise<ApplyResult> {
+async function runLoop(
+  req: RunSettings,
+  writer: WorkflowWriter,
+  signal: AbortSignal,
+  who: string,
+  emitFrom: number,
+): Promise<ApplyResult> {
   try {
     const services = await req.runtime.start?.(writer.value, req.store, signal)
     for (;;) {
@@ -215,8 +235,18 @@ async function closeReverted(store: TopoStore, plan: Plan, by: WorkflowRecord, w
   if (!e) throw new EngineError(`workflow ${plan.revert.workflow}, which this plan reverts, no longer exists`)
   if (isFinished(e.value)) throw new EngineError(`workflow ${plan.revert.workflow} finished meanwhile; plan again`)
   const at = new Date().toISOString()
-  const closed: WorkflowRecord = {...e.value, state: 'cancelled', finished_at: at, updated_at: at, events: [...e.value.events]}
-  addEvent(closed, {who, type: 'cancelled', message: `reverted by workflow ${by.id} (applying ${plan.desired.file}): ${plan.revert.reason}`})
+  const closed: WorkflowRecord = {
+    ...e.value,
+    state: 'cancelled',
+    finished_at: at,
+    updated_at: at,
+    events: [...e.value.events],
+  }
+  addEvent(closed, {
+    who,
+    type: 'cancelled',
+    message: `reverted by workflow ${by.id} (applying ${plan.desired.file}): ${plan.revert.reason}`,
+  })
   return [{op: 'put', path, value: closed, version: e.version}]
 }
 
@@ -266,7 +296,13 @@ async function resolveTarget(req: ApplyRequest): Promise<Target> {
     const st = planStaleness(saved, state)
     if (st.stale) throw staleError(req.target, saved, st.changes)
     if (saved.plan.kind === 'noop') return {kind: 'noop', plan: saved.plan}
-    return {kind: 'new', plan: saved.plan, saved, basis: saved.topology, source: {kind: 'plan-file', file: req.target, checksum: saved.checksum}}
+    return {
+      kind: 'new',
+      plan: saved.plan,
+      saved,
+      basis: saved.topology,
+      source: {kind: 'plan-file', file: req.target, checksum: saved.checksum},
+    }
   }
   const layout = loadLayout(req.target)
   const d = decideForLayout(open, layout, req.hints)
@@ -278,7 +314,10 @@ async function resolveTarget(req: ApplyRequest): Promise<Target> {
 }
 
 function writerOptions(req: RunSettings): WriterOptions {
-  return {unavailableTimeoutMs: req.unavailableTimeoutMs, onUnavailable: (m) => req.ui?.info?.(`The topology is unreachable: ${m}.`)}
+  return {
+    unavailableTimeoutMs: req.unavailableTimeoutMs,
+    onUnavailable: (m) => req.ui?.info?.(`The topology is unreachable: ${m}.`),
+  }
 }
 
 function staleError(file: string, saved: PlanFile, changes: string[]): EngineError {

@@ -10,7 +10,10 @@ import {WorkflowWriter} from './writer.js'
 export async function unfinishedWorkflowOf(store: TopoStore, keyspace: string): Promise<WorkflowRecord> {
   const open = unfinished(await listWorkflows(store, keyspace))
   if (!open.length) throw new EngineError(`keyspace ${keyspace} has no unfinished workflow in ${store.url}.`)
-  if (open.length > 1) throw new EngineError(`keyspace ${keyspace} has several unfinished workflows (${open.map((w) => w.id).join(', ')}); the topology is inconsistent.`)
+  if (open.length > 1)
+    throw new EngineError(
+      `keyspace ${keyspace} has several unfinished workflows (${open.map((w) => w.id).join(', ')}); the topology is inconsistent.`,
+    )
   return open[0]!
 }
 
@@ -42,12 +45,18 @@ export async function approveWorkflow(
 }
 
 /** Remove the keyspace lock held by `lockId`; noted in the unfinished workflow's history. */
-export async function forceUnlock(store: TopoStore, keyspace: string, lockId: string, who = whoAmI()): Promise<LockRecord> {
+export async function forceUnlock(
+  store: TopoStore,
+  keyspace: string,
+  lockId: string,
+  who = whoAmI(),
+): Promise<LockRecord> {
   let holder: LockRecord
   try {
     holder = await store.forceUnlock(keyspace, lockId)
   } catch (e) {
-    if (e instanceof TopoError && e.code === 'not_found') throw new EngineError(`keyspace ${keyspace} is not locked; nothing removed.`)
+    if (e instanceof TopoError && e.code === 'not_found')
+      throw new EngineError(`keyspace ${keyspace} is not locked; nothing removed.`)
     if (e instanceof TopoError && e.code === 'conflict') throw new EngineError(e.message)
     throw e
   }
@@ -56,7 +65,11 @@ export async function forceUnlock(store: TopoStore, keyspace: string, lockId: st
     const writer = await WorkflowWriter.load(store, w.id)
     await writer
       .mutate((x) =>
-        addEvent(x, {who, type: 'force_unlock', message: `lock ${holder.id} of ${holder.who} ("${holder.operation}", since ${holder.created}) removed with force-unlock`}),
+        addEvent(x, {
+          who,
+          type: 'force_unlock',
+          message: `lock ${holder.id} of ${holder.who} ("${holder.operation}", since ${holder.created}) removed with force-unlock`,
+        }),
       )
       .catch(() => undefined)
   }

@@ -5,6 +5,23 @@ export {WorkflowWriter, SKIP, OpsConflict, WriterUnavailable, type Mutation, typ
 export {Runner, type RunnerEvent, type RunnerOptions, type RunnerUI, type RunOutcome} from './runner.js'
 export {apply, retry, type ApplyRequest, type ApplyResult, type ApplyUI, type RunSettings} from './apply.js'
 export {approveWorkflow, forceUnlock, unfinishedWorkflowOf, type ApproveOptions} from './commands.js'
-export {decideForLayout, decideForPlanFile, decideNoArg, isPlanFile, listWorkflows, sameDesired, unfinished, workflowLine, type Decision} from './select.js'
-export {collectHistory, collectStatus, workflowStatus, STATUS_FORMAT_VERSION, type HistoryEntry, type WorkflowStatus} from './status.js'
+export {
+  decideForLayout,
+  decideForPlanFile,
+  decideNoArg,
+  isPlanFile,
+  listWorkflows,
+  sameDesired,
+  unfinished,
+  workflowLine,
+  type Decision,
+} from './select.js'
+export {
+  collectHistory,
+  collectStatus,
+  workflowStatus,
+  STATUS_FORMAT_VERSION,
+  type HistoryEntry,
+  type WorkflowStatus,
+} from './status.js'
 export {defaultRuntime, loadRuntime, TEST_RUNTIME_ENV} from './runtime.js'

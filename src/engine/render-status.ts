@@ -4,8 +4,20 @@ import {table} from '../util/table.js'
 import {clock, dateTime, eventText, formatProgress} from './render.js'
 import type {HistoryEntry, PhaseStatus, TaskStatus, WorkflowStatus} from './status.js'
 
-const PHASE_MARK: Record<PhaseStatus['state'], string> = {done: '✓', running: '▸', waiting: '?', failed: '✗', pending: '·'}
-const TASK_MARK: Record<TaskStatus['state'], string> = {done: '✓', running: '▸', waiting_approval: '?', failed: '✗', pending: '·'}
+const PHASE_MARK: Record<PhaseStatus['state'], string> = {
+  done: '✓',
+  running: '▸',
+  waiting: '?',
+  failed: '✗',
+  pending: '·',
+}
+const TASK_MARK: Record<TaskStatus['state'], string> = {
+  done: '✓',
+  running: '▸',
+  waiting_approval: '?',
+  failed: '✗',
+  pending: '·',
+}
 
 function when(iso: string): string {
   const d = new Date(iso)
@@ -24,10 +36,15 @@ function paintState(c: Colors, s: string): string {
 export function renderWorkflowStatus(st: WorkflowStatus, c: Colors): string {
   const out: string[] = []
   const ended = st.finished_at ? `, finished ${when(st.finished_at)}` : ''
-  out.push(`${c.bold(`Workflow ${st.id}`)}  ${paintState(c, st.state)}  (applying ${st.layout}, started ${when(st.created_at)} by ${st.created_by}${ended})`)
-  if (st.lock) out.push(`  Lock ${st.lock.id}: held by ${st.lock.who} for "${st.lock.operation}" since ${when(st.lock.created)}`)
-  else if (st.stopped) out.push(c.yellow(`  No apply is running it (it stopped: crash or Ctrl-C); resume with: ${st.resume_command}`))
-  else if (!st.finished && st.resume_command && st.state !== 'failed') out.push(`  No apply is running it; continue with: ${st.resume_command}`)
+  out.push(
+    `${c.bold(`Workflow ${st.id}`)}  ${paintState(c, st.state)}  (applying ${st.layout}, started ${when(st.created_at)} by ${st.created_by}${ended})`,
+  )
+  if (st.lock)
+    out.push(`  Lock ${st.lock.id}: held by ${st.lock.who} for "${st.lock.operation}" since ${when(st.lock.created)}`)
+  else if (st.stopped)
+    out.push(c.yellow(`  No apply is running it (it stopped: crash or Ctrl-C); resume with: ${st.resume_command}`))
+  else if (!st.finished && st.resume_command && st.state !== 'failed')
+    out.push(`  No apply is running it; continue with: ${st.resume_command}`)
   const width = Math.max(28, ...st.phases.map((p) => p.name.length + 2))
   const taskWidth = Math.max(20, ...st.phases.flatMap((p) => p.tasks.map((t) => t.id.length + 2)))
   for (const ph of st.phases) {
@@ -44,7 +61,9 @@ export function renderWorkflowStatus(st: WorkflowStatus, c: Colors): string {
   }
   if (st.streams) {
     const live = Boolean(st.lock)
-    out.push(`  Filtered replication (as of ${when(st.streams.updated_at)}${live ? '' : '; streams run only while an apply runs'}):`)
+    out.push(
+      `  Filtered replication (as of ${when(st.streams.updated_at)}${live ? '' : '; streams run only while an apply runs'}):`,
+    )
     for (const s of st.streams.streams) {
       const lag = s.lagSeconds === undefined ? 'lag ?' : `lag ${s.lagSeconds.toFixed(1)} s`
       const behind = s.eventsBehind === undefined ? '' : `, ${s.eventsBehind} transaction(s) behind`

@@ -52,7 +52,8 @@ export function formatProgress(p: TaskProgress | undefined, sep = ', '): string 
   if (!p) return ''
   const unit = p.unit ?? ''
   const parts: string[] = []
-  if (p.done !== undefined) parts.push(`${num(p.done)}${p.total !== undefined ? `/${num(p.total)}` : ''}${unit ? ` ${unit}` : ''}`)
+  if (p.done !== undefined)
+    parts.push(`${num(p.done)}${p.total !== undefined ? `/${num(p.total)}` : ''}${unit ? ` ${unit}` : ''}`)
   if (p.rate !== undefined) parts.push(`${num(Math.round(p.rate))} ${unit || 'items'}/s`)
   if (p.etaSeconds !== undefined) parts.push(`ETA ${formatSeconds(p.etaSeconds)}`)
   if (p.lagSeconds !== undefined) parts.push(`lag ${num(p.lagSeconds)}s`)
@@ -112,7 +113,10 @@ export class PlainRenderer implements ApplyRenderer {
 
   plan(p: Plan, source: WorkflowSource, topoUrl: string): void {
     if (source.kind === 'layout') this.write(renderPlanText(p, this.c, topoUrl).trimEnd())
-    else this.write(`Applying saved plan ${source.file} (made ${p.created_at} from ${p.desired.file}): ${p.summary.tasks} tasks in ${p.phases.length} phases.`)
+    else
+      this.write(
+        `Applying saved plan ${source.file} (made ${p.created_at} from ${p.desired.file}): ${p.summary.tasks} tasks in ${p.phases.length} phases.`,
+      )
   }
 
   line(text: string): void {
@@ -169,7 +173,8 @@ export class TtyRenderer implements ApplyRenderer {
     if (e.type === 'resumed') return
     if (e.type === 'phase_started') this.phase = e.phase
     if (e.type === 'task_started' && e.task) this.running.set(e.task, {id: e.task, since: e.at})
-    if ((e.type === 'task_done' || e.type === 'task_failed' || e.type === 'task_interrupted') && e.task) this.running.delete(e.task)
+    if ((e.type === 'task_done' || e.type === 'task_failed' || e.type === 'task_interrupted') && e.task)
+      this.running.delete(e.task)
     this.print(`[${clock(e.at)}] ${paintEvent(this.c, e, eventText(e))}`)
   }
 
@@ -179,7 +184,10 @@ export class TtyRenderer implements ApplyRenderer {
 
   plan(p: Plan, source: WorkflowSource, topoUrl: string): void {
     if (source.kind === 'layout') this.print(renderPlanText(p, this.c, topoUrl).trimEnd())
-    else this.print(`Applying saved plan ${source.file} (made ${p.created_at} from ${p.desired.file}): ${p.summary.tasks} tasks in ${p.phases.length} phases.`)
+    else
+      this.print(
+        `Applying saved plan ${source.file} (made ${p.created_at} from ${p.desired.file}): ${p.summary.tasks} tasks in ${p.phases.length} phases.`,
+      )
   }
 
   line(text: string): void {
@@ -246,7 +254,8 @@ export class JsonRenderer implements ApplyRenderer {
   constructor(private readonly out: NodeJS.WritableStream) {}
 
   emit(ev: RunnerEvent): void {
-    if (ev.kind === 'progress') this.write({type: 'progress', workflow: ev.workflow, at: ev.at, task: ev.task, ...ev.progress})
+    if (ev.kind === 'progress')
+      this.write({type: 'progress', workflow: ev.workflow, at: ev.at, task: ev.task, ...ev.progress})
     else {
       const {type, ...rest} = ev.event
       this.write({type, workflow: ev.workflow, ...rest})

@@ -118,7 +118,11 @@ export class Runner {
         wf.state = 'done'
         wf.finished_at = now()
         const took = Math.round((Date.parse(wf.finished_at) - Date.parse(wf.created_at)) / 1000)
-        addEvent(wf, {who: this.opts.who, type: 'done', message: `workflow done: ${Object.keys(wf.tasks).length} tasks in ${wf.plan.phases.length} phases (${took} s since it was created)`})
+        addEvent(wf, {
+          who: this.opts.who,
+          type: 'done',
+          message: `workflow done: ${Object.keys(wf.tasks).length} tasks in ${wf.plan.phases.length} phases (${took} s since it was created)`,
+        })
       })
       return {state: 'done', wf: this.w.value}
     } catch (e) {
@@ -159,22 +163,36 @@ export class Runner {
       const wf = this.w.value
       const states = phase.tasks.map((t) => wf.tasks[t.id]!)
       if (running.size === 0 && states.every((s) => s.state === 'done')) {
-        if (wf.currentPhase === phase.name && !wf.events.some((e) => e.type === 'phase_done' && e.phase === phase.name)) {
+        if (
+          wf.currentPhase === phase.name &&
+          !wf.events.some((e) => e.type === 'phase_done' && e.phase === phase.name)
+        ) {
           await this.w.mutate((x) => {
             if (x.events.some((e) => e.type === 'phase_done' && e.phase === phase.name)) return SKIP
-            addEvent(x, {who: this.opts.who, type: 'phase_done', phase: phase.name, message: `phase ${phase.name} done`})
+            addEvent(x, {
+              who: this.opts.who,
+              type: 'phase_done',
+              phase: phase.name,
+              message: `phase ${phase.name} done`,
+            })
           })
         }
         return undefined
       }
       if (!entered) {
         entered = true
-        const started = (x: WorkflowRecord) => x.events.some((e) => e.type === 'phase_started' && e.phase === phase.name)
+        const started = (x: WorkflowRecord) =>
+          x.events.some((e) => e.type === 'phase_started' && e.phase === phase.name)
         if (wf.currentPhase !== phase.name || !started(wf)) {
           await this.w.mutate((x) => {
             if (x.currentPhase === phase.name && started(x)) return SKIP
             x.currentPhase = phase.name
-            addEvent(x, {who: this.opts.who, type: 'phase_started', phase: phase.name, message: `phase ${phase.name} started (${phase.mode}, ${phase.tasks.length} task${phase.tasks.length === 1 ? '' : 's'}, gate ${phase.gate})`})
+            addEvent(x, {
+              who: this.opts.who,
+              type: 'phase_started',
+              phase: phase.name,
+              message: `phase ${phase.name} started (${phase.mode}, ${phase.tasks.length} task${phase.tasks.length === 1 ? '' : 's'}, gate ${phase.gate})`,
+            })
           })
           continue
         }
@@ -199,7 +217,9 @@ export class Runner {
         if (failed.length) return this.phaseFailed(phase, failed)
         const stage = openStage(wf, phase)
         if (!stage) {
-          throw new EngineError(`phase ${phase.name} cannot make progress (tasks: ${states.map((s) => `${s.id} ${s.state}`).join(', ')}); inspect with shardform status ${wf.keyspace}`)
+          throw new EngineError(
+            `phase ${phase.name} cannot make progress (tasks: ${states.map((s) => `${s.id} ${s.state}`).join(', ')}); inspect with shardform status ${wf.keyspace}`,
+          )
         }
         const r = await this.atGate(phase, stage, seen)
         if (r) return r
@@ -222,8 +242,16 @@ export class Runner {
     await this.w.mutate((wf) => {
       if (wf.state === 'failed') return SKIP
       wf.state = 'failed'
-      const list = failed.map((f) => `${f.id} (attempt ${f.attempts}): ${f.error ?? 'failed'} — retry: ${retryCommand(ks, f.id, this.opts.hints)}`)
-      addEvent(wf, {who: this.opts.who, type: 'failed', phase: phase.name, message: `phase ${phase.name} stopped: ${list.join('; ')}`})
+      const list = failed.map(
+        (f) =>
+          `${f.id} (attempt ${f.attempts}): ${f.error ?? 'failed'} — retry: ${retryCommand(ks, f.id, this.opts.hints)}`,
+      )
+      addEvent(wf, {
+        who: this.opts.who,
+        type: 'failed',
+        phase: phase.name,
+        message: `phase ${phase.name} stopped: ${list.join('; ')}`,
+      })
     })
     const wf = this.w.value
     return {state: 'failed', wf, failed: phase.tasks.map((t) => wf.tasks[t.id]!).filter((t) => t.state === 'failed')}
@@ -235,7 +263,11 @@ export class Runner {
     await this.w.mutate((wf) => {
       if (wf.state === 'done') return SKIP
       wf.state = openGate(wf) ? 'waiting' : 'paused'
-      addEvent(wf, {who: this.opts.who, type: 'stopped', message: `apply stopped (${why}); resume with shardform apply`})
+      addEvent(wf, {
+        who: this.opts.who,
+        type: 'stopped',
+        message: `apply stopped (${why}); resume with shardform apply`,
+      })
     })
     return {...r, wf: this.w.value}
   }
@@ -258,7 +290,12 @@ export class Runner {
         if (openStage(wf, phase)?.gate !== stage.gate) return SKIP
         wf.state = 'waiting'
         for (const t of stage.tasks) if (wf.tasks[t]!.state === 'pending') wf.tasks[t]!.state = 'waiting_approval'
-        addEvent(wf, {who: this.opts.who, type: 'waiting', phase: phase.name, message: `waiting for approval: ${describeStage(stage)} — run: ${command}`})
+        addEvent(wf, {
+          who: this.opts.who,
+          type: 'waiting',
+          phase: phase.name,
+          message: `waiting for approval: ${describeStage(stage)} — run: ${command}`,
+        })
       })
       if (openStage(this.w.value, phase)?.gate !== stage.gate) return undefined
     }
@@ -321,7 +358,8 @@ export class Runner {
     await this.w.mutate((wf) => {
       const ts = wf.tasks[t.id]!
       if (own(ts)) return SKIP
-      if (ts.state !== 'pending' && ts.state !== 'waiting_approval') throw new EngineError(`task ${t.id} is ${ts.state}; not starting it`)
+      if (ts.state !== 'pending' && ts.state !== 'waiting_approval')
+        throw new EngineError(`task ${t.id} is ${ts.state}; not starting it`)
       ts.state = 'running'
       ts.attempts = attempt
       ts.started_at = startedAt
@@ -330,7 +368,14 @@ export class Runner {
       ts.runs = [...(ts.runs ?? []), {attempt, started_at: startedAt, by}]
       trimRuns(ts)
       wf.state = 'running'
-      addEvent(wf, {at: startedAt, who, type: 'task_started', task: t.id, phase: phase.name, message: attempt === 1 ? 'started' : `started attempt ${attempt} (resuming)`})
+      addEvent(wf, {
+        at: startedAt,
+        who,
+        type: 'task_started',
+        task: t.id,
+        phase: phase.name,
+        message: attempt === 1 ? 'started' : `started attempt ${attempt} (resuming)`,
+      })
     })
     const wfNow = this.w.value
     const signal = this.controller.signal
@@ -347,7 +392,8 @@ export class Runner {
       saveCheckpoint: async (data: unknown) => {
         await this.w.mutate((wf) => {
           const ts = wf.tasks[t.id]
-          if (!own(ts)) throw new EngineError(`task ${t.id} attempt ${attempt} is no longer running here; checkpoint not saved`)
+          if (!own(ts))
+            throw new EngineError(`task ${t.id} attempt ${attempt} is no longer running here; checkpoint not saved`)
           ts!.checkpoint = data
           ts!.checkpoint_at = now()
         })
@@ -391,7 +437,14 @@ export class Runner {
           if (!own(ts)) return SKIP
           ts!.state = 'pending'
           closeRun(ts!, 'interrupted')
-          addEvent(wf, {at: finishedAt, who, type: 'task_interrupted', task: t.id, phase: phase.name, message: `stopped after ${took} s (${errorMessage(signal.reason ?? 'interrupted')}); resumes on the next apply`})
+          addEvent(wf, {
+            at: finishedAt,
+            who,
+            type: 'task_interrupted',
+            task: t.id,
+            phase: phase.name,
+            message: `stopped after ${took} s (${errorMessage(signal.reason ?? 'interrupted')}); resumes on the next apply`,
+          })
         })
         return
       }
@@ -405,7 +458,14 @@ export class Runner {
           if (!own(ts)) return SKIP
           ts!.state = 'pending'
           closeRun(ts!, 'interrupted', errorMessage(error))
-          addEvent(wf, {at: finishedAt, who, type: 'task_interrupted', task: t.id, phase: phase.name, message: `the topology was unreachable (${errorMessage(error)}); running it again`})
+          addEvent(wf, {
+            at: finishedAt,
+            who,
+            type: 'task_interrupted',
+            task: t.id,
+            phase: phase.name,
+            message: `the topology was unreachable (${errorMessage(error)}); running it again`,
+          })
         })
         return
       }
@@ -416,16 +476,33 @@ export class Runner {
       await this.w.mutate((wf) => {
         const ts = wf.tasks[t.id]!
         if (ts.state === 'done' && ts.attempts === attempt) return SKIP // landed already (a retried write)
-        if (!own(ts)) throw new EngineError(`task ${t.id} attempt ${attempt} is no longer running here (state ${ts.state}, attempt ${ts.attempts}); its result is not recorded`)
+        if (!own(ts))
+          throw new EngineError(
+            `task ${t.id} attempt ${attempt} is no longer running here (state ${ts.state}, attempt ${ts.attempts}); its result is not recorded`,
+          )
         ts.state = 'done'
         ts.finished_at = finishedAt
         if (result.output !== undefined) ts.output = result.output
         closeRun(ts, 'done')
-        addEvent(wf, {at: finishedAt, who, type: 'task_done', task: t.id, phase: phase.name, message: `done in ${took} s${result.ops?.length ? ` (${result.ops.length} topology change${result.ops.length === 1 ? '' : 's'} committed with it)` : ''}`})
+        addEvent(wf, {
+          at: finishedAt,
+          who,
+          type: 'task_done',
+          task: t.id,
+          phase: phase.name,
+          message: `done in ${took} s${result.ops?.length ? ` (${result.ops.length} topology change${result.ops.length === 1 ? '' : 's'} committed with it)` : ''}`,
+        })
       }, result.ops ?? [])
     } catch (e) {
       if (!(e instanceof OpsConflict)) throw e
-      await this.recordFailure(phase, t, attempt, `its topology changes conflict with records changed meanwhile, so nothing of them was written (${e.message.replace(/^the topology changes were refused, nothing was written: /, '')})`, finishedAt, closeRun)
+      await this.recordFailure(
+        phase,
+        t,
+        attempt,
+        `its topology changes conflict with records changed meanwhile, so nothing of them was written (${e.message.replace(/^the topology changes were refused, nothing was written: /, '')})`,
+        finishedAt,
+        closeRun,
+      )
     }
   }
 
@@ -447,7 +524,14 @@ export class Runner {
       ts.error = message
       ts.finished_at = finishedAt
       closeRun(ts, 'failed', message)
-      addEvent(wf, {at: finishedAt, who: this.opts.who, type: 'task_failed', task: t.id, phase: phase.name, message: `failed (attempt ${attempt}): ${message}`})
+      addEvent(wf, {
+        at: finishedAt,
+        who: this.opts.who,
+        type: 'task_failed',
+        task: t.id,
+        phase: phase.name,
+        message: `failed (attempt ${attempt}): ${message}`,
+      })
     })
   }
 
@@ -461,7 +545,13 @@ export class Runner {
         ts.state = 'pending'
         const run = ts.runs?.findLast((r) => r.attempt === ts.attempts)
         if (run && !run.result) run.result = 'interrupted'
-        addEvent(wf, {who: this.opts.who, type: 'task_interrupted', task: ts.id, phase: ts.phase, message: `found running (attempt ${ts.attempts}) though no apply runs it: the apply that ran it stopped; it resumes`})
+        addEvent(wf, {
+          who: this.opts.who,
+          type: 'task_interrupted',
+          task: ts.id,
+          phase: ts.phase,
+          message: `found running (attempt ${ts.attempts}) though no apply runs it: the apply that ran it stopped; it resumes`,
+        })
       }
     })
   }
@@ -477,20 +567,23 @@ export class Runner {
     if (slot.timer) return
     const interval = this.opts.progressIntervalMs ?? 1000
     const s = slot
-    s.timer = setTimeout(() => {
-      s.timer = undefined
-      const pending = s.pending
-      s.pending = undefined
-      s.last = Date.now()
-      if (!pending) return
-      void this.w
-        .mutate((wf) => {
-          const ts = wf.tasks[taskId]
-          if (!(ts?.state === 'running' && ts.attempts === attempt)) return SKIP
-          ts.progress = pending
-        })
-        .catch((e) => this.fail(e))
-    }, Math.max(0, s.last + interval - Date.now()))
+    s.timer = setTimeout(
+      () => {
+        s.timer = undefined
+        const pending = s.pending
+        s.pending = undefined
+        s.last = Date.now()
+        if (!pending) return
+        void this.w
+          .mutate((wf) => {
+            const ts = wf.tasks[taskId]
+            if (!(ts?.state === 'running' && ts.attempts === attempt)) return SKIP
+            ts.progress = pending
+          })
+          .catch((e) => this.fail(e))
+      },
+      Math.max(0, s.last + interval - Date.now()),
+    )
   }
 
   /** Stop a task's progress writes; returns the latest progress not yet written. */
@@ -519,7 +612,8 @@ export class Runner {
     const emit = this.opts.ui?.emit
     const events = this.w.value.events
     if (emit) {
-      for (let i = this.emitted; i < events.length; i++) emit({kind: 'event', workflow: this.w.value.id, event: events[i]!})
+      for (let i = this.emitted; i < events.length; i++)
+        emit({kind: 'event', workflow: this.w.value.id, event: events[i]!})
     }
     this.emitted = events.length
   }

@@ -20,7 +20,10 @@ export async function defaultRuntime(): Promise<Runtime> {
 export async function loadRuntime(env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
   const path = env[TEST_RUNTIME_ENV]
   if (!path) return defaultRuntime()
-  if (!isAbsolute(path)) throw new EngineError(`${TEST_RUNTIME_ENV} must be an absolute path to a module (it is "${path}"); it is for tests only.`)
+  if (!isAbsolute(path))
+    throw new EngineError(
+      `${TEST_RUNTIME_ENV} must be an absolute path to a module (it is "${path}"); it is for tests only.`,
+    )
   let mod: {default?: unknown}
   try {
     mod = (await import(pathToFileURL(path).href)) as {default?: unknown}
@@ -29,7 +32,9 @@ export async function loadRuntime(env: NodeJS.ProcessEnv = process.env): Promise
   }
   const rt = mod.default as Runtime | undefined
   if (!rt || typeof rt !== 'object' || !rt.executors || typeof rt.executors !== 'object') {
-    throw new EngineError(`${TEST_RUNTIME_ENV}=${path}: its default export must be a Runtime ({executors: {<phase>: fn}}).`)
+    throw new EngineError(
+      `${TEST_RUNTIME_ENV}=${path}: its default export must be a Runtime ({executors: {<phase>: fn}}).`,
+    )
   }
   return rt
 }

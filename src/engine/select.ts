@@ -65,13 +65,23 @@ export function decideForLayout(open: WorkflowRecord[], layout: Layout, hints?: 
   const same = mine.find((w) => sameDesired(w, layout))
   if (same && mine.length === 1) return {action: 'resume', workflow: same}
   // The layout it started from: the planner reverts the workflow (cancel before its primary cutover, reverse after).
-  if (mine.length === 1 && !same && isStartOf({...mine[0]!, layoutFile: mine[0]!.plan.desired.file}, layout)) return {action: 'new'}
+  if (mine.length === 1 && !same && isStartOf({...mine[0]!, layoutFile: mine[0]!.plan.desired.file}, layout))
+    return {action: 'new'}
   const other = mine.find((w) => w !== same) ?? mine[0]!
-  throw inProgressError(other, `${layout.file} asks for a different end state (shards, vschema or database differ)`, hints)
+  throw inProgressError(
+    other,
+    `${layout.file} asks for a different end state (shards, vschema or database differ)`,
+    hints,
+  )
 }
 
 /** `apply <plan-file>`: resume the workflow made from this very plan; refuse while another one is unfinished. */
-export function decideForPlanFile(open: WorkflowRecord[], saved: PlanFile, file: string, hints?: CommandHints): Decision {
+export function decideForPlanFile(
+  open: WorkflowRecord[],
+  saved: PlanFile,
+  file: string,
+  hints?: CommandHints,
+): Decision {
   const mine = open.filter((w) => w.keyspace === saved.plan.keyspace)
   if (!mine.length) return {action: 'new'}
   const same = mine.find((w) => w.source?.checksum === saved.checksum)
@@ -86,17 +96,22 @@ export function decideNoArg(open: WorkflowRecord[], storeUrl: string, workflowId
     const wf = open.find((w) => w.id === workflowId)
     if (!wf) {
       throw new EngineError(
-        `no unfinished workflow ${workflowId} in ${storeUrl}` + (open.length ? `; unfinished: ${open.map((w) => w.id).join(', ')}` : '') + '.',
+        `no unfinished workflow ${workflowId} in ${storeUrl}` +
+          (open.length ? `; unfinished: ${open.map((w) => w.id).join(', ')}` : '') +
+          '.',
       )
     }
     return wf
   }
   if (!open.length) {
-    throw new EngineError(`nothing to resume: no unfinished workflow in ${storeUrl}. Give a layout or a saved plan: shardform apply <layout.yaml | plan-file>`)
+    throw new EngineError(
+      `nothing to resume: no unfinished workflow in ${storeUrl}. Give a layout or a saved plan: shardform apply <layout.yaml | plan-file>`,
+    )
   }
   if (open.length > 1) {
     throw new EngineError(
-      `several unfinished workflows in ${storeUrl}; name one with --workflow ID:\n` + open.map((w) => `  ${workflowLine(w)}`).join('\n'),
+      `several unfinished workflows in ${storeUrl}; name one with --workflow ID:\n` +
+        open.map((w) => `  ${workflowLine(w)}`).join('\n'),
     )
   }
   return open[0]!

@@ -5,7 +5,15 @@ import type {Colors} from '../util/color.js'
 import type {ApplyResult, ApplyUI} from './apply.js'
 import {askYesNo, ask, canPrompt, PromptInterrupted} from './prompt.js'
 import {JsonRenderer, PlainRenderer, TtyRenderer, type ApplyRenderer} from './render.js'
-import {approveCommand, describeStage, gateQuestion, plural, resumeCommand, retryCommand, type CommandHints} from './workflow.js'
+import {
+  approveCommand,
+  describeStage,
+  gateQuestion,
+  plural,
+  resumeCommand,
+  retryCommand,
+  type CommandHints,
+} from './workflow.js'
 
 export const EXIT = {ok: 0, error: 1, waiting: 3, interrupted: 130} as const
 
@@ -42,7 +50,9 @@ export function startSession(opts: SessionOptions): Session {
   const onSignal = (sig: NodeJS.Signals) => {
     signals++
     if (signals === 1) {
-      process.stderr.write(`\n${sig === 'SIGINT' ? 'Ctrl-C' : sig}: stopping at a safe point (press Ctrl-C again to exit at once; the workflow resumes either way)…\n`)
+      process.stderr.write(
+        `\n${sig === 'SIGINT' ? 'Ctrl-C' : sig}: stopping at a safe point (press Ctrl-C again to exit at once; the workflow resumes either way)…\n`,
+      )
       ac.abort(new Error(`interrupted (${sig})`))
     } else {
       process.stderr.write(`Stopped. Resume with: ${resumeCommand(opts.hints)}\n`)
@@ -74,13 +84,21 @@ export function startSession(opts: SessionOptions): Session {
     ...(interactive
       ? {
           confirm: () =>
-            question(async () => {
-              const a = await ask(`\nDo you want to perform these actions? Only 'yes' will be accepted:`, {output: promptOut, signal: ac.signal})
-              return a === 'yes'
-            }, false, true), // nothing started yet: Ctrl-C is a "no"
+            question(
+              async () => {
+                const a = await ask(`\nDo you want to perform these actions? Only 'yes' will be accepted:`, {
+                  output: promptOut,
+                  signal: ac.signal,
+                })
+                return a === 'yes'
+              },
+              false,
+              true,
+            ), // nothing started yet: Ctrl-C is a "no"
 
           askGate: (stage, signal) => question(() => askYesNo(gateQuestion(stage), {output: promptOut, signal})),
-          offerRetry: (task) => question(() => askYesNo(`Retry ${task.id}? yes/no`, {output: promptOut, signal: ac.signal}), false),
+          offerRetry: (task) =>
+            question(() => askYesNo(`Retry ${task.id}? yes/no`, {output: promptOut, signal: ac.signal}), false),
         }
       : {}),
   }
@@ -88,7 +106,13 @@ export function startSession(opts: SessionOptions): Session {
   const finish = (r: ApplyResult): number => {
     const {code, lines, err} = describeResult(r, opts.hints)
     if (renderer instanceof JsonRenderer) {
-      renderer.object({type: 'result', state: r.state, exit_code: code, ...('wf' in r ? {workflow: r.wf.id} : {}), message: [...lines, ...err].join('\n')})
+      renderer.object({
+        type: 'result',
+        state: r.state,
+        exit_code: code,
+        ...('wf' in r ? {workflow: r.wf.id} : {}),
+        message: [...lines, ...err].join('\n'),
+      })
     } else {
       for (const l of lines) renderer.line(l)
       renderer.close()
@@ -114,14 +138,24 @@ export function startSession(opts: SessionOptions): Session {
 export function describeResult(r: ApplyResult, hints: CommandHints): {code: number; lines: string[]; err: string[]} {
   switch (r.state) {
     case 'noop':
-      return {code: EXIT.ok, lines: [`No changes. Keyspace ${r.plan.keyspace} matches ${r.plan.desired.file}.`], err: []}
+      return {
+        code: EXIT.ok,
+        lines: [`No changes. Keyspace ${r.plan.keyspace} matches ${r.plan.desired.file}.`],
+        err: [],
+      }
     case 'cancelled':
       return {code: EXIT.error, lines: [], err: ['Apply cancelled.']}
     case 'already_done':
       return {code: EXIT.ok, lines: [`Workflow ${r.wf.id} is already ${r.wf.state}; nothing to do.`], err: []}
     case 'done': {
       const n = Object.keys(r.wf.tasks).length
-      return {code: EXIT.ok, lines: [`Apply complete! Workflow ${r.wf.id} done: ${plural(n, 'task')} in ${plural(r.wf.plan.phases.length, 'phase')}.`], err: []}
+      return {
+        code: EXIT.ok,
+        lines: [
+          `Apply complete! Workflow ${r.wf.id} done: ${plural(n, 'task')} in ${plural(r.wf.plan.phases.length, 'phase')}.`,
+        ],
+        err: [],
+      }
     }
     case 'failed': {
       const err = [`Error: workflow ${r.wf.id} stopped: ${plural(r.failed.length, 'task')} failed.`]

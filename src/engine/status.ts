@@ -69,7 +69,18 @@ export interface WorkflowStatus {
 
 export interface StreamsStatus {
   updated_at: string
-  streams: Array<{id: string; source: string; destination: string; state: string; position: string; lagSeconds?: number; eventsBehind?: number; transactions: number; rowChanges: number; error?: string}>
+  streams: Array<{
+    id: string
+    source: string
+    destination: string
+    state: string
+    position: string
+    lagSeconds?: number
+    eventsBehind?: number
+    transactions: number
+    rowChanges: number
+    error?: string
+  }>
 }
 
 export function workflowStatus(wf: WorkflowRecord, lock: LockRecord | undefined, hints?: CommandHints): WorkflowStatus {
@@ -109,7 +120,13 @@ export function workflowStatus(wf: WorkflowRecord, lock: LockRecord | undefined,
   const failures = phases.flatMap((ph) =>
     ph.tasks
       .filter((t) => t.state === 'failed')
-      .map((t) => ({task: t.id, phase: ph.name, error: t.error ?? 'failed', attempts: t.attempts, retry_command: t.retry_command!})),
+      .map((t) => ({
+        task: t.id,
+        phase: ph.name,
+        error: t.error ?? 'failed',
+        attempts: t.attempts,
+        retry_command: t.retry_command!,
+      })),
   )
   const all = Object.values(wf.tasks)
   const stopped = !finished && !lock && (wf.state === 'running' || all.some((t) => t.state === 'running'))
@@ -152,7 +169,11 @@ export function workflowStatus(wf: WorkflowRecord, lock: LockRecord | undefined,
 }
 
 /** Every unfinished workflow, and the last finished one of each keyspace (only `keyspace`'s when given). */
-export async function collectStatus(store: TopoStore, keyspace?: string, hints?: CommandHints): Promise<WorkflowStatus[]> {
+export async function collectStatus(
+  store: TopoStore,
+  keyspace?: string,
+  hints?: CommandHints,
+): Promise<WorkflowStatus[]> {
   const wfs = await listWorkflows(store, keyspace)
   const pick: WorkflowRecord[] = []
   const lastFinished = new Map<string, WorkflowRecord>()
@@ -185,5 +206,8 @@ export async function collectHistory(store: TopoStore, keyspace: string): Promis
   const out: HistoryEntry[] = []
   for (const w of wfs) for (const e of w.events ?? []) out.push({workflow: w.id, ...e})
   // Stable: equal timestamps keep their order within a workflow.
-  return out.map((e, i) => ({e, i})).sort((a, b) => a.e.at.localeCompare(b.e.at) || a.i - b.i).map((x) => x.e)
+  return out
+    .map((e, i) => ({e, i}))
+    .sort((a, b) => a.e.at.localeCompare(b.e.at) || a.i - b.i)
+    .map((x) => x.e)
 }

@@ -1,7 +1,7 @@
 // Pure functions over the workflow record: creation, gates and approvals, retry, the commands we tell people to run.
 import {randomBytes} from 'node:crypto'
 import {hostname, userInfo} from 'node:os'
-import {ShardformError} from '../errors.js'
+import {ShardformError, type ErrorParts} from '../errors.js'
 import type {PlanPhase, Plan, PhaseName} from '../plan/types.js'
 import {
   RUNS_KEPT,
@@ -15,6 +15,9 @@ import {
 
 export class EngineError extends ShardformError {
   override name = 'EngineError'
+  constructor(summary: string, parts: ErrorParts = {}) {
+    super(summary, {code: 'engine', ...parts})
+  }
 }
 
 /** `user@host`: who approved, who applied (events and approvals). */
@@ -175,7 +178,8 @@ function topoArg(h: CommandHints | undefined): string {
 }
 
 export function approveCommand(keyspace: string, st: GateStage, h?: CommandHints): string {
-  const stage = st.policy === 'phase' ? '' : st.stage === 'first' ? ' --first' : st.stage === 'rest' ? ' --rest' : ' --all'
+  const stage =
+    st.policy === 'phase' ? '' : st.stage === 'first' ? ' --first' : st.stage === 'rest' ? ' --rest' : ' --all'
   return `shardform approve ${keyspace} --phase ${st.phase}${stage}${topoArg(h)}`
 }
 
@@ -200,14 +204,23 @@ export interface ApproveRequest {
  * waits or the gate named is not open or does not apply. Returns the approval and the stage it covers.
  */
 export function approve(wf: WorkflowRecord, req: ApproveRequest): {approval: Approval; stage: GateStage} {
-  if (wf.state === 'done' || wf.state === 'cancelled') throw new EngineError(`workflow ${wf.id} is ${wf.state}; there is nothing to approve.`)
+  if (wf.state === 'done' || wf.state === 'cancelled')
+    throw new EngineError(`workflow ${wf.id} is ${wf.state}; there is nothing to approve.`)
   const cur = currentPhase(wf)
   if (!cur) throw new EngineError(`every task of workflow ${wf.id} is done; there is nothing to approve.`)
   if (req.phase && req.phase !== cur.name) {
     const named = phaseOf(wf, req.phase)
-    if (!named) throw new EngineError(`workflow ${wf.id} has no phase "${req.phase}"; its phases are ${wf.plan.phases.map((p) => p.name).join(', ')}.`)
-    if (phaseDone(wf, named)) throw new EngineError(`phase ${named.name} of workflow ${wf.id} is already done; the current phase is ${cur.name}.`)
-    throw new EngineError(`phase ${named.name} of workflow ${wf.id} has not started yet (the current phase is ${cur.name}); approve it when it waits.`)
+    if (!named)
+      throw new EngineError(
+        `workflow ${wf.id} has no phase "${req.phase}"; its phases are ${wf.plan.phases.map((p) => p.name).join(', ')}.`,
+      )
+    if (phaseDone(wf, named))
+      throw new EngineError(
+        `phase ${named.name} of workflow ${wf.id} is already done; the current phase is ${cur.name}.`,
+      )
+    throw new EngineError(
+      `phase ${named.name} of workflow ${wf.id} has not started yet (the current phase is ${cur.name}); approve it when it waits.`,
+    )
   }
   const phase = cur
   const stages = gateStages(phase)
@@ -222,11 +235,18 @@ export function approve(wf: WorkflowRecord, req: ApproveRequest): {approval: App
     if (!need.length) throw new EngineError(`every task of phase ${phase.name} is already approved.`)
     stage = {...stages[0]!, stage: 'all', gate: `${phase.name}:all`, tasks: need}
   } else {
-    if (phase.gate === 'phase') throw new EngineError(`phase ${phase.name} has a phase gate (one approval for all its tasks): run shardform approve ${wf.keyspace} --phase ${phase.name}`)
+    if (phase.gate === 'phase')
+      throw new EngineError(
+        `phase ${phase.name} has a phase gate (one approval for all its tasks): run shardform approve ${wf.keyspace} --phase ${phase.name}`,
+      )
     const st = stages.find((s) => s.stage === req.stage)
-    if (!st) throw new EngineError(`phase ${phase.name} has a single task, so there is no --rest; approve it with --first.`)
+    if (!st)
+      throw new EngineError(`phase ${phase.name} has a single task, so there is no --rest; approve it with --first.`)
     const need = st.tasks.filter((t) => !isApproved(wf, t) && wf.tasks[t]?.state !== 'done')
-    if (!need.length) throw new EngineError(`the ${req.stage === 'first' ? 'first task' : 'remaining tasks'} of phase ${phase.name} ${req.stage === 'first' ? 'is' : 'are'} already approved.`)
+    if (!need.length)
+      throw new EngineError(
+        `the ${req.stage === 'first' ? 'first task' : 'remaining tasks'} of phase ${phase.name} ${req.stage === 'first' ? 'is' : 'are'} already approved.`,
+      )
     if (req.stage === 'rest' && open?.stage !== 'rest') {
       const first = phase.tasks[0]!.id
       const fs = wf.tasks[first]?.state ?? 'pending'
@@ -237,13 +257,25 @@ export function approve(wf: WorkflowRecord, req: ApproveRequest): {approval: App
     }
     stage = {...st, tasks: need}
   }
-  const approval: Approval = {gate: stage.gate, tasks: stage.tasks, by: req.by, at: req.at ?? new Date().toISOString(), via: req.via}
+  const approval: Approval = {
+    gate: stage.gate,
+    tasks: stage.tasks,
+    by: req.by,
+    at: req.at ?? new Date().toISOString(),
+    via: req.via,
+  }
   wf.approvals.push(approval)
   for (const t of stage.tasks) {
     const ts = wf.tasks[t]
     if (ts?.state === 'waiting_approval') ts.state = 'pending'
   }
-  addEvent(wf, {at: approval.at, who: req.by, type: 'approved', phase: phase.name, message: `approved ${describeStage(stage)} (via ${req.via})`})
+  addEvent(wf, {
+    at: approval.at,
+    who: req.by,
+    type: 'approved',
+    phase: phase.name,
+    message: `approved ${describeStage(stage)} (via ${req.via})`,
+  })
   return {approval, stage}
 }
 
@@ -255,7 +287,9 @@ function nothingWaiting(wf: WorkflowRecord, phase: PlanPhase): string {
 /** Put a failed task back to pending for `retry` (mutating wf). */
 export function resetForRetry(wf: WorkflowRecord, taskId: string, who: string, hints?: CommandHints): TaskState {
   const t = wf.tasks[taskId]
-  const failed = Object.values(wf.tasks).filter((x) => x.state === 'failed').map((x) => x.id)
+  const failed = Object.values(wf.tasks)
+    .filter((x) => x.state === 'failed')
+    .map((x) => x.id)
   if (!t) {
     throw new EngineError(
       `workflow ${wf.id} has no task "${taskId}"` +
@@ -275,7 +309,13 @@ export function resetForRetry(wf: WorkflowRecord, taskId: string, who: string, h
   delete t.error
   delete t.finished_at
   if (wf.state === 'failed') wf.state = 'paused'
-  addEvent(wf, {who, type: 'retry', task: taskId, phase: t.phase, message: `retry requested after attempt ${t.attempts}${prev ? ` failed: ${prev}` : ''}`})
+  addEvent(wf, {
+    who,
+    type: 'retry',
+    task: taskId,
+    phase: t.phase,
+    message: `retry requested after attempt ${t.attempts}${prev ? ` failed: ${prev}` : ''}`,
+  })
   return t
 }
 

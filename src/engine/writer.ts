@@ -58,7 +58,12 @@ export class WorkflowWriter {
    * Create a new workflow record (fails with TopoError exists when the id is taken); `alsoOps` are committed in the
    * same transaction (e.g. closing the workflow a revert replaces).
    */
-  static async create(store: TopoStore, wf: WorkflowRecord, opts: WriterOptions = {}, alsoOps: TxnOp[] = []): Promise<WorkflowWriter> {
+  static async create(
+    store: TopoStore,
+    wf: WorkflowRecord,
+    opts: WriterOptions = {},
+    alsoOps: TxnOp[] = [],
+  ): Promise<WorkflowWriter> {
     const path = workflowPath(wf.id)
     if (!alsoOps.length) {
       const version = await store.create(path, wf)
@@ -121,7 +126,8 @@ export class WorkflowWriter {
       this.stopWatch = await this.store.watch<WorkflowRecord>(
         this.path,
         (ev) => {
-          if (ev.type === 'put' && ev.entry.path === this.path && ev.entry.version !== this.entry.version) void this.refresh().catch(() => undefined)
+          if (ev.type === 'put' && ev.entry.path === this.path && ev.entry.version !== this.entry.version)
+            void this.refresh().catch(() => undefined)
         },
         () => {
           // Broken for good: events may be lost. Re-read, then watch again.

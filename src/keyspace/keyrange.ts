@@ -1,5 +1,6 @@
 // Vitess key ranges: a shard name is `start-end` in hex; an empty side is unbounded.
 // Compare as unsigned bytes after stripping trailing 0x00, so `80` == `8000` and `-80` == `00-80`.
+import {ShardformError, type ErrorParts} from '../errors.js'
 
 export interface KeyRange {
   /** Inclusive lower bound; empty = minimum. Normalised (no trailing zero bytes). */
@@ -8,8 +9,11 @@ export interface KeyRange {
   end: Buffer
 }
 
-export class KeyRangeError extends Error {
+export class KeyRangeError extends ShardformError {
   override name = 'KeyRangeError'
+  constructor(summary: string, parts: ErrorParts = {}) {
+    super(summary, {code: 'keyrange', ...parts})
+  }
 }
 
 const HEX = /^(?:[0-9a-f]{2})*$/
@@ -24,9 +28,13 @@ export function normalizeBound(b: Buffer): Buffer {
 function parseBound(text: string, shard: string): Buffer {
   if (!HEX.test(text)) {
     const hint = /^[0-9a-fA-F]*$/.test(text)
-      ? text.length % 2 ? 'an even number of hex digits' : 'lower-case hex digits'
+      ? text.length % 2
+        ? 'an even number of hex digits'
+        : 'lower-case hex digits'
       : 'hex digits only'
-    throw new KeyRangeError(`invalid shard name "${shard}": bound "${text}" must be ${hint} (e.g. "-80", "80-", "40-80", "0")`)
+    throw new KeyRangeError(
+      `invalid shard name "${shard}": bound "${text}" must be ${hint} (e.g. "-80", "80-", "40-80", "0")`,
+    )
   }
   return normalizeBound(Buffer.from(text, 'hex'))
 }
@@ -37,7 +45,9 @@ export function parseShardName(name: string): KeyRange {
   if (name === '0' || name === '-') return {start: Buffer.alloc(0), end: Buffer.alloc(0)}
   const parts = name.split('-')
   if (parts.length !== 2) {
-    throw new KeyRangeError(`invalid shard name "${name}": expected "0" or "<start>-<end>" in hex (e.g. "-80", "80-", "40-80")`)
+    throw new KeyRangeError(
+      `invalid shard name "${name}": expected "0" or "<start>-<end>" in hex (e.g. "-80", "80-", "40-80")`,
+    )
   }
   const kr = {start: parseBound(parts[0], name), end: parseBound(parts[1], name)}
   if (kr.end.length > 0 && compareBytes(kr.start, kr.end) >= 0) {
@@ -133,10 +143,18 @@ export function checkCoverageOf(parsed: Array<{name: string; kr: KeyRange}>): Co
   for (const s of shards) {
     const c = compareStartWithCursor(s.kr.start, cursor)
     if (c > 0 && cursor !== null) {
-      problems.push({kind: 'gap', range: formatKeyRange({start: cursor, end: s.kr.start}), shards: prev ? [prev, s.name] : [s.name]})
+      problems.push({
+        kind: 'gap',
+        range: formatKeyRange({start: cursor, end: s.kr.start}),
+        shards: prev ? [prev, s.name] : [s.name],
+      })
     } else if (c < 0 && prev !== undefined) {
       const overlapEnd = cursor === null ? s.kr.end : compareEnds(s.kr.end, cursor) < 0 ? s.kr.end : cursor
-      problems.push({kind: 'overlap', range: formatKeyRange({start: s.kr.start, end: overlapEnd}), shards: [prev, s.name]})
+      problems.push({
+        kind: 'overlap',
+        range: formatKeyRange({start: s.kr.start, end: overlapEnd}),
+        shards: [prev, s.name],
+      })
     }
     if (cursor !== null && (s.kr.end.length === 0 || compareBytes(s.kr.end, cursor) > 0)) {
       cursor = s.kr.end.length === 0 ? null : s.kr.end
@@ -146,7 +164,11 @@ export function checkCoverageOf(parsed: Array<{name: string; kr: KeyRange}>): Co
     }
   }
   if (cursor !== null) {
-    problems.push({kind: 'gap', range: formatKeyRange({start: cursor, end: Buffer.alloc(0)}), shards: prev ? [prev] : []})
+    problems.push({
+      kind: 'gap',
+      range: formatKeyRange({start: cursor, end: Buffer.alloc(0)}),
+      shards: prev ? [prev] : [],
+    })
   }
   return problems
 }
@@ -159,7 +181,12 @@ function compareStartWithCursor(start: Buffer, cursor: Buffer | null): number {
 
 export function describeCoverageProblem(p: CoverageProblem): string {
   if (p.kind === 'gap') {
-    const around = p.shards.length === 2 ? ` between shards "${p.shards[0]}" and "${p.shards[1]}"` : p.shards.length === 1 ? ` next to shard "${p.shards[0]}"` : ''
+    const around =
+      p.shards.length === 2
+        ? ` between shards "${p.shards[0]}" and "${p.shards[1]}"`
+        : p.shards.length === 1
+          ? ` next to shard "${p.shards[0]}"`
+          : ''
     return `key range ${p.range} is not covered by any shard${around}`
   }
   return `shards "${p.shards[0]}" and "${p.shards[1]}" overlap on key range ${p.range}`
@@ -170,7 +197,8 @@ export function describeCoverageProblem(p: CoverageProblem): string {
  * One shard is named "0".
  */
 export function generateShards(n: number): string[] {
-  if (!Number.isInteger(n) || n < 1) throw new KeyRangeError(`cannot generate ${n} shards: need a whole number of at least 1`)
+  if (!Number.isInteger(n) || n < 1)
+    throw new KeyRangeError(`cannot generate ${n} shards: need a whole number of at least 1`)
   if (n > 65536) throw new KeyRangeError(`cannot generate ${n} shards: at most 65536 are supported`)
   if (n === 1) return ['0']
   const [width, max] = n <= 256 ? [2, 256] : [4, 65536]

@@ -1,4 +1,5 @@
 // The VSchema subset shardform understands (Vitess JSON shape), and the questions the data plane asks of it.
+import {ShardformError, type ErrorParts} from '../errors.js'
 import {getVindex, isVindexType, type VindexFn} from './vindexes/index.js'
 
 export interface VindexDef {
@@ -36,8 +37,11 @@ export interface PrimaryVindex {
 /** What the data plane does with one table: route rows by a column, or copy to every shard. */
 export type TableRouting = {kind: 'sharded'; vindex: PrimaryVindex} | {kind: 'reference'}
 
-export class VSchemaError extends Error {
+export class VSchemaError extends ShardformError {
   override name = 'VSchemaError'
+  constructor(summary: string, parts: ErrorParts = {}) {
+    super(summary, {code: 'vschema', ...parts})
+  }
 }
 
 function primaryColumn(cv: ColumnVindex): string | undefined {
@@ -49,7 +53,10 @@ export function vschemaProblems(vs: VSchema): Array<[Array<string | number>, str
   const out: Array<[Array<string | number>, string]> = []
   for (const [name, v] of Object.entries(vs.vindexes ?? {})) {
     if (!isVindexType(v.type)) {
-      out.push([['vindexes', name, 'type'], `unknown vindex type "${v.type}": shardform supports hash, numeric, reverse_bits, xxhash, binary_md5, binary`])
+      out.push([
+        ['vindexes', name, 'type'],
+        `unknown vindex type "${v.type}": shardform supports hash, numeric, reverse_bits, xxhash, binary_md5, binary`,
+      ])
     }
   }
   if (!vs.sharded) return out
@@ -57,15 +64,24 @@ export function vschemaProblems(vs: VSchema): Array<[Array<string | number>, str
     if (def.type === 'reference' || def.type === 'sequence') continue
     const cvs = def.column_vindexes ?? []
     if (cvs.length === 0) {
-      out.push([['tables', table], `table "${table}" has no primary vindex: add column_vindexes with the sharding column first, or mark it "type: reference"`])
+      out.push([
+        ['tables', table],
+        `table "${table}" has no primary vindex: add column_vindexes with the sharding column first, or mark it "type: reference"`,
+      ])
       continue
     }
     const first = cvs[0]
     if (!primaryColumn(first)) {
-      out.push([['tables', table, 'column_vindexes', 0], `the primary vindex of table "${table}" must name exactly one column`])
+      out.push([
+        ['tables', table, 'column_vindexes', 0],
+        `the primary vindex of table "${table}" must name exactly one column`,
+      ])
     }
     if (!vs.vindexes || !Object.hasOwn(vs.vindexes, first.name)) {
-      out.push([['tables', table, 'column_vindexes', 0, 'name'], `table "${table}" uses vindex "${first.name}", which is not declared under vindexes`])
+      out.push([
+        ['tables', table, 'column_vindexes', 0, 'name'],
+        `table "${table}" uses vindex "${first.name}", which is not declared under vindexes`,
+      ])
     }
   }
   return out
@@ -76,9 +92,13 @@ export function tableRouting(vs: VSchema, table: string): TableRouting {
   // Own keys only: a table named "constructor" or "toString" must not find Object.prototype's members.
   const def = vs.tables && Object.hasOwn(vs.tables, table) ? vs.tables[table] : undefined
   if (!vs.sharded) return {kind: 'reference'}
-  if (!def) throw new VSchemaError(`table "${table}" is not in the vschema: shardform cannot tell which shard its rows belong to; add it to the layout's vschema`)
+  if (!def)
+    throw new VSchemaError(
+      `table "${table}" is not in the vschema: shardform cannot tell which shard its rows belong to; add it to the layout's vschema`,
+    )
   if (def.type === 'reference') return {kind: 'reference'}
-  if (def.type === 'sequence') throw new VSchemaError(`table "${table}" is a sequence table; sequence tables live in an unsharded keyspace`)
+  if (def.type === 'sequence')
+    throw new VSchemaError(`table "${table}" is a sequence table; sequence tables live in an unsharded keyspace`)
   const cv = def.column_vindexes?.[0]
   const column = cv && primaryColumn(cv)
   const vdef = cv && vs.vindexes && Object.hasOwn(vs.vindexes, cv.name) ? vs.vindexes[cv.name] : undefined

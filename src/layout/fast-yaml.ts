@@ -55,7 +55,7 @@ class Reader {
       let c = start
       while (s.charCodeAt(c) === SPACE) c++
       if (c < stop && s.charCodeAt(c) !== HASH) {
-        if (c === start && (s.startsWith('---', c) || s.startsWith('...', c) || s.charCodeAt(c) === 37 /* % */)) {
+        if (c === start && (s.startsWith('---', c) || s.startsWith('...', c) || s.charCodeAt(c) === 37) /* % */) {
           if (this.count > 0 || !s.startsWith('---', c) || s.slice(c + 3, stop).trim() !== '') giveUp()
         } else {
           this.from.push(c)
@@ -97,7 +97,8 @@ class Reader {
       if (this.atLineEnd()) {
         this.at++
         if (this.at < this.count && this.indent[this.at] > indent) out[key] = this.node(this.indent[this.at], depth + 1)
-        else if (this.at < this.count && this.indent[this.at] === indent && this.seqItem(this.at)) out[key] = this.sequence(indent, depth + 1)
+        else if (this.at < this.count && this.indent[this.at] === indent && this.seqItem(this.at))
+          out[key] = this.sequence(indent, depth + 1)
         else out[key] = null
       } else {
         out[key] = this.token(true, false, depth)
@@ -123,7 +124,9 @@ class Reader {
       while (c < stop && s.charCodeAt(c) === SPACE) c++
       if (c === stop || s.charCodeAt(c) === HASH) {
         this.at++
-        out.push(this.at < this.count && this.indent[this.at] > indent ? this.node(this.indent[this.at], depth + 1) : null)
+        out.push(
+          this.at < this.count && this.indent[this.at] > indent ? this.node(this.indent[this.at], depth + 1) : null,
+        )
       } else {
         // `- key: value` starts a mapping whose keys line up with `key`: read the rest as a line of its own.
         const inner = indent + (c - this.from[this.at])
@@ -180,7 +183,12 @@ class Reader {
     if (c === 123 || c === 91) giveUp() // a collection as a key
     const v = this.token(false, flow, 0)
     if (this.kind === 'quoted') return v as string
-    if ((typeof v !== 'string' && (typeof v !== 'number' || String(v) !== this.plainText)) || v === '__proto__' || v === '<<') giveUp()
+    if (
+      (typeof v !== 'string' && (typeof v !== 'number' || String(v) !== this.plainText)) ||
+      v === '__proto__' ||
+      v === '<<'
+    )
+      giveUp()
     return String(v)
   }
 
@@ -189,12 +197,16 @@ class Reader {
     const s = this.s
     if (this.pos >= this.end) giveUp()
     const c = s.charCodeAt(this.pos)
-    if (c === 34 /* " */) return (this.kind = 'quoted'), this.doubleQuoted()
-    if (c === 39 /* ' */) return (this.kind = 'quoted'), this.singleQuoted()
-    if (c === 123 /* { */ || c === 91 /* [ */) return (this.kind = 'flow'), this.flow(depth)
+    if (c === 34 /* " */) return ((this.kind = 'quoted'), this.doubleQuoted())
+    if (c === 39 /* ' */) return ((this.kind = 'quoted'), this.singleQuoted())
+    if (c === 123 /* { */ || c === 91 /* [ */) return ((this.kind = 'flow'), this.flow(depth))
     // Indicators js-yaml gives meaning to (anchors, tags, block scalars, reserved) or that cannot start a plain scalar.
     if ('&*!|>%@`#,]}'.includes(s[this.pos])) giveUp()
-    if ((c === DASH || c === 63 /* ? */ || c === COLON) && (this.pos + 1 >= this.end || ' ,[]{}'.includes(s[this.pos + 1]))) giveUp()
+    if (
+      (c === DASH || c === 63 /* ? */ || c === COLON) &&
+      (this.pos + 1 >= this.end || ' ,[]{}'.includes(s[this.pos + 1]))
+    )
+      giveUp()
     this.kind = 'plain'
     this.plainText = flow ? this.flowPlain() : this.blockPlain(value)
     return resolvePlain(this.plainText)
@@ -307,7 +319,14 @@ class Reader {
 }
 
 const NULLS = new Set(['~', 'null', 'Null', 'NULL'])
-const BOOLS = new Map([['true', true], ['True', true], ['TRUE', true], ['false', false], ['False', false], ['FALSE', false]])
+const BOOLS = new Map([
+  ['true', true],
+  ['True', true],
+  ['TRUE', true],
+  ['false', false],
+  ['False', false],
+  ['FALSE', false],
+])
 const GIVE_UP = Symbol('give up')
 const resolved = new Map<string, unknown>()
 

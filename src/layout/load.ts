@@ -7,12 +7,20 @@ import type {TabletType} from '../topo/records.js'
 import {layoutValidator, schemaProblems, vschemaValidator} from './schema.js'
 import {shardProblems, shardRanges, vschemaSemanticProblems, type RawTablet, type SemanticProblem} from './semantic.js'
 import {formatProblems, SourceDoc, UnreadableFileError, type Problem} from './source.js'
-import {DEFAULT_SETTINGS, TABLET_DEFAULTS, type GatePolicy, type Layout, type ShardSpec, type TabletSpec, type TlsFiles} from './types.js'
+import {
+  DEFAULT_SETTINGS,
+  TABLET_DEFAULTS,
+  type GatePolicy,
+  type Layout,
+  type ShardSpec,
+  type TabletSpec,
+  type TlsFiles,
+} from './types.js'
 
 export class LayoutError extends ShardformError {
   override name = 'LayoutError'
   constructor(readonly problems: Problem[]) {
-    super(formatProblems(problems))
+    super(formatProblems(problems), {code: 'layout'})
   }
 }
 
@@ -43,9 +51,16 @@ export function parseLayout(file: string, text: string): Layout {
 function layoutFromSource(source: SourceDoc): Layout {
   const raw = source.value
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new LayoutError([source.problem([], 'a layout must be a mapping with keyspace, vschema and shards (see plans/guestbook/2-shards.yaml)')])
+    throw new LayoutError([
+      source.problem(
+        [],
+        'a layout must be a mapping with keyspace, vschema and shards (see plans/guestbook/2-shards.yaml)',
+      ),
+    ])
   }
-  const problems: Problem[] = schemaProblems(layoutValidator, raw).map((p) => source.problem(p.path, p.message, p.atKey))
+  const problems: Problem[] = schemaProblems(layoutValidator, raw).map((p) =>
+    source.problem(p.path, p.message, p.atKey),
+  )
   if (problems.length) throw new LayoutError(problems)
   const layout = raw as RawLayout
 
@@ -59,7 +74,12 @@ function layoutFromSource(source: SourceDoc): Layout {
       read = SourceDoc.read(file, 'the vschema file')
     } catch (err) {
       if (!(err instanceof UnreadableFileError)) throw err
-      throw new LayoutError([source.problem(['vschema'], `cannot read the vschema file ${file}: ${err.why}; give the path of a JSON or YAML file, relative to the layout`)])
+      throw new LayoutError([
+        source.problem(
+          ['vschema'],
+          `cannot read the vschema file ${file}: ${err.why}; give the path of a JSON or YAML file, relative to the layout`,
+        ),
+      ])
     }
     if (!read.source || read.problems.length) throw new LayoutError(read.problems)
     vschemaSource = read.source
@@ -73,8 +93,12 @@ function layoutFromSource(source: SourceDoc): Layout {
   const defaults = {...TABLET_DEFAULTS, ...layout.defaults}
   const {ranges, problems: nameProblems} = shardRanges(Object.keys(layout.shards))
   const semantic: Array<[SourceDoc, SemanticProblem]> = [
-    ...[...nameProblems, ...shardProblems(layout.shards, ranges, defaults.host)].map((p): [SourceDoc, SemanticProblem] => [source, p]),
-    ...vschemaSemanticProblems(vschema, Object.keys(layout.shards), vschemaPath).map((p): [SourceDoc, SemanticProblem] => [vschemaSource, p]),
+    ...[...nameProblems, ...shardProblems(layout.shards, ranges, defaults.host)].map(
+      (p): [SourceDoc, SemanticProblem] => [source, p],
+    ),
+    ...vschemaSemanticProblems(vschema, Object.keys(layout.shards), vschemaPath).map(
+      (p): [SourceDoc, SemanticProblem] => [vschemaSource, p],
+    ),
   ]
   if (semantic.length) throw new LayoutError(semantic.map(([src, p]) => src.problem(p.path, p.message, p.atKey)))
 

@@ -25,8 +25,10 @@ const PATTERN_HINTS: Record<string, string> = {
   alias: 'a tablet alias such as test-100: letters, digits, - and _',
   host: 'a host name or IP address',
   user: 'a MySQL user name: letters, digits, _ . $ -',
-  passwordEnv: 'the NAME of an environment variable that holds the password (letters, digits, _), never the password itself',
-  adminPasswordEnv: 'the NAME of an environment variable that holds the password (letters, digits, _), never the password itself',
+  passwordEnv:
+    'the NAME of an environment variable that holds the password (letters, digits, _), never the password itself',
+  adminPasswordEnv:
+    'the NAME of an environment variable that holds the password (letters, digits, _), never the password itself',
   adminUser: 'a MySQL user name: letters, digits, _ . $ -',
   ca: 'a file path (no control characters)',
   cert: 'a file path (no control characters)',
@@ -52,19 +54,31 @@ function describe(e: ErrorObject, path: DocPath): SchemaProblem {
   const p = e.params as Record<string, unknown>
   switch (e.keyword) {
     case 'additionalProperties':
-      return {path: [...path, String(p.additionalProperty)], atKey: true, message: `unknown key "${p.additionalProperty}"${allowedKeys(e)}`}
+      return {
+        path: [...path, String(p.additionalProperty)],
+        atKey: true,
+        message: `unknown key "${p.additionalProperty}"${allowedKeys(e)}`,
+      }
     case 'required':
       return {path, atKey: false, message: `missing required key "${p.missingProperty}"`}
     case 'dependentRequired':
       return {path, atKey: false, message: `"${p.property}" needs "${p.missingProperty}" as well`}
     case 'enum':
-      return {path, atKey: false, message: `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`}
+      return {
+        path,
+        atKey: false,
+        message: `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+      }
     case 'pattern': {
       const hint = typeof last === 'string' && PATTERN_HINTS[last]
       return {path, atKey: false, message: hint ? `must be ${hint}` : `does not match the pattern ${p.pattern}`}
     }
     case 'propertyNames':
-      return {path: [...path, String(p.propertyName)], atKey: true, message: `"${p.propertyName}" is not an allowed key here`}
+      return {
+        path: [...path, String(p.propertyName)],
+        atKey: true,
+        message: `"${p.propertyName}" is not an allowed key here`,
+      }
     case 'type':
       return {path, atKey: false, message: `must be ${article(String(p.type))}`}
     case 'maximum':
@@ -86,7 +100,12 @@ function allowedKeys(e: ErrorObject): string {
 }
 
 function article(type: string): string {
-  return type.split(',').map((t) => (t === 'object' ? 'a mapping' : t === 'array' ? 'a list' : t === 'integer' ? 'a whole number' : `a ${t}`)).join(' or ')
+  return type
+    .split(',')
+    .map((t) =>
+      t === 'object' ? 'a mapping' : t === 'array' ? 'a list' : t === 'integer' ? 'a whole number' : `a ${t}`,
+    )
+    .join(' or ')
 }
 
 /** Validate and turn ajv's errors into positioned, de-duplicated problems (deepest first wins). */
@@ -97,7 +116,10 @@ export function schemaProblems(validate: Validator, value: unknown, basePath: Do
   const paths = errors.map((e) => e.instancePath)
   const kept = errors.filter((e) => {
     if (e.keyword !== 'type') return true
-    return !paths.some((p) => p !== e.instancePath && p.startsWith(e.instancePath + '/')) && !errors.some((o) => o !== e && o.instancePath === e.instancePath && o.keyword !== 'type')
+    return (
+      !paths.some((p) => p !== e.instancePath && p.startsWith(e.instancePath + '/')) &&
+      !errors.some((o) => o !== e && o.instancePath === e.instancePath && o.keyword !== 'type')
+    )
   })
   const byKey = new Map<string, SchemaProblem>()
   for (const e of kept) {

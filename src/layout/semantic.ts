@@ -1,5 +1,11 @@
 // Checks a schema cannot express: shard names and coverage, vschema consistency, tablets.
-import {checkCoverageOf, describeCoverageProblem, isValidShardName, parseShardName, type KeyRange} from '../keyspace/keyrange.js'
+import {
+  checkCoverageOf,
+  describeCoverageProblem,
+  isValidShardName,
+  parseShardName,
+  type KeyRange,
+} from '../keyspace/keyrange.js'
 import {vschemaProblems, type VSchema} from '../keyspace/vschema.js'
 import type {DocPath} from './source.js'
 
@@ -33,13 +39,21 @@ export function shardRanges(names: string[]): {ranges: Map<string, KeyRange>; pr
 }
 
 /** Coverage (when every name is valid), one primary per shard, unique aliases and host:port pairs. */
-export function shardProblems(shards: Record<string, {tablets: RawTablet[]}>, ranges: Map<string, KeyRange>, defaultHost: string): SemanticProblem[] {
+export function shardProblems(
+  shards: Record<string, {tablets: RawTablet[]}>,
+  ranges: Map<string, KeyRange>,
+  defaultHost: string,
+): SemanticProblem[] {
   const out: SemanticProblem[] = []
   const names = Object.keys(shards)
   if (ranges.size === names.length) {
     for (const p of checkCoverageOf([...ranges].map(([name, kr]) => ({name, kr})))) {
       const at = p.shards.length ? ['shards', p.shards[p.shards.length - 1]] : ['shards']
-      out.push({path: at, atKey: p.shards.length > 0, message: `${describeCoverageProblem(p)}; the shards must cover the whole keyspace exactly once`})
+      out.push({
+        path: at,
+        atKey: p.shards.length > 0,
+        message: `${describeCoverageProblem(p)}; the shards must cover the whole keyspace exactly once`,
+      })
     }
   }
   const aliases = new Map<string, string>()
@@ -51,17 +65,30 @@ export function shardProblems(shards: Record<string, {tablets: RawTablet[]}>, ra
       out.push({
         path: ['shards', name, 'tablets'],
         atKey: false,
-        message: primaries.length === 0 ? `shard "${name}" has no primary tablet; exactly one tablet must be type: primary` : `shard "${name}" has ${primaries.length} primary tablets (${primaries.map((t) => t.alias).join(', ')}); exactly one is allowed`,
+        message:
+          primaries.length === 0
+            ? `shard "${name}" has no primary tablet; exactly one tablet must be type: primary`
+            : `shard "${name}" has ${primaries.length} primary tablets (${primaries.map((t) => t.alias).join(', ')}); exactly one is allowed`,
       })
     }
     for (let i = 0; i < tablets.length; i++) {
       const t = tablets[i]
       const prevAlias = aliases.get(t.alias)
-      if (prevAlias) out.push({path: ['shards', name, 'tablets', i, 'alias'], atKey: false, message: `tablet alias "${t.alias}" is already used in shard "${prevAlias}"; aliases must be unique`})
+      if (prevAlias)
+        out.push({
+          path: ['shards', name, 'tablets', i, 'alias'],
+          atKey: false,
+          message: `tablet alias "${t.alias}" is already used in shard "${prevAlias}"; aliases must be unique`,
+        })
       else aliases.set(t.alias, name)
       const ep = `${t.host ?? defaultHost}:${t.port}`
       const prevEp = endpoints.get(ep)
-      if (prevEp) out.push({path: ['shards', name, 'tablets', i, 'port'], atKey: false, message: `${ep} is already used by tablet ${prevEp}; each tablet needs its own host:port`})
+      if (prevEp)
+        out.push({
+          path: ['shards', name, 'tablets', i, 'port'],
+          atKey: false,
+          message: `${ep} is already used by tablet ${prevEp}; each tablet needs its own host:port`,
+        })
       else endpoints.set(ep, t.alias)
     }
   }
@@ -69,11 +96,24 @@ export function shardProblems(shards: Record<string, {tablets: RawTablet[]}>, ra
 }
 
 export function vschemaSemanticProblems(vs: VSchema, shardNames: string[], vschemaPath: DocPath): SemanticProblem[] {
-  const out: SemanticProblem[] = vschemaProblems(vs).map(([p, message]) => ({path: [...vschemaPath, ...p], atKey: false, message}))
+  const out: SemanticProblem[] = vschemaProblems(vs).map(([p, message]) => ({
+    path: [...vschemaPath, ...p],
+    atKey: false,
+    message,
+  }))
   if (!vs.sharded && shardNames.length > 1) {
-    out.push({path: [...vschemaPath, 'sharded'], atKey: false, message: `the vschema is unsharded but the layout declares ${shardNames.length} shards; set sharded: true and give every table a primary vindex`})
+    out.push({
+      path: [...vschemaPath, 'sharded'],
+      atKey: false,
+      message: `the vschema is unsharded but the layout declares ${shardNames.length} shards; set sharded: true and give every table a primary vindex`,
+    })
   }
-  if (!vs.sharded && shardNames.length === 1 && isValidShardName(shardNames[0]) && parseShardName(shardNames[0]).end.length + parseShardName(shardNames[0]).start.length !== 0) {
+  if (
+    !vs.sharded &&
+    shardNames.length === 1 &&
+    isValidShardName(shardNames[0]) &&
+    parseShardName(shardNames[0]).end.length + parseShardName(shardNames[0]).start.length !== 0
+  ) {
     out.push({path: [...vschemaPath, 'sharded'], atKey: false, message: `an unsharded keyspace has a single shard "0"`})
   }
   return out

@@ -47,11 +47,28 @@ export class SourceDoc {
       bytes = readBounded(file, MAX_BYTES)
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a file' : code === 'EACCES' ? 'permission denied' : (err as Error).message
+      const why =
+        code === 'ENOENT'
+          ? 'no such file'
+          : code === 'EISDIR'
+            ? 'is a directory, not a file'
+            : code === 'EACCES'
+              ? 'permission denied'
+              : (err as Error).message
       throw new UnreadableFileError(file, why, what)
     }
     if (!bytes) {
-      return {problems: [{file, line: 1, col: 1, path: [], message: `file is larger than ${MAX_BYTES / 1024 / 1024} MiB; a layout (or vschema) is a small text file`}]}
+      return {
+        problems: [
+          {
+            file,
+            line: 1,
+            col: 1,
+            path: [],
+            message: `file is larger than ${MAX_BYTES / 1024 / 1024} MiB; a layout (or vschema) is a small text file`,
+          },
+        ],
+      }
     }
     let text: string
     try {
@@ -76,7 +93,17 @@ export class SourceDoc {
       return {problems: slowSyntaxProblems(file, text, err)}
     }
     if (mayExpand && countValues(value, MAX_VALUES) >= MAX_VALUES) {
-      return {problems: [{file, line: 1, col: 1, path: [], message: `the document expands to more than ${MAX_VALUES} values (through aliases?); a layout is small`}]}
+      return {
+        problems: [
+          {
+            file,
+            line: 1,
+            col: 1,
+            path: [],
+            message: `the document expands to more than ${MAX_VALUES} values (through aliases?); a layout is small`,
+          },
+        ],
+      }
     }
     return {source: new SourceDoc(file, text, value), problems: []}
   }
@@ -131,7 +158,7 @@ export class UnreadableFileError extends ShardformError {
     readonly why: string,
     what: string,
   ) {
-    super(`${file}: cannot read ${what}: ${why}.`)
+    super(`${file}: cannot read ${what}: ${why}.`, {code: 'file'})
   }
 }
 
@@ -176,7 +203,15 @@ function slowSyntaxProblems(file: string, text: string, fastError: unknown): Pro
     // fall through to js-yaml's account
   }
   const message = (fast.reason ?? fast.message ?? String(fastError)).split('\n')[0]
-  return [{file, line: (fast.mark?.line ?? 0) + 1, col: (fast.mark?.column ?? 0) + 1, path: [], message: tooDeep(message) ? TOO_DEEP : message}]
+  return [
+    {
+      file,
+      line: (fast.mark?.line ?? 0) + 1,
+      col: (fast.mark?.column ?? 0) + 1,
+      path: [],
+      message: tooDeep(message) ? TOO_DEEP : message,
+    },
+  ]
 }
 
 const TOO_DEEP = 'the document is nested too deeply (more than 100 levels); a layout is a few levels deep'

@@ -106,7 +106,13 @@ class Latencies {
     const sorted = this.samples.slice(0, this.n).sort()
     const q = (p: number) => (this.n ? sorted[Math.min(this.n - 1, Math.ceil(p * this.n) - 1)]! : 0)
     const r = (v: number) => Math.round(v * 100) / 100
-    return {p50: r(q(0.5)), p90: r(q(0.9)), p99: r(q(0.99)), max: r(this.max), mean: r(this.seen ? this.sum / this.seen : 0)}
+    return {
+      p50: r(q(0.5)),
+      p90: r(q(0.9)),
+      p99: r(q(0.99)),
+      max: r(this.max),
+      mean: r(this.seen ? this.sum / this.seen : 0),
+    }
   }
 }
 
@@ -171,9 +177,18 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   const concurrency = Math.max(1, opts.concurrency ?? 4)
   const mix = opts.mix ?? DEFAULT_MIX
   const mixTotal = mix.insert + mix.update + mix.delete
-  if (!(mixTotal > 0) || mix.insert < 0 || mix.update < 0 || mix.delete < 0) throw new ShardformError('the operation mix needs non-negative shares that add up to more than 0')
-  if (rate < 0 || !Number.isFinite(rate)) throw new ShardformError(`--rate must be a positive number of operations per second, not ${rate}`)
-  const router = opts.router ?? (await Router.open({store: opts.store, topoUrl: opts.topoUrl, keyspace: opts.keyspace, bufferWindowMs: opts.bufferWindowMs}))
+  if (!(mixTotal > 0) || mix.insert < 0 || mix.update < 0 || mix.delete < 0)
+    throw new ShardformError('the operation mix needs non-negative shares that add up to more than 0')
+  if (rate < 0 || !Number.isFinite(rate))
+    throw new ShardformError(`--rate must be a positive number of operations per second, not ${rate}`)
+  const router =
+    opts.router ??
+    (await Router.open({
+      store: opts.store,
+      topoUrl: opts.topoUrl,
+      keyspace: opts.keyspace,
+      bufferWindowMs: opts.bufferWindowMs,
+    }))
   const ownRouter = !opts.router
   const journal = opts.journalFile ? await JournalWriter.open(opts.journalFile) : undefined
   const times = new TimeSource()
@@ -194,7 +209,15 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   let acknowledged = 0
   const statsBefore = router.stats()
 
-  journal?.append({type: 'start', v: 1, keyspace: opts.keyspace, table, pid: process.pid, tag: times.tag, at: new Date().toISOString()})
+  journal?.append({
+    type: 'start',
+    v: 1,
+    keyspace: opts.keyspace,
+    table,
+    pid: process.pid,
+    tag: times.tag,
+    at: new Date().toISOString(),
+  })
 
   const started = performance.now()
   const stopAt = opts.durationMs ? started + opts.durationMs : Infinity
@@ -230,7 +253,15 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
     if (firstErrors.length < 10) firstErrors.push(`${op} (${page}, ${ts}): ${errorMessage(err)}`)
     const isUncertain = err instanceof RouterError && err.uncertain
     if (isUncertain) uncertain++
-    journal?.append({op, page: String(page), ts: String(ts), ...(h ? {h} : {}), at: Date.now(), error: errorMessage(err).slice(0, 500), ...(isUncertain ? {uncertain: true as const} : {failed: true as const})})
+    journal?.append({
+      op,
+      page: String(page),
+      ts: String(ts),
+      ...(h ? {h} : {}),
+      at: Date.now(),
+      error: errorMessage(err).slice(0, 500),
+      ...(isUncertain ? {uncertain: true as const} : {failed: true as const}),
+    })
     return isUncertain
   }
 
@@ -251,13 +282,23 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
       lat.add(performance.now() - t0)
       acknowledged++
       ops[op]++
-      journal?.append({op, page: String(page), ts: String(ts), ...(h ? {h} : {}), at: Date.now(), shard: res.target.shard})
+      journal?.append({
+        op,
+        page: String(page),
+        ts: String(ts),
+        ...(h ? {h} : {}),
+        at: Date.now(),
+        shard: res.target.shard,
+      })
       if (res.rows.affectedRows !== 1) {
         // Our own row was not there: a lost row. Verify will report it; count it here too.
         missingRows++
         errors++
         errorKinds.missing_row = (errorKinds.missing_row ?? 0) + 1
-        if (firstErrors.length < 10) firstErrors.push(`${op} (${page}, ${ts}) on shard ${res.target.shard} matched ${res.rows.affectedRows} rows: a row this client wrote is missing`)
+        if (firstErrors.length < 10)
+          firstErrors.push(
+            `${op} (${page}, ${ts}) on shard ${res.target.shard} matched ${res.rows.affectedRows} rows: a row this client wrote is missing`,
+          )
       }
       if (op !== 'delete' && res.rows.affectedRows === 1) live.add(key)
     } catch (err) {
@@ -274,13 +315,21 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
       const due = nextSlot()
       const wait = due - performance.now()
       if (wait > 0) {
-        await sleep(Math.min(wait, Math.max(0, stopAt - performance.now())), undefined, {signal: opts.signal}).catch(() => undefined)
+        await sleep(Math.min(wait, Math.max(0, stopAt - performance.now())), undefined, {signal: opts.signal}).catch(
+          () => undefined,
+        )
         if (stopped()) break
       }
       await one()
       const now = performance.now()
       if (opts.onProgress && now - lastProgress >= (opts.progressMs ?? 1000)) {
-        opts.onProgress({elapsedMs: now - started, acknowledged, errors, ratePerSec: ((acknowledged - lastAck) * 1000) / (now - lastProgress), holding: router.stats().holding})
+        opts.onProgress({
+          elapsedMs: now - started,
+          acknowledged,
+          errors,
+          ratePerSec: ((acknowledged - lastAck) * 1000) / (now - lastProgress),
+          holding: router.stats().holding,
+        })
         lastProgress = now
         lastAck = acknowledged
       }

@@ -117,8 +117,14 @@ export async function verifyJournal(opts: VerifyOptions): Promise<VerifyReport> 
   let routing: TableRouting | undefined
   if (ks.value.sharded) {
     routing = tableRouting(ks.value.vschema, table)
-    if (routing.kind !== 'sharded') throw new ShardformError(`table ${table} is not sharded by a vindex in keyspace ${opts.keyspace}; verify checks the guestbook table`)
-    if (routing.vindex.column !== 'page') throw new ShardformError(`table ${table} is sharded by ${routing.vindex.column}, not page; verify checks the guestbook layout`)
+    if (routing.kind !== 'sharded')
+      throw new ShardformError(
+        `table ${table} is not sharded by a vindex in keyspace ${opts.keyspace}; verify checks the guestbook table`,
+      )
+    if (routing.vindex.column !== 'page')
+      throw new ShardformError(
+        `table ${table} is sharded by ${routing.vindex.column}, not page; verify checks the guestbook layout`,
+      )
   }
   const targets = await servingPrimaries(opts.store, opts.keyspace)
 
@@ -140,8 +146,14 @@ export async function verifyJournal(opts: VerifyOptions): Promise<VerifyReport> 
       let rows = 0
       try {
         // Streamed: memory holds the journal's keys, never a shard's rows.
-        const stream = conn.query(`SELECT page, time_created_ns, message FROM ${qid(table)}`).stream({highWaterMark: 1000})
-        for await (const r of stream as AsyncIterable<{page: string; time_created_ns: string; message: string | null}>) {
+        const stream = conn
+          .query(`SELECT page, time_created_ns, message FROM ${qid(table)}`)
+          .stream({highWaterMark: 1000})
+        for await (const r of stream as AsyncIterable<{
+          page: string
+          time_created_ns: string
+          message: string | null
+        }>) {
           rows++
           const page = String(r.page)
           const ts = String(r.time_created_ns)
@@ -152,21 +164,41 @@ export async function verifyJournal(opts: VerifyOptions): Promise<VerifyReport> 
             unexpected++
             if (!placed) {
               misplacedUnknown++
-              note({kind: 'misplaced', page, ts, shards: [shard.name], detail: `a row in no journal sits in shard ${shard.name}, whose key range does not hold its keyspace id ${ksid(routing, page)}`})
+              note({
+                kind: 'misplaced',
+                page,
+                ts,
+                shards: [shard.name],
+                detail: `a row in no journal sits in shard ${shard.name}, whose key range does not hold its keyspace id ${ksid(routing, page)}`,
+              })
             } else if (opts.strict) {
-              note({kind: 'unexpected', page, ts, shards: [shard.name], detail: `in shard ${shard.name} but in no journal`})
+              note({
+                kind: 'unexpected',
+                page,
+                ts,
+                shards: [shard.name],
+                detail: `in shard ${shard.name} but in no journal`,
+              })
             }
             continue
           }
           ;(e.seen ??= []).push(shard.name)
           if (!placed) {
             e.misplaced = true
-            note({kind: 'misplaced', page, ts, shards: [shard.name], detail: `in shard ${shard.name}, whose key range does not hold its keyspace id ${ksid(routing, page)}`})
+            note({
+              kind: 'misplaced',
+              page,
+              ts,
+              shards: [shard.name],
+              detail: `in shard ${shard.name}, whose key range does not hold its keyspace id ${ksid(routing, page)}`,
+            })
           }
           if (e.presentOk && !e.hashes.includes(messageHash(r.message))) e.wrong = true
         }
       } catch (err) {
-        throw new ShardformError(`reading ${table} from tablet ${tablet.alias} (shard ${shard.name}) failed: ${errorMessage(err)}`)
+        throw new ShardformError(
+          `reading ${table} from tablet ${tablet.alias} (shard ${shard.name}) failed: ${errorMessage(err)}`,
+        )
       } finally {
         conn.destroy()
       }
@@ -176,8 +208,19 @@ export async function verifyJournal(opts: VerifyOptions): Promise<VerifyReport> 
   )
 
   const counts: VerifyCounts = {
-    journalChanges, keys: expected.size, expected: 0, deleted: 0, uncertain: 0, rowsRead,
-    present: 0, missing: 0, duplicated: 0, misplaced: misplacedUnknown, wrongContent: 0, notDeleted: 0, unexpected,
+    journalChanges,
+    keys: expected.size,
+    expected: 0,
+    deleted: 0,
+    uncertain: 0,
+    rowsRead,
+    present: 0,
+    missing: 0,
+    duplicated: 0,
+    misplaced: misplacedUnknown,
+    wrongContent: 0,
+    notDeleted: 0,
+    unexpected,
   }
   for (const [key, e] of expected) {
     const [page, ts] = key.split(':') as [string, string]
@@ -189,20 +232,31 @@ export async function verifyJournal(opts: VerifyOptions): Promise<VerifyReport> 
     if (seen.length === 0) {
       if (!e.absentOk) {
         counts.missing++
-        bad = true
         note({kind: 'missing', page, ts, shards: [], detail: 'acknowledged, but in no serving shard'})
       }
       continue
     }
     if (!e.presentOk) {
       counts.notDeleted++
-      note({kind: 'not_deleted', page, ts, shards: seen, detail: `deleted (acknowledged), still in shard ${seen.join(', ')}`})
+      note({
+        kind: 'not_deleted',
+        page,
+        ts,
+        shards: seen,
+        detail: `deleted (acknowledged), still in shard ${seen.join(', ')}`,
+      })
       continue
     }
     if (seen.length > 1) {
       counts.duplicated++
       bad = true
-      note({kind: 'duplicated', page, ts, shards: seen, detail: `present ${seen.length} times, in shards ${seen.join(', ')}`})
+      note({
+        kind: 'duplicated',
+        page,
+        ts,
+        shards: seen,
+        detail: `present ${seen.length} times, in shards ${seen.join(', ')}`,
+      })
     }
     if (e.misplaced) {
       counts.misplaced++
@@ -211,13 +265,33 @@ export async function verifyJournal(opts: VerifyOptions): Promise<VerifyReport> 
     if (e.wrong) {
       counts.wrongContent++
       bad = true
-      note({kind: 'wrong_content', page, ts, shards: seen, detail: `message differs from the last acknowledged one (shard ${seen.join(', ')})`})
+      note({
+        kind: 'wrong_content',
+        page,
+        ts,
+        shards: seen,
+        detail: `message differs from the last acknowledged one (shard ${seen.join(', ')})`,
+      })
     }
     if (!bad) counts.present++
   }
   shardRows.sort((a, b) => a.shard.localeCompare(b.shard))
-  const problems = counts.missing + counts.duplicated + counts.misplaced + counts.wrongContent + counts.notDeleted + (opts.strict ? counts.unexpected : 0)
-  return {keyspace: opts.keyspace, table, journal: opts.journalFile, shards: shardRows, counts, differences, ok: problems === 0}
+  const problems =
+    counts.missing +
+    counts.duplicated +
+    counts.misplaced +
+    counts.wrongContent +
+    counts.notDeleted +
+    (opts.strict ? counts.unexpected : 0)
+  return {
+    keyspace: opts.keyspace,
+    table,
+    journal: opts.journalFile,
+    shards: shardRows,
+    counts,
+    differences,
+    ok: problems === 0,
+  }
 }
 
 function ksid(routing: TableRouting | undefined, page: string): string {
@@ -234,8 +308,13 @@ export function renderVerifyReport(r: VerifyReport): string {
   ]
   if (r.differences.length) {
     lines.push(`First ${r.differences.length} difference(s):`)
-    for (const d of r.differences) lines.push(`  ${d.kind.padEnd(13)} page=${d.page} time_created_ns=${d.ts}: ${d.detail}`)
+    for (const d of r.differences)
+      lines.push(`  ${d.kind.padEnd(13)} page=${d.page} time_created_ns=${d.ts}: ${d.detail}`)
   }
-  lines.push(r.ok ? 'OK: every acknowledged change is there, once, in the right shard.' : 'FAILED: the shards do not hold what the journal acknowledged.')
+  lines.push(
+    r.ok
+      ? 'OK: every acknowledged change is there, once, in the right shard.'
+      : 'FAILED: the shards do not hold what the journal acknowledged.',
+  )
   return lines.join('\n')
 }

@@ -24,6 +24,7 @@ import {
   type MariaDBBinaries,
 } from './mariadb.js'
 import {anyFreePort, pidMatches, portFree, stopPid} from './proc.js'
+import {processAlive} from '../util/process.js'
 import {readState, stateFile, withDirLock, writeState, type InstanceState, type LocalState} from './state.js'
 
 export const DEFAULT_LOCAL_DIR = '.shardform/local'
@@ -37,8 +38,18 @@ export const REPL_PASSWORD_ENV = 'SHARDFORM_REPL_PASSWORD'
  * SUPER), `SET GLOBAL read_only=1` stops its writes — the write freeze of a cutover depends on that.
  */
 export const APP_PRIVILEGES = [
-  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'INDEX', 'ALTER',
-  'CREATE VIEW', 'SHOW VIEW', 'LOCK TABLES', 'CREATE TEMPORARY TABLES',
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'CREATE',
+  'DROP',
+  'INDEX',
+  'ALTER',
+  'CREATE VIEW',
+  'SHOW VIEW',
+  'LOCK TABLES',
+  'CREATE TEMPORARY TABLES',
 ] as const
 
 export interface ClusterTablet {
@@ -155,19 +166,39 @@ export interface StopReport {
 }
 
 /** One tablet per layout declaration; several layouts may list the same keyspace (old and new shards). */
-export function tabletsFromLayouts(layouts: Layout[]): Array<ClusterTablet & {passwordEnv?: string; adminPasswordEnv?: string}> {
+export function tabletsFromLayouts(
+  layouts: Layout[],
+): Array<ClusterTablet & {passwordEnv?: string; adminPasswordEnv?: string}> {
   const out = new Map<string, ClusterTablet & {passwordEnv?: string; adminPasswordEnv?: string; from: string}>()
   for (const l of layouts) {
     for (const s of l.shards) {
       for (const t of s.tablets) {
         const tab = {
-          alias: t.alias, keyspace: l.keyspace, shard: s.name, type: t.type, host: t.host, port: t.port, database: l.database,
-          user: t.user, adminUser: t.adminUser, passwordEnv: t.passwordEnv, adminPasswordEnv: t.adminPasswordEnv, from: l.file,
+          alias: t.alias,
+          keyspace: l.keyspace,
+          shard: s.name,
+          type: t.type,
+          host: t.host,
+          port: t.port,
+          database: l.database,
+          user: t.user,
+          adminUser: t.adminUser,
+          passwordEnv: t.passwordEnv,
+          adminPasswordEnv: t.adminPasswordEnv,
+          from: l.file,
         }
         const prev = out.get(t.alias)
         if (prev) {
-          const same = prev.keyspace === tab.keyspace && prev.shard === tab.shard && prev.port === tab.port && prev.type === tab.type && prev.database === tab.database
-          if (!same) throw new ShardformError(`tablet ${t.alias} is declared differently in ${prev.from} and ${l.file}; an alias names one tablet`)
+          const same =
+            prev.keyspace === tab.keyspace &&
+            prev.shard === tab.shard &&
+            prev.port === tab.port &&
+            prev.type === tab.type &&
+            prev.database === tab.database
+          if (!same)
+            throw new ShardformError(
+              `tablet ${t.alias} is declared differently in ${prev.from} and ${l.file}; an alias names one tablet`,
+            )
           continue
         }
         out.set(t.alias, tab)
@@ -186,18 +217,24 @@ function checkTablets(tablets: ClusterTablet[], opts: StartClusterOptions): void
   const ports = new Map<number, string>()
   for (const t of tablets) {
     if (!isLoopback(t.host)) {
-      throw new ShardformError(`tablet ${t.alias} is declared on host ${t.host}; the local cluster runs on 127.0.0.1 only (set host: 127.0.0.1 in the layout)`)
+      throw new ShardformError(
+        `tablet ${t.alias} is declared on host ${t.host}; the local cluster runs on 127.0.0.1 only (set host: 127.0.0.1 in the layout)`,
+      )
     }
-    if (!/^[A-Za-z0-9_.-]+$/.test(t.alias)) throw new ShardformError(`tablet alias "${t.alias}" cannot name a folder; use letters, digits, "-", "_" and "."`)
+    if (!/^[A-Za-z0-9_.-]+$/.test(t.alias))
+      throw new ShardformError(`tablet alias "${t.alias}" cannot name a folder; use letters, digits, "-", "_" and "."`)
     if (aliases.has(t.alias)) throw new ShardformError(`tablet ${t.alias} is listed twice`)
     aliases.add(t.alias)
     const other = ports.get(t.port)
-    if (other) throw new ShardformError(`tablets ${other} and ${t.alias} both use port ${t.port}; give each tablet its own port`)
+    if (other)
+      throw new ShardformError(`tablets ${other} and ${t.alias} both use port ${t.port}; give each tablet its own port`)
     ports.set(t.port, t.alias)
     const app = t.user ?? opts.appUser ?? DEFAULT_APP_USER
     const admin = t.adminUser ?? opts.adminUser ?? DEFAULT_ADMIN_USER
     if (app === admin || app === REPL_USER || admin === REPL_USER || app === 'root' || admin === 'root') {
-      throw new ShardformError(`tablet ${t.alias}: the application user (${app}), shardform's admin user (${admin}) and ${REPL_USER} must be different users, and none may be root`)
+      throw new ShardformError(
+        `tablet ${t.alias}: the application user (${app}), shardform's admin user (${admin}) and ${REPL_USER} must be different users, and none may be root`,
+      )
     }
   }
 }
@@ -217,7 +254,11 @@ async function setupInstance(conn: Connection, t: ClusterTablet, opts: StartClus
   const user = (u: string) => `${conn.escape(u)}@${host}`
   await conn.query('SET SESSION sql_log_bin=0')
   await conn.query(`CREATE DATABASE IF NOT EXISTS ${qid(t.database)}`)
-  for (const [u, pw] of [[app, appPw], [admin, adminPw], [REPL_USER, opts.replPassword]] as const) {
+  for (const [u, pw] of [
+    [app, appPw],
+    [admin, adminPw],
+    [REPL_USER, opts.replPassword],
+  ] as const) {
     await conn.query(`CREATE USER IF NOT EXISTS ${user(u)} IDENTIFIED BY ?`, [pw])
     await conn.query(`ALTER USER ${user(u)} IDENTIFIED BY ?`, [pw])
   }
@@ -318,14 +359,19 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
       const prev = state.tablets[t.alias]
       let pid = prev && isOurMariadbd(prev.pid, p) ? prev.pid : pidFromFile(p)
       if (pid && prev && prev.port !== t.port) {
-        throw new ShardformError(`tablet ${t.alias} runs on port ${prev.port} (pid ${pid}) but is now declared on port ${t.port}; stop it first with: shardform local down --dir ${opts.dir}`)
+        throw new ShardformError(
+          `tablet ${t.alias} runs on port ${prev.port} (pid ${pid}) but is now declared on port ${t.port}; stop it first with: shardform local down --dir ${opts.dir}`,
+        )
       }
       if (pid && !(await answers(p.socket))) {
         // Running but not answering yet (just started, or busy recovering): give it time.
         await waitReady(t.alias, pid, p, timeout).catch(() => {
           pid = undefined
         })
-        if (!pid) throw new ShardformError(`tablet ${t.alias}: mariadbd runs but does not answer on ${p.socket}; see ${p.errorLog}, or run: shardform local down --dir ${opts.dir}`)
+        if (!pid)
+          throw new ShardformError(
+            `tablet ${t.alias}: mariadbd runs but does not answer on ${p.socket}; see ${p.errorLog}, or run: shardform local down --dir ${opts.dir}`,
+          )
       }
       if (pid) {
         state.tablets[t.alias] = {...(prev ?? instanceState(t, p, pid, false)), pid}
@@ -333,7 +379,9 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
         continue
       }
       if (!(await portFree(t.port))) {
-        throw new ShardformError(`port ${t.port} of tablet ${t.alias} is already in use by another program on 127.0.0.1; stop that program or give the tablet another port in its layout`)
+        throw new ShardformError(
+          `port ${t.port} of tablet ${t.alias} is already in use by another program on 127.0.0.1; stop that program or give the tablet another port in its layout`,
+        )
       }
       jobs.push({t, p, action: existsSync(join(p.datadir, 'mysql')) ? 'restarted' : 'started', setupNeeded: true})
     }
@@ -345,7 +393,8 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
       bins = findMariaDB()
       if (toStart.some((j) => j.action === 'started')) {
         const templateDir = opts.templateDir ?? join(dir, 'template')
-        if (!existsSync(join(templateDir, 'READY'))) say(`Preparing a template data directory in ${templateDir} (mariadb-install-db, once)…`)
+        if (!existsSync(join(templateDir, 'READY')))
+          say(`Preparing a template data directory in ${templateDir} (mariadb-install-db, once)…`)
         templateData = await ensureTemplate(templateDir, bins)
       }
       mark('templateMs')
@@ -360,7 +409,18 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
             await rm(j.p.datadir, {recursive: true, force: true})
             await copyTemplate(templateData!, j.p.datadir)
           }
-          const {pid, exited} = await spawnMariadbd(bins!, {alias: j.t.alias, role: j.t.type, port: j.t.port, serverId: j.t.port, bufferPool: opts.bufferPool ?? '64M', redoLog: opts.redoLog}, j.p)
+          const {pid, exited} = await spawnMariadbd(
+            bins!,
+            {
+              alias: j.t.alias,
+              role: j.t.type,
+              port: j.t.port,
+              serverId: j.t.port,
+              bufferPool: opts.bufferPool ?? '64M',
+              redoLog: opts.redoLog,
+            },
+            j.p,
+          )
           j.pid = pid
           state.tablets[j.t.alias] = instanceState(j.t, j.p, pid, false)
           await save()
@@ -374,19 +434,23 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
     if (failures.length) {
       await save()
       await etcdP.catch(() => undefined)
-      throw new ShardformError(`${failures.length} instance(s) did not start:\n${failures.join('\n')}\nThe others keep running; see: shardform local status --dir ${opts.dir}`)
+      throw new ShardformError(
+        `${failures.length} instance(s) did not start:\n${failures.join('\n')}\nThe others keep running; see: shardform local status --dir ${opts.dir}`,
+      )
     }
 
     // Users and database everywhere, then replicas to their primaries (whose replication user now exists).
     await Promise.all(
-      jobs.filter((j) => j.setupNeeded).map(async (j) => {
-        try {
-          await withRoot(j.p.socket, (c) => setupInstance(c, j.t, opts))
-          state.tablets[j.t.alias] = {...state.tablets[j.t.alias]!, setupDone: true}
-        } catch (err) {
-          failures.push(`tablet ${j.t.alias}: setting up users failed: ${errorMessage(err)}`)
-        }
-      }),
+      jobs
+        .filter((j) => j.setupNeeded)
+        .map(async (j) => {
+          try {
+            await withRoot(j.p.socket, (c) => setupInstance(c, j.t, opts))
+            state.tablets[j.t.alias] = {...state.tablets[j.t.alias]!, setupDone: true}
+          } catch (err) {
+            failures.push(`tablet ${j.t.alias}: setting up users failed: ${errorMessage(err)}`)
+          }
+        }),
     )
     mark('setupMs')
     const primaries = new Map<string, ClusterTablet>()
@@ -419,11 +483,17 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
     const deadline = Date.now() + (opts.replicationTimeoutMs ?? 10_000)
     const pending = replicas.filter((j) => !unattached.includes(j.t.alias))
     while (pending.length) {
-      const health = await Promise.all(pending.map((j) => withRoot(j.p.socket, replicationHealth).catch(() => undefined)))
-      for (let i = pending.length - 1; i >= 0; i--) if (health[i]?.ioRunning === 'Yes' && health[i]?.sqlRunning === 'Yes') pending.splice(i, 1)
+      const health = await Promise.all(
+        pending.map((j) => withRoot(j.p.socket, replicationHealth).catch(() => undefined)),
+      )
+      for (let i = pending.length - 1; i >= 0; i--)
+        if (health[i]?.ioRunning === 'Yes' && health[i]?.sqlRunning === 'Yes') pending.splice(i, 1)
       if (!pending.length) break
       if (Date.now() > deadline) {
-        const why = pending.map((j, i) => `${j.t.alias}: IO ${health[i]?.ioRunning ?? '?'}, SQL ${health[i]?.sqlRunning ?? '?'}${health[i]?.lastError ? ` (${health[i]!.lastError})` : ''}`)
+        const why = pending.map(
+          (j, i) =>
+            `${j.t.alias}: IO ${health[i]?.ioRunning ?? '?'}, SQL ${health[i]?.sqlRunning ?? '?'}${health[i]?.lastError ? ` (${health[i]!.lastError})` : ''}`,
+        )
         say(`Replication is not running yet on: ${why.join('; ')}. Check with: shardform local status`)
         break
       }
@@ -434,28 +504,65 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
     const tablets: TabletProcess[] = jobs.map((j) => {
       const s = state.tablets[j.t.alias]!
       return {
-        alias: j.t.alias, keyspace: j.t.keyspace, shard: j.t.shard, type: j.t.type, host: '127.0.0.1', port: j.t.port, database: j.t.database,
-        pid: s.pid, socket: j.p.socket, dir: j.p.dir, datadir: j.p.datadir, errorLog: j.p.errorLog, action: j.action,
+        alias: j.t.alias,
+        keyspace: j.t.keyspace,
+        shard: j.t.shard,
+        type: j.t.type,
+        host: '127.0.0.1',
+        port: j.t.port,
+        database: j.t.database,
+        pid: s.pid,
+        socket: j.p.socket,
+        dir: j.p.dir,
+        datadir: j.p.datadir,
+        errorLog: j.p.errorLog,
+        action: j.action,
         ...(s.primary ? {primary: s.primary} : {}),
       }
     })
-    return {dir, tablets, etcd, elapsedMs: Date.now() - started, timings, stop: (o?: StopOptions) => stopCluster(dir, o)}
+    return {
+      dir,
+      tablets,
+      etcd,
+      elapsedMs: Date.now() - started,
+      timings,
+      stop: (o?: StopOptions) => stopCluster(dir, o),
+    }
   })
 }
 
 function instanceState(t: ClusterTablet, p: InstancePaths, pid: number, setupDone: boolean): InstanceState {
   return {
-    alias: t.alias, keyspace: t.keyspace, shard: t.shard, type: t.type, port: t.port, database: t.database, serverId: t.port, pid,
-    dir: p.dir, cnf: p.cnf, datadir: p.datadir, socket: p.socket, errorLog: p.errorLog, startedAt: new Date().toISOString(),
+    alias: t.alias,
+    keyspace: t.keyspace,
+    shard: t.shard,
+    type: t.type,
+    port: t.port,
+    database: t.database,
+    serverId: t.port,
+    pid,
+    dir: p.dir,
+    cnf: p.cnf,
+    datadir: p.datadir,
+    socket: p.socket,
+    errorLog: p.errorLog,
+    startedAt: new Date().toISOString(),
     ...(setupDone ? {setupDone} : {}),
   }
 }
 
-async function ensureEtcd(dir: string, port: number, state: LocalState, save: () => Promise<void>): Promise<EtcdProcess> {
+async function ensureEtcd(
+  dir: string,
+  port: number,
+  state: LocalState,
+  save: () => Promise<void>,
+): Promise<EtcdProcess> {
   const etcdDir = join(dir, 'etcd')
   const ours = state.etcd && pidMatches(state.etcd.pid, 'etcd', [join(etcdDir, 'data')]) ? state.etcd : undefined
   if (await etcdHealthy(port)) {
-    return ours && ours.clientPort === port ? {clientPort: port, pid: ours.pid, action: 'running'} : {clientPort: port, action: 'external'}
+    return ours && ours.clientPort === port
+      ? {clientPort: port, pid: ours.pid, action: 'running'}
+      : {clientPort: port, action: 'external'}
   }
   if (ours) {
     // Ours, alive, not healthy yet: wait a little before calling it broken.
@@ -464,7 +571,9 @@ async function ensureEtcd(dir: string, port: number, state: LocalState, save: ()
     throw new ShardformError(`etcd (pid ${ours.pid}) runs but does not answer on 127.0.0.1:${port}; see ${ours.log}`)
   }
   if (!(await portFree(port))) {
-    throw new ShardformError(`port ${port} of the etcd topology is in use by a program that is not a healthy etcd; stop it or choose another port in the topology URL`)
+    throw new ShardformError(
+      `port ${port} of the etcd topology is in use by a program that is not a healthy etcd; stop it or choose another port in the topology URL`,
+    )
   }
   let peerPort = state.etcd?.peerPort ?? port + 1
   if (peerPort === port || !(await portFree(peerPort))) peerPort = await anyFreePort()
@@ -500,7 +609,8 @@ export async function stopCluster(dirArg: string, opts: StopOptions = {}): Promi
     )
     if (state.etcd) {
       const e = state.etcd
-      if (e.pid && pidMatches(e.pid, 'etcd', [e.dataDir])) stopped.push({name: 'etcd', pid: e.pid, how: await stopPid(e.pid, opts.kill ? 0 : 10_000)})
+      if (e.pid && pidMatches(e.pid, 'etcd', [e.dataDir]))
+        stopped.push({name: 'etcd', pid: e.pid, how: await stopPid(e.pid, opts.kill ? 0 : 10_000)})
       else stopped.push({name: 'etcd', pid: e.pid, how: e.pid && processAlive(e.pid) ? 'not ours' : 'gone'})
       e.pid = 0
     }
@@ -514,15 +624,6 @@ export async function stopCluster(dirArg: string, opts: StopOptions = {}): Promi
   return report
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** Remove what `local up` made in `dir` (instance folders, etcd, template, state), then `dir` itself if empty. */
 async function purgeDir(dir: string, state: LocalState | undefined): Promise<void> {
   const ours = new Set<string>(['etcd', 'template', 'state.json'])
@@ -532,7 +633,8 @@ async function purgeDir(dir: string, state: LocalState | undefined): Promise<voi
     if (!p.socket.startsWith(p.dir)) await rm(p.socket, {force: true})
   }
   for (const name of readdirSync(dir)) {
-    if (ours.has(name) || /^template\.tmp-/.test(name) || /^state\.json\..*\.tmp$/.test(name)) await rm(join(dir, name), {recursive: true, force: true})
+    if (ours.has(name) || /^template\.tmp-/.test(name) || /^state\.json\..*\.tmp$/.test(name))
+      await rm(join(dir, name), {recursive: true, force: true})
   }
   await rmdir(dir).catch(() => undefined)
 }
@@ -569,7 +671,14 @@ export async function clusterStatus(dirArg: string): Promise<ClusterStatus> {
       const p = instancePaths(t.dir)
       const pid = isOurMariadbd(t.pid, p) ? t.pid : (pidFromFile(p) ?? 0)
       const base: TabletStatus = {
-        alias: t.alias, keyspace: t.keyspace, shard: t.shard, type: t.type, port: t.port, pid, state: 'stopped', errorLog: t.errorLog,
+        alias: t.alias,
+        keyspace: t.keyspace,
+        shard: t.shard,
+        type: t.type,
+        port: t.port,
+        pid,
+        state: 'stopped',
+        errorLog: t.errorLog,
         ...(t.primary ? {primary: t.primary} : {}),
       }
       if (!pid) return base
@@ -578,7 +687,13 @@ export async function clusterStatus(dirArg: string): Promise<ClusterStatus> {
           const [rows] = await c.query('SELECT @@global.read_only AS ro, @@global.gtid_current_pos AS pos')
           const r = (rows as Array<{ro: number | string; pos: string}>)[0]
           const replication = await replicationHealth(c)
-          return {...base, state: 'running', readOnly: Number(r.ro) === 1, gtidCurrentPos: r.pos, ...(replication ? {replication} : {})}
+          return {
+            ...base,
+            state: 'running',
+            readOnly: Number(r.ro) === 1,
+            gtidCurrentPos: r.pos,
+            ...(replication ? {replication} : {}),
+          }
         })
       } catch {
         return {...base, state: 'unresponsive'}
@@ -590,7 +705,12 @@ export async function clusterStatus(dirArg: string): Promise<ClusterStatus> {
   if (state.etcd) {
     const e = state.etcd
     const alive = !!e.pid && pidMatches(e.pid, 'etcd', [e.dataDir])
-    etcd = {clientPort: e.clientPort, pid: alive ? e.pid : 0, log: e.log, state: !alive ? 'stopped' : (await etcdHealthy(e.clientPort)) ? 'running' : 'unresponsive'}
+    etcd = {
+      clientPort: e.clientPort,
+      pid: alive ? e.pid : 0,
+      log: e.log,
+      state: !alive ? 'stopped' : (await etcdHealthy(e.clientPort)) ? 'running' : 'unresponsive',
+    }
   }
   return {dir, etcd, tablets}
 }
@@ -619,7 +739,10 @@ export interface LocalUpResult extends Cluster {
  */
 export async function localUp(opts: LocalUpOptions): Promise<LocalUpResult> {
   const specs = tabletsFromLayouts(opts.layouts)
-  const names = [REPL_PASSWORD_ENV, ...specs.flatMap((t) => [t.passwordEnv, t.adminPasswordEnv].filter((n): n is string => !!n))]
+  const names = [
+    REPL_PASSWORD_ENV,
+    ...specs.flatMap((t) => [t.passwordEnv, t.adminPasswordEnv].filter((n): n is string => !!n)),
+  ]
   const pw = ensurePasswords(names)
   const tablets: ClusterTablet[] = specs.map(({passwordEnv, adminPasswordEnv, ...t}) => ({
     ...t,

@@ -7,7 +7,8 @@ import {join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {ShardformError} from '../errors.js'
 import {parseTopoUrl} from '../topo/open.js'
-import {findExecutable, pidAlive} from './proc.js'
+import {findExecutable} from './proc.js'
+import {processAlive} from '../util/process.js'
 
 export const ETCD_INSTALL_HINT = 'install it with: apt-get install -y etcd-server'
 
@@ -48,22 +49,40 @@ export function etcdHealthy(port: number, timeoutMs = 1000): Promise<boolean> {
 }
 
 /** A one-member etcd cluster on 127.0.0.1 (the local cluster's and the tests'). */
-export function etcdArgs(name: string, dataDir: string, clientPort: number, peerPort: number, tuning: {logLevel: string; heartbeatMs: number; electionMs: number; quotaMiB: number}): string[] {
+export function etcdArgs(
+  name: string,
+  dataDir: string,
+  clientPort: number,
+  peerPort: number,
+  tuning: {logLevel: string; heartbeatMs: number; electionMs: number; quotaMiB: number},
+): string[] {
   const clientUrl = `http://127.0.0.1:${clientPort}`
   const peerUrl = `http://127.0.0.1:${peerPort}`
   return [
-    '--name', name,
-    '--data-dir', dataDir,
-    '--listen-client-urls', clientUrl,
-    '--advertise-client-urls', clientUrl,
-    '--listen-peer-urls', peerUrl,
-    '--initial-advertise-peer-urls', peerUrl,
-    '--initial-cluster', `${name}=${peerUrl}`,
-    '--initial-cluster-state', 'new',
-    '--log-level', tuning.logLevel,
-    '--heartbeat-interval', String(tuning.heartbeatMs),
-    '--election-timeout', String(tuning.electionMs),
-    '--quota-backend-bytes', String(tuning.quotaMiB * 1024 * 1024),
+    '--name',
+    name,
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    clientUrl,
+    '--advertise-client-urls',
+    clientUrl,
+    '--listen-peer-urls',
+    peerUrl,
+    '--initial-advertise-peer-urls',
+    peerUrl,
+    '--initial-cluster',
+    `${name}=${peerUrl}`,
+    '--initial-cluster-state',
+    'new',
+    '--log-level',
+    tuning.logLevel,
+    '--heartbeat-interval',
+    String(tuning.heartbeatMs),
+    '--election-timeout',
+    String(tuning.electionMs),
+    '--quota-backend-bytes',
+    String(tuning.quotaMiB * 1024 * 1024),
   ]
 }
 
@@ -76,7 +95,12 @@ export interface LocalEtcd {
 }
 
 /** Start etcd detached with its data under `dir`; waits until it is healthy. */
-export async function startLocalEtcd(dir: string, clientPort: number, peerPort: number, timeoutMs = 15_000): Promise<LocalEtcd> {
+export async function startLocalEtcd(
+  dir: string,
+  clientPort: number,
+  peerPort: number,
+  timeoutMs = 15_000,
+): Promise<LocalEtcd> {
   const bin = findEtcd()
   const base = resolve(dir)
   const dataDir = join(base, 'data')
@@ -88,7 +112,10 @@ export async function startLocalEtcd(dir: string, clientPort: number, peerPort: 
   let pid: number | undefined
   try {
     const tuning = {logLevel: 'warn', heartbeatMs: 100, electionMs: 1000, quotaMiB: 512}
-    const child = spawn(bin, etcdArgs(name, dataDir, clientPort, peerPort, tuning), {detached: true, stdio: ['ignore', fd, fd]})
+    const child = spawn(bin, etcdArgs(name, dataDir, clientPort, peerPort, tuning), {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    })
     child.once('exit', (code) => (exited = code ?? -1))
     child.once('error', () => (exited = -1))
     child.unref()
@@ -99,8 +126,12 @@ export async function startLocalEtcd(dir: string, clientPort: number, peerPort: 
   if (!pid) throw new ShardformError(`could not start ${bin}; see ${log}`)
   const deadline = Date.now() + timeoutMs
   while (!(await etcdHealthy(clientPort, 500))) {
-    if (exited !== undefined || !pidAlive(pid)) throw new ShardformError(`etcd exited while starting on 127.0.0.1:${clientPort}; see ${log}`)
-    if (Date.now() > deadline) throw new ShardformError(`etcd (pid ${pid}) did not become healthy on 127.0.0.1:${clientPort} within ${timeoutMs / 1000} s; see ${log}`)
+    if (exited !== undefined || !processAlive(pid))
+      throw new ShardformError(`etcd exited while starting on 127.0.0.1:${clientPort}; see ${log}`)
+    if (Date.now() > deadline)
+      throw new ShardformError(
+        `etcd (pid ${pid}) did not become healthy on 127.0.0.1:${clientPort} within ${timeoutMs / 1000} s; see ${log}`,
+      )
     await sleep(50)
   }
   return {pid, clientPort, peerPort, dataDir, log}

@@ -10,7 +10,8 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mysql2/promise'
 import {ShardformError} from '../errors.js'
 import type {TabletType} from '../topo/records.js'
-import {findExecutable, pidAlive} from './proc.js'
+import {findExecutable} from './proc.js'
+import {processAlive} from '../util/process.js'
 
 export const INSTALL_HINT = 'install it with: apt-get install -y mariadb-server'
 
@@ -24,10 +25,16 @@ export function findMariaDB(): MariaDBBinaries {
   const override = process.env.SHARDFORM_MARIADBD
   const mariadbd = findExecutable('mariadbd', override ? [override] : ['/usr/sbin/mariadbd'])
   if (!mariadbd || (override && mariadbd !== override)) {
-    throw new ShardformError(`mariadbd was not found${override ? ` at ${override} ($SHARDFORM_MARIADBD)` : ' (looked in /usr/sbin and $PATH)'}: ${INSTALL_HINT}`)
+    throw new ShardformError(
+      `mariadbd was not found${override ? ` at ${override} ($SHARDFORM_MARIADBD)` : ' (looked in /usr/sbin and $PATH)'}: ${INSTALL_HINT}`,
+    )
   }
-  const installDb = findExecutable('mariadb-install-db', [join(dirname(mariadbd), 'mariadb-install-db'), join(dirname(dirname(mariadbd)), 'bin', 'mariadb-install-db')])
-  if (!installDb) throw new ShardformError(`mariadb-install-db was not found next to ${mariadbd} or in $PATH: ${INSTALL_HINT}`)
+  const installDb = findExecutable('mariadb-install-db', [
+    join(dirname(mariadbd), 'mariadb-install-db'),
+    join(dirname(dirname(mariadbd)), 'bin', 'mariadb-install-db'),
+  ])
+  if (!installDb)
+    throw new ShardformError(`mariadb-install-db was not found next to ${mariadbd} or in $PATH: ${INSTALL_HINT}`)
   return {mariadbd, installDb}
 }
 
@@ -128,7 +135,9 @@ export function renderMyCnf(cfg: InstanceConfig, p: InstancePaths): string {
     'sync_binlog=0',
     // Replicas reconnect quickly to a restarted primary.
     'slave_net_timeout=10',
-    ...(cfg.role === 'primary' ? [] : ['# Replicas take writes only from replication and from users with READ ONLY ADMIN.', 'read_only=ON']),
+    ...(cfg.role === 'primary'
+      ? []
+      : ['# Replicas take writes only from replication and from users with READ ONLY ADMIN.', 'read_only=ON']),
     ...(cfg.extraConfig ?? []),
   ]
   return lines.join('\n') + '\n'
@@ -151,14 +160,33 @@ export async function ensureTemplate(templateDir: string, bins: MariaDBBinaries)
     const extra = join(work, 'root-socket-only.sql')
     await writeFile(
       cnf,
-      ['[mariadbd]', ...(process.getuid?.() === 0 ? ['user=root'] : []), `datadir=${join(work, 'data')}`, 'skip-name-resolve', 'performance_schema=OFF',
-        'innodb_buffer_pool_size=32M', 'character_set_server=utf8mb4', 'collation_server=utf8mb4_general_ci', ...DATADIR_SETTINGS].join('\n') + '\n',
+      [
+        '[mariadbd]',
+        ...(process.getuid?.() === 0 ? ['user=root'] : []),
+        `datadir=${join(work, 'data')}`,
+        'skip-name-resolve',
+        'performance_schema=OFF',
+        'innodb_buffer_pool_size=32M',
+        'character_set_server=utf8mb4',
+        'collation_server=utf8mb4_general_ci',
+        ...DATADIR_SETTINGS,
+      ].join('\n') + '\n',
     )
     // root only over the socket: no TCP account without a password.
-    await writeFile(extra, "DELETE FROM mysql.global_priv WHERE User='root' AND Host<>'localhost';\nDELETE FROM mysql.proxies_priv WHERE Host<>'localhost';\n")
-    const out = await run(bins.installDb, [`--defaults-file=${cnf}`, '--auth-root-authentication-method=normal', '--skip-test-db', `--extra-file=${extra}`])
+    await writeFile(
+      extra,
+      "DELETE FROM mysql.global_priv WHERE User='root' AND Host<>'localhost';\nDELETE FROM mysql.proxies_priv WHERE Host<>'localhost';\n",
+    )
+    const out = await run(bins.installDb, [
+      `--defaults-file=${cnf}`,
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+      `--extra-file=${extra}`,
+    ])
     if (out.code !== 0) {
-      throw new ShardformError(`mariadb-install-db failed (exit ${out.code}) while preparing ${target}:\n${out.text.trim().split('\n').slice(-15).join('\n')}`)
+      throw new ShardformError(
+        `mariadb-install-db failed (exit ${out.code}) while preparing ${target}:\n${out.text.trim().split('\n').slice(-15).join('\n')}`,
+      )
     }
     await rm(join(work, 'data', 'ib_buffer_pool'), {force: true})
     await writeFile(join(work, 'READY'), `${new Date().toISOString()}\n`)
@@ -186,7 +214,11 @@ export async function copyTemplate(templateData: string, datadir: string): Promi
 }
 
 /** Write my.cnf and start mariadbd detached (it outlives this process). Returns its PID. */
-export async function spawnMariadbd(bins: MariaDBBinaries, cfg: InstanceConfig, p: InstancePaths): Promise<{pid: number; exited: Promise<number | null>}> {
+export async function spawnMariadbd(
+  bins: MariaDBBinaries,
+  cfg: InstanceConfig,
+  p: InstancePaths,
+): Promise<{pid: number; exited: Promise<number | null>}> {
   await mkdir(p.tmpdir, {recursive: true, mode: 0o700})
   await writeFile(p.cnf, renderMyCnf(cfg, p))
   await unlink(p.socket).catch(() => undefined)
@@ -198,7 +230,8 @@ export async function spawnMariadbd(bins: MariaDBBinaries, cfg: InstanceConfig, 
       child.once('error', () => res(-1))
     })
     child.unref()
-    if (!child.pid) throw new ShardformError(`could not start ${bins.mariadbd} for tablet ${cfg.alias}: ${await exited}`)
+    if (!child.pid)
+      throw new ShardformError(`could not start ${bins.mariadbd} for tablet ${cfg.alias}: ${await exited}`)
     return {pid: child.pid, exited}
   } finally {
     closeSync(fd)
@@ -221,7 +254,15 @@ export function logTail(p: InstancePaths, lines = 12): string {
 /** A root connection over the instance's unix socket (the only way root can log in). */
 export async function rootConnection(socket: string, connectTimeout = 2_000): Promise<Connection> {
   const mysql = await import('mysql2/promise')
-  return mysql.createConnection({socketPath: socket, user: 'root', password: '', connectTimeout, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true})
+  return mysql.createConnection({
+    socketPath: socket,
+    user: 'root',
+    password: '',
+    connectTimeout,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+  })
 }
 
 /** Does the instance answer on its socket? */
@@ -240,17 +281,27 @@ export async function answers(socket: string): Promise<boolean> {
 }
 
 /** Wait until the instance answers on its socket; fail early (with its log) when the process dies. */
-export async function waitReady(alias: string, pid: number, p: InstancePaths, timeoutMs: number, exited?: Promise<number | null>): Promise<void> {
+export async function waitReady(
+  alias: string,
+  pid: number,
+  p: InstancePaths,
+  timeoutMs: number,
+  exited?: Promise<number | null>,
+): Promise<void> {
   let dead: number | null | undefined
   void exited?.then((c) => (dead = c ?? -1))
   const deadline = Date.now() + timeoutMs
   for (;;) {
     if (await answers(p.socket)) return
-    if (dead !== undefined || !pidAlive(pid)) {
-      throw new ShardformError(`mariadbd of tablet ${alias} exited while starting. Its log (${p.errorLog}):\n${logTail(p)}`)
+    if (dead !== undefined || !processAlive(pid)) {
+      throw new ShardformError(
+        `mariadbd of tablet ${alias} exited while starting. Its log (${p.errorLog}):\n${logTail(p)}`,
+      )
     }
     if (Date.now() > deadline) {
-      throw new ShardformError(`mariadbd of tablet ${alias} (pid ${pid}) did not answer within ${Math.round(timeoutMs / 1000)} s. Its log (${p.errorLog}):\n${logTail(p)}`)
+      throw new ShardformError(
+        `mariadbd of tablet ${alias} (pid ${pid}) did not answer within ${Math.round(timeoutMs / 1000)} s. Its log (${p.errorLog}):\n${logTail(p)}`,
+      )
     }
     await sleep(25)
   }
@@ -265,7 +316,10 @@ export async function mariadbdVersion(bins: MariaDBBinaries): Promise<string> {
 /** A template folder name that changes with the server version and the datadir-shaping settings. */
 export async function templateKey(bins: MariaDBBinaries): Promise<string> {
   const v = await mariadbdVersion(bins)
-  return `mariadb-template-${createHash('sha256').update(`${v}\n${DATADIR_SETTINGS.join('\n')}\n${process.getuid?.()}`).digest('hex').slice(0, 12)}`
+  return `mariadb-template-${createHash('sha256')
+    .update(`${v}\n${DATADIR_SETTINGS.join('\n')}\n${process.getuid?.()}`)
+    .digest('hex')
+    .slice(0, 12)}`
 }
 
 function run(cmd: string, args: string[]): Promise<{code: number | null; text: string}> {

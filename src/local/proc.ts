@@ -1,26 +1,9 @@
 // Processes of the local cluster: is a PID still ours, stop it, is a port free, find a binary.
-import {accessSync, constants, readFileSync} from 'node:fs'
+import {accessSync, constants} from 'node:fs'
 import {createServer} from 'node:net'
 import {delimiter, join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
-
-/** The argv of a live process (empty when it is gone or a zombie). Linux /proc only. */
-export function processArgv(pid: number): string[] {
-  if (!Number.isInteger(pid) || pid <= 0) return []
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // "pid (comm) S …": the state letter follows the last ')'.
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
-    if (state === 'Z' || state === 'X') return []
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s !== '')
-  } catch {
-    return []
-  }
-}
-
-export function pidAlive(pid: number): boolean {
-  return processArgv(pid).length > 0
-}
+import {processAlive, processArgv} from '../util/process.js'
 
 /** True when `pid` runs `binary` (base name) with every one of `args` on its command line. */
 export function pidMatches(pid: number, binary: string, args: string[]): boolean {
@@ -35,7 +18,7 @@ export function pidMatches(pid: number, binary: string, args: string[]): boolean
  * Only call after pidMatches() said it is ours.
  */
 export async function stopPid(pid: number, graceMs = 20_000): Promise<'stopped' | 'killed' | 'gone'> {
-  if (!pidAlive(pid)) return 'gone'
+  if (!processAlive(pid)) return 'gone'
   try {
     process.kill(pid, 'SIGTERM')
   } catch {
@@ -43,7 +26,7 @@ export async function stopPid(pid: number, graceMs = 20_000): Promise<'stopped' 
   }
   const deadline = Date.now() + graceMs
   while (Date.now() < deadline) {
-    if (!pidAlive(pid)) return 'stopped'
+    if (!processAlive(pid)) return 'stopped'
     await sleep(25)
   }
   try {
@@ -51,7 +34,7 @@ export async function stopPid(pid: number, graceMs = 20_000): Promise<'stopped' 
   } catch {
     return 'stopped'
   }
-  for (let i = 0; i < 200 && pidAlive(pid); i++) await sleep(25)
+  for (let i = 0; i < 200 && processAlive(pid); i++) await sleep(25)
   return 'killed'
 }
 

@@ -6,7 +6,7 @@ import {join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {ShardformError} from '../errors.js'
 import type {TabletType} from '../topo/records.js'
-import {pidAlive} from './proc.js'
+import {processAlive} from '../util/process.js'
 
 export interface InstanceState {
   alias: string
@@ -56,7 +56,9 @@ export function readState(dir: string): LocalState {
     if (s.format !== 1 || typeof s.tablets !== 'object') throw new Error('unknown format')
     return s
   } catch (err) {
-    throw new ShardformError(`${file} is not a local cluster state file (${(err as Error).message}); move it away and run \`shardform local up\` again.`)
+    throw new ShardformError(
+      `${file} is not a local cluster state file (${(err as Error).message}); move it away and run \`shardform local up\` again.`,
+    )
   }
 }
 
@@ -83,12 +85,14 @@ export async function withDirLock<T>(dir: string, what: string, fn: () => Promis
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       const holder = Number((await readFile(lock, 'utf8').catch(() => '')).trim())
-      if (!holder || !pidAlive(holder)) {
+      if (!holder || !processAlive(holder)) {
         await unlink(lock).catch(() => undefined)
         continue
       }
       if (Date.now() > deadline) {
-        throw new ShardformError(`another shardform process (pid ${holder}) is working on ${base}; wait for it, then run ${what} again.`)
+        throw new ShardformError(
+          `another shardform process (pid ${holder}) is working on ${base}; wait for it, then run ${what} again.`,
+        )
       }
       await sleep(100)
     }

@@ -162,7 +162,10 @@ export class BinlogReader {
 
 function mentions(sql: string, db: string): boolean {
   const esc = db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  return new RegExp(`(^|[^A-Za-z0-9_$])\`?${esc}\`?\\s*\\.`, 'i').test(sql) || new RegExp(`DATABASE\\s+(IF\\s+(NOT\\s+)?EXISTS\\s+)?\`?${esc}\`?`, 'i').test(sql)
+  return (
+    new RegExp(`(^|[^A-Za-z0-9_$])\`?${esc}\`?\\s*\\.`, 'i').test(sql) ||
+    new RegExp(`DATABASE\\s+(IF\\s+(NOT\\s+)?EXISTS\\s+)?\`?${esc}\`?`, 'i').test(sql)
+  )
 }
 
 function describeBinlogError(alias: string, err: Error & {code?: string; errno?: number}): string {

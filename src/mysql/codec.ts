@@ -5,7 +5,8 @@ import {isBinaryColumn, isNumericColumn} from './tables.js'
 export type RowValue = string | number | bigint | Buffer | null | undefined
 
 // LOAD DATA … CHARACTER SET binary FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n'
-export const LOAD_DATA_FORMAT = "CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'"
+export const LOAD_DATA_FORMAT =
+  "CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'"
 
 const BACKSLASH = 0x5c
 const NULL_FIELD = Buffer.from('\\N')

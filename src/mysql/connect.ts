@@ -20,7 +20,10 @@ export const LOSSLESS: ConnectionOptions = {
   multipleStatements: false,
 }
 
-export type TabletAccess = Pick<TabletRecord, 'alias' | 'host' | 'port' | 'user' | 'passwordEnv' | 'adminUser' | 'adminPasswordEnv' | 'tls'>
+export type TabletAccess = Pick<
+  TabletRecord,
+  'alias' | 'host' | 'port' | 'user' | 'passwordEnv' | 'adminUser' | 'adminPasswordEnv' | 'tls'
+>
 
 /** Options of a connection to a tablet: every connection (mysql2, pools, the binlog reader) is made from these. */
 export function tabletOptions(t: TabletAccess, role: Role, extra: ConnectionOptions = {}): ConnectionOptions {
@@ -32,7 +35,10 @@ export function tabletOptions(t: TabletAccess, role: Role, extra: ConnectionOpti
     host: t.host,
     port: t.port,
     user,
-    password: requirePassword(passwordEnv, `${role === 'admin' ? 'the admin user' : 'user'} "${user}" of tablet ${t.alias}`),
+    password: requirePassword(
+      passwordEnv,
+      `${role === 'admin' ? 'the admin user' : 'user'} "${user}" of tablet ${t.alias}`,
+    ),
     connectTimeout: 10_000,
     ...(ssl ? {ssl} : {}),
     ...extra,
@@ -56,8 +62,17 @@ export function tlsOptions(t: Pick<TabletRecord, 'alias' | 'host' | 'tls'>): Ssl
       return data
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (err as Error).message
-      throw new ShardformError(`tablet ${t.alias}: cannot read the TLS ${what} ${file}: ${why}. Fix the path under tls: in the layout (defaults or the tablet) and apply it, or make the file readable.`)
+      const why =
+        code === 'ENOENT'
+          ? 'no such file'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : code === 'EISDIR'
+              ? 'is a directory'
+              : (err as Error).message
+      throw new ShardformError(
+        `tablet ${t.alias}: cannot read the TLS ${what} ${file}: ${why}. Fix the path under tls: in the layout (defaults or the tablet) and apply it, or make the file readable.`,
+      )
     }
   }
   return {

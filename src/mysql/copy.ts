@@ -63,7 +63,8 @@ export function afterClause(pk: string[], values: RowValue[]): {sql: string; par
 
 export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
   const t = o.table
-  if (!t.primaryKey.length) throw new Error(`table ${t.name} has no primary key; shardform needs one to copy, replicate and compare rows`)
+  if (!t.primaryKey.length)
+    throw new Error(`table ${t.name} has no primary key; shardform needs one to copy, replicate and compare rows`)
   const cols = copyColumns(t)
   const pkIdx = t.primaryKey.map((k) => cols.findIndex((c) => c.name === k))
   const select = [selectList(t), ...(o.extraSelect ?? [])].join(', ')
@@ -92,7 +93,10 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
     const p = prev.then(async () => {
       await o.destinations[d].conn.query({sql: load, infileStreamFactory: () => Readable.from([payload])} as never)
     })
-    p.catch((err) => (failure ??= new Error(`writing ${t.name} to tablet ${o.destinations[d].alias}: ${(err as Error).message}`)))
+    p.catch(
+      (err) =>
+        (failure ??= new Error(`writing ${t.name} to tablet ${o.destinations[d].alias}: ${(err as Error).message}`)),
+    )
     sinceSync += payload.length
     q.push(p)
     while (q.length > depth + 1) q.shift()
@@ -106,7 +110,9 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
     if (o.onSync) await o.onSync({rows, lastPk, skipped})
   }
 
-  const stream = (o.source as unknown as {connection: {query(opts: object, params?: unknown[]): {stream(opts?: object): Readable}}}).connection
+  const stream = (
+    o.source as unknown as {connection: {query(opts: object, params?: unknown[]): {stream(opts?: object): Readable}}}
+  ).connection
     .query({sql, rowsAsArray: true}, where?.params ?? [])
     .stream({highWaterMark: 2000})
   const nCols = cols.length

@@ -21,7 +21,9 @@ function fileValues(file: string): Record<string, string> | undefined {
     return undefined
   }
   if ((st.mode & 0o077) !== 0) {
-    throw new ShardformError(`${file} holds passwords but other users can read it (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${file}`)
+    throw new ShardformError(
+      `${file} holds passwords but other users can read it (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${file}`,
+    )
   }
   if (cache && cache.file === file && cache.mtimeMs === st.mtimeMs) return cache.values
   let values: Record<string, string>
@@ -33,8 +35,12 @@ function fileValues(file: string): Record<string, string> | undefined {
     // Never V8's message: it quotes the text around the error, i.e. part of a password.
     const at = /at position (\d+)/.exec((err as Error).message)?.[1]
     const where = at === undefined ? '' : ` (line ${lineCol(text, Number(at))})`
-    const why = (err as NodeJS.ErrnoException).code ? `cannot read it: ${(err as NodeJS.ErrnoException).code}` : `it is not valid JSON${where}`
-    throw new ShardformError(`${file}: not a valid credentials file (a JSON object of VARIABLE_NAME: "password"): ${why}`)
+    const why = (err as NodeJS.ErrnoException).code
+      ? `cannot read it: ${(err as NodeJS.ErrnoException).code}`
+      : `it is not valid JSON${where}`
+    throw new ShardformError(
+      `${file}: not a valid credentials file (a JSON object of VARIABLE_NAME: "password"): ${why}`,
+    )
   }
   if (!values || typeof values !== 'object' || Array.isArray(values)) {
     throw new ShardformError(`${file}: a credentials file is a JSON object of VARIABLE_NAME: password`)
@@ -64,7 +70,9 @@ export function requirePassword(name: string | undefined, what: string): string 
   if (!name) return ''
   const v = lookupPassword(name)
   if (v === undefined) {
-    throw new ShardformError(`no password for ${what}: set the environment variable ${name}, or add "${name}" to ${credentialsFile()} (mode 0600)`)
+    throw new ShardformError(
+      `no password for ${what}: set the environment variable ${name}, or add "${name}" to ${credentialsFile()} (mode 0600)`,
+    )
   }
   return v
 }
@@ -101,7 +109,11 @@ export function generatePassword(): string {
  * The password held by each variable, generating (and saving to the credentials file) those that are set nowhere.
  * `generated` lists the variables that were created now; never print their values.
  */
-export function ensurePasswords(names: Iterable<string>): {values: Record<string, string>; generated: string[]; file: string} {
+export function ensurePasswords(names: Iterable<string>): {
+  values: Record<string, string>
+  generated: string[]
+  file: string
+} {
   const values: Record<string, string> = {}
   const fresh: Record<string, string> = {}
   for (const name of new Set(names)) {

@@ -10,7 +10,10 @@ export type GtidPos = Map<number, GtidEntry>
 
 export function parseGtidPos(text: string): GtidPos {
   const pos: GtidPos = new Map()
-  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)-(\d+)-(\d+)$/.exec(part)
     if (!m) throw new Error(`not a MariaDB GTID position: "${text}"`)
     pos.set(Number(m[1]), {domain: Number(m[1]), server: Number(m[2]), seq: BigInt(m[3])})

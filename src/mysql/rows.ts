@@ -3,7 +3,14 @@ import type {Readable} from 'node:stream'
 import type {Connection} from 'mysql2/promise'
 import type {RowValue} from './codec.js'
 import {qid} from './connect.js'
-import {isBinaryColumn, isIntegerColumn, isNumericColumn, selectList, type ColumnInfo, type TableInfo} from './tables.js'
+import {
+  isBinaryColumn,
+  isIntegerColumn,
+  isNumericColumn,
+  selectList,
+  type ColumnInfo,
+  type TableInfo,
+} from './tables.js'
 
 /**
  * A pull cursor over a streaming SELECT (rows as arrays). Rows arrive into `incoming`; when the consumer has used
@@ -26,7 +33,11 @@ export class RowCursor {
     private readonly keep?: (rows: RowValue[][]) => boolean[],
     private readonly high = 5000,
   ) {
-    this.stream = (conn as unknown as {connection: {query(o: object, p: unknown[]): {stream(o: object): Readable}}}).connection.query({sql, rowsAsArray: true}, params).stream({highWaterMark: 1000})
+    this.stream = (
+      conn as unknown as {connection: {query(o: object, p: unknown[]): {stream(o: object): Readable}}}
+    ).connection
+      .query({sql, rowsAsArray: true}, params)
+      .stream({highWaterMark: 1000})
     this.stream.on('data', (row: RowValue[]) => {
       this.incoming.push(row)
       if (this.incoming.length >= this.high) this.stream.pause()
@@ -192,6 +203,7 @@ export function formatKey(t: TableInfo, row: RowValue[], keyIndexes: number[]): 
 
 function show(v: RowValue): string {
   if (v === null || v === undefined) return 'NULL'
-  if (Buffer.isBuffer(v)) return /^[\x20-\x7e]*$/.test(v.toString('latin1')) ? JSON.stringify(v.toString('latin1')) : `0x${v.toString('hex')}`
+  if (Buffer.isBuffer(v))
+    return /^[\x20-\x7e]*$/.test(v.toString('latin1')) ? JSON.stringify(v.toString('latin1')) : `0x${v.toString('hex')}`
   return String(v)
 }

@@ -34,7 +34,9 @@ export function splitStatements(sql: string): string[] {
       start = i
     } else {
       if ((i === 0 || sql[i - 1] === '\n') && /^delimiter\s/i.test(sql.slice(i, i + 10))) {
-        throw new ShardformError('DELIMITER is not supported in schema files (stored programs); create those separately')
+        throw new ShardformError(
+          'DELIMITER is not supported in schema files (stored programs); create those separately',
+        )
       }
       i++
     }
@@ -56,19 +58,29 @@ export interface SchemaLoadResult {
 }
 
 /** The primary tablet of every shard serving primary traffic, in SrvKeyspace order. */
-export async function servingPrimaries(store: TopoStore, keyspace: string): Promise<Array<{shard: ShardRecord; tablet: TabletRecord}>> {
+export async function servingPrimaries(
+  store: TopoStore,
+  keyspace: string,
+): Promise<Array<{shard: ShardRecord; tablet: TabletRecord}>> {
   const ks = await store.get<KeyspaceRecord>(keyspacePath(keyspace))
-  if (!ks) throw new ShardformError(`keyspace "${keyspace}" does not exist in ${store.url}; create it with: shardform topo init <layout>`)
+  if (!ks)
+    throw new ShardformError(
+      `keyspace "${keyspace}" does not exist in ${store.url}; create it with: shardform topo init <layout>`,
+    )
   const srv = await store.get<SrvKeyspaceRecord>(srvKeyspacePath(keyspace))
   const names = srv?.value.partitions.primary ?? []
-  if (!names.length) throw new ShardformError(`keyspace "${keyspace}" has no shard serving primary traffic in ${store.url}`)
+  if (!names.length)
+    throw new ShardformError(`keyspace "${keyspace}" has no shard serving primary traffic in ${store.url}`)
   return Promise.all(
     names.map(async (name) => {
       const shard = await store.get<ShardRecord>(shardPath(keyspace, name))
       if (!shard) throw new ShardformError(`SrvKeyspace of ${keyspace} lists shard ${name}, which has no Shard record`)
       if (!shard.value.primary) throw new ShardformError(`shard ${keyspace}/${name} has no primary tablet`)
       const tablet = await store.get<TabletRecord>(tabletPath(shard.value.primary))
-      if (!tablet) throw new ShardformError(`shard ${keyspace}/${name} names primary ${shard.value.primary}, which has no Tablet record`)
+      if (!tablet)
+        throw new ShardformError(
+          `shard ${keyspace}/${name} names primary ${shard.value.primary}, which has no Tablet record`,
+        )
       return {shard: shard.value, tablet: tablet.value}
     }),
   )
@@ -98,8 +110,17 @@ export async function loadSchema(store: TopoStore, keyspace: string, sql: string
         }
         return {shard: shard.name, tablet: tablet.alias, statements: done, ms: Date.now() - started}
       } catch (err) {
-        const which = done < statements.length ? ` (statement ${done + 1}: ${statements[done].slice(0, 60).replace(/\s+/g, ' ')}…)` : ''
-        return {shard: shard.name, tablet: tablet.alias, statements: done, ms: Date.now() - started, error: `${errorMessage(err)}${which}`}
+        const which =
+          done < statements.length
+            ? ` (statement ${done + 1}: ${statements[done].slice(0, 60).replace(/\s+/g, ' ')}…)`
+            : ''
+        return {
+          shard: shard.name,
+          tablet: tablet.alias,
+          statements: done,
+          ms: Date.now() - started,
+          error: `${errorMessage(err)}${which}`,
+        }
       }
     }),
   )

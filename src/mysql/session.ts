@@ -12,7 +12,11 @@ export type SessionKind = 'copy' | 'apply' | 'read'
  * copy: binary charset (raw bytes both ways, for SELECT and LOAD DATA); apply: utf8mb4 with multi-statement
  * batches (filtered replication); read: binary charset reads (diff, snapshots).
  */
-export async function dataSession(t: TabletRecord, kind: SessionKind, extra: ConnectionOptions = {}): Promise<Connection> {
+export async function dataSession(
+  t: TabletRecord,
+  kind: SessionKind,
+  extra: ConnectionOptions = {},
+): Promise<Connection> {
   const conn = await connectTablet(t, 'admin', {
     ...(kind === 'apply' ? {multipleStatements: true} : {charset: 'BINARY'}),
     ...extra,

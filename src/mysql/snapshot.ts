@@ -35,7 +35,8 @@ async function slaveStatus(conn: Connection): Promise<Row | undefined> {
 export async function stopReplica(t: TabletRecord): Promise<string> {
   const admin = await connectTablet(t, 'admin')
   try {
-    if (!(await slaveStatus(admin))) throw tabletError(t, new Error('is not replicating from anything; cannot take a snapshot on it'))
+    if (!(await slaveStatus(admin)))
+      throw tabletError(t, new Error('is not replicating from anything; cannot take a snapshot on it'))
     await admin.query('STOP SLAVE')
     const st = await slaveStatus(admin)
     if (text(st?.Slave_SQL_Running) === 'Yes') throw tabletError(t, new Error('replication SQL thread did not stop'))
@@ -95,7 +96,8 @@ export async function primarySnapshot(t: TabletRecord): Promise<Snapshot> {
     const get = (name: string) => text(rows.find((r) => text(r.Variable_name) === name)?.Value)
     const file = get('Binlog_snapshot_file')
     const pos = get('Binlog_snapshot_position')
-    if (!file) throw tabletError(t, new Error('has no binary log (log_bin is off); shardform needs it for filtered replication'))
+    if (!file)
+      throw tabletError(t, new Error('has no binary log (log_bin is off); shardform needs it for filtered replication'))
     const [[g]] = (await conn.query('SELECT BINLOG_GTID_POS(?, ?) AS g', [file, Number(pos)])) as unknown as [Row[]]
     return {
       kind: 'primary',

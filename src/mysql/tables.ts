@@ -39,7 +39,23 @@ export interface SchemaInfo {
 const INTEGER = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'year'])
 const EXACT_NUMERIC = new Set([...INTEGER, 'decimal', 'numeric'])
 const APPROX = new Set(['float', 'double', 'real'])
-const BINARY = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'bit', 'geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection'])
+const BINARY = new Set([
+  'binary',
+  'varbinary',
+  'tinyblob',
+  'blob',
+  'mediumblob',
+  'longblob',
+  'bit',
+  'geometry',
+  'point',
+  'linestring',
+  'polygon',
+  'multipoint',
+  'multilinestring',
+  'multipolygon',
+  'geometrycollection',
+])
 
 export const isIntegerColumn = (c: ColumnInfo) => INTEGER.has(c.dataType)
 /** Columns whose SQL literal is a bare number (exact). */
@@ -47,7 +63,8 @@ export const isNumericColumn = (c: ColumnInfo) => EXACT_NUMERIC.has(c.dataType) 
 export const isFloatColumn = (c: ColumnInfo) => c.dataType === 'float'
 export const isBinaryColumn = (c: ColumnInfo) => BINARY.has(c.dataType)
 /** A text column whose bytes differ from its utf8mb4 text (the vindex must see utf8mb4, as Vitess does). */
-export const needsUtf8Conversion = (c: ColumnInfo) => c.charset !== null && c.charset !== 'utf8mb4' && c.charset !== 'binary' && !isBinaryColumn(c)
+export const needsUtf8Conversion = (c: ColumnInfo) =>
+  c.charset !== null && c.charset !== 'utf8mb4' && c.charset !== 'binary' && !isBinaryColumn(c)
 
 type Row = Record<string, unknown>
 
@@ -57,7 +74,10 @@ function str(v: unknown): string {
 
 /** Tables and views of `database`, with columns and primary keys. One round trip per kind, not per table. */
 export async function describeSchema(conn: Connection, database: string): Promise<SchemaInfo> {
-  const [tablesRows] = (await conn.query('SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME', [database])) as unknown as [Row[]]
+  const [tablesRows] = (await conn.query(
+    'SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME',
+    [database],
+  )) as unknown as [Row[]]
   const [colRows] = (await conn.query(
     'SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, IS_NULLABLE, EXTRA, ORDINAL_POSITION FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION',
     [database],
@@ -66,7 +86,10 @@ export async function describeSchema(conn: Connection, database: string): Promis
     "SELECT TABLE_NAME, COLUMN_NAME, SEQ_IN_INDEX FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX",
     [database],
   )) as unknown as [Row[]]
-  const [trigRows] = (await conn.query('SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY TRIGGER_NAME', [database])) as unknown as [Row[]]
+  const [trigRows] = (await conn.query(
+    'SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY TRIGGER_NAME',
+    [database],
+  )) as unknown as [Row[]]
   const triggers = trigRows.map((r) => ({name: str(r.TRIGGER_NAME), table: str(r.EVENT_OBJECT_TABLE)}))
   const tables: TableInfo[] = []
   const views: ViewInfo[] = []

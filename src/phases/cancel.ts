@@ -25,7 +25,8 @@ export const stopFilteredReplication: Executor = async (ctx) => {
     if (!state.shards.some((s) => s.name === d)) continue
     await withTablet(primaryOf(state, d), 'admin', async (c) => {
       await ensureStateTables(c)
-      for (const s of g.sources) await c.query(`DELETE FROM ${STATE_DB}.streams WHERE id = ?`, [streamId(ctx.keyspace, s, d)])
+      for (const s of g.sources)
+        await c.query(`DELETE FROM ${STATE_DB}.streams WHERE id = ?`, [streamId(ctx.keyspace, s, d)])
     })
   }
   // An interrupted cutover may have left a source frozen; it serves primary traffic, so it must take writes.
@@ -41,9 +42,13 @@ export const stopFilteredReplication: Executor = async (ctx) => {
   }
   // An apply that died in the middle of a clone left the source's rdonly stopped at its snapshot; only that clone
   // would restart it, and the rdonly serves its shard's rdonly traffic again.
-  const reverted = ctx.plan.revert ? (await ctx.store.get<WorkflowRecord>(workflowPath(ctx.plan.revert.workflow)))?.value : undefined
+  const reverted = ctx.plan.revert
+    ? (await ctx.store.get<WorkflowRecord>(workflowPath(ctx.plan.revert.workflow)))?.value
+    : undefined
   for (const s of g.sources) {
-    const snap = (reverted?.tasks[`clone/${s}`]?.checkpoint as {snapshot?: {kind: string; tablet: string; gtid: string}} | undefined)?.snapshot
+    const snap = (
+      reverted?.tasks[`clone/${s}`]?.checkpoint as {snapshot?: {kind: string; tablet: string; gtid: string}} | undefined
+    )?.snapshot
     const t = snap?.kind === 'rdonly' ? state.tablets.find((x) => x.alias === snap.tablet) : undefined
     if (!t) continue
     try {
@@ -51,7 +56,9 @@ export const stopFilteredReplication: Executor = async (ctx) => {
       await startReplica(t)
       ctx.log(`rdonly ${t.alias} of ${s} was left stopped at the snapshot of an interrupted clone; it replicates again`)
     } catch (err) {
-      ctx.log(`rdonly ${t.alias} of ${s} may be left stopped by an interrupted clone (${(err as Error).message}); check it and run START SLAVE on it`)
+      ctx.log(
+        `rdonly ${t.alias} of ${s} may be left stopped by an interrupted clone (${(err as Error).message}); check it and run START SLAVE on it`,
+      )
     }
   }
   ctx.log(`filtered replication ${g.sources.join(', ')} → ${g.destinations.join(', ')} stopped for good`)
@@ -65,7 +72,10 @@ export const deleteShards: Executor = async (ctx) => {
     ctx.log(`shard ${shard} is not in the topology (nothing to delete)`)
     return
   }
-  if (rec.value.servedTypes.length) throw new PhaseError(`shard ${shard} still serves ${rec.value.servedTypes.join(', ')} traffic; it cannot be deleted`)
+  if (rec.value.servedTypes.length)
+    throw new PhaseError(
+      `shard ${shard} still serves ${rec.value.servedTypes.join(', ')} traffic; it cannot be deleted`,
+    )
   const tablets = state.tablets.filter((t) => t.shard === shard)
   // Its rows are stale from now on: mark the server so that a later reshard may reuse it as a destination.
   const primary = tablets.find((t) => t.type === 'primary')
@@ -73,7 +83,10 @@ export const deleteShards: Executor = async (ctx) => {
     await withTablet(primary, 'admin', async (c) => {
       await c.query('SET SESSION sql_log_bin = 0')
       await ensureStateTables(c)
-      await c.query(`REPLACE INTO ${STATE_DB}.retired (keyspace, shard, workflow, retired_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))`, [ctx.keyspace, shard, ctx.workflowId])
+      await c.query(
+        `REPLACE INTO ${STATE_DB}.retired (keyspace, shard, workflow, retired_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))`,
+        [ctx.keyspace, shard, ctx.workflowId],
+      )
     }).catch((err) => ctx.log(`marking ${primary.alias} as retired failed (${(err as Error).message}); continuing`))
   }
   const ops: TxnOp[] = [{op: 'delete', path: shardPath(ctx.keyspace, shard), version: rec.version}]
@@ -81,6 +94,8 @@ export const deleteShards: Executor = async (ctx) => {
     const e = await ctx.store.get(tabletPath(t.alias))
     if (e) ops.push({op: 'delete', path: tabletPath(t.alias), version: e.version})
   }
-  ctx.log(`shard ${shard} and tablets ${tablets.map((t) => t.alias).join(', ')} leave the topology; their data stays on the servers`)
+  ctx.log(
+    `shard ${shard} and tablets ${tablets.map((t) => t.alias).join(', ')} leave the topology; their data stays on the servers`,
+  )
   return {ops}
 }

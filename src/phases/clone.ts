@@ -31,14 +31,15 @@ interface CloneCheckpoint {
 
 // Primary key values survive the JSON checkpoint: Buffers as {b64}.
 const encodePk = (pk: RowValue[] | undefined) => pk?.map((v) => (Buffer.isBuffer(v) ? {b64: v.toString('base64')} : v))
-const decodePk = (pk: unknown[] | undefined) => pk?.map((v) => (v && typeof v === 'object' && 'b64' in v ? Buffer.from((v as {b64: string}).b64, 'base64') : v)) as RowValue[] | undefined
+const decodePk = (pk: unknown[] | undefined) =>
+  pk?.map((v) => (v && typeof v === 'object' && 'b64' in v ? Buffer.from((v as {b64: string}).b64, 'base64') : v)) as
+    RowValue[] | undefined
 
 export const clone: Executor = async (ctx) => {
   const source = ctx.task.shard
   const group = groupOf(ctx)
   const gi = ctx.task.group!
   const manager = ctx.services as StreamManager
-  const db = ctx.plan.desired.database
   const state = await keyspaceState(ctx)
   const dests = group.destinations.map((d) => shardRange(ctx, d))
   const destTablets = group.destinations.map((d) => primaryOf(state, d))
@@ -68,7 +69,13 @@ export const clone: Executor = async (ctx) => {
         const conn = await dataSession(t, 'apply')
         try {
           await ensureStateTables(conn)
-          await writeStreamStart(conn, streamId(ctx.keyspace, source, group.destinations[destTablets.indexOf(t)]), ctx.workflowId, source, snap.gtid)
+          await writeStreamStart(
+            conn,
+            streamId(ctx.keyspace, source, group.destinations[destTablets.indexOf(t)]),
+            ctx.workflowId,
+            source,
+            snap.gtid,
+          )
         } finally {
           await conn.end()
         }
@@ -76,21 +83,36 @@ export const clone: Executor = async (ctx) => {
       cp.streamsStarted = true
       await ctx.saveCheckpoint(cp)
     } finally {
-      await snap.release().catch((err) => ctx.log(`could not restart replication on ${snap!.tablet.alias}: ${(err as Error).message}`))
+      await snap
+        .release()
+        .catch((err) => ctx.log(`could not restart replication on ${snap!.tablet.alias}: ${(err as Error).message}`))
     }
   }
   await manager.ensureGroup(gi, [source])
   const rows = Object.values(cp.tables).reduce((n, t) => n + t.rows, 0)
-  return {output: {gtid: cp.snapshot!.gtid, snapshot: cp.snapshot, rows, streams: group.destinations.map((d) => streamId(ctx.keyspace, source, d))}}
+  return {
+    output: {
+      gtid: cp.snapshot!.gtid,
+      snapshot: cp.snapshot,
+      rows,
+      streams: group.destinations.map((d) => streamId(ctx.keyspace, source, d)),
+    },
+  }
 }
 
 function fallback(ctx: TaskContext, err: unknown, rdonly: TabletRecord): undefined {
-  ctx.log(`rdonly ${rdonly.alias} cannot serve the snapshot (${(err as Error).message}); using a consistent-snapshot transaction on the primary`)
+  ctx.log(
+    `rdonly ${rdonly.alias} cannot serve the snapshot (${(err as Error).message}); using a consistent-snapshot transaction on the primary`,
+  )
   return undefined
 }
 
 /** The checkpoint's snapshot, if it can still be read exactly as it was (an rdonly tablet still stopped there). */
-async function resumeSnapshot(ctx: TaskContext, cp: CloneCheckpoint, tablets: TabletRecord[]): Promise<Snapshot | undefined> {
+async function resumeSnapshot(
+  ctx: TaskContext,
+  cp: CloneCheckpoint,
+  tablets: TabletRecord[],
+): Promise<Snapshot | undefined> {
   if (!cp.snapshot || cp.snapshot.kind !== 'rdonly') return undefined
   const t = tablets.find((x) => x.alias === cp.snapshot!.tablet)
   if (!t) return undefined
@@ -98,14 +120,24 @@ async function resumeSnapshot(ctx: TaskContext, cp: CloneCheckpoint, tablets: Ta
   return at === cp.snapshot.gtid ? rdonlySnapshot(t, at) : undefined
 }
 
-async function copyAll(ctx: TaskContext, snap: Snapshot, cp: CloneCheckpoint, dests: ShardRange[], destTablets: TabletRecord[], firstSource: boolean): Promise<void> {
+async function copyAll(
+  ctx: TaskContext,
+  snap: Snapshot,
+  cp: CloneCheckpoint,
+  dests: ShardRange[],
+  destTablets: TabletRecord[],
+  firstSource: boolean,
+): Promise<void> {
   const db = ctx.plan.desired.database
   const first = await snap.reader()
   let tables: TableInfo[]
   let estimate = 0
   try {
     tables = (await describeSchema(first.conn, db)).tables
-    const [rows] = (await first.conn.query('SELECT TABLE_NAME AS t, TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [db])) as unknown as [Array<{t: Buffer | string; n: number | string | null}>]
+    const [rows] = (await first.conn.query(
+      'SELECT TABLE_NAME AS t, TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?',
+      [db],
+    )) as unknown as [Array<{t: Buffer | string; n: number | string | null}>]
     estimate = rows.reduce((s, r) => s + Number(r.n ?? 0), 0)
   } finally {
     if (snap.maxReaders > 1) await first.close()
@@ -116,7 +148,10 @@ async function copyAll(ctx: TaskContext, snap: Snapshot, cp: CloneCheckpoint, de
     return p.kind !== 'everywhere' || firstSource
   })
   for (const t of tables) {
-    if (!t.primaryKey.length) throw new PhaseError(`table ${db}.${t.name} has no primary key; shardform needs one to copy, replicate and compare rows. Add one and retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`)
+    if (!t.primaryKey.length)
+      throw new PhaseError(
+        `table ${db}.${t.name} has no primary key; shardform needs one to copy, replicate and compare rows. Add one and retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`,
+      )
   }
   const started = Date.now()
   let baseRows = Object.values(cp.tables).reduce((n, t) => n + t.rows, 0)
@@ -127,7 +162,13 @@ async function copyAll(ctx: TaskContext, snap: Snapshot, cp: CloneCheckpoint, de
     const secs = (Date.now() - started) / 1000
     const rate = secs > 0 ? (copied - initialRows) / secs : 0
     const total = Math.max(estimate, copied)
-    ctx.progress({done: copied, total, unit: 'rows', rate: Math.round(rate), etaSeconds: rate > 0 ? Math.round((total - copied) / rate) : undefined})
+    ctx.progress({
+      done: copied,
+      total,
+      unit: 'rows',
+      rate: Math.round(rate),
+      etaSeconds: rate > 0 ? Math.round((total - copied) / rate) : undefined,
+    })
   }
   const timer = setInterval(report, 1000)
   timer.unref()
@@ -161,7 +202,10 @@ async function copyAll(ctx: TaskContext, snap: Snapshot, cp: CloneCheckpoint, de
         live.delete(table.name)
         cp.tables[table.name] = {done: true, rows: (prev?.rows ?? 0) + res.rows}
         baseRows += res.rows
-        if (res.skipped) ctx.log(`${res.skipped} row(s) of ${table.name} on ${ctx.task.shard} lie outside every destination's key range and were not copied`)
+        if (res.skipped)
+          ctx.log(
+            `${res.skipped} row(s) of ${table.name} on ${ctx.task.shard} lie outside every destination's key range and were not copied`,
+          )
         save = save.then(() => ctx.saveCheckpoint(cp))
         await save
       }
@@ -180,7 +224,9 @@ async function copyAll(ctx: TaskContext, snap: Snapshot, cp: CloneCheckpoint, de
   report()
   const secs = (Date.now() - started) / 1000
   const rows = Object.values(cp.tables).reduce((s, t) => s + t.rows, 0)
-  ctx.log(`copied ${rows} row(s) of ${work.length} table(s) from ${ctx.task.shard} in ${secs.toFixed(1)}s (${fmtRate(rows / Math.max(secs, 0.001))} rows/s)`)
+  ctx.log(
+    `copied ${rows} row(s) of ${work.length} table(s) from ${ctx.task.shard} in ${secs.toFixed(1)}s (${fmtRate(rows / Math.max(secs, 0.001))} rows/s)`,
+  )
 }
 
 /** Remove from the destinations every row that came from `source` (an interrupted copy that cannot continue). */
@@ -195,16 +241,22 @@ async function purgeSource(ctx: TaskContext, destTablets: TabletRecord[], source
       for (const table of (await describeSchema(conn, db)).tables) {
         const routing = vschema.sharded ? tableRouting(vschema, table.name) : {kind: 'reference' as const}
         if (routing.kind === 'reference' || group.sources.length === 1) {
-          if (routing.kind !== 'reference' || group.sources[0] === source) await conn.query(`TRUNCATE TABLE ${qid(db)}.${qid(table.name)}`)
+          if (routing.kind !== 'reference' || group.sources[0] === source)
+            await conn.query(`TRUNCATE TABLE ${qid(db)}.${qid(table.name)}`)
           continue
         }
         // A merge: only the rows in this source's key range came from it.
         const pk = table.primaryKey.map(qid).join(', ')
-        const [rows] = (await conn.query({sql: `SELECT ${pk}, ${qid(routing.vindex.column)} FROM ${qid(db)}.${qid(table.name)}`, rowsAsArray: true})) as unknown as [unknown[][]]
+        const [rows] = (await conn.query({
+          sql: `SELECT ${pk}, ${qid(routing.vindex.column)} FROM ${qid(db)}.${qid(table.name)}`,
+          rowsAsArray: true,
+        })) as unknown as [unknown[][]]
         const doomed = rows.filter((r) => keyRangeContains(srcRange.kr, routing.vindex.fn(r[r.length - 1] as never)))
         for (let i = 0; i < doomed.length; i += 1000) {
           const chunk = doomed.slice(i, i + 1000)
-          const where = chunk.map((r) => `(${table.primaryKey.map((k, j) => `${qid(k)} = ${conn.escape(r[j])}`).join(' AND ')})`).join(' OR ')
+          const where = chunk
+            .map((r) => `(${table.primaryKey.map((k, j) => `${qid(k)} = ${conn.escape(r[j])}`).join(' AND ')})`)
+            .join(' OR ')
           await conn.query(`DELETE FROM ${qid(db)}.${qid(table.name)} WHERE ${where}`)
         }
       }

@@ -1,4 +1,5 @@
 // What every executor asks of the plan and the topology: its group, the shards' tablets, the key ranges.
+import {ShardformError, type ErrorParts} from '../errors.js'
 import {keyRangeFromJSON} from '../keyspace/keyrange.js'
 import type {TaskContext} from '../engine/types.js'
 import type {ReshardGroup} from '../plan/types.js'
@@ -6,13 +7,17 @@ import type {TabletRecord, TabletType} from '../topo/records.js'
 import {readKeyspaceState, type KeyspaceState} from '../topo/state.js'
 import type {ShardRange} from './routing.js'
 
-export class PhaseError extends Error {
+export class PhaseError extends ShardformError {
   override name = 'PhaseError'
+  constructor(summary: string, parts: ErrorParts = {}) {
+    super(summary, {code: 'phase', ...parts})
+  }
 }
 
 export function groupOf(ctx: TaskContext): ReshardGroup {
   const g = ctx.task.group
-  if (g === undefined || !ctx.plan.groups[g]) throw new PhaseError(`task ${ctx.task.id} does not belong to a reshard group of the plan`)
+  if (g === undefined || !ctx.plan.groups[g])
+    throw new PhaseError(`task ${ctx.task.id} does not belong to a reshard group of the plan`)
   return ctx.plan.groups[g]
 }
 

@@ -23,7 +23,9 @@ export const copySchema: Executor = async (ctx) => {
     if (schema.triggers.length) {
       // Rows are copied and replicated as they are: a trigger on a destination would apply its effect a second
       // time (and on the old shards again, under reverse replication).
-      throw new PhaseError(`${db} on ${src.alias} has triggers (${schema.triggers.map((t) => `${t.name} on ${t.table}`).join(', ')}); shardform copies rows with their triggers' effects already in them and cannot reshard tables with triggers. Drop them for the reshard and create them again on the new shards afterwards, then retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`)
+      throw new PhaseError(
+        `${db} on ${src.alias} has triggers (${schema.triggers.map((t) => `${t.name} on ${t.table}`).join(', ')}); shardform copies rows with their triggers' effects already in them and cannot reshard tables with triggers. Drop them for the reshard and create them again on the new shards afterwards, then retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`,
+      )
     }
     if (!schema.tables.length) ctx.log(`the source ${group.sources[0]} has no tables in ${db}; copying an empty schema`)
     await to.query(`CREATE DATABASE IF NOT EXISTS ${qid(db)}`)
@@ -31,14 +33,23 @@ export const copySchema: Executor = async (ctx) => {
     // Destination primaries take no application writes until migrate_primary; shardform's own user still can.
     await to.query('SET GLOBAL read_only = 1')
     const existing = await describeSchema(to, db)
-    const stale = await emptyIfRetired(ctx.keyspace, to, db, existing.tables.map((t) => t.name), (m) => ctx.log(m), dst.alias)
+    const stale = await emptyIfRetired(
+      ctx.keyspace,
+      to,
+      db,
+      existing.tables.map((t) => t.name),
+      (m) => ctx.log(m),
+      dst.alias,
+    )
     for (const t of schema.tables) {
       const have = existing.tables.find((x) => x.name === t.name)
       if (!have) {
         await to.query(`USE ${qid(db)}`)
         await to.query(t.create)
       } else if (have.create !== t.create) {
-        throw new PhaseError(`table ${db}.${t.name} already exists on ${dst.alias} (shard ${ctx.task.shard}) with a different definition:\n${schemaDiff(t.create, have.create, src.alias, dst.alias)}\nMake them identical (or drop the table on ${dst.alias}) and retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`)
+        throw new PhaseError(
+          `table ${db}.${t.name} already exists on ${dst.alias} (shard ${ctx.task.shard}) with a different definition:\n${schemaDiff(t.create, have.create, src.alias, dst.alias)}\nMake them identical (or drop the table on ${dst.alias}) and retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`,
+        )
       }
     }
     for (const v of schema.views) {
@@ -47,10 +58,14 @@ export const copySchema: Executor = async (ctx) => {
         await to.query(`USE ${qid(db)}`)
         await createView(to, v, dst.alias, (m) => ctx.log(m))
       } else if (have.create !== v.create) {
-        throw new PhaseError(`view ${db}.${v.name} already exists on ${dst.alias} with a different definition:\n${schemaDiff(v.create, have.create, src.alias, dst.alias)}`)
+        throw new PhaseError(
+          `view ${db}.${v.name} already exists on ${dst.alias} with a different definition:\n${schemaDiff(v.create, have.create, src.alias, dst.alias)}`,
+        )
       }
     }
-    ctx.log(`${schema.tables.length} table(s) and ${schema.views.length} view(s) of ${db} on ${dst.alias}${stale ? `; emptied ${stale} stale row(s) left by a retired shard` : ''}`)
+    ctx.log(
+      `${schema.tables.length} table(s) and ${schema.views.length} view(s) of ${db} on ${dst.alias}${stale ? `; emptied ${stale} stale row(s) left by a retired shard` : ''}`,
+    )
     return {output: {tables: schema.tables.map((t) => t.name), views: schema.views.map((v) => v.name)}}
   } finally {
     await from.end().catch(() => undefined)
@@ -66,7 +81,9 @@ async function createView(conn: Connection, v: ViewInfo, alias: string, log: (m:
     const e = err as {errno?: number}
     if (e.errno !== 1227 && e.errno !== 1045 && e.errno !== 1449) throw err
     await conn.query(v.create)
-    log(`view ${v.name} on ${alias} belongs to shardform's user: it may not create views for their original definer (grant SET USER to keep it)`)
+    log(
+      `view ${v.name} on ${alias} belongs to shardform's user: it may not create views for their original definer (grant SET USER to keep it)`,
+    )
   }
 }
 
@@ -74,7 +91,14 @@ async function createView(conn: Connection, v: ViewInfo, alias: string, log: (m:
  * A destination must start empty. Rows there are acceptable only when shardform itself retired this server's shard
  * earlier (its data is stale by definition): then they are removed. Anything else stops the copy.
  */
-async function emptyIfRetired(keyspace: string, conn: Connection, db: string, tables: string[], log: (m: string) => void, alias: string): Promise<number> {
+async function emptyIfRetired(
+  keyspace: string,
+  conn: Connection,
+  db: string,
+  tables: string[],
+  log: (m: string) => void,
+  alias: string,
+): Promise<number> {
   let total = 0
   const counts: Array<[string, number]> = []
   for (const t of tables) {
@@ -84,18 +108,34 @@ async function emptyIfRetired(keyspace: string, conn: Connection, db: string, ta
     total += n
   }
   if (!total) return 0
-  const [retired] = (await conn.query(`SELECT shard, workflow, retired_at FROM ${STATE_DB}.retired WHERE keyspace = ?`, [keyspace])) as unknown as [Row[]]
+  const [retired] = (await conn.query(
+    `SELECT shard, workflow, retired_at FROM ${STATE_DB}.retired WHERE keyspace = ?`,
+    [keyspace],
+  )) as unknown as [Row[]]
   if (!retired.length) {
-    throw new PhaseError(`destination tablet ${alias} already holds rows (${counts.map(([t, n]) => `${t}: ${n}`).join(', ')}) that shardform did not leave there; it copies only into empty tables. Empty those tables or point the shard at another server, then retry.`)
+    throw new PhaseError(
+      `destination tablet ${alias} already holds rows (${counts.map(([t, n]) => `${t}: ${n}`).join(', ')}) that shardform did not leave there; it copies only into empty tables. Empty those tables or point the shard at another server, then retry.`,
+    )
   }
-  log(`tablet ${alias} held ${total} row(s) from shard ${String(retired[0].shard)}, retired by ${String(retired[0].workflow)}; emptying them before the copy`)
+  log(
+    `tablet ${alias} held ${total} row(s) from shard ${String(retired[0].shard)}, retired by ${String(retired[0].workflow)}; emptying them before the copy`,
+  )
   for (const [t] of counts) await conn.query(`TRUNCATE TABLE ${qid(db)}.${qid(t)}`)
   await conn.query(`DELETE FROM ${STATE_DB}.retired WHERE keyspace = ?`, [keyspace])
   return total
 }
 
 function schemaDiff(want: string, have: string, srcAlias: string, dstAlias: string): string {
-  return diffPackage().createTwoFilesPatch(`source (${srcAlias})`, `destination (${dstAlias})`, want + '\n', have + '\n', undefined, undefined, {context: 2})
+  return diffPackage()
+    .createTwoFilesPatch(
+      `source (${srcAlias})`,
+      `destination (${dstAlias})`,
+      want + '\n',
+      have + '\n',
+      undefined,
+      undefined,
+      {context: 2},
+    )
     .split('\n')
     .filter((l) => !/^=+$/.test(l))
     .join('\n')

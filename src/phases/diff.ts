@@ -66,12 +66,15 @@ async function diffDestination(ctx: TaskContext) {
       snaps.push(await snapshotAtOrAfter(primaryOf(state, source), await stream.hold(ctx.signal), ctx.signal))
       await stream.pauseAt(snaps[snaps.length - 1].gtid, 300_000, ctx.signal)
     }
-    ctx.log(`streams into ${ctx.task.shard} held at ${snaps.map((s) => `${g.sources[snaps.indexOf(s)]}@${s.gtid}`).join(', ')}; comparing`)
+    ctx.log(
+      `streams into ${ctx.task.shard} held at ${snaps.map((s) => `${g.sources[snaps.indexOf(s)]}@${s.gtid}`).join(', ')}; comparing`,
+    )
     const readers = await Promise.all(snaps.map((s) => s.reader()))
     const srcSchemas = await Promise.all(readers.map((r) => describeSchema(r.conn, db)))
     const dstSchema = await describeSchema(dst, db)
     const schemaProblems = compareSchemas(srcSchemas[0].tables, dstSchema.tables, g.sources[0], ctx.task.shard)
-    if (schemaProblems.length) throw new PhaseError(`schema of ${ctx.task.shard} differs from ${g.sources[0]}: ${schemaProblems.join('; ')}`)
+    if (schemaProblems.length)
+      throw new PhaseError(`schema of ${ctx.task.shard} differs from ${g.sources[0]}: ${schemaProblems.join('; ')}`)
 
     const reports: TableReport[] = []
     let compared = 0
@@ -82,10 +85,23 @@ async function diffDestination(ctx: TaskContext) {
       const keep = (rows: RowValue[][]) => router.routeMany(rows).map((r) => r === -1 || r === destIndex)
       // Reference tables come from the first source only.
       const fromSources = p.kind === 'everywhere' ? [0] : g.sources.map((_, i) => i)
-      const rep = await compareTable(ctx, db, table, fromSources.map((i) => readers[i].conn), dst, router.extraSelect, keep, (n) => {
-        const secs = (Date.now() - started) / 1000
-        ctx.progress({done: compared + n, unit: 'rows compared', rate: Math.round((compared + n) / Math.max(secs, 0.001))})
-      })
+      const rep = await compareTable(
+        ctx,
+        db,
+        table,
+        fromSources.map((i) => readers[i].conn),
+        dst,
+        router.extraSelect,
+        keep,
+        (n) => {
+          const secs = (Date.now() - started) / 1000
+          ctx.progress({
+            done: compared + n,
+            unit: 'rows compared',
+            rate: Math.round((compared + n) / Math.max(secs, 0.001)),
+          })
+        },
+      )
       compared += rep.compared
       reports.push(rep)
     }
@@ -93,10 +109,17 @@ async function diffDestination(ctx: TaskContext) {
     const bad = reports.filter((r) => r.missing || r.extra || r.different)
     ctx.progress({done: compared, unit: 'rows compared', rate: Math.round(compared / Math.max(secs, 0.001))})
     if (bad.length) {
-      const lines = bad.map((r) => `${r.table}: ${r.missing} missing, ${r.extra} extra, ${r.different} different (first: ${r.examples.join('; ')})`)
-      throw new PhaseError(`diff of ${ctx.task.shard} against ${g.sources.join(', ')} found differences — ${lines.join(' | ')}. Nothing was migrated. Investigate, then retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`)
+      const lines = bad.map(
+        (r) =>
+          `${r.table}: ${r.missing} missing, ${r.extra} extra, ${r.different} different (first: ${r.examples.join('; ')})`,
+      )
+      throw new PhaseError(
+        `diff of ${ctx.task.shard} against ${g.sources.join(', ')} found differences — ${lines.join(' | ')}. Nothing was migrated. Investigate, then retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`,
+      )
     }
-    ctx.log(`${compared} row(s) in ${reports.length} table(s) of ${dest.name} match ${g.sources.join(', ')} (${fmtRate(compared / Math.max(secs, 0.001))} rows/s)`)
+    ctx.log(
+      `${compared} row(s) in ${reports.length} table(s) of ${dest.name} match ${g.sources.join(', ')} (${fmtRate(compared / Math.max(secs, 0.001))} rows/s)`,
+    )
     return {output: {compared, tables: reports.map(({table, compared: n}) => ({table, compared: n})), seconds: secs}}
   } finally {
     for (const s of streams) s.unpause()
@@ -132,7 +155,16 @@ function compareSchemas(src: TableInfo[], dst: TableInfo[], srcName: string, dst
 }
 
 /** Merge-compare the (filtered, merged) source rows with the destination rows, both in key order. */
-async function compareTable(ctx: TaskContext, db: string, table: TableInfo, sources: Connection[], dst: Connection, extra: string[], keep: (rows: RowValue[][]) => boolean[], onProgress: (n: number) => void): Promise<TableReport> {
+async function compareTable(
+  ctx: TaskContext,
+  db: string,
+  table: TableInfo,
+  sources: Connection[],
+  dst: Connection,
+  extra: string[],
+  keep: (rows: RowValue[][]) => boolean[],
+  onProgress: (n: number) => void,
+): Promise<TableReport> {
   const cols = copyColumns(table)
   const n = cols.length
   const keyIdx = table.primaryKey.map((k) => cols.findIndex((c) => c.name === k))

@@ -68,11 +68,15 @@ export function checkTopology(wf: WorkflowRecord, state: KeyspaceState): string[
       }
       const serving = state.srvKeyspace.partitions[type]
       const missing = expect.filter((s) => !serving.includes(s))
-      if (missing.length) problems.push(`${type} traffic should be served by ${expect.join(', ')} but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not serving it`)
+      if (missing.length)
+        problems.push(
+          `${type} traffic should be served by ${expect.join(', ')} but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not serving it`,
+        )
     }
     if (g.mode) return
     for (const d of g.destinations) {
-      if (done(`create_shards/${d}`) && !state.shards.some((s) => s.name === d)) problems.push(`destination shard ${d} was created by this workflow but is no longer in the topology`)
+      if (done(`create_shards/${d}`) && !state.shards.some((s) => s.name === d))
+        problems.push(`destination shard ${d} was created by this workflow but is no longer in the topology`)
     }
   })
   return problems

@@ -18,7 +18,8 @@ export const retireSources: Executor = async (ctx) => {
   if (!shard) throw new PhaseError(`shard ${source} is no longer in the topology`)
   const srv = await ctx.store.get<SrvKeyspaceRecord>(srvKeyspacePath(ctx.keyspace))
   for (const [type, shards] of Object.entries(srv?.value.partitions ?? {})) {
-    if (shards.includes(source)) throw new PhaseError(`shard ${source} still serves ${type} traffic; it cannot be retired`)
+    if (shards.includes(source))
+      throw new PhaseError(`shard ${source} still serves ${type} traffic; it cannot be retired`)
   }
   const tablets = state.tablets.filter((t) => t.shard === source)
   // The reverse streams into it have nothing left to keep current.
@@ -32,8 +33,12 @@ export const retireSources: Executor = async (ctx) => {
     try {
       await conn.query('SET SESSION sql_log_bin = 0')
       await ensureStateTables(conn)
-      await conn.query(`REPLACE INTO ${STATE_DB}.retired (keyspace, shard, workflow, retired_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))`, [ctx.keyspace, source, ctx.workflowId])
-      for (const d of group.destinations) await conn.query(`DELETE FROM ${STATE_DB}.streams WHERE id = ?`, [streamId(ctx.keyspace, d, source)])
+      await conn.query(
+        `REPLACE INTO ${STATE_DB}.retired (keyspace, shard, workflow, retired_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))`,
+        [ctx.keyspace, source, ctx.workflowId],
+      )
+      for (const d of group.destinations)
+        await conn.query(`DELETE FROM ${STATE_DB}.streams WHERE id = ?`, [streamId(ctx.keyspace, d, source)])
     } finally {
       await conn.end()
     }
@@ -55,9 +60,17 @@ export const retireSources: Executor = async (ctx) => {
   }
   for (const d of group.destinations) {
     const rec = await ctx.store.get<ShardRecord>(shardPath(ctx.keyspace, d))
-    if (rec) ops.push({op: 'put', path: shardPath(ctx.keyspace, d), value: {...rec.value, sourceShards: rec.value.sourceShards.filter((s) => s.shard !== source)}, version: rec.version})
+    if (rec)
+      ops.push({
+        op: 'put',
+        path: shardPath(ctx.keyspace, d),
+        value: {...rec.value, sourceShards: rec.value.sourceShards.filter((s) => s.shard !== source)},
+        version: rec.version,
+      })
   }
-  ctx.log(`shard ${source} retired. These servers no longer belong to ${ctx.keyspace} and can be decommissioned (their data was left as it was, read-only): ${tablets.map((t) => `${t.alias} (${t.type} ${t.host}:${t.port})`).join(', ')}`)
+  ctx.log(
+    `shard ${source} retired. These servers no longer belong to ${ctx.keyspace} and can be decommissioned (their data was left as it was, read-only): ${tablets.map((t) => `${t.alias} (${t.type} ${t.host}:${t.port})`).join(', ')}`,
+  )
   return {ops, output: {decommission: tablets.map((t) => ({alias: t.alias, type: t.type, host: t.host, port: t.port}))}}
 }
 

@@ -19,12 +19,24 @@ export type TablePlacement =
 /** How rows of `table` are placed among `destinations` (all inside one reshard group). */
 export function placement(vschema: VSchema, table: TableInfo, destinations: ShardRange[]): TablePlacement {
   if (destinations.length === 1) return {kind: 'single'}
-  if (!vschema.sharded) throw new Error(`the vschema is unsharded but rows of ${table.name} must be split among ${destinations.map((d) => d.name).join(', ')}`)
+  if (!vschema.sharded)
+    throw new Error(
+      `the vschema is unsharded but rows of ${table.name} must be split among ${destinations.map((d) => d.name).join(', ')}`,
+    )
   const r = tableRouting(vschema, table.name)
   if (r.kind === 'reference') return {kind: 'everywhere'}
   const col = table.columns.find((c) => c.name === r.vindex.column)
-  if (!col) throw new Error(`table ${table.name} has no column ${r.vindex.column}, which the vschema names as its primary vindex column`)
-  return {kind: 'vindex', column: col.name, type: r.vindex.type, keyspaceId: r.vindex.fn, utf8: needsUtf8Conversion(col)}
+  if (!col)
+    throw new Error(
+      `table ${table.name} has no column ${r.vindex.column}, which the vschema names as its primary vindex column`,
+    )
+  return {
+    kind: 'vindex',
+    column: col.name,
+    type: r.vindex.type,
+    keyspaceId: r.vindex.fn,
+    utf8: needsUtf8Conversion(col),
+  }
 }
 
 function destinationOf(destinations: ShardRange[], id: Buffer): number {
@@ -52,7 +64,7 @@ export function copyRouter(p: TablePlacement, table: TableInfo, destinations: Sh
     try {
       return keyspaceIds(p.type, values)
     } catch (err) {
-      throw new Error(`a row of ${where} has no keyspace id: ${(err as Error).message}`)
+      throw new Error(`a row of ${where} has no keyspace id: ${(err as Error).message}`, {cause: err})
     }
   }
   const fast = eightByteBounds(destinations)
@@ -65,7 +77,7 @@ export function copyRouter(p: TablePlacement, table: TableInfo, destinations: Sh
       try {
         flat = fast && keyspaceIdsFlat(p.type, values)
       } catch (err) {
-        throw new Error(`a row of ${where} has no keyspace id: ${(err as Error).message}`)
+        throw new Error(`a row of ${where} has no keyspace id: ${(err as Error).message}`, {cause: err})
       }
       if (!flat || !fast) return ids(values).map((id) => destinationOf(destinations, id))
       const out = new Array<number>(rows.length)
@@ -100,14 +112,20 @@ function eightByteBounds(destinations: ShardRange[]): ((hi: number, lo: number) 
 }
 
 /** For filtered replication: does a row image (column name → value) belong to this destination? */
-export function rowFilter(p: TablePlacement, table: TableInfo, destination: ShardRange): (row: Record<string, unknown>) => boolean {
+export function rowFilter(
+  p: TablePlacement,
+  table: TableInfo,
+  destination: ShardRange,
+): (row: Record<string, unknown>) => boolean {
   if (p.kind !== 'vindex') return () => true
   return (row) => {
     let id: Buffer
     try {
       id = p.keyspaceId(row[p.column] as VindexValue)
     } catch (err) {
-      throw new Error(`a row change of ${table.name}.${p.column} has no keyspace id: ${(err as Error).message}`)
+      throw new Error(`a row change of ${table.name}.${p.column} has no keyspace id: ${(err as Error).message}`, {
+        cause: err,
+      })
     }
     return keyRangeContains(destination.kr, id)
   }

@@ -15,9 +15,15 @@ export const waitForFilteredReplication: Executor = async (ctx) => {
     if (failed) throw failed.failure
     const lag = Math.max(...st.map((s) => s.lagSeconds ?? Number.POSITIVE_INFINITY))
     const events = st.reduce((n, s) => n + (s.eventsBehind ?? 0), 0)
-    ctx.progress({lagSeconds: Number.isFinite(lag) ? Math.round(lag * 10) / 10 : undefined, lagEvents: events, message: `from ${sources.join(', ')}`})
+    ctx.progress({
+      lagSeconds: Number.isFinite(lag) ? Math.round(lag * 10) / 10 : undefined,
+      lagEvents: events,
+      message: `from ${sources.join(', ')}`,
+    })
     if (lag <= max) {
-      ctx.log(`filtered replication into ${ctx.task.shard} lags ${lag.toFixed(1)}s (${events} transaction(s) behind), within ${max}s`)
+      ctx.log(
+        `filtered replication into ${ctx.task.shard} lags ${lag.toFixed(1)}s (${events} transaction(s) behind), within ${max}s`,
+      )
       return {output: {lagSeconds: lag, eventsBehind: events}}
     }
     await Promise.race(streams.map((s) => s.waitForLag(max, 1000, ctx.signal)))

@@ -24,7 +24,13 @@ function checksumOf(plan: Plan, topology: unknown): string {
 
 export function planFileContent(plan: Plan, state: KeyspaceState | undefined): PlanFile {
   const topology = fingerprintInput(state)
-  return {kind: PLAN_FILE_KIND, format_version: PLAN_FORMAT_VERSION, plan, topology, checksum: checksumOf(plan, topology)}
+  return {
+    kind: PLAN_FILE_KIND,
+    format_version: PLAN_FORMAT_VERSION,
+    plan,
+    topology,
+    checksum: checksumOf(plan, topology),
+  }
 }
 
 export function savePlan(file: string, plan: Plan, state: KeyspaceState | undefined): void {
@@ -37,26 +43,44 @@ export function loadPlanFile(file: string): PlanFile {
     text = readFileSync(file, 'utf8')
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    throw new ShardformError(`${file}: cannot read the plan file: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}. Save a plan with: shardform plan <layout> --out ${file}`)
+    throw new ShardformError(
+      `${file}: cannot read the plan file: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}. Save a plan with: shardform plan <layout> --out ${file}`,
+    )
   }
   let data: PlanFile
   try {
     data = JSON.parse(text)
   } catch (err) {
-    throw new ShardformError(`${file}: not a shardform plan file (invalid JSON: ${(err as Error).message}). Save a plan with: shardform plan <layout> --out FILE`)
+    throw new ShardformError(
+      `${file}: not a shardform plan file (invalid JSON: ${(err as Error).message}). Save a plan with: shardform plan <layout> --out FILE`,
+    )
   }
-  if (!data || typeof data !== 'object' || data.kind !== PLAN_FILE_KIND || !data.plan || typeof data.checksum !== 'string') {
-    throw new ShardformError(`${file}: not a shardform plan file (made by \`shardform plan --out\`); if it is a layout, pass it as one: shardform apply <layout.yaml>`)
+  if (
+    !data ||
+    typeof data !== 'object' ||
+    data.kind !== PLAN_FILE_KIND ||
+    !data.plan ||
+    typeof data.checksum !== 'string'
+  ) {
+    throw new ShardformError(
+      `${file}: not a shardform plan file (made by \`shardform plan --out\`); if it is a layout, pass it as one: shardform apply <layout.yaml>`,
+    )
   }
   if (data.format_version !== PLAN_FORMAT_VERSION) {
-    throw new ShardformError(`${file}: plan format version ${JSON.stringify(data.format_version)} is not supported by this shardform (it reads version ${PLAN_FORMAT_VERSION}); make the plan again with this version`)
+    throw new ShardformError(
+      `${file}: plan format version ${JSON.stringify(data.format_version)} is not supported by this shardform (it reads version ${PLAN_FORMAT_VERSION}); make the plan again with this version`,
+    )
   }
   if (checksumOf(data.plan, data.topology) !== data.checksum) {
-    throw new ShardformError(`${file}: the plan file was modified after \`shardform plan\` saved it (checksum mismatch), so it is refused. Make a new plan: shardform plan <layout> --out ${file}`)
+    throw new ShardformError(
+      `${file}: the plan file was modified after \`shardform plan\` saved it (checksum mismatch), so it is refused. Make a new plan: shardform plan <layout> --out ${file}`,
+    )
   }
   const problems = planShapeProblems(data.plan)
   if (problems.length) {
-    throw new ShardformError(`${file}: not a plan shardform made (${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}), so it is refused and nothing was changed. Make a new plan: shardform plan <layout> --out ${file}`)
+    throw new ShardformError(
+      `${file}: not a plan shardform made (${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}), so it is refused and nothing was changed. Make a new plan: shardform plan <layout> --out ${file}`,
+    )
   }
   return data
 }

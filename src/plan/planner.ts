@@ -4,24 +4,35 @@ import {
   compareBytes,
   describeCoverageProblem,
   formatKeyRange,
-  keyRangeEqual,
   keyRangeFromJSON,
   keyRangesIntersect,
   sortShardNames,
   type KeyRange,
 } from '../keyspace/keyrange.js'
-import {ShardformError} from '../errors.js'
+import {ShardformError, type ErrorParts} from '../errors.js'
 import type {Layout, ShardSpec, TabletSpec} from '../layout/types.js'
 import {fingerprint, type KeyspaceState} from '../topo/state.js'
 import type {ShardRecord, TabletRecord, TabletType} from '../topo/records.js'
 import {canonicalJSON, deepEqual} from '../util/canonical.js'
 import {pushTo} from '../util/multimap.js'
-import {PHASES, PLAN_FORMAT_VERSION, type Change, type PhaseName, type Plan, type PlanPhase, type PlanTask, type ReshardGroup} from './types.js'
+import {
+  PHASES,
+  PLAN_FORMAT_VERSION,
+  type Change,
+  type PhaseName,
+  type Plan,
+  type PlanPhase,
+  type PlanTask,
+  type ReshardGroup,
+} from './types.js'
 import {isStartOf, revertPlan} from './revert.js'
 import {vschemaDiff} from './vschema-diff.js'
 
 export class PlanError extends ShardformError {
   override name = 'PlanError'
+  constructor(summary: string, parts: ErrorParts = {}) {
+    super(summary, {code: 'plan', ...parts})
+  }
 }
 
 interface Named {
@@ -36,26 +47,38 @@ export interface PlanOptions {
 
 export function plan(state: KeyspaceState | undefined, layout: Layout, opts: PlanOptions = {}): Plan {
   if (!state) {
-    throw new PlanError(`keyspace "${layout.keyspace}" does not exist in the topology. Bootstrap it from the layout that describes it today: shardform topo init <layout>`)
+    throw new PlanError(
+      `keyspace "${layout.keyspace}" does not exist in the topology. Bootstrap it from the layout that describes it today: shardform topo init <layout>`,
+    )
   }
   if (state.keyspace.name !== layout.keyspace) {
-    throw new PlanError(`the topology holds keyspace "${state.keyspace.name}", but ${layout.file} declares "${layout.keyspace}"`)
+    throw new PlanError(
+      `the topology holds keyspace "${state.keyspace.name}", but ${layout.file} declares "${layout.keyspace}"`,
+    )
   }
   if (state.keyspace.database !== layout.database) {
-    throw new PlanError(`${layout.file}: database "${layout.database}" differs from the keyspace's database "${state.keyspace.database}" in the topology; shardform cannot rename a database. Set database: ${state.keyspace.database}`)
+    throw new PlanError(
+      `${layout.file}: database "${layout.database}" differs from the keyspace's database "${state.keyspace.database}" in the topology; shardform cannot rename a database. Set database: ${state.keyspace.database}`,
+    )
   }
   const gaps = checkCoverage(layout.shards.map((s) => s.name))
   if (gaps.length) {
-    throw new PlanError(`${layout.file}: the shards do not cover the keyspace exactly: ${gaps.map(describeCoverageProblem).join('; ')}`)
+    throw new PlanError(
+      `${layout.file}: the shards do not cover the keyspace exactly: ${gaps.map(describeCoverageProblem).join('; ')}`,
+    )
   }
   const wf = state.activeWorkflows[0]
   if (wf) {
     if (isStartOf(wf, layout)) return revertPlan(state, layout, wf, opts.now ?? new Date().toISOString())
-    throw new PlanError(`keyspace "${layout.keyspace}" has a workflow in progress (${wf.id}, ${wf.state}${wf.phase ? `, phase ${wf.phase}` : ''}, applying ${wf.layoutFile || 'another layout'}). Resume it with \`shardform apply ${wf.layoutFile || ''}\`, revert it by applying the layout it started from, or see it with \`shardform status ${layout.keyspace}\`.`)
+    throw new PlanError(
+      `keyspace "${layout.keyspace}" has a workflow in progress (${wf.id}, ${wf.state}${wf.phase ? `, phase ${wf.phase}` : ''}, applying ${wf.layoutFile || 'another layout'}). Resume it with \`shardform apply ${wf.layoutFile || ''}\`, revert it by applying the layout it started from, or see it with \`shardform status ${layout.keyspace}\`.`,
+    )
   }
   const p = state.srvKeyspace.partitions
   if (!sameSet(p.primary, p.replica) || !sameSet(p.primary, p.rdonly)) {
-    throw new PlanError(`keyspace "${layout.keyspace}" serves different shards per tablet type (primary: ${p.primary.join(',')}; replica: ${p.replica.join(',')}; rdonly: ${p.rdonly.join(',')}), so a reshard is half done; finish or revert it first (shardform status ${layout.keyspace})`)
+    throw new PlanError(
+      `keyspace "${layout.keyspace}" serves different shards per tablet type (primary: ${p.primary.join(',')}; replica: ${p.replica.join(',')}; rdonly: ${p.rdonly.join(',')}), so a reshard is half done; finish or revert it first (shardform status ${layout.keyspace})`,
+    )
   }
 
   const ix = indexState(state)
@@ -76,41 +99,79 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
   const notes: string[] = []
   const vsChanged = !deepEqual(state.keyspace.vschema, layout.vschema)
   const diffText = vsChanged ? vschemaDiff(state.keyspace.vschema, layout.vschema) : undefined
-  if (vsChanged) changes.push({action: 'update', kind: 'vschema', name: layout.keyspace, detail: vschemaSummary(state.keyspace.vschema, layout.vschema)})
+  if (vsChanged)
+    changes.push({
+      action: 'update',
+      kind: 'vschema',
+      name: layout.keyspace,
+      detail: vschemaSummary(state.keyspace.vschema, layout.vschema),
+    })
 
   const specByName = new Map(layout.shards.map((s) => [s.name, s]))
   checkTabletClashes(ix, layout, new Set(sources.map((s) => s.name)))
   for (const d of destinations) {
     const spec = specByName.get(d.name)!
-    changes.push({action: 'create', kind: 'shard', name: d.name, shard: d.name, detail: `key range ${rangeText(d.kr)}; tablets ${spec.tablets.map(tabletText).join(', ')}`})
+    changes.push({
+      action: 'create',
+      kind: 'shard',
+      name: d.name,
+      shard: d.name,
+      detail: `key range ${rangeText(d.kr)}; tablets ${spec.tablets.map(tabletText).join(', ')}`,
+    })
   }
   for (const s of sources) {
     const tablets = ix.tabletsOf(s.name)
-    changes.push({action: 'retire', kind: 'shard', name: s.name, shard: s.name, detail: `key range ${rangeText(s.kr)}; tablets ${tablets.map((t) => t.alias).join(', ') || 'none'} leave the topology, their data stays on the servers`})
+    changes.push({
+      action: 'retire',
+      kind: 'shard',
+      name: s.name,
+      shard: s.name,
+      detail: `key range ${rangeText(s.kr)}; tablets ${tablets.map((t) => t.alias).join(', ') || 'none'} leave the topology, their data stays on the servers`,
+    })
   }
   const tabletTasks: PlanTask[] = []
   for (const [desiredName, currentName] of kept) {
     const tc = tabletChanges(ix, specByName.get(desiredName)!, currentName)
     changes.push(...tc)
-    if (tc.length) tabletTasks.push({id: `update_tablets/${currentName}`, shard: currentName, detail: tc.map((c) => `${c.action} ${c.name}`).join(', ')})
+    if (tc.length)
+      tabletTasks.push({
+        id: `update_tablets/${currentName}`,
+        shard: currentName,
+        detail: tc.map((c) => `${c.action} ${c.name}`).join(', '),
+      })
   }
   for (const type of ['rdonly', 'replica', 'primary'] as TabletType[]) {
     for (const g of groups) {
-      changes.push({action: 'move', kind: 'traffic', name: `${type} ${g.range}`, tabletType: type, from: g.sources, to: g.destinations, detail: `${type}: ${g.sources.join(', ')} → ${g.destinations.join(', ')}`})
+      changes.push({
+        action: 'move',
+        kind: 'traffic',
+        name: `${type} ${g.range}`,
+        tabletType: type,
+        from: g.sources,
+        to: g.destinations,
+        detail: `${type}: ${g.sources.join(', ')} → ${g.destinations.join(', ')}`,
+      })
     }
   }
 
   const phases = buildPhases(layout, groups, vsChanged, tabletTasks, ix)
   if (groups.length) {
-    notes.push('The application keeps writing during the copy; writes pause only inside migrate_primary (sources read-only until the destinations have caught up, at most the cutover timeout, then undone).')
-    notes.push('A destination tablet whose tables hold rows left by a shard shardform retired earlier is emptied before the copy; any other data in a destination stops copy_schema with an error.')
+    notes.push(
+      'The application keeps writing during the copy; writes pause only inside migrate_primary (sources read-only until the destinations have caught up, at most the cutover timeout, then undone).',
+    )
+    notes.push(
+      'A destination tablet whose tables hold rows left by a shard shardform retired earlier is emptied before the copy; any other data in a destination stops copy_schema with an error.',
+    )
   }
   const kind = groups.length ? 'reshard' : changes.length ? 'update' : 'noop'
   // Applying the layout a finished reshard started from: nothing of it can be undone in place any more.
   const last = state.lastFinished
-  const revertOfFinished = kind === 'reshard' && last?.state === 'done' && last.plan?.kind === 'reshard' && isStartOf(last, layout)
+  const revertOfFinished =
+    kind === 'reshard' && last?.state === 'done' && last.plan?.kind === 'reshard' && isStartOf(last, layout)
   if (revertOfFinished) {
-    notes.unshift(`Workflow ${last.id} (applying ${last.layoutFile}) finished and retired its sources, so it cannot be cancelled or reversed in place: going back is this ordinary reshard.`)
+    notes.unshift(
+      `Workflow ${last.id} (applying ${last.layoutFile}) finished and retired its sources, so it cannot be cancelled or reversed in place: going back is this ordinary reshard.`,
+    )
   }
   return {
     format_version: PLAN_FORMAT_VERSION,
@@ -119,7 +180,11 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
     created_at: opts.now ?? new Date().toISOString(),
     fingerprint: fingerprint(state),
     current: {
-      shards: current.map((c) => ({name: c.name, keyRange: json(c.kr), servedTypes: ix.shards.get(c.name)?.servedTypes ?? []})),
+      shards: current.map((c) => ({
+        name: c.name,
+        keyRange: json(c.kr),
+        servedTypes: ix.shards.get(c.name)?.servedTypes ?? [],
+      })),
       vschema: state.keyspace.vschema,
     },
     desired: {
@@ -135,17 +200,37 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
     ...(diffText ? {vschemaDiff: diffText} : {}),
     phases,
     ...(revertOfFinished
-      ? {revert: {workflow: last.id, layout: last.layoutFile, stage: 'finished: its sources were retired', reason: 'nothing left to cancel or reverse; an ordinary reshard goes back', cancelled: [], reversed: []}}
+      ? {
+          revert: {
+            workflow: last.id,
+            layout: last.layoutFile,
+            stage: 'finished: its sources were retired',
+            reason: 'nothing left to cancel or reverse; an ordinary reshard goes back',
+            cancelled: [],
+            reversed: [],
+          },
+        }
       : {}),
     summary: summarize(changes, phases),
     notes,
   }
 }
 
-function buildPhases(layout: Layout, groups: ReshardGroup[], vsChanged: boolean, tabletTasks: PlanTask[], ix: StateIndex): PlanPhase[] {
+function buildPhases(
+  layout: Layout,
+  groups: ReshardGroup[],
+  vsChanged: boolean,
+  tabletTasks: PlanTask[],
+  ix: StateIndex,
+): PlanPhase[] {
   const tasks = new Map<PhaseName, PlanTask[]>()
   const add = (phase: PhaseName, t: PlanTask) => pushTo(tasks, phase, t)
-  if (vsChanged) add('apply_vschema', {id: 'apply_vschema', shard: layout.keyspace, detail: `store the vschema of ${layout.file} for keyspace ${layout.keyspace}`})
+  if (vsChanged)
+    add('apply_vschema', {
+      id: 'apply_vschema',
+      shard: layout.keyspace,
+      detail: `store the vschema of ${layout.file} for keyspace ${layout.keyspace}`,
+    })
   for (const t of tabletTasks) add('update_tablets', t)
 
   const destOrder = groups.flatMap((g, gi) => g.destinations.map((d) => ({d, gi})))
@@ -155,20 +240,48 @@ function buildPhases(layout: Layout, groups: ReshardGroup[], vsChanged: boolean,
   const firstSource = (gi: number) => groups[gi].sources[0]
   for (const {d, gi} of destOrder) {
     const primary = spec(d).tablets.find((t) => t.type === 'primary')!
-    add('create_shards', {id: `create_shards/${d}`, shard: d, group: gi, detail: `shard record ${d} (not serving), ${spec(d).tablets.length} tablets, primary ${primary.alias}`})
-    add('copy_schema', {id: `copy_schema/${d}`, shard: d, group: gi, detail: `tables and views of ${firstSource(gi)} → ${primary.alias} (${layout.database})`})
+    add('create_shards', {
+      id: `create_shards/${d}`,
+      shard: d,
+      group: gi,
+      detail: `shard record ${d} (not serving), ${spec(d).tablets.length} tablets, primary ${primary.alias}`,
+    })
+    add('copy_schema', {
+      id: `copy_schema/${d}`,
+      shard: d,
+      group: gi,
+      detail: `tables and views of ${firstSource(gi)} → ${primary.alias} (${layout.database})`,
+    })
   }
   for (const {s, gi} of srcOrder) {
     const tablets = ix.tabletsOf(s)
     const snap = tablets.find((t) => t.type === 'rdonly') ?? tablets.find((t) => t.type === 'primary')
-    const how = snap?.type === 'rdonly' ? `snapshot on rdonly ${snap.alias} (replication paused during the copy)` : `consistent-snapshot transaction on primary ${snap?.alias ?? '?'}`
-    add('clone', {id: `clone/${s}`, shard: s, group: gi, detail: `${how}; rows routed to ${groups[gi].destinations.join(', ')}; then filtered replication from the source primary`})
+    const how =
+      snap?.type === 'rdonly'
+        ? `snapshot on rdonly ${snap.alias} (replication paused during the copy)`
+        : `consistent-snapshot transaction on primary ${snap?.alias ?? '?'}`
+    add('clone', {
+      id: `clone/${s}`,
+      shard: s,
+      group: gi,
+      detail: `${how}; rows routed to ${groups[gi].destinations.join(', ')}; then filtered replication from the source primary`,
+    })
   }
   for (const {d, gi} of destOrder) {
-    add('wait_for_filtered_replication', {id: `wait_for_filtered_replication/${d}`, shard: d, group: gi, detail: `until lag ≤ ${layout.settings.maxReplicationLagSeconds}s from ${groups[gi].sources.join(', ')}`})
+    add('wait_for_filtered_replication', {
+      id: `wait_for_filtered_replication/${d}`,
+      shard: d,
+      group: gi,
+      detail: `until lag ≤ ${layout.settings.maxReplicationLagSeconds}s from ${groups[gi].sources.join(', ')}`,
+    })
   }
   for (const {d, gi} of destOrder) {
-    add('diff', {id: `diff/${d}`, shard: d, group: gi, detail: `schema and rows of ${d} against ${groups[gi].sources.join(', ')} restricted to ${d}`})
+    add('diff', {
+      id: `diff/${d}`,
+      shard: d,
+      group: gi,
+      detail: `schema and rows of ${d} against ${groups[gi].sources.join(', ')} restricted to ${d}`,
+    })
   }
   for (const type of ['rdonly', 'replica', 'primary'] as const) {
     groups.forEach((g, gi) => {
@@ -181,25 +294,42 @@ function buildPhases(layout: Layout, groups: ReshardGroup[], vsChanged: boolean,
   }
   for (const {s, gi} of srcOrder) {
     const aliases = ix.tabletsOf(s).map((t) => t.alias)
-    add('retire_sources', {id: `retire_sources/${s}`, shard: s, group: gi, detail: `remove shard ${s} and tablets ${aliases.join(', ') || '(none)'} from the topology`})
+    add('retire_sources', {
+      id: `retire_sources/${s}`,
+      shard: s,
+      group: gi,
+      detail: `remove shard ${s} and tablets ${aliases.join(', ') || '(none)'} from the topology`,
+    })
   }
   return phasesOf(PHASES, tasks, layout)
 }
 
 /** The phases of `order` that have tasks, in that order, each with the layout's gate. */
-export function phasesOf(order: ReadonlyArray<{name: PhaseName; mode: PlanPhase['mode']}>, tasks: Map<PhaseName, PlanTask[]>, layout: Layout): PlanPhase[] {
-  return order.filter((ph) => tasks.has(ph.name)).map((ph) => ({
-    name: ph.name,
-    mode: ph.mode,
-    gate: layout.approvals.phases[ph.name] ?? layout.approvals.default,
-    tasks: tasks.get(ph.name)!,
-  }))
+export function phasesOf(
+  order: ReadonlyArray<{name: PhaseName; mode: PlanPhase['mode']}>,
+  tasks: Map<PhaseName, PlanTask[]>,
+  layout: Layout,
+): PlanPhase[] {
+  return order
+    .filter((ph) => tasks.has(ph.name))
+    .map((ph) => ({
+      name: ph.name,
+      mode: ph.mode,
+      gate: layout.approvals.phases[ph.name] ?? layout.approvals.default,
+      tasks: tasks.get(ph.name)!,
+    }))
 }
 
 /** The counts of the summary line. */
 export function summarize(changes: Change[], phases: PlanPhase[]): Plan['summary'] {
   const count = (action: Change['action']) => changes.filter((c) => c.action === action).length
-  return {create: count('create'), retire: count('retire'), update: count('update'), move: count('move'), tasks: phases.reduce((n, ph) => n + ph.tasks.length, 0)}
+  return {
+    create: count('create'),
+    retire: count('retire'),
+    update: count('update'),
+    move: count('move'),
+    tasks: phases.reduce((n, ph) => n + ph.tasks.length, 0),
+  }
 }
 
 /**
@@ -213,8 +343,9 @@ function groupOverlaps(sources: Named[], destinations: Named[]): ReshardGroup[] 
   const all = [...src.map((x) => ({...x, src: true})), ...dst.map((x) => ({...x, src: false}))]
   const parent = all.map((_, i) => i)
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])))
-  const endsFirst = (a: KeyRange, b: KeyRange) => a.end.length !== 0 && (b.end.length === 0 || compareBytes(a.end, b.end) <= 0)
-  for (let i = 0, j = 0; i < src.length && j < dst.length; ) {
+  const endsFirst = (a: KeyRange, b: KeyRange) =>
+    a.end.length !== 0 && (b.end.length === 0 || compareBytes(a.end, b.end) <= 0)
+  for (let i = 0, j = 0; i < src.length && j < dst.length;) {
     if (keyRangesIntersect(src[i].kr, dst[j].kr)) parent[find(i)] = find(src.length + j)
     if (endsFirst(src[i].kr, dst[j].kr)) i++
     else j++
@@ -224,7 +355,9 @@ function groupOverlaps(sources: Named[], destinations: Named[]): ReshardGroup[] 
   const groups = [...comps.values()].map((members) => {
     const start = members.reduce((m, x) => (compareBytes(x.kr.start, m) < 0 ? x.kr.start : m), members[0].kr.start)
     const unbounded = members.some((x) => x.kr.end.length === 0)
-    const end = unbounded ? Buffer.alloc(0) : members.reduce((m, x) => (compareBytes(x.kr.end, m) > 0 ? x.kr.end : m), members[0].kr.end)
+    const end = unbounded
+      ? Buffer.alloc(0)
+      : members.reduce((m, x) => (compareBytes(x.kr.end, m) > 0 ? x.kr.end : m), members[0].kr.end)
     return {
       start,
       range: shardNameOf({start, end}),
@@ -235,10 +368,14 @@ function groupOverlaps(sources: Named[], destinations: Named[]): ReshardGroup[] 
   for (const g of groups) {
     if (!g.sources.length || !g.destinations.length) {
       // Both sides cover the keyspace exactly, so this only happens with a corrupt topology.
-      throw new PlanError(`cannot pair shards ${[...g.sources, ...g.destinations].join(', ')} with anything on the other side; the serving shards in the topology do not cover the keyspace exactly`)
+      throw new PlanError(
+        `cannot pair shards ${[...g.sources, ...g.destinations].join(', ')} with anything on the other side; the serving shards in the topology do not cover the keyspace exactly`,
+      )
     }
   }
-  return groups.sort((a, b) => compareBytes(a.start, b.start)).map(({range, sources, destinations}) => ({range, sources, destinations}))
+  return groups
+    .sort((a, b) => compareBytes(a.start, b.start))
+    .map(({range, sources, destinations}) => ({range, sources, destinations}))
 }
 
 /** Lookups the planner makes once per shard or tablet, built once. */
@@ -266,7 +403,10 @@ function shardNameOf(kr: KeyRange): string {
 
 function shardRange(state: KeyspaceState, ix: StateIndex, name: string): KeyRange {
   const rec = ix.shards.get(name)
-  if (!rec) throw new PlanError(`SrvKeyspace of "${state.keyspace.name}" serves shard "${name}", which has no shard record; the topology is inconsistent`)
+  if (!rec)
+    throw new PlanError(
+      `SrvKeyspace of "${state.keyspace.name}" serves shard "${name}", which has no shard record; the topology is inconsistent`,
+    )
   return keyRangeFromJSON(rec.keyRange)
 }
 
@@ -277,11 +417,21 @@ function tabletChanges(ix: StateIndex, spec: ShardSpec, currentName: string): Ch
     const cur = have.find((h) => h.alias === t.alias)
     if (!cur) {
       if (t.type === 'primary') throw reparentError(spec.name, have.find((h) => h.type === 'primary')?.alias, t.alias)
-      out.push({action: 'create', kind: 'tablet', name: t.alias, shard: currentName, detail: `${tabletText(t)} in shard ${currentName}`})
+      out.push({
+        action: 'create',
+        kind: 'tablet',
+        name: t.alias,
+        shard: currentName,
+        detail: `${tabletText(t)} in shard ${currentName}`,
+      })
       continue
     }
     if ((cur.type === 'primary') !== (t.type === 'primary')) {
-      throw reparentError(spec.name, have.find((h) => h.type === 'primary')?.alias, spec.tablets.find((x) => x.type === 'primary')!.alias)
+      throw reparentError(
+        spec.name,
+        have.find((h) => h.type === 'primary')?.alias,
+        spec.tablets.find((x) => x.type === 'primary')!.alias,
+      )
     }
     const diffs = (['type', 'host', 'port', 'user', 'passwordEnv', 'adminUser', 'adminPasswordEnv'] as const)
       .filter((k) => (cur[k] ?? '') !== (t[k] ?? ''))
@@ -289,19 +439,29 @@ function tabletChanges(ix: StateIndex, spec: ShardSpec, currentName: string): Ch
     // TLS settings (file paths) are part of the record: a change of them alone is an update too.
     const tlsText = (v: unknown) => (v === undefined ? '-' : canonicalJSON(v))
     if (tlsText(cur.tls) !== tlsText(t.tls)) diffs.push(`tls: ${tlsText(cur.tls)} → ${tlsText(t.tls)}`)
-    if (diffs.length) out.push({action: 'update', kind: 'tablet', name: t.alias, shard: currentName, detail: diffs.join(', ')})
+    if (diffs.length)
+      out.push({action: 'update', kind: 'tablet', name: t.alias, shard: currentName, detail: diffs.join(', ')})
   }
   for (const h of have) {
     if (!spec.tablets.some((t) => t.alias === h.alias)) {
-      if (h.type === 'primary') throw reparentError(spec.name, h.alias, spec.tablets.find((x) => x.type === 'primary')!.alias)
-      out.push({action: 'retire', kind: 'tablet', name: h.alias, shard: currentName, detail: `${h.type} ${h.host}:${h.port} leaves shard ${currentName} (the server is left alone)`})
+      if (h.type === 'primary')
+        throw reparentError(spec.name, h.alias, spec.tablets.find((x) => x.type === 'primary')!.alias)
+      out.push({
+        action: 'retire',
+        kind: 'tablet',
+        name: h.alias,
+        shard: currentName,
+        detail: `${h.type} ${h.host}:${h.port} leaves shard ${currentName} (the server is left alone)`,
+      })
     }
   }
   return out
 }
 
 function reparentError(shard: string, from: string | undefined, to: string): PlanError {
-  return new PlanError(`shard "${shard}" keeps its key range but its primary changes (${from ?? 'none'} → ${to}); that is a reparent, which shardform does not do. Keep ${from ?? 'the current primary'} as the primary in the layout.`)
+  return new PlanError(
+    `shard "${shard}" keeps its key range but its primary changes (${from ?? 'none'} → ${to}); that is a reparent, which shardform does not do. Keep ${from ?? 'the current primary'} as the primary in the layout.`,
+  )
 }
 
 /** New tablets must not take an alias or host:port that another registered tablet still holds. */
@@ -310,12 +470,22 @@ function checkTabletClashes(ix: StateIndex, layout: Layout, retiring: Set<string
     for (const t of shard.tablets) {
       const same = ix.byAlias.get(t.alias)
       if (same && !(same.keyspace === layout.keyspace && same.shard === shard.name)) {
-        const where = same.keyspace === layout.keyspace ? `shard "${same.shard}"` : `keyspace "${same.keyspace}", shard "${same.shard}"`
-        const after = retiring.has(same.shard) ? ' until that shard is retired; give the new tablet another alias' : '; give the new tablet another alias'
-        throw new PlanError(`${layout.file}: tablet alias "${t.alias}" (shard "${shard.name}") is registered in ${where}${after}`)
+        const where =
+          same.keyspace === layout.keyspace
+            ? `shard "${same.shard}"`
+            : `keyspace "${same.keyspace}", shard "${same.shard}"`
+        const after = retiring.has(same.shard)
+          ? ' until that shard is retired; give the new tablet another alias'
+          : '; give the new tablet another alias'
+        throw new PlanError(
+          `${layout.file}: tablet alias "${t.alias}" (shard "${shard.name}") is registered in ${where}${after}`,
+        )
       }
       const ep = ix.byEndpoint.get(`${t.host}:${t.port}`)
-      if (ep && ep.alias !== t.alias) throw new PlanError(`${layout.file}: tablet "${t.alias}" uses ${t.host}:${t.port}, which tablet "${ep.alias}" (keyspace "${ep.keyspace}", shard "${ep.shard}") already uses`)
+      if (ep && ep.alias !== t.alias)
+        throw new PlanError(
+          `${layout.file}: tablet "${t.alias}" uses ${t.host}:${t.port}, which tablet "${ep.alias}" (keyspace "${ep.keyspace}", shard "${ep.shard}") already uses`,
+        )
     }
   }
 }
@@ -339,5 +509,7 @@ function sameSet(a: string[], b: string[]): boolean {
 }
 
 function vschemaSummary(from: {sharded: boolean}, to: {sharded: boolean}): string {
-  return from.sharded === to.sharded ? 'vschema changes (see the diff)' : `vschema becomes ${to.sharded ? 'sharded' : 'unsharded'}`
+  return from.sharded === to.sharded
+    ? 'vschema changes (see the diff)'
+    : `vschema becomes ${to.sharded ? 'sharded' : 'unsharded'}`
 }

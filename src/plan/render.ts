@@ -6,7 +6,13 @@ import type {Change, Plan} from './types.js'
 const SYMBOL: Record<Change['action'], string> = {create: '+', retire: '-', update: '~', move: '→'}
 
 function paint(c: Colors, action: Change['action'], s: string): string {
-  return action === 'create' ? c.green(s) : action === 'retire' ? c.red(s) : action === 'update' ? c.yellow(s) : c.cyan(s)
+  return action === 'create'
+    ? c.green(s)
+    : action === 'retire'
+      ? c.red(s)
+      : action === 'update'
+        ? c.yellow(s)
+        : c.cyan(s)
 }
 
 export function renderPlanText(plan: Plan, c: Colors, topoUrl?: string): string {
@@ -17,14 +23,18 @@ export function renderPlanText(plan: Plan, c: Colors, topoUrl?: string): string 
     return out.join('\n') + '\n'
   }
   if (plan.kind === 'revert' && plan.revert) {
-    out.push(`shardform will revert workflow ${c.bold(plan.revert.workflow)} (applying ${plan.revert.layout}) so that keyspace ${c.bold(plan.keyspace)} matches ${plan.desired.file}${where}.`)
+    out.push(
+      `shardform will revert workflow ${c.bold(plan.revert.workflow)} (applying ${plan.revert.layout}) so that keyspace ${c.bold(plan.keyspace)} matches ${plan.desired.file}${where}.`,
+    )
     out.push(`That workflow is ${plan.revert.stage}: ${plan.revert.reason}.`)
   } else {
     const verb = plan.kind === 'reshard' ? 'reshard' : 'update'
     out.push(`shardform will ${verb} keyspace ${c.bold(plan.keyspace)} to match ${plan.desired.file}${where}.`)
   }
   out.push('')
-  out.push(`Actions: ${c.green('+ create')}  ${c.red('- retire')}  ${c.yellow('~ update')}  ${c.cyan('→ move traffic')}`)
+  out.push(
+    `Actions: ${c.green('+ create')}  ${c.red('- retire')}  ${c.yellow('~ update')}  ${c.cyan('→ move traffic')}`,
+  )
   out.push('')
   const width = Math.max(...plan.changes.map((ch) => `${ch.kind} ${ch.name}`.length))
   for (const ch of plan.changes) {
@@ -33,7 +43,13 @@ export function renderPlanText(plan: Plan, c: Colors, topoUrl?: string): string 
     if (ch.kind === 'vschema' && plan.vschemaDiff) {
       // Table and column names are free text: control characters in them are shown escaped, never sent raw.
       for (const line of plan.vschemaDiff.split('\n').map(printable)) {
-        const colored = line.startsWith('+') ? c.green(line) : line.startsWith('-') ? c.red(line) : line.startsWith('@@') ? c.cyan(line) : line
+        const colored = line.startsWith('+')
+          ? c.green(line)
+          : line.startsWith('-')
+            ? c.red(line)
+            : line.startsWith('@@')
+              ? c.cyan(line)
+              : line
         out.push(`      ${colored}`)
       }
     }
@@ -42,7 +58,9 @@ export function renderPlanText(plan: Plan, c: Colors, topoUrl?: string): string 
   out.push('Phases (in order; a phase starts only when every task of the previous one is done):')
   const taskWidth = Math.max(...plan.phases.flatMap((ph) => ph.tasks.map((t) => t.id.length)))
   plan.phases.forEach((ph, i) => {
-    out.push(`  ${String(i + 1).padStart(2)}. ${c.bold(ph.name)}  ${ph.mode}, gate: ${gateText(ph.gate, ph.tasks.length)}`)
+    out.push(
+      `  ${String(i + 1).padStart(2)}. ${c.bold(ph.name)}  ${ph.mode}, gate: ${gateText(ph.gate, ph.tasks.length)}`,
+    )
     for (const t of ph.tasks) out.push(`        ${t.id.padEnd(taskWidth)}  ${c.dim(t.detail)}`)
   })
   if (plan.notes.length) {
@@ -83,7 +101,12 @@ export function planToJSON(plan: Plan): Record<string, unknown> {
     changes: plan.changes,
     groups: plan.groups,
     ...(plan.vschemaDiff ? {vschema_diff: plan.vschemaDiff} : {}),
-    phases: plan.phases.map((ph) => ({name: ph.name, mode: ph.mode, gate: ph.gate, tasks: ph.tasks.map((t) => ({id: t.id, shard: t.shard, detail: t.detail}))})),
+    phases: plan.phases.map((ph) => ({
+      name: ph.name,
+      mode: ph.mode,
+      gate: ph.gate,
+      tasks: ph.tasks.map((t) => ({id: t.id, shard: t.shard, detail: t.detail})),
+    })),
     summary: plan.summary,
     notes: plan.notes,
     ...(plan.revert ? {revert: plan.revert} : {}),

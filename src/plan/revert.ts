@@ -8,7 +8,15 @@ import type {ActiveWorkflow, KeyspaceState} from '../topo/state.js'
 import {deepEqual} from '../util/canonical.js'
 import {pushTo} from '../util/multimap.js'
 import {PlanError, phasesOf, summarize} from './planner.js'
-import {PLAN_FORMAT_VERSION, REVERT_PHASES, type Change, type Plan, type PlanTask, type PhaseName, type ReshardGroup} from './types.js'
+import {
+  PLAN_FORMAT_VERSION,
+  REVERT_PHASES,
+  type Change,
+  type Plan,
+  type PlanTask,
+  type PhaseName,
+  type ReshardGroup,
+} from './types.js'
 import {vschemaDiff} from './vschema-diff.js'
 import {fingerprint} from '../topo/state.js'
 
@@ -29,8 +37,12 @@ export interface RevertInfo {
 export function isStartOf(wf: ActiveWorkflow, layout: Layout): boolean {
   const cur = wf.plan?.current
   if (!cur) return false
-  const same = (a: Array<{keyRange: {start: string; end: string}}>, b: Array<{keyRange: {start: string; end: string}}>) =>
-    a.length === b.length && a.every((x) => b.some((y) => keyRangeEqual(keyRangeFromJSON(x.keyRange), keyRangeFromJSON(y.keyRange))))
+  const same = (
+    a: Array<{keyRange: {start: string; end: string}}>,
+    b: Array<{keyRange: {start: string; end: string}}>,
+  ) =>
+    a.length === b.length &&
+    a.every((x) => b.some((y) => keyRangeEqual(keyRangeFromJSON(x.keyRange), keyRangeFromJSON(y.keyRange))))
   return same(cur.shards, layout.shards) && deepEqual(cur.vschema, layout.vschema)
 }
 
@@ -48,7 +60,9 @@ export function revertPlan(state: KeyspaceState, layout: Layout, wf: ActiveWorkf
 
   for (const g of wplan.groups) {
     if (g.sources.some((s) => done(`retire_sources/${s}`) || touched(`retire_sources/${s}`))) {
-      throw new PlanError(`workflow ${wf.id} is already retiring ${g.sources.join(', ')}, so it can no longer be reverted. Let it finish (shardform apply), then apply ${layout.file} again: that will be an ordinary reshard back.`)
+      throw new PlanError(
+        `workflow ${wf.id} is already retiring ${g.sources.join(', ')}, so it can no longer be reverted. Let it finish (shardform apply), then apply ${layout.file} again: that will be an ordinary reshard back.`,
+      )
     }
     const gi = groups.length
     if (done(`migrate_primary/${g.range}`)) {
@@ -56,19 +70,49 @@ export function revertPlan(state: KeyspaceState, layout: Layout, wf: ActiveWorkf
       groups.push({range: g.range, sources: g.destinations, destinations: g.sources, mode: 'reverse'})
       reversed.push(g.range)
       for (const d of g.sources) {
-        add('wait_for_filtered_replication', {id: `wait_for_filtered_replication/${d}`, shard: d, group: gi, detail: `until reverse replication from ${g.destinations.join(', ')} lags ≤ ${layout.settings.maxReplicationLagSeconds}s`})
-        add('diff', {id: `diff/${d}`, shard: d, group: gi, detail: `rows of ${d} against ${g.destinations.join(', ')} restricted to ${d}`})
+        add('wait_for_filtered_replication', {
+          id: `wait_for_filtered_replication/${d}`,
+          shard: d,
+          group: gi,
+          detail: `until reverse replication from ${g.destinations.join(', ')} lags ≤ ${layout.settings.maxReplicationLagSeconds}s`,
+        })
+        add('diff', {
+          id: `diff/${d}`,
+          shard: d,
+          group: gi,
+          detail: `rows of ${d} against ${g.destinations.join(', ')} restricted to ${d}`,
+        })
       }
       for (const type of ['rdonly', 'replica', 'primary'] as const) {
-        const detail = type === 'primary'
-          ? `${g.destinations.join(', ')} read-only; wait (≤ ${layout.settings.cutoverTimeoutSeconds}s) for ${g.sources.join(', ')} to catch up; primary traffic back; ${g.sources.join(', ')} writable`
-          : `SrvKeyspace ${type}: ${g.destinations.join(', ')} → ${g.sources.join(', ')}`
+        const detail =
+          type === 'primary'
+            ? `${g.destinations.join(', ')} read-only; wait (≤ ${layout.settings.cutoverTimeoutSeconds}s) for ${g.sources.join(', ')} to catch up; primary traffic back; ${g.sources.join(', ')} writable`
+            : `SrvKeyspace ${type}: ${g.destinations.join(', ')} → ${g.sources.join(', ')}`
         add(`migrate_${type}`, {id: `migrate_${type}/${g.range}`, shard: g.range, group: gi, detail})
-        changes.push({action: 'move', kind: 'traffic', name: `${type} ${g.range}`, tabletType: type, from: g.destinations, to: g.sources, detail: `${type}: ${g.destinations.join(', ')} → ${g.sources.join(', ')} (back)`})
+        changes.push({
+          action: 'move',
+          kind: 'traffic',
+          name: `${type} ${g.range}`,
+          tabletType: type,
+          from: g.destinations,
+          to: g.sources,
+          detail: `${type}: ${g.destinations.join(', ')} → ${g.sources.join(', ')} (back)`,
+        })
       }
       for (const d of g.destinations) {
-        add('retire_sources', {id: `retire_sources/${d}`, shard: d, group: gi, detail: `remove shard ${d} and its tablets from the topology (data stays on the servers)`})
-        changes.push({action: 'retire', kind: 'shard', name: d, shard: d, detail: `served since ${wf.id} moved traffic to it; its data stays on the servers`})
+        add('retire_sources', {
+          id: `retire_sources/${d}`,
+          shard: d,
+          group: gi,
+          detail: `remove shard ${d} and its tablets from the topology (data stays on the servers)`,
+        })
+        changes.push({
+          action: 'retire',
+          kind: 'shard',
+          name: d,
+          shard: d,
+          detail: `served since ${wf.id} moved traffic to it; its data stays on the servers`,
+        })
       }
       continue
     }
@@ -77,29 +121,73 @@ export function revertPlan(state: KeyspaceState, layout: Layout, wf: ActiveWorkf
     cancelled.push(g.range)
     for (const type of ['replica', 'rdonly'] as const) {
       if (!done(`migrate_${type}/${g.range}`)) continue
-      add(`cancel_migrate_${type}`, {id: `cancel_migrate_${type}/${g.range}`, shard: g.range, group: gi, detail: `SrvKeyspace ${type}: ${g.destinations.join(', ')} → ${g.sources.join(', ')}`})
-      changes.push({action: 'move', kind: 'traffic', name: `${type} ${g.range}`, tabletType: type, from: g.destinations, to: g.sources, detail: `${type}: ${g.destinations.join(', ')} → ${g.sources.join(', ')} (back)`})
+      add(`cancel_migrate_${type}`, {
+        id: `cancel_migrate_${type}/${g.range}`,
+        shard: g.range,
+        group: gi,
+        detail: `SrvKeyspace ${type}: ${g.destinations.join(', ')} → ${g.sources.join(', ')}`,
+      })
+      changes.push({
+        action: 'move',
+        kind: 'traffic',
+        name: `${type} ${g.range}`,
+        tabletType: type,
+        from: g.destinations,
+        to: g.sources,
+        detail: `${type}: ${g.destinations.join(', ')} → ${g.sources.join(', ')} (back)`,
+      })
     }
     const created = g.destinations.filter((d) => done(`create_shards/${d}`) || state.shards.some((s) => s.name === d))
-    add('stop_filtered_replication', {id: `stop_filtered_replication/${g.range}`, shard: g.range, group: gi, detail: `forget the streams ${g.sources.join(', ')} → ${g.destinations.join(', ')}; make sure ${g.sources.join(', ')} take writes`})
+    add('stop_filtered_replication', {
+      id: `stop_filtered_replication/${g.range}`,
+      shard: g.range,
+      group: gi,
+      detail: `forget the streams ${g.sources.join(', ')} → ${g.destinations.join(', ')}; make sure ${g.sources.join(', ')} take writes`,
+    })
     for (const d of created) {
-      add('delete_shards', {id: `delete_shards/${d}`, shard: d, group: gi, detail: `remove shard ${d} and its tablets from the topology (data left on the servers)`})
-      changes.push({action: 'retire', kind: 'shard', name: d, shard: d, detail: 'never served primary traffic; its data stays on the servers'})
+      add('delete_shards', {
+        id: `delete_shards/${d}`,
+        shard: d,
+        group: gi,
+        detail: `remove shard ${d} and its tablets from the topology (data left on the servers)`,
+      })
+      changes.push({
+        action: 'retire',
+        kind: 'shard',
+        name: d,
+        shard: d,
+        detail: 'never served primary traffic; its data stays on the servers',
+      })
     }
   }
 
   const vsChanged = !deepEqual(state.keyspace.vschema, layout.vschema)
   if (vsChanged) {
-    add('apply_vschema', {id: 'apply_vschema', shard: layout.keyspace, detail: `store the vschema of ${layout.file} again, once all traffic is back`})
-    changes.unshift({action: 'update', kind: 'vschema', name: layout.keyspace, detail: `back to the vschema of ${layout.file}`})
+    add('apply_vschema', {
+      id: 'apply_vschema',
+      shard: layout.keyspace,
+      detail: `store the vschema of ${layout.file} again, once all traffic is back`,
+    })
+    changes.unshift({
+      action: 'update',
+      kind: 'vschema',
+      name: layout.keyspace,
+      detail: `back to the vschema of ${layout.file}`,
+    })
   }
 
   const phases = phasesOf(REVERT_PHASES, phaseTasks, layout)
   const stage = stageText(wf, cancelled, reversed)
   const reason = [
-    cancelled.length ? `group ${cancelled.join(', ')} never moved primary traffic, so it is cancelled: read traffic goes back, the new shards leave the topology, the sources never stopped taking writes` : '',
-    reversed.length ? `group ${reversed.join(', ')} already moved primary traffic, so it is reversed: reverse replication kept the old shards current; after a diff, rdonly, replica and primary traffic move back with the same freeze and timeout rules, then the new shards are retired` : '',
-  ].filter(Boolean).join('; ')
+    cancelled.length
+      ? `group ${cancelled.join(', ')} never moved primary traffic, so it is cancelled: read traffic goes back, the new shards leave the topology, the sources never stopped taking writes`
+      : '',
+    reversed.length
+      ? `group ${reversed.join(', ')} already moved primary traffic, so it is reversed: reverse replication kept the old shards current; after a diff, rdonly, replica and primary traffic move back with the same freeze and timeout rules, then the new shards are retired`
+      : '',
+  ]
+    .filter(Boolean)
+    .join('; ')
   const revert: RevertInfo = {workflow: wf.id, layout: wf.layoutFile, stage, reason, cancelled, reversed}
   const serving = state.srvKeyspace.partitions.primary
   return {
@@ -115,13 +203,23 @@ export function revertPlan(state: KeyspaceState, layout: Layout, wf: ActiveWorkf
       }),
       vschema: state.keyspace.vschema,
     },
-    desired: {file: layout.file, database: layout.database, vschema: layout.vschema, approvals: layout.approvals, settings: layout.settings, shards: layout.shards},
+    desired: {
+      file: layout.file,
+      database: layout.database,
+      vschema: layout.vschema,
+      approvals: layout.approvals,
+      settings: layout.settings,
+      shards: layout.shards,
+    },
     groups,
     changes,
     ...(vsChanged ? {vschemaDiff: vschemaDiff(state.keyspace.vschema, layout.vschema)} : {}),
     phases,
     summary: summarize(changes, phases),
-    notes: [`Reverts workflow ${wf.id} (${stage}): ${reason}.`, `Workflow ${wf.id} is closed as cancelled when this plan is applied.`],
+    notes: [
+      `Reverts workflow ${wf.id} (${stage}): ${reason}.`,
+      `Workflow ${wf.id} is closed as cancelled when this plan is applied.`,
+    ],
     revert,
   }
 }

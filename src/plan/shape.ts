@@ -20,10 +20,19 @@ export function planShapeProblems(p: unknown): string[] {
   }
   if (!isObj(p)) return ['the plan is not an object']
   need(isStr(p.keyspace) && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(p.keyspace), 'keyspace is not a keyspace name')
-  need(['reshard', 'update', 'revert', 'noop'].includes(p.kind as string), 'kind is not one of reshard, update, revert, noop')
+  need(
+    ['reshard', 'update', 'revert', 'noop'].includes(p.kind as string),
+    'kind is not one of reshard, update, revert, noop',
+  )
   need(isStr(p.fingerprint), 'fingerprint is missing')
   const cur = p.current
-  need(isObj(cur) && Array.isArray(cur.shards) && cur.shards.every((s) => isObj(s) && isStr(s.name) && keyRange(s.keyRange)) && isObj(cur.vschema), 'current is not {shards: [{name, keyRange}], vschema}')
+  need(
+    isObj(cur) &&
+      Array.isArray(cur.shards) &&
+      cur.shards.every((s) => isObj(s) && isStr(s.name) && keyRange(s.keyRange)) &&
+      isObj(cur.vschema),
+    'current is not {shards: [{name, keyRange}], vschema}',
+  )
   const d = p.desired
   const desiredOk =
     isObj(d) &&
@@ -33,10 +42,24 @@ export function planShapeProblems(p: unknown): string[] {
     isObj(d.settings) &&
     isObj(d.approvals) &&
     Array.isArray(d.shards) &&
-    d.shards.every((s) => isObj(s) && isStr(s.name) && isValidShardName(s.name) && keyRange(s.keyRange) && Array.isArray(s.tablets) && s.tablets.every((t) => isObj(t) && isStr(t.alias) && isStr(t.type) && isStr(t.host) && Number.isInteger(t.port)))
+    d.shards.every(
+      (s) =>
+        isObj(s) &&
+        isStr(s.name) &&
+        isValidShardName(s.name) &&
+        keyRange(s.keyRange) &&
+        Array.isArray(s.tablets) &&
+        s.tablets.every(
+          (t) => isObj(t) && isStr(t.alias) && isStr(t.type) && isStr(t.host) && Number.isInteger(t.port),
+        ),
+    )
   need(desiredOk, 'desired is not {file, database, vschema, settings, approvals, shards: [{name, keyRange, tablets}]}')
   const groups = p.groups
-  need(Array.isArray(groups) && groups.every((g) => isObj(g) && isStr(g.range) && strArray(g.sources) && strArray(g.destinations)), 'groups is not a list of {range, sources, destinations}')
+  need(
+    Array.isArray(groups) &&
+      groups.every((g) => isObj(g) && isStr(g.range) && strArray(g.sources) && strArray(g.destinations)),
+    'groups is not a list of {range, sources, destinations}',
+  )
   const nGroups = Array.isArray(groups) ? groups.length : 0
   need(Array.isArray(p.changes) && p.changes.every(isObj), 'changes is not a list')
   need(Array.isArray(p.notes) && p.notes.every(isStr), 'notes is not a list of text')
@@ -45,16 +68,25 @@ export function planShapeProblems(p: unknown): string[] {
   else {
     const ids = new Set<string>()
     phases.forEach((ph, i) => {
-      if (!isObj(ph) || !isStr(ph.name) || !PHASE_NAMES.has(ph.name)) return out.push(`phase ${i + 1} is not a phase shardform knows`)
+      if (!isObj(ph) || !isStr(ph.name) || !PHASE_NAMES.has(ph.name))
+        return out.push(`phase ${i + 1} is not a phase shardform knows`)
       need(ph.mode === 'parallel' || ph.mode === 'sequential', `phase ${ph.name}: mode is not parallel or sequential`)
-      need(ph.gate === 'canary' || ph.gate === 'phase' || ph.gate === 'none', `phase ${ph.name}: gate is not canary, phase or none`)
-      if (!Array.isArray(ph.tasks) || !ph.tasks.length) return out.push(`phase ${ph.name}: tasks is not a non-empty list`)
+      need(
+        ph.gate === 'canary' || ph.gate === 'phase' || ph.gate === 'none',
+        `phase ${ph.name}: gate is not canary, phase or none`,
+      )
+      if (!Array.isArray(ph.tasks) || !ph.tasks.length)
+        return out.push(`phase ${ph.name}: tasks is not a non-empty list`)
       for (const t of ph.tasks) {
         if (!isObj(t) || !isStr(t.id) || !isStr(t.shard) || !isStr(t.detail)) {
           out.push(`phase ${ph.name}: a task is not {id, shard, detail}`)
           continue
         }
-        need(t.group === undefined || (Number.isInteger(t.group) && (t.group as number) >= 0 && (t.group as number) < nGroups), `task ${t.id}: group is not one of the plan's groups`)
+        need(
+          t.group === undefined ||
+            (Number.isInteger(t.group) && (t.group as number) >= 0 && (t.group as number) < nGroups),
+          `task ${t.id}: group is not one of the plan's groups`,
+        )
         need(!ids.has(t.id), `task ${t.id} appears twice`)
         ids.add(t.id)
       }

@@ -28,13 +28,26 @@ export function explainTopologyChange(before: unknown, after: unknown): string[]
   if (before && !after) return ['the keyspace no longer exists']
   const out: string[] = []
   if (canonicalJSON(a.keyspace?.vschema) !== canonicalJSON(b.keyspace?.vschema)) out.push('the vschema changed')
-  out.push(...diffSet('shard', byName(a.shards, (s) => s.name), byName(b.shards, (s) => s.name)))
+  out.push(
+    ...diffSet(
+      'shard',
+      byName(a.shards, (s) => s.name),
+      byName(b.shards, (s) => s.name),
+    ),
+  )
   for (const type of ['primary', 'replica', 'rdonly']) {
     const x = a.srvKeyspace?.partitions?.[type] ?? []
     const y = b.srvKeyspace?.partitions?.[type] ?? []
-    if (canonicalJSON(x) !== canonicalJSON(y)) out.push(`${type} traffic moved: ${x.join(', ') || 'none'} → ${y.join(', ') || 'none'}`)
+    if (canonicalJSON(x) !== canonicalJSON(y))
+      out.push(`${type} traffic moved: ${x.join(', ') || 'none'} → ${y.join(', ') || 'none'}`)
   }
-  out.push(...diffSet('tablet', byName(a.tablets, (t) => t.alias), byName(b.tablets, (t) => t.alias)))
+  out.push(
+    ...diffSet(
+      'tablet',
+      byName(a.tablets, (t) => t.alias),
+      byName(b.tablets, (t) => t.alias),
+    ),
+  )
   const wa = new Set(a.workflows ?? [])
   for (const w of b.workflows ?? []) if (!wa.has(w)) out.push(`workflow ${w} started`)
   for (const w of wa) if (!(b.workflows ?? []).includes(w)) out.push(`workflow ${w} finished`)

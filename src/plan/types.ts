@@ -27,15 +27,31 @@ export type PhaseName =
 export const PHASES: ReadonlyArray<{name: PhaseName; mode: 'parallel' | 'sequential'; what: string}> = [
   {name: 'apply_vschema', mode: 'sequential', what: 'store the new vschema'},
   {name: 'update_tablets', mode: 'sequential', what: 'register, change or remove tablets of unchanged shards'},
-  {name: 'create_shards', mode: 'parallel', what: 'create destination shard records and register their tablets (not serving)'},
+  {
+    name: 'create_shards',
+    mode: 'parallel',
+    what: 'create destination shard records and register their tablets (not serving)',
+  },
   {name: 'copy_schema', mode: 'parallel', what: 'copy tables and views from the first source shard'},
   {name: 'clone', mode: 'parallel', what: 'copy rows from a consistent snapshot, then start filtered replication'},
-  {name: 'wait_for_filtered_replication', mode: 'parallel', what: 'wait until filtered replication lag is under the threshold'},
+  {
+    name: 'wait_for_filtered_replication',
+    mode: 'parallel',
+    what: 'wait until filtered replication lag is under the threshold',
+  },
   {name: 'diff', mode: 'parallel', what: 'compare schema and every row with the sources at one position'},
   {name: 'migrate_rdonly', mode: 'sequential', what: 'move rdonly traffic to the destinations'},
   {name: 'migrate_replica', mode: 'sequential', what: 'move replica traffic to the destinations'},
-  {name: 'migrate_primary', mode: 'sequential', what: 'stop writes on the sources, let the destinations catch up, move primary traffic'},
-  {name: 'retire_sources', mode: 'sequential', what: 'remove the source shards and their tablets from the topology (data stays on the servers)'},
+  {
+    name: 'migrate_primary',
+    mode: 'sequential',
+    what: 'stop writes on the sources, let the destinations catch up, move primary traffic',
+  },
+  {
+    name: 'retire_sources',
+    mode: 'sequential',
+    what: 'remove the source shards and their tablets from the topology (data stays on the servers)',
+  },
 ]
 
 /** Phase order of a revert: traffic back first, then what no longer serves is dropped, the vschema last but one. */

@@ -78,12 +78,12 @@ export type RouterErrorCode =
 export class RouterError extends ShardformError {
   override name = 'RouterError'
   constructor(
-    readonly code: RouterErrorCode,
+    override readonly code: RouterErrorCode,
     message: string,
     readonly target?: RouteTarget,
     override readonly cause?: unknown,
   ) {
-    super(message)
+    super(message, {code, cause})
   }
   /** True when the statement may have been applied (never retry it blindly). */
   get uncertain(): boolean {
@@ -123,7 +123,10 @@ export interface RoutingSnapshot {
   tablets: TabletRecord[]
 }
 
-const READ_ONLY_ERRNOS = new Set([1290 /* ER_OPTION_PREVENTS_STATEMENT */, 1836 /* ER_READ_ONLY_MODE */, 1792 /* ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION */])
+const READ_ONLY_ERRNOS = new Set([
+  1290 /* ER_OPTION_PREVENTS_STATEMENT */, 1836 /* ER_READ_ONLY_MODE */,
+  1792 /* ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION */,
+])
 const AUTH_ERRNOS = new Set([1044, 1045, 1049, 1698, 1227])
 /** ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED, CR_SERVER_GONE_ERROR, CR_SERVER_LOST. */
 const LOST_ERRNOS = new Set([1053, 1927, 2006, 2013])
@@ -136,7 +139,16 @@ export function isReadOnlyError(err: unknown): boolean {
 }
 
 export class Router {
-  private snap: {generation: number; key: string; keyspace: KeyspaceRecord; srv: SrvKeyspaceRecord; shards: Map<string, ShardView>; tablets: TabletRecord[]} | undefined
+  private snap:
+    | {
+        generation: number
+        key: string
+        keyspace: KeyspaceRecord
+        srv: SrvKeyspaceRecord
+        shards: Map<string, ShardView>
+        tablets: TabletRecord[]
+      }
+    | undefined
   private generation = 0
   private readonly pools = new Map<string, Promise<Pool>>()
   private readonly rr = new Map<string, number>()
@@ -148,7 +160,16 @@ export class Router {
   private lastRefresh = 0
   private closed = false
   private rewatchTimer: NodeJS.Timeout | undefined
-  private readonly st: RouterStats = {executed: 0, buffered: 0, bufferedOk: 0, bufferTimeouts: 0, maxBufferedMs: 0, totalBufferedMs: 0, holding: 0, generation: 0}
+  private readonly st: RouterStats = {
+    executed: 0,
+    buffered: 0,
+    bufferedOk: 0,
+    bufferTimeouts: 0,
+    maxBufferedMs: 0,
+    totalBufferedMs: 0,
+    holding: 0,
+    generation: 0,
+  }
   private readonly routingCache = new Map<string, TableRouting>()
 
   private constructor(
@@ -171,7 +192,10 @@ export class Router {
     try {
       await r.watch()
       await r.refresh()
-      if (!r.snap) throw new ShardformError(`keyspace "${opts.keyspace}" does not exist in ${store.url}; create it with: shardform topo init <layout>`)
+      if (!r.snap)
+        throw new ShardformError(
+          `keyspace "${opts.keyspace}" does not exist in ${store.url}; create it with: shardform topo init <layout>`,
+        )
     } catch (err) {
       await r.close()
       throw err
@@ -190,7 +214,13 @@ export class Router {
   /** The topology as the router sees it now. */
   snapshot(): RoutingSnapshot {
     const s = this.requireSnap()
-    return {generation: s.generation, keyspace: s.keyspace, srvKeyspace: s.srv, shards: [...s.shards.values()].map((v) => v.record), tablets: [...s.tablets]}
+    return {
+      generation: s.generation,
+      keyspace: s.keyspace,
+      srvKeyspace: s.srv,
+      shards: [...s.shards.values()].map((v) => v.record),
+      tablets: [...s.tablets],
+    }
   }
 
   /** Hear of every topology change the router adopts. Returns an unsubscribe function. */
@@ -226,7 +256,10 @@ export class Router {
       shard = serving.includes('0') ? '0' : serving[0]
     } else if (routing.kind === 'reference') {
       if (tabletType === 'primary') {
-        throw new RouterError('unsupported', `table "${table}" is a reference table of sharded keyspace ${this.keyspace}: writes go to every shard, which the router does not do; read it through a replica or rdonly tablet`)
+        throw new RouterError(
+          'unsupported',
+          `table "${table}" is a reference table of sharded keyspace ${this.keyspace}: writes go to every shard, which the router does not do; read it through a replica or rdonly tablet`,
+        )
       }
       shard = serving[0]
     } else {
@@ -238,10 +271,17 @@ export class Router {
     }
     if (shard === undefined || !s.shards.has(shard)) {
       const ksid = keyspaceId ? ` keyspace id ${keyspaceId.toString('hex')}` : ''
-      throw new RouterError('no_shard', `no shard of keyspace ${this.keyspace} serves ${tabletType} traffic for${ksid || ' it'} (serving ${tabletType}: ${serving.join(', ') || 'none'})`)
+      throw new RouterError(
+        'no_shard',
+        `no shard of keyspace ${this.keyspace} serves ${tabletType} traffic for${ksid || ' it'} (serving ${tabletType}: ${serving.join(', ') || 'none'})`,
+      )
     }
     const tablet = this.pickTablet(s, shard, tabletType)
-    if (!tablet) throw new RouterError('no_tablet', `shard ${this.keyspace}/${shard} has no ${tabletType} tablet and no primary in the topology`)
+    if (!tablet)
+      throw new RouterError(
+        'no_tablet',
+        `shard ${this.keyspace}/${shard} has no ${tabletType} tablet and no primary in the topology`,
+      )
     return {keyspace: this.keyspace, table, keyspaceId, shard, tabletType, tablet, generation: s.generation}
   }
 
@@ -268,7 +308,13 @@ export class Router {
    * retried (re-routed each time) when the topology changes or every retryIntervalMs, for up to the buffer window.
    * A connection that breaks while the statement runs is never retried: RouterError('uncertain').
    */
-  async execute<T = unknown>(table: string, value: VindexValue, sql: string, params?: QueryValues, opts: ExecuteOptions = {}): Promise<ExecuteResult<T>> {
+  async execute<T = unknown>(
+    table: string,
+    value: VindexValue,
+    sql: string,
+    params?: QueryValues,
+    opts: ExecuteOptions = {},
+  ): Promise<ExecuteResult<T>> {
     const tabletType = opts.tabletType ?? 'primary'
     const window = opts.bufferWindowMs ?? this.bufferWindowMs
     const retryInterval = this.opts.retryIntervalMs ?? 250
@@ -329,7 +375,12 @@ export class Router {
                 lastErr = err
               } else if (fatal) {
                 release('failed')
-                throw new RouterError('uncertain', `the connection to tablet ${target.tablet.alias} (${target.tablet.host}:${target.tablet.port}) broke while the statement ran; it may or may not have been applied: ${errorMessage(err)}`, target, err)
+                throw new RouterError(
+                  'uncertain',
+                  `the connection to tablet ${target.tablet.alias} (${target.tablet.host}:${target.tablet.port}) broke while the statement ran; it may or may not have been applied: ${errorMessage(err)}`,
+                  target,
+                  err,
+                )
               } else {
                 release('failed')
                 throw err
@@ -356,7 +407,12 @@ export class Router {
       const left = window - (now - heldSince)
       if (left <= 0) {
         const ms = release('timeout')
-        throw new RouterError('buffer_timeout', `held for ${Math.round(ms)} ms (buffer window ${window} ms) and never applied: ${why}`, lastTarget, lastErr)
+        throw new RouterError(
+          'buffer_timeout',
+          `held for ${Math.round(ms)} ms (buffer window ${window} ms) and never applied: ${why}`,
+          lastTarget,
+          lastErr,
+        )
       }
       if (performance.now() - this.lastRefresh > 1_000) void this.requestRefresh()
       await this.waitForChange(generation, Math.min(retryInterval, left))
@@ -399,14 +455,17 @@ export class Router {
     const shard = this.snap?.shards.get(t.shard)?.record
     if (!shard) return undefined
     const ctl = shard.tabletControls?.[t.tabletType]
-    if (ctl?.frozen) return `shard ${t.shard} refuses ${t.tabletType} traffic for now${ctl.reason ? ` (${ctl.reason})` : ''}`
+    if (ctl?.frozen)
+      return `shard ${t.shard} refuses ${t.tabletType} traffic for now${ctl.reason ? ` (${ctl.reason})` : ''}`
     if (t.tabletType === 'primary' && shard.frozen) return `shard ${t.shard} is frozen (its writes moved away)`
     return undefined
   }
 
   private pickTablet(s: NonNullable<Router['snap']>, shard: string, type: TabletType): TabletRecord | undefined {
     const view = s.shards.get(shard)!
-    const primary = view.record.primary ? s.tablets.find((t) => t.alias === view.record.primary) : s.tablets.find((t) => t.shard === shard && t.type === 'primary')
+    const primary = view.record.primary
+      ? s.tablets.find((t) => t.alias === view.record.primary)
+      : s.tablets.find((t) => t.shard === shard && t.type === 'primary')
     if (type === 'primary') return primary
     const candidates = s.tablets.filter((t) => t.shard === shard && t.type === type)
     if (!candidates.length) return primary
@@ -421,7 +480,11 @@ export class Router {
     const key = `${t.alias}|${t.host}:${t.port}|${role}|${role === 'admin' ? t.adminUser : t.user}`
     let p = this.pools.get(key)
     if (!p) {
-      p = tabletPool(t, role, {connectionLimit: this.opts.connectionLimit ?? 8, database: t.database, ...this.opts.poolOptions})
+      p = tabletPool(t, role, {
+        connectionLimit: this.opts.connectionLimit ?? 8,
+        database: t.database,
+        ...this.opts.poolOptions,
+      })
       this.pools.set(key, p)
       p.catch(() => this.pools.delete(key))
     }
@@ -495,7 +558,8 @@ export class Router {
     const srvRec = srv?.value ?? {partitions: {primary: [], replica: [], rdonly: []}}
     const key = JSON.stringify([keyspace.value, srvRec, shardRecs, tabletRecs])
     if (this.snap && this.snap.key === key) return
-    if (this.snap && JSON.stringify(this.snap.keyspace.vschema) !== JSON.stringify(keyspace.value.vschema)) this.routingCache.clear()
+    if (this.snap && JSON.stringify(this.snap.keyspace.vschema) !== JSON.stringify(keyspace.value.vschema))
+      this.routingCache.clear()
     this.generation++
     this.snap = {
       generation: this.generation,

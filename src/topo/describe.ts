@@ -32,9 +32,23 @@ export async function describeKeyspaces(store: TopoStore, only?: string): Promis
       ...(st.activeWorkflows[0] ? {workflow: `${st.activeWorkflows[0].id} (${st.activeWorkflows[0].state})`} : {}),
       shards: order.map((n) => {
         const s = st.shards.find((x) => x.name === n)!
-        const serving = (['primary', 'replica', 'rdonly'] as TabletType[]).filter((t) => st.srvKeyspace.partitions[t]?.includes(n))
-        const state = s.frozen ? 'frozen (writes moved away)' : serving.length ? 'serving' : s.sourceShards.length ? 'not serving (destination)' : 'not serving'
-        return {name: n, range: `${s.keyRange.start || 'min'}..${s.keyRange.end || 'max'}`, serving, primary: s.primary, state}
+        const serving = (['primary', 'replica', 'rdonly'] as TabletType[]).filter((t) =>
+          st.srvKeyspace.partitions[t]?.includes(n),
+        )
+        const state = s.frozen
+          ? 'frozen (writes moved away)'
+          : serving.length
+            ? 'serving'
+            : s.sourceShards.length
+              ? 'not serving (destination)'
+              : 'not serving'
+        return {
+          name: n,
+          range: `${s.keyRange.start || 'min'}..${s.keyRange.end || 'max'}`,
+          serving,
+          primary: s.primary,
+          state,
+        }
       }),
       tablets: st.tablets
         .map(({alias, shard, type, host, port, user}) => ({alias, shard, type, host, port, user}))

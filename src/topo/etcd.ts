@@ -61,11 +61,18 @@ export interface EtcdCredentials {
  * one is a clear error naming it.
  */
 export function etcdCredentials(tls: boolean, env: NodeJS.ProcessEnv = process.env): EtcdCredentials | undefined {
-  const files = {ca: env[ETCD_TLS_ENV.ca] || undefined, cert: env[ETCD_TLS_ENV.cert] || undefined, key: env[ETCD_TLS_ENV.key] || undefined}
+  const files = {
+    ca: env[ETCD_TLS_ENV.ca] || undefined,
+    cert: env[ETCD_TLS_ENV.cert] || undefined,
+    key: env[ETCD_TLS_ENV.key] || undefined,
+  }
   if (!tls && !files.ca && !files.cert && !files.key) return undefined
   if (!files.cert !== !files.key) {
     const [set, unset] = files.cert ? [ETCD_TLS_ENV.cert, ETCD_TLS_ENV.key] : [ETCD_TLS_ENV.key, ETCD_TLS_ENV.cert]
-    throw new TopoError('bad_url', `${set} is set but ${unset} is not: a client certificate for etcd needs its key (set both, or neither).`)
+    throw new TopoError(
+      'bad_url',
+      `${set} is set but ${unset} is not: a client certificate for etcd needs its key (set both, or neither).`,
+    )
   }
   const read = (name: string, file: string): Buffer => {
     try {
@@ -74,7 +81,14 @@ export function etcdCredentials(tls: boolean, env: NodeJS.ProcessEnv = process.e
       return data
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
-      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message
+      const why =
+        code === 'ENOENT'
+          ? 'no such file'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : code === 'EISDIR'
+              ? 'is a directory'
+              : (e as Error).message
       throw new TopoError('bad_url', `cannot read ${file} (named by ${name}) for TLS to etcd: ${why}.`)
     }
   }
@@ -146,7 +160,9 @@ export class EtcdTopoStore implements TopoStore {
     const store = new EtcdTopoStore(mod, client, loc, opts.connectTimeoutMs ?? 5_000)
     try {
       // Fail here, with a clear message, rather than at the first real request.
-      await store.call(() => client.kv.range({key: store.key(''), count_only: true}, {deadline: Date.now() + store.connectTimeoutMs}))
+      await store.call(() =>
+        client.kv.range({key: store.key(''), count_only: true}, {deadline: Date.now() + store.connectTimeoutMs}),
+      )
     } catch (e) {
       client.close()
       throw e
@@ -238,11 +254,10 @@ export class EtcdTopoStore implements TopoStore {
             ? {key: this.key(o.path), target: 'Create', result: 'Equal', create_revision: 0}
             : {key: this.key(o.path), target: 'Mod', result: 'Equal', mod_revision: o.version!},
         ),
-        success: ops.map(
-          (o): IRequestOp =>
-            o.op === 'put'
-              ? {request_put: {key: this.key(o.path), value: Buffer.from(recordText(o.value))}}
-              : {request_delete_range: {key: this.key(o.path)}},
+        success: ops.map((o): IRequestOp =>
+          o.op === 'put'
+            ? {request_put: {key: this.key(o.path), value: Buffer.from(recordText(o.value))}}
+            : {request_delete_range: {key: this.key(o.path)}},
         ),
         // Read the guarded keys in the same transaction, to say exactly which expectation failed.
         failure: guarded.map((o) => ({request_range: {key: this.key(o.path)}})),
@@ -253,7 +268,10 @@ export class EtcdTopoStore implements TopoStore {
       const cur = res.responses[i]?.response_range?.kvs[0]?.mod_revision
       if (o.version === null ? cur !== undefined : cur !== o.version) throw commitConflict(o.path, o.version!, cur)
     }
-    throw new TopoError('conflict', 'commit refused, nothing written: the topology changed meanwhile; re-read and try again.')
+    throw new TopoError(
+      'conflict',
+      'commit refused, nothing written: the topology changed meanwhile; re-read and try again.',
+    )
   }
 
   // ---- watch
@@ -344,7 +362,11 @@ export class EtcdTopoStore implements TopoStore {
         if (!kv) continue // released in between
         const waited = Date.now() - started
         if (waited >= opts.timeoutMs) {
-          throw lockHeldError(keyspace, lockRecordOf(this.entryOf<LockRecord>(kv).value), opts.timeoutMs > 0 ? waited : undefined)
+          throw lockHeldError(
+            keyspace,
+            lockRecordOf(this.entryOf<LockRecord>(kv).value),
+            opts.timeoutMs > 0 ? waited : undefined,
+          )
         }
         await this.waitForDelete(key, res.header.revision, opts.timeoutMs - waited)
       }
@@ -522,9 +544,13 @@ class EtcdLockHandle implements LockHandle {
     lease.on('keepaliveFired', () => (sent = Date.now()))
     lease.on('keepaliveSucceeded', () => (this.lastBeat = sent))
     // The library reports a lost lease only after 2×ttl without etcd; the lease itself is gone after ttl.
-    this.timer = setInterval(() => {
-      if (Date.now() - this.lastBeat > ttl * 1000) this.lose(`no heartbeat reached etcd for ${ttl} s, so its lease has expired`)
-    }, Math.max(100, (ttl * 1000) / 3))
+    this.timer = setInterval(
+      () => {
+        if (Date.now() - this.lastBeat > ttl * 1000)
+          this.lose(`no heartbeat reached etcd for ${ttl} s, so its lease has expired`)
+      },
+      Math.max(100, (ttl * 1000) / 3),
+    )
     this.timer.unref()
     this.keyWatch = store.watchKey(this.key, String(BigInt(revision) + 1n))
     this.keyWatch.on('delete', () => this.lose('its record was removed (force-unlock?)'))

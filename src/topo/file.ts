@@ -7,6 +7,7 @@ import {dirname, join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {TopoSnapshot} from './open.js'
 import {lockPath} from './paths.js'
+import {processAlive} from '../util/process.js'
 import type {LockRecord} from './records.js'
 import {
   checkPath,
@@ -67,7 +68,10 @@ export async function openFileTopo(location: string, opts: FileTopoOptions = {})
   const st = await stat(abs).catch(() => undefined)
   if (st?.isFile()) return SnapshotTopoStore.open(abs)
   if (!st && abs.endsWith('.json')) {
-    throw new TopoError('bad_url', `there is no snapshot at ${abs}; export one first, or name a directory for a live store.`)
+    throw new TopoError(
+      'bad_url',
+      `there is no snapshot at ${abs}; export one first, or name a directory for a live store.`,
+    )
   }
   return FileTopoStore.open(abs, opts)
 }
@@ -175,7 +179,9 @@ export class FileTopoStore implements TopoStore {
     if (ops.length === 0) return
     const journal: Journal = {
       format: 1,
-      ops: ops.map((o) => (o.op === 'put' ? {op: 'put', path: o.path, text: recordText(o.value)} : {op: 'delete', path: o.path})),
+      ops: ops.map((o) =>
+        o.op === 'put' ? {op: 'put', path: o.path, text: recordText(o.value)} : {op: 'delete', path: o.path},
+      ),
     }
     await this.withMutex(async () => {
       await this.replayJournal()
@@ -273,7 +279,8 @@ export class FileTopoStore implements TopoStore {
         return handle
       }
       const waited = Date.now() - started
-      if (waited >= opts.timeoutMs) throw lockHeldError(keyspace, lockRecordOf(holder), opts.timeoutMs > 0 ? waited : undefined)
+      if (waited >= opts.timeoutMs)
+        throw lockHeldError(keyspace, lockRecordOf(holder), opts.timeoutMs > 0 ? waited : undefined)
       await sleep(Math.max(1, Math.min(this.pollMs, opts.timeoutMs - waited)))
     }
   }
@@ -378,7 +385,7 @@ export class FileTopoStore implements TopoStore {
 
   private isStaleLock(l: StoredLock): boolean {
     if (!(l.expires >= Date.now())) return true
-    return l.hostname === hostname() && !pidAlive(l.pid)
+    return l.hostname === hostname() && !processAlive(l.pid)
   }
 
   /** Temp file + rename: readers see the old bytes or the new ones, never a torn file. */
@@ -482,7 +489,7 @@ export class FileTopoStore implements TopoStore {
   private async removeOrphanTemps(): Promise<void> {
     for (const name of (await readdir(join(this.dir, TMP)).catch(enoentUndefined)) ?? []) {
       const pid = Number(name.split('-')[0])
-      if (pid !== process.pid && !pidAlive(pid)) await unlink(join(this.dir, TMP, name)).catch(() => undefined)
+      if (pid !== process.pid && !processAlive(pid)) await unlink(join(this.dir, TMP, name)).catch(() => undefined)
     }
   }
 
@@ -506,7 +513,12 @@ export class FileTopoStore implements TopoStore {
 
   private async acquireMutex(): Promise<void> {
     const file = join(this.dir, MUTEX)
-    const text = JSON.stringify({pid: process.pid, hostname: hostname(), at: Date.now(), nonce: randomBytes(4).toString('hex')})
+    const text = JSON.stringify({
+      pid: process.pid,
+      hostname: hostname(),
+      at: Date.now(),
+      nonce: randomBytes(4).toString('hex'),
+    })
     const deadline = Date.now() + this.mutexTimeoutMs
     for (;;) {
       try {
@@ -540,7 +552,7 @@ export class FileTopoStore implements TopoStore {
 
   private async isStaleMutex(file: string, text: string): Promise<boolean> {
     const m = parseMutex(text)
-    if (m && m.hostname === hostname() && !pidAlive(m.pid)) return true
+    if (m && m.hostname === hostname() && !processAlive(m.pid)) return true
     // Unreadable (a holder killed between create and write) or from another host: go by age.
     const at = m?.at ?? Number((await stat(file).catch(enoentUndefined))?.mtimeMs ?? Date.now())
     return Date.now() - at > this.staleMutexMs
@@ -775,17 +787,6 @@ function parseMutex(text: string): {pid: number; hostname: string; at: number} |
     return typeof m.pid === 'number' ? m : undefined
   } catch {
     return undefined
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    // EPERM: it exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

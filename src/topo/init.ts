@@ -3,7 +3,13 @@ import {ShardformError} from '../errors.js'
 import type {Layout} from '../layout/types.js'
 import {keyspaceRecord, shardRecord, tabletRecord} from './build.js'
 import {keyspacePath, shardPath, srvKeyspacePath, tabletPath} from './paths.js'
-import {TABLET_TYPES, type KeyspaceRecord, type ShardRecord, type SrvKeyspaceRecord, type TabletRecord} from './records.js'
+import {
+  TABLET_TYPES,
+  type KeyspaceRecord,
+  type ShardRecord,
+  type SrvKeyspaceRecord,
+  type TabletRecord,
+} from './records.js'
 import {TopoError, type TopoStore, type TxnOp} from './store.js'
 
 export interface BootstrapRecords {
@@ -20,19 +26,25 @@ export function bootstrapRecords(layout: Layout): BootstrapRecords {
     keyspace: keyspaceRecord(layout.keyspace, layout.database, layout.vschema),
     srvKeyspace: {partitions: {primary: [...names], replica: [...names], rdonly: [...names]}},
     shards: layout.shards.map((s) => shardRecord(s, [...TABLET_TYPES])),
-    tablets: layout.shards.flatMap((s) => s.tablets.map((t) => tabletRecord(t, layout.keyspace, s.name, layout.database))),
+    tablets: layout.shards.flatMap((s) =>
+      s.tablets.map((t) => tabletRecord(t, layout.keyspace, s.name, layout.database)),
+    ),
   }
 }
 
 export async function initKeyspace(store: TopoStore, layout: Layout): Promise<void> {
   if (await store.get(keyspacePath(layout.keyspace))) {
-    throw new ShardformError(`keyspace "${layout.keyspace}" already exists in ${store.url}; topo init only bootstraps a new keyspace. To change it, use: shardform plan ${layout.file}`)
+    throw new ShardformError(
+      `keyspace "${layout.keyspace}" already exists in ${store.url}; topo init only bootstraps a new keyspace. To change it, use: shardform plan ${layout.file}`,
+    )
   }
   const recs = bootstrapRecords(layout)
   for (const t of recs.tablets) {
     const existing = await store.get<TabletRecord>(tabletPath(t.alias))
     if (existing) {
-      throw new ShardformError(`tablet alias "${t.alias}" is already registered (keyspace "${existing.value.keyspace}", shard "${existing.value.shard}"); pick another alias in ${layout.file}`)
+      throw new ShardformError(
+        `tablet alias "${t.alias}" is already registered (keyspace "${existing.value.keyspace}", shard "${existing.value.shard}"); pick another alias in ${layout.file}`,
+      )
     }
   }
   const ops: TxnOp[] = [
@@ -45,7 +57,9 @@ export async function initKeyspace(store: TopoStore, layout: Layout): Promise<vo
     await store.commit(ops)
   } catch (err) {
     if (err instanceof TopoError && err.code === 'conflict') {
-      throw new ShardformError(`keyspace "${layout.keyspace}" or one of its tablets was created by someone else while topo init ran; nothing was written. See: shardform topo show`)
+      throw new ShardformError(
+        `keyspace "${layout.keyspace}" or one of its tablets was created by someone else while topo init ran; nothing was written. See: shardform topo show`,
+      )
     }
     throw err
   }

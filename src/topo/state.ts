@@ -32,7 +32,14 @@ export interface KeyspaceState {
 const FINISHED = new Set(['done', 'cancelled'])
 
 function summary(w: WorkflowLike): ActiveWorkflow {
-  return {id: w.id, state: w.state, layoutFile: w.plan?.desired?.file ?? '', phase: w.currentPhase, plan: w.plan, tasks: w.tasks}
+  return {
+    id: w.id,
+    state: w.state,
+    layoutFile: w.plan?.desired?.file ?? '',
+    phase: w.currentPhase,
+    plan: w.plan,
+    tasks: w.tasks,
+  }
 }
 
 interface WorkflowLike {
@@ -54,8 +61,16 @@ export async function readKeyspaceState(store: TopoStore, keyspace: string): Pro
     store.list<WorkflowLike>(workflowsPrefix()),
   ])
   const allTablets = tablets.map((e) => e.value)
-  const mine = workflows.filter((e) => e.path.endsWith('/Workflow') && e.value.keyspace === keyspace).map((e) => e.value)
-  const finished = mine.filter((w) => FINISHED.has(w.state)).sort((a, b) => String((a as {created_at?: string}).created_at ?? '').localeCompare(String((b as {created_at?: string}).created_at ?? '')))
+  const mine = workflows
+    .filter((e) => e.path.endsWith('/Workflow') && e.value.keyspace === keyspace)
+    .map((e) => e.value)
+  const finished = mine
+    .filter((w) => FINISHED.has(w.state))
+    .sort((a, b) =>
+      String((a as {created_at?: string}).created_at ?? '').localeCompare(
+        String((b as {created_at?: string}).created_at ?? ''),
+      ),
+    )
   const last = finished[finished.length - 1]
   return {
     keyspace: ks.value,

@@ -1,4 +1,5 @@
 // The topology store: a small key/value contract that both the etcd and the file backend implement.
+import {ShardformError, type ErrorParts} from '../errors.js'
 import {randomBytes} from 'node:crypto'
 import {hostname, userInfo} from 'node:os'
 import type {LockRecord} from './records.js'
@@ -28,13 +29,14 @@ export type TopoErrorCode =
   /** A stored record that is not valid JSON, or a path that cannot name a record. */
   | 'invalid'
 
-export class TopoError extends Error {
+export class TopoError extends ShardformError {
   override name = 'TopoError'
   constructor(
-    readonly code: TopoErrorCode,
+    override readonly code: TopoErrorCode,
     message: string,
+    parts: Omit<ErrorParts, 'code'> = {},
   ) {
-    super(message)
+    super(message, {...parts, code})
   }
 }
 
@@ -77,7 +79,11 @@ export interface TopoStore {
    * Call `onEvent` for each change under `prefix` from now on. Returns a function that stops watching.
    * `onError` hears of a watch that broke for good (events may have been missed: re-read and watch again).
    */
-  watch<T>(prefix: string, onEvent: (ev: WatchEvent<T>) => void, onError?: (err: TopoError) => void): Promise<() => void>
+  watch<T>(
+    prefix: string,
+    onEvent: (ev: WatchEvent<T>) => void,
+    onError?: (err: TopoError) => void,
+  ): Promise<() => void>
   /** Take the keyspace lock (lease based). */
   lock(keyspace: string, opts: LockOptions): Promise<LockHandle>
   /** The current holder of the keyspace lock, if any. */
@@ -88,8 +94,7 @@ export interface TopoStore {
 }
 
 export type TxnOp =
-  | {op: 'put'; path: string; value: unknown; version?: string | null}
-  | {op: 'delete'; path: string; version?: string}
+  {op: 'put'; path: string; value: unknown; version?: string | null} | {op: 'delete'; path: string; version?: string}
 
 // Helpers shared by the backends, so both speak and fail the same way.
 
@@ -185,4 +190,3 @@ export function commitConflict(path: string, expected: string | null, current: s
   const found = current === undefined ? 'it is absent' : `it is at version ${current}`
   return new TopoError('conflict', `commit refused, nothing written: expected ${path} ${want}, but ${found}.`)
 }
-

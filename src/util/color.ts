@@ -8,7 +8,8 @@ export interface Colors {
   dim(s: string): string
 }
 
-const wrap = (on: boolean, open: number, close: number) => (s: string) => (on ? `\u001b[${open}m${s}\u001b[${close}m` : s)
+const wrap = (on: boolean, open: number, close: number) => (s: string) =>
+  on ? `\u001b[${open}m${s}\u001b[${close}m` : s
 
 export function colors(enabled: boolean): Colors {
   return {

@@ -7,7 +7,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {pidAlive} from '../../src/local/proc.js'
+import {processAlive as pidAlive} from '../../src/util/process.js'
 import {guestbookFile, rewriteLayouts} from '../helpers/cluster.js'
 import {freePort} from '../helpers/ports.js'
 
@@ -37,9 +37,15 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'shardform-e2e-local-'))
   localDir = join(dir, 'local')
   layouts = await rewriteLayouts([guestbookFile('1-shard.yaml'), guestbookFile('2-shards.yaml')], join(dir, 'layouts'))
-  env = {...process.env, NO_COLOR: '1', SHARDFORM_TOPO: `etcd://127.0.0.1:${await freePort()}/e2e`, SHARDFORM_CREDENTIALS_FILE: join(dir, 'credentials.json')}
+  env = {
+    ...process.env,
+    NO_COLOR: '1',
+    SHARDFORM_TOPO: `etcd://127.0.0.1:${await freePort()}/e2e`,
+    SHARDFORM_CREDENTIALS_FILE: join(dir, 'credentials.json'),
+  }
   // Passwords set nowhere: `local up` generates them into the credentials file.
-  for (const name of ['SHARDFORM_MYSQL_PASSWORD', 'SHARDFORM_ADMIN_PASSWORD', 'SHARDFORM_REPL_PASSWORD']) delete env[name]
+  for (const name of ['SHARDFORM_MYSQL_PASSWORD', 'SHARDFORM_ADMIN_PASSWORD', 'SHARDFORM_REPL_PASSWORD'])
+    delete env[name]
 })
 
 afterAll(async () => {
@@ -54,7 +60,9 @@ describe('shardform local / exec / schema load (CLI)', () => {
     expect(up.code).toBe(0)
     expect(up.stdout).toMatch(/Started 3 of 3 tablet\(s\) in [\d.]+ s; etcd on 127\.0\.0\.1:\d+ started/)
     expect(up.stdout).toMatch(/test-101 +test_keyspace\/0 +replica .* started, replicating from test-100/)
-    expect(up.stdout).toContain(`Generated passwords for SHARDFORM_REPL_PASSWORD, SHARDFORM_MYSQL_PASSWORD, SHARDFORM_ADMIN_PASSWORD; they are in ${join(dir, 'credentials.json')} (mode 0600)`)
+    expect(up.stdout).toContain(
+      `Generated passwords for SHARDFORM_REPL_PASSWORD, SHARDFORM_MYSQL_PASSWORD, SHARDFORM_ADMIN_PASSWORD; they are in ${join(dir, 'credentials.json')} (mode 0600)`,
+    )
     const creds = join(dir, 'credentials.json')
     expect(statSync(creds).mode & 0o777).toBe(0o600)
     for (const pw of Object.values(JSON.parse(readFileSync(creds, 'utf8')) as Record<string, string>)) {
@@ -73,7 +81,11 @@ describe('shardform local / exec / schema load (CLI)', () => {
     expect(st.code).toBe(0)
     const s = JSON.parse(st.stdout)
     expect(s.etcd.state).toBe('running')
-    expect(s.tablets.map((t: {alias: string; state: string}) => `${t.alias}:${t.state}`)).toEqual(['test-100:running', 'test-101:running', 'test-102:running'])
+    expect(s.tablets.map((t: {alias: string; state: string}) => `${t.alias}:${t.state}`)).toEqual([
+      'test-100:running',
+      'test-101:running',
+      'test-102:running',
+    ])
     expect(s.tablets[1].replication).toMatchObject({ioRunning: 'Yes', sqlRunning: 'Yes'})
     const text = await sf(['local', 'status', '--dir', localDir])
     expect(text.stdout).toMatch(/test-102 +test_keyspace\/0 +rdonly +\d+ +\d+ +running +ON +ok from test-100/)
@@ -85,25 +97,45 @@ describe('shardform local / exec / schema load (CLI)', () => {
     expect(schema.code).toBe(0)
     expect(schema.stdout).toMatch(/^shard 0 \(test-100\): 1 statement\(s\) applied in \d+ ms$/m)
 
-    const ins = await sf(['exec', 'test-100', "INSERT INTO messages VALUES (18446744073709551615, 2, 'hi'), (1, 3, NULL)"])
+    const ins = await sf([
+      'exec',
+      'test-100',
+      "INSERT INTO messages VALUES (18446744073709551615, 2, 'hi'), (1, 3, NULL)",
+    ])
     expect(ins.code).toBe(0)
     expect(ins.stdout).toMatch(/OK on test-100: 2 row\(s\) affected/)
     let rows: unknown
     await sleep(300) // replication takes milliseconds; each CLI call costs a Node start
     for (let i = 0; i < 50; i++) {
-      const sel = await sf(['exec', 'test-101', 'SELECT page, time_created_ns, message, UNHEX("00ff") AS b FROM messages ORDER BY page', '--json'])
+      const sel = await sf([
+        'exec',
+        'test-101',
+        'SELECT page, time_created_ns, message, UNHEX("00ff") AS b FROM messages ORDER BY page',
+        '--json',
+      ])
       expect(sel.code).toBe(0)
       rows = JSON.parse(sel.stdout).rows
       if ((rows as unknown[]).length === 2) break
       await sleep(100)
     }
-    expect(rows).toEqual([['1', '3', null, '0x00ff'], ['18446744073709551615', '2', 'hi', '0x00ff']])
-    const table = await sf(['exec', 'test-100', 'SELECT page, message, CURRENT_USER() AS u FROM messages ORDER BY page'])
-    expect(table.stdout).toMatch(/^page +message +u\n1 +NULL +shardform@127\.0\.0\.1\n18446744073709551615 +hi +shardform@127\.0\.0\.1\n2 rows from test-100/m)
+    expect(rows).toEqual([
+      ['1', '3', null, '0x00ff'],
+      ['18446744073709551615', '2', 'hi', '0x00ff'],
+    ])
+    const table = await sf([
+      'exec',
+      'test-100',
+      'SELECT page, message, CURRENT_USER() AS u FROM messages ORDER BY page',
+    ])
+    expect(table.stdout).toMatch(
+      /^page +message +u\n1 +NULL +shardform@127\.0\.0\.1\n18446744073709551615 +hi +shardform@127\.0\.0\.1\n2 rows from test-100/m,
+    )
 
     const bad = await sf(['exec', 'test-100', 'SELECT * FROM nope'])
     expect(bad.code).toBe(1)
-    expect(bad.stderr).toMatch(/^Error: tablet test-100 \(127\.0\.0\.1:\d+\): Table 'vt_test_keyspace\.nope' doesn't exist/)
+    expect(bad.stderr).toMatch(
+      /^Error: tablet test-100 \(127\.0\.0\.1:\d+\): Table 'vt_test_keyspace\.nope' doesn't exist/,
+    )
     expect(bad.stderr).not.toMatch(/\n\s+at /)
     const missing = await sf(['exec', 'test-999', 'SELECT 1'])
     expect(missing.code).toBe(1)
@@ -121,7 +153,9 @@ describe('shardform local / exec / schema load (CLI)', () => {
     } finally {
       srv.close()
     }
-    const nobin = await sf(['local', 'up', layouts[1]!, '--dir', join(dir, 'nobin')], {SHARDFORM_MARIADBD: '/nonexistent/mariadbd'})
+    const nobin = await sf(['local', 'up', layouts[1]!, '--dir', join(dir, 'nobin')], {
+      SHARDFORM_MARIADBD: '/nonexistent/mariadbd',
+    })
     expect(nobin.code).toBe(1)
     expect(nobin.stderr).toMatch(/mariadbd was not found.*install it with: apt-get install -y mariadb-server/)
   })

@@ -35,7 +35,9 @@ describe.each([
     expect(r.stdout).toMatch(/Initialised keyspace test_keyspace .*1 shard\(s\) \(0\), 3 tablet\(s\)/)
     const again = await run('topo', 'init', `${GB}/1-shard.yaml`)
     expect(again.code).toBe(1)
-    expect(again.stderr).toMatch(/^Error: keyspace "test_keyspace" already exists in .*; topo init only bootstraps a new keyspace/)
+    expect(again.stderr).toMatch(
+      /^Error: keyspace "test_keyspace" already exists in .*; topo init only bootstraps a new keyspace/,
+    )
   })
 
   it('topo show lists shards with key ranges and what they serve, and tablets', async () => {
@@ -43,8 +45,14 @@ describe.each([
     expect(r.code).toBe(0)
     const ks = JSON.parse(r.stdout).keyspaces[0]
     expect(ks).toMatchObject({name: 'test_keyspace', sharded: false, database: 'vt_test_keyspace'})
-    expect(ks.shards).toEqual([{name: '0', range: 'min..max', serving: ['primary', 'replica', 'rdonly'], primary: 'test-100', state: 'serving'}])
-    expect(ks.tablets.map((t: {alias: string; type: string}) => `${t.alias}:${t.type}`)).toEqual(['test-100:primary', 'test-101:replica', 'test-102:rdonly'])
+    expect(ks.shards).toEqual([
+      {name: '0', range: 'min..max', serving: ['primary', 'replica', 'rdonly'], primary: 'test-100', state: 'serving'},
+    ])
+    expect(ks.tablets.map((t: {alias: string; type: string}) => `${t.alias}:${t.type}`)).toEqual([
+      'test-100:primary',
+      'test-101:replica',
+      'test-102:rdonly',
+    ])
     const text = await run('topo', 'show')
     expect(text.stdout).toMatch(/^0\s+min\.\.max\s+primary,replica,rdonly\s+test-100\s+serving$/m)
     const missing = await run('topo', 'show', 'nope')
@@ -56,10 +64,12 @@ describe.each([
     const r = await run('plan', `${GB}/2-shards.yaml`)
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('~ vschema test_keyspace')
-    expect(r.stdout).toMatch(/^\s+\+ shard -80 .*key range \[min, 80\); tablets test-200 \(primary 127\.0\.0\.1:17200\)/m)
+    expect(r.stdout).toMatch(
+      /^\s+\+ shard -80 .*key range \[min, 80\); tablets test-200 \(primary 127\.0\.0\.1:17200\)/m,
+    )
     expect(r.stdout).toMatch(/^\s+- shard 0 /m)
     expect(r.stdout).toMatch(/^\s+→ traffic primary 0 .*primary: 0 → -80, 80-/m)
-    expect(r.stdout).toMatch(/^\s+-  "sharded": false,$/m)
+    expect(r.stdout).toMatch(/^\s+- {2}"sharded": false,$/m)
     expect(r.stdout).toMatch(/^\s+4\. clone\s+parallel, gate: canary/m)
     expect(r.stdout).toMatch(/^\s+migrate_primary\/0 /m)
     expect(r.stdout).toMatch(/^Plan: 2 to create, 1 to retire, 1 to update, 3 traffic moves; 14 tasks in 10 phases\.$/m)
@@ -76,9 +86,29 @@ describe.each([
     expect(j.format_version).toBe('1')
     expect(j.keyspace).toBe('test_keyspace')
     expect(j.fingerprint).toMatch(/^[0-9a-f]{16}$/)
-    expect(j.changes.filter((c: {kind: string}) => c.kind === 'shard').map((c: {action: string; name: string}) => `${c.action} ${c.name}`)).toEqual(['create -40', 'create 40-80', 'create 80-c0', 'create c0-', 'retire 0'])
-    expect(j.phases.map((p: {name: string}) => p.name)).toEqual(['apply_vschema', 'create_shards', 'copy_schema', 'clone', 'wait_for_filtered_replication', 'diff', 'migrate_rdonly', 'migrate_replica', 'migrate_primary', 'retire_sources'])
-    expect(j.phases[3]).toEqual({name: 'clone', mode: 'parallel', gate: 'canary', tasks: [{id: 'clone/0', shard: '0', detail: expect.stringContaining('rdonly test-102')}]})
+    expect(
+      j.changes
+        .filter((c: {kind: string}) => c.kind === 'shard')
+        .map((c: {action: string; name: string}) => `${c.action} ${c.name}`),
+    ).toEqual(['create -40', 'create 40-80', 'create 80-c0', 'create c0-', 'retire 0'])
+    expect(j.phases.map((p: {name: string}) => p.name)).toEqual([
+      'apply_vschema',
+      'create_shards',
+      'copy_schema',
+      'clone',
+      'wait_for_filtered_replication',
+      'diff',
+      'migrate_rdonly',
+      'migrate_replica',
+      'migrate_primary',
+      'retire_sources',
+    ])
+    expect(j.phases[3]).toEqual({
+      name: 'clone',
+      mode: 'parallel',
+      gate: 'canary',
+      tasks: [{id: 'clone/0', shard: '0', detail: expect.stringContaining('rdonly test-102')}],
+    })
   })
 
   it('plan --out saves a plan that show renders identically', async () => {
@@ -102,7 +132,10 @@ describe.each([
     const j = JSON.parse(fromSnap.stdout)
     expect({...j, created_at: 0}).toEqual({...live, created_at: 0})
     const other = join(tmp, 'other.yaml')
-    writeFileSync(other, 'keyspace: other\nshards: { "0": { tablets: [ { alias: o-1, type: primary, port: 3306 } ] } }\n')
+    writeFileSync(
+      other,
+      'keyspace: other\nshards: { "0": { tablets: [ { alias: o-1, type: primary, port: 3306 } ] } }\n',
+    )
     const write = await cli(['topo', 'init', other, '--topo', `file:${snap}`])
     expect(write.code).toBe(1)
     expect(write.stderr).toMatch(/read-only snapshot/)
@@ -114,10 +147,15 @@ describe('errors: one clear message, exit 1, no stack trace', () => {
 
   it('a broken layout names file:line:col', async () => {
     const f = join(tmp, 'broken.yaml')
-    writeFileSync(f, 'keyspace: test_keyspace\nshards:\n  "-80":\n    tablets: [ { alias: a-1, type: primary, port: 99999 } ]\n')
+    writeFileSync(
+      f,
+      'keyspace: test_keyspace\nshards:\n  "-80":\n    tablets: [ { alias: a-1, type: primary, port: 99999 } ]\n',
+    )
     const r = await cli(['plan', f, '--topo', topo()])
     expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(new RegExp(`^Error: ${f}:4:\\d+: shards\\["-80"\\]\\.tablets\\[0\\]\\.port: must be at most 65535$`, 'm'))
+    expect(r.stderr).toMatch(
+      new RegExp(`^Error: ${f}:4:\\d+: shards\\["-80"\\]\\.tablets\\[0\\]\\.port: must be at most 65535$`, 'm'),
+    )
     expect(hasStackTrace(r.stderr)).toBe(false)
     const dbg = await cli(['plan', f, '--topo', topo(), '--debug'])
     expect(hasStackTrace(dbg.stderr)).toBe(true)

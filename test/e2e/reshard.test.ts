@@ -11,7 +11,10 @@ let c: TestCluster
 const journals: string[] = []
 
 beforeAll(async () => {
-  c = await startTestCluster([guestbookFile('1-shard.yaml'), guestbookFile('2-shards.yaml'), guestbookFile('4-shards.yaml')], {init: 0, schema: true})
+  c = await startTestCluster(
+    [guestbookFile('1-shard.yaml'), guestbookFile('2-shards.yaml'), guestbookFile('4-shards.yaml')],
+    {init: 0, schema: true},
+  )
 }, 240_000)
 
 afterAll(async () => {
@@ -56,7 +59,9 @@ async function reshard(layoutIndex: number, oldPrimaries: string[]) {
   return {applied, status: JSON.parse(st.stdout), summary}
 }
 
-function diffTasks(status: {workflows?: Array<{state: string; phases: Array<{name: string; tasks: Array<{id: string; state: string}>}>}>}) {
+function diffTasks(status: {
+  workflows?: Array<{state: string; phases: Array<{name: string; tasks: Array<{id: string; state: string}>}>}>
+}) {
   const wf = status.workflows?.[0]
   return wf?.phases.find((p) => p.name === 'diff')?.tasks ?? []
 }
@@ -68,7 +73,10 @@ describe('guestbook 1 → 2 → 4 → 2 under load', () => {
     expect(diffs.map((t) => `${t.id} ${t.state}`)).toEqual(['diff/-80 done', 'diff/80- done'])
     const shown = await run(['topo', 'show', 'test_keyspace', '--json'])
     const ks = JSON.parse(shown.stdout).keyspaces[0]
-    expect(ks.shards.map((s: {name: string; serving: string[]}) => `${s.name}:${s.serving.join(',')}`)).toEqual(['-80:primary,replica,rdonly', '80-:primary,replica,rdonly'])
+    expect(ks.shards.map((s: {name: string; serving: string[]}) => `${s.name}:${s.serving.join(',')}`)).toEqual([
+      '-80:primary,replica,rdonly',
+      '80-:primary,replica,rdonly',
+    ])
   }, 600_000)
 
   it('splits each half again', async () => {

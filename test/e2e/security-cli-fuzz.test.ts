@@ -12,7 +12,17 @@ import {initKeyspace} from '../../src/topo/init.js'
 import {exportSnapshot, openTopo} from '../../src/topo/open.js'
 import {readKeyspaceState} from '../../src/topo/state.js'
 import {cli, hasStackTrace, ROOT, type CliResult} from '../helpers/cli.js'
-import {BASE_LAYOUT, damage, format, layoutText, mutate, mutation, textDamage, weirdValue, type Mutation} from '../helpers/security-fuzz.js'
+import {
+  BASE_LAYOUT,
+  damage,
+  format,
+  layoutText,
+  mutate,
+  mutation,
+  textDamage,
+  weirdValue,
+  type Mutation,
+} from '../helpers/security-fuzz.js'
 
 const GB = join(ROOT, 'plans/guestbook')
 const dir = mkdtempSync(join(tmpdir(), 'sf-e2e-hostile-'))
@@ -23,9 +33,14 @@ let n = 0
 
 beforeAll(async () => {
   // The CLI runs dist/: it must include the loader being tested.
-  for (const [src, out] of [['src/layout/source.ts', 'dist/layout/source.js'], ['src/cli/base.ts', 'dist/cli/base.js'], ['src/util/canonical.ts', 'dist/util/canonical.js']]) {
+  for (const [src, out] of [
+    ['src/layout/source.ts', 'dist/layout/source.js'],
+    ['src/cli/base.ts', 'dist/cli/base.js'],
+    ['src/util/canonical.ts', 'dist/util/canonical.js'],
+  ]) {
     const built = join(ROOT, out)
-    if (!existsSync(built) || statSync(join(ROOT, src)).mtimeMs > statSync(built).mtimeMs + 1000) throw new Error(`dist/ is older than ${src}: run \`npm run build\` first (npm test does).`)
+    if (!existsSync(built) || statSync(join(ROOT, src)).mtimeMs > statSync(built).mtimeMs + 1000)
+      throw new Error(`dist/ is older than ${src}: run \`npm run build\` first (npm test does).`)
   }
   const store = await openTopo(topo)
   try {
@@ -61,7 +76,9 @@ function expectClearRefusal(r: CliResult, what: string): void {
   expect(hasStackTrace(r.stderr + r.stdout), info).toBe(false)
   expect(r.stderr.trim(), info).not.toMatch(/\n\s*\n/)
   expect(r.stderr, info).not.toContain('--debug')
-  expect(r.stderr, info).not.toMatch(/TypeError|RangeError|Maximum call stack|Cannot read propert|is not a function|is not iterable/)
+  expect(r.stderr, info).not.toMatch(
+    /TypeError|RangeError|Maximum call stack|Cannot read propert|is not a function|is not iterable/,
+  )
   expect(r.stderr, info).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/)
 }
 
@@ -93,7 +110,9 @@ const planEdit: fc.Arbitrary<Mutation> = fc.oneof(
 /** A damaged saved plan that loadPlanFile refuses. */
 const badPlan = fc
   .oneof(
-    fc.array(planEdit, {minLength: 1, maxLength: 2}).map((edits) => Buffer.from(JSON.stringify(mutate(JSON.parse(planText), edits), null, 2) ?? 'null')),
+    fc
+      .array(planEdit, {minLength: 1, maxLength: 2})
+      .map((edits) => Buffer.from(JSON.stringify(mutate(JSON.parse(planText), edits), null, 2) ?? 'null')),
     fc.array(textDamage, {minLength: 1, maxLength: 3}).map((dmg) => damage(Buffer.from(planText), dmg)),
   )
   .filter((bytes) => {
@@ -144,11 +163,17 @@ describe('hostile input through the CLI', () => {
   it('apply --auto-approve <hostile layout or damaged plan>: exit 1 and the topology is untouched', async () => {
     const before = await snapshot()
     await fc.assert(
-      fc.asyncProperty(fc.oneof(badLayout.map((b) => ({b, ext: 'yaml'})), badPlan.map((b) => ({b, ext: 'plan'}))), async ({b, ext}) => {
-        const f = writeInput(b, ext)
-        expectClearRefusal(await cli(['apply', f, '--auto-approve'], {env}), `apply ${f}`)
-        expect(await snapshot()).toBe(before)
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          badLayout.map((b) => ({b, ext: 'yaml'})),
+          badPlan.map((b) => ({b, ext: 'plan'})),
+        ),
+        async ({b, ext}) => {
+          const f = writeInput(b, ext)
+          expectClearRefusal(await cli(['apply', f, '--auto-approve'], {env}), `apply ${f}`)
+          expect(await snapshot()).toBe(before)
+        },
+      ),
       runs(10),
     )
   }, 180_000)
@@ -169,14 +194,32 @@ describe('hostile input through the CLI: specific cases', () => {
   it('terminal escapes, NUL, invalid UTF-8 and deep nesting in a layout come out as one clean error', async () => {
     const before = await snapshot()
     const cases = [
-      Buffer.from(layoutText(mutate(BASE_LAYOUT, [{op: 'name', target: 'shard', value: '\u001b]0;pwned\u0007\u001b[2J-80'}]), 'json')),
-      Buffer.from(layoutText(mutate(BASE_LAYOUT, [{op: 'name', target: 'alias', value: "x`; DROP DATABASE vt_test_keyspace; -- '"}]), 'yaml')),
-      Buffer.concat([Buffer.from('keyspace: test_keyspace\n'), Buffer.from([0xc3, 0x28, 0x00]), Buffer.from('\nshards: {}\n')]),
+      Buffer.from(
+        layoutText(
+          mutate(BASE_LAYOUT, [{op: 'name', target: 'shard', value: '\u001b]0;pwned\u0007\u001b[2J-80'}]),
+          'json',
+        ),
+      ),
+      Buffer.from(
+        layoutText(
+          mutate(BASE_LAYOUT, [{op: 'name', target: 'alias', value: "x`; DROP DATABASE vt_test_keyspace; -- '"}]),
+          'yaml',
+        ),
+      ),
+      Buffer.concat([
+        Buffer.from('keyspace: test_keyspace\n'),
+        Buffer.from([0xc3, 0x28, 0x00]),
+        Buffer.from('\nshards: {}\n'),
+      ]),
       Buffer.from(`keyspace: ${'['.repeat(50_000)}`),
     ]
     for (const b of cases) {
       const f = writeInput(b, 'yaml')
-      for (const args of [['plan', f], ['apply', f, '--auto-approve']]) expectClearRefusal(await cli(args, {env}), args.join(' '))
+      for (const args of [
+        ['plan', f],
+        ['apply', f, '--auto-approve'],
+      ])
+        expectClearRefusal(await cli(args, {env}), args.join(' '))
     }
     expect(await snapshot()).toBe(before)
   })

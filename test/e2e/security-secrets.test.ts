@@ -26,7 +26,11 @@ const outputs: Array<{what: string; r: CliResult}> = []
 beforeAll(async () => {
   c = await startTestCluster([guestbookFile('1-shard.yaml'), guestbookFile('2-shards.yaml')], {init: 0, schema: true})
   for (let i = 0; i < 50; i++) {
-    await c.query('test-100', 'INSERT INTO vt_test_keyspace.messages (page, time_created_ns, message) VALUES (?, ?, ?)', [i + 1, i, `hello ${i}`])
+    await c.query(
+      'test-100',
+      'INSERT INTO vt_test_keyspace.messages (page, time_created_ns, message) VALUES (?, ?, ?)',
+      [i + 1, i, `hello ${i}`],
+    )
   }
 }, 180_000)
 
@@ -34,7 +38,10 @@ afterAll(async () => {
   await c?.stop()
 })
 
-async function run(args: string[], opts: {env?: Record<string, string | undefined>; code?: number} = {}): Promise<CliResult> {
+async function run(
+  args: string[],
+  opts: {env?: Record<string, string | undefined>; code?: number} = {},
+): Promise<CliResult> {
   const r = await cli(args, {env: {...c.env, ...opts.env}, timeoutMs: 300_000})
   outputs.push({what: args.join(' '), r})
   expect(r.code, `${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(opts.code ?? 0)
@@ -102,16 +109,26 @@ describe('passwords never leave the environment', () => {
     await run(['exec', 'test-300', 'SELECT CURRENT_USER()', '--app'])
     await run(['local', 'status', '--dir', join(dir, 'local'), '--json'])
     // Failures print the user and the variable, never the password: a wrong one, and a missing one.
-    const wrong = await run(['exec', 'test-200', 'SELECT 1'], {env: {SHARDFORM_ADMIN_PASSWORD: `${PASSWORDS.SHARDFORM_ADMIN_PASSWORD}-wrong`}, code: 1})
+    const wrong = await run(['exec', 'test-200', 'SELECT 1'], {
+      env: {SHARDFORM_ADMIN_PASSWORD: `${PASSWORDS.SHARDFORM_ADMIN_PASSWORD}-wrong`},
+      code: 1,
+    })
     expect(wrong.stderr).toMatch(/Access denied for user 'shardform'/)
     expect(wrong.stderr).not.toContain('-wrong')
     const missing = await run(['exec', 'test-200', 'SELECT 1'], {env: {SHARDFORM_ADMIN_PASSWORD: undefined}, code: 1})
-    expect(missing.stderr).toMatch(/^Error: no password for the admin user "shardform" of tablet test-200: set the environment variable SHARDFORM_ADMIN_PASSWORD, or add "SHARDFORM_ADMIN_PASSWORD" to \S+ \(mode 0600\)\n$/)
+    expect(missing.stderr).toMatch(
+      /^Error: no password for the admin user "shardform" of tablet test-200: set the environment variable SHARDFORM_ADMIN_PASSWORD, or add "SHARDFORM_ADMIN_PASSWORD" to \S+ \(mode 0600\)\n$/,
+    )
     expect(hasStackTrace(missing.stderr)).toBe(false)
 
     const found: string[] = []
-    for (const {what, r} of outputs) found.push(...leaks(`stdout of ${what}`, r.stdout), ...leaks(`stderr of ${what}`, r.stderr))
-    found.push(...leaks('saved plan', readFileSync(planFile)), ...leaks('topology export', readFileSync(exportFile)), ...leaks('load journal', readFileSync(journal)))
+    for (const {what, r} of outputs)
+      found.push(...leaks(`stdout of ${what}`, r.stdout), ...leaks(`stderr of ${what}`, r.stderr))
+    found.push(
+      ...leaks('saved plan', readFileSync(planFile)),
+      ...leaks('topology export', readFileSync(exportFile)),
+      ...leaks('load journal', readFileSync(journal)),
+    )
     // Every record in the topology now…
     const records = await c.store.list('')
     expect(records.length).toBeGreaterThan(10)
@@ -139,7 +156,9 @@ describe('passwords never leave the environment', () => {
     // The search does find a password where one is (positive control: master.info, kept by MariaDB by design).
     const masterInfo = [...files(dir)].find((f) => f.endsWith('/data/master.info'))
     expect(masterInfo).toBeTruthy()
-    expect(leaks('master.info', readFileSync(masterInfo!))).toEqual([`master.info: ${REPL_PASSWORD_ENV} at byte ${readFileSync(masterInfo!).indexOf(PASSWORDS[REPL_PASSWORD_ENV])}`])
+    expect(leaks('master.info', readFileSync(masterInfo!))).toEqual([
+      `master.info: ${REPL_PASSWORD_ENV} at byte ${readFileSync(masterInfo!).indexOf(PASSWORDS[REPL_PASSWORD_ENV])}`,
+    ])
 
     // The reshard really happened (the outputs above are those of a real run).
     const st = JSON.parse(outputs.find((o) => o.what === 'status test_keyspace --json')!.r.stdout)
@@ -152,7 +171,9 @@ describe('passwords never leave the environment', () => {
     chmodSync(file, 0o644)
     const env = {SHARDFORM_ADMIN_PASSWORD: undefined, SHARDFORM_CREDENTIALS_FILE: file}
     const open = await run(['exec', 'test-200', 'SELECT 1'], {env, code: 1})
-    expect(open.stderr).toBe(`Error: ${file} holds passwords but other users can read it (mode 644); run: chmod 600 ${file}\n`)
+    expect(open.stderr).toBe(
+      `Error: ${file} holds passwords but other users can read it (mode 644); run: chmod 600 ${file}\n`,
+    )
     chmodSync(file, 0o640)
     expect((await run(['exec', 'test-200', 'SELECT 1'], {env, code: 1})).stderr).toContain(`run: chmod 600 ${file}`)
     chmodSync(file, 0o600)

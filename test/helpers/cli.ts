@@ -36,7 +36,10 @@ export interface CliResult {
   stderr: string
 }
 
-export function cli(args: string[], opts: {env?: Record<string, string | undefined>; cwd?: string; input?: string; timeoutMs?: number} = {}): Promise<CliResult> {
+export function cli(
+  args: string[],
+  opts: {env?: Record<string, string | undefined>; cwd?: string; input?: string; timeoutMs?: number} = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: opts.cwd ?? ROOT,

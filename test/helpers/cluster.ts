@@ -9,7 +9,13 @@ import {parseDocument} from 'yaml'
 import type {Runtime} from '../../src/engine/types.js'
 import {loadLayout} from '../../src/layout/index.js'
 import type {Layout} from '../../src/layout/types.js'
-import {REPL_PASSWORD_ENV, startCluster, tabletsFromLayouts, type Cluster, type TabletProcess} from '../../src/local/cluster.js'
+import {
+  REPL_PASSWORD_ENV,
+  startCluster,
+  tabletsFromLayouts,
+  type Cluster,
+  type TabletProcess,
+} from '../../src/local/cluster.js'
 import {findMariaDB, templateKey} from '../../src/local/mariadb.js'
 import {connectTablet, type Role} from '../../src/mysql/connect.js'
 import {loadSchema} from '../../src/mysql/schema-file.js'
@@ -105,7 +111,9 @@ function rewriteLayout(file: string, outDir: string, nextPort: () => number): st
   const doc = parseDocument(readFileSync(file, 'utf8'))
   const vs = doc.get('vschema')
   if (typeof vs === 'string') doc.set('vschema', resolve(dirname(file), vs))
-  const shards = doc.get('shards') as {items: Array<{value: {get(k: string): {items: Array<{set(k: string, v: unknown): void}>}}}>}
+  const shards = doc.get('shards') as {
+    items: Array<{value: {get(k: string): {items: Array<{set(k: string, v: unknown): void}>}}}>
+  }
   for (const pair of shards.items) {
     for (const t of pair.value.get('tablets').items) t.set('port', nextPort())
   }
@@ -117,7 +125,9 @@ function rewriteLayout(file: string, outDir: string, nextPort: () => number): st
 /** Copies of layout files in `outDir` with every tablet port moved to a free port of 127.0.0.1. */
 export async function rewriteLayouts(layoutFiles: string[], outDir: string): Promise<string[]> {
   mkdirSync(outDir, {recursive: true})
-  const count = layoutFiles.map((f) => loadLayout(f)).reduce((n, l) => n + l.shards.reduce((m, s) => m + s.tablets.length, 0), 0)
+  const count = layoutFiles
+    .map((f) => loadLayout(f))
+    .reduce((n, l) => n + l.shards.reduce((m, s) => m + s.tablets.length, 0), 0)
   const ports = await freePorts(count)
   let i = 0
   return layoutFiles.map((f) => rewriteLayout(f, outDir, () => ports[i++]!))
@@ -157,8 +167,8 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
       dir: join(dir, 'local'),
       tablets: specs.map(({passwordEnv, adminPasswordEnv, ...t}) => ({
         ...t,
-        appPassword: passwordEnv ? passwords[passwordEnv] ?? process.env[passwordEnv] : '',
-        adminPassword: adminPasswordEnv ? passwords[adminPasswordEnv] ?? process.env[adminPasswordEnv] : '',
+        appPassword: passwordEnv ? (passwords[passwordEnv] ?? process.env[passwordEnv]) : '',
+        adminPassword: adminPasswordEnv ? (passwords[adminPasswordEnv] ?? process.env[adminPasswordEnv]) : '',
       })),
       replPassword: passwords[REPL_PASSWORD_ENV]!,
       templateDir: await templateDir(),
@@ -166,7 +176,9 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
       ...(opts.redoLog ? {redoLog: opts.redoLog} : {}),
     })
   } catch (err) {
-    await import('../../src/local/cluster.js').then((m) => m.stopCluster(join(dir, 'local'), {kill: true, purge: true})).catch(() => undefined)
+    await import('../../src/local/cluster.js')
+      .then((m) => m.stopCluster(join(dir, 'local'), {kill: true, purge: true}))
+      .catch(() => undefined)
     if (ownEtcd) await etcd!.stop()
     rmSync(dir, {recursive: true, force: true})
     throw err
@@ -179,9 +191,17 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
     for (const s of l.shards) {
       for (const t of s.tablets) {
         records.set(t.alias, {
-          alias: t.alias, keyspace: l.keyspace, shard: s.name, type: t.type, host: t.host, port: t.port, user: t.user,
-          ...(t.passwordEnv ? {passwordEnv: t.passwordEnv} : {}), adminUser: t.adminUser,
-          ...(t.adminPasswordEnv ? {adminPasswordEnv: t.adminPasswordEnv} : {}), database: l.database,
+          alias: t.alias,
+          keyspace: l.keyspace,
+          shard: s.name,
+          type: t.type,
+          host: t.host,
+          port: t.port,
+          user: t.user,
+          ...(t.passwordEnv ? {passwordEnv: t.passwordEnv} : {}),
+          adminUser: t.adminUser,
+          ...(t.adminPasswordEnv ? {adminPasswordEnv: t.adminPasswordEnv} : {}),
+          database: l.database,
         })
       }
     }
@@ -191,8 +211,9 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
     if (!r) throw new Error(`no tablet ${alias} in this test cluster`)
     return r
   }
-  const connect = (alias: string, role: Role = 'app', extra: ConnectionOptions = {}) => connectTablet(tablet(alias), role, {database: tablet(alias).database, ...extra})
-  const query = async <T,>(alias: string, sql: string, params: unknown[] = [], role: Role = 'admin'): Promise<T[]> => {
+  const connect = (alias: string, role: Role = 'app', extra: ConnectionOptions = {}) =>
+    connectTablet(tablet(alias), role, {database: tablet(alias).database, ...extra})
+  const query = async <T>(alias: string, sql: string, params: unknown[] = [], role: Role = 'admin'): Promise<T[]> => {
     const c = await connect(alias, role)
     try {
       const [rows] = await c.query(sql, params)
@@ -204,7 +225,12 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
 
   if (opts.init !== undefined && opts.init !== false) {
     await initKeyspace(store, layouts[opts.init === true ? 0 : opts.init])
-    if (opts.schema) await loadSchemaOrThrow(store, layouts[opts.init === true ? 0 : opts.init].keyspace, opts.schema === true ? GUESTBOOK_SCHEMA : opts.schema)
+    if (opts.schema)
+      await loadSchemaOrThrow(
+        store,
+        layouts[opts.init === true ? 0 : opts.init].keyspace,
+        opts.schema === true ? GUESTBOOK_SCHEMA : opts.schema,
+      )
   }
 
   const waitReplication = async (timeoutMs = 15_000) => {
@@ -216,7 +242,8 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
       for (;;) {
         const [{ok}] = await query<{ok: number | string}>(t.alias, 'SELECT MASTER_GTID_WAIT(?, 1) AS ok', [pos])
         if (Number(ok) === 0) break
-        if (Date.now() > deadline) throw new Error(`replica ${t.alias} did not reach ${pos} of ${t.primary.alias} in ${timeoutMs} ms`)
+        if (Date.now() > deadline)
+          throw new Error(`replica ${t.alias} did not reach ${pos} of ${t.primary.alias} in ${timeoutMs} ms`)
       }
     }
   }
@@ -255,17 +282,37 @@ async function loadSchemaOrThrow(store: TopoStore, keyspace: string, sql: string
  * Register a layout's shards and tablets in a keyspace that already exists (as create_shards would: not serving
  * unless `servedTypes` says so). SrvKeyspace is left alone; see setServing().
  */
-export async function addShards(store: TopoStore, layout: Layout, servedTypes: Array<'primary' | 'replica' | 'rdonly'> = []): Promise<void> {
+export async function addShards(
+  store: TopoStore,
+  layout: Layout,
+  servedTypes: Array<'primary' | 'replica' | 'rdonly'> = [],
+): Promise<void> {
   const {shardRecord, tabletRecord} = await import('../../src/topo/build.js')
   const {shardPath, tabletPath} = await import('../../src/topo/paths.js')
   await store.commit([
-    ...layout.shards.map((s) => ({op: 'put' as const, path: shardPath(layout.keyspace, s.name), value: shardRecord(s, servedTypes), version: null})),
-    ...layout.shards.flatMap((s) => s.tablets.map((t) => ({op: 'put' as const, path: tabletPath(t.alias), value: tabletRecord(t, layout.keyspace, s.name, layout.database), version: null}))),
+    ...layout.shards.map((s) => ({
+      op: 'put' as const,
+      path: shardPath(layout.keyspace, s.name),
+      value: shardRecord(s, servedTypes),
+      version: null,
+    })),
+    ...layout.shards.flatMap((s) =>
+      s.tablets.map((t) => ({
+        op: 'put' as const,
+        path: tabletPath(t.alias),
+        value: tabletRecord(t, layout.keyspace, s.name, layout.database),
+        version: null,
+      })),
+    ),
   ])
 }
 
 /** Point SrvKeyspace (and the shards' servedTypes) at these shards, per tablet type — a cutover in one write. */
-export async function setServing(store: TopoStore, keyspace: string, partitions: Partial<Record<'primary' | 'replica' | 'rdonly', string[]>>): Promise<void> {
+export async function setServing(
+  store: TopoStore,
+  keyspace: string,
+  partitions: Partial<Record<'primary' | 'replica' | 'rdonly', string[]>>,
+): Promise<void> {
   const {shardPath, shardsPrefix, srvKeyspacePath} = await import('../../src/topo/paths.js')
   const srv = await store.get<{partitions: Record<string, string[]>}>(srvKeyspacePath(keyspace))
   const next = {partitions: {primary: [], replica: [], rdonly: [], ...srv?.value.partitions, ...partitions}}
@@ -277,7 +324,12 @@ export async function setServing(store: TopoStore, keyspace: string, partitions:
       .map((e) => ({
         op: 'put' as const,
         path: shardPath(keyspace, e.value.name),
-        value: {...e.value, servedTypes: (['primary', 'replica', 'rdonly'] as const).filter((t) => (next.partitions[t] as string[]).includes(e.value.name))},
+        value: {
+          ...e.value,
+          servedTypes: (['primary', 'replica', 'rdonly'] as const).filter((t) =>
+            (next.partitions[t] as string[]).includes(e.value.name),
+          ),
+        },
         version: e.version,
       })),
   ])
@@ -288,7 +340,11 @@ export async function setVSchema(store: TopoStore, layout: Layout): Promise<void
   const {keyspacePath} = await import('../../src/topo/paths.js')
   const ks = await store.get<Record<string, unknown>>(keyspacePath(layout.keyspace))
   if (!ks) throw new Error(`no keyspace ${layout.keyspace}`)
-  await store.update(keyspacePath(layout.keyspace), {...ks.value, sharded: layout.vschema.sharded, vschema: layout.vschema}, ks.version)
+  await store.update(
+    keyspacePath(layout.keyspace),
+    {...ks.value, sharded: layout.vschema.sharded, vschema: layout.vschema},
+    ks.version,
+  )
 }
 
 /**

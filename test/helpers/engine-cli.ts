@@ -37,7 +37,11 @@ export interface CliResult {
 }
 
 /** Environment of a CLI run: this topology, the test runtime (unless runtime: false), no colour, nothing inherited. */
-export function cliEnv(topo: string, extra: Record<string, string | undefined> = {}, runtime = true): NodeJS.ProcessEnv {
+export function cliEnv(
+  topo: string,
+  extra: Record<string, string | undefined> = {},
+  runtime = true,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -61,7 +65,9 @@ export class Cli {
     this.proc.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()))
     this.proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()))
     this.exited = new Promise((ok) =>
-      this.proc.once('close', (code, signal) => ok({code, signal, stdout: this.stdout, stderr: this.stderr, ms: Date.now() - this.t0})),
+      this.proc.once('close', (code, signal) =>
+        ok({code, signal, stdout: this.stdout, stderr: this.stderr, ms: Date.now() - this.t0}),
+      ),
     )
   }
 
@@ -77,7 +83,9 @@ export class Cli {
       if (this.done) {
         await this.exited
         if (re.test(this.stdout + this.stderr)) return
-        throw new Error(`process exited (${this.proc.exitCode ?? this.proc.signalCode}) before printing ${re}:\n${this.stdout}\n${this.stderr}`)
+        throw new Error(
+          `process exited (${this.proc.exitCode ?? this.proc.signalCode}) before printing ${re}:\n${this.stdout}\n${this.stderr}`,
+        )
       }
       if (Date.now() > deadline) throw new Error(`no ${re} within ${ms} ms:\n${this.stdout}\n${this.stderr}`)
       await sleep(20)
@@ -101,12 +109,15 @@ export async function initGuestbook(topo: string): Promise<TopoStore> {
 }
 
 export async function workflows(store: TopoStore): Promise<WorkflowRecord[]> {
-  return (await store.list<WorkflowRecord>('workflows/')).filter((e) => e.path.endsWith('/Workflow')).map((e) => e.value)
+  return (await store.list<WorkflowRecord>('workflows/'))
+    .filter((e) => e.path.endsWith('/Workflow'))
+    .map((e) => e.value)
 }
 
 export async function onlyWorkflow(store: TopoStore): Promise<WorkflowRecord> {
   const all = await workflows(store)
-  if (all.length !== 1) throw new Error(`expected one workflow, found ${all.length}: ${all.map((w) => w.id).join(', ')}`)
+  if (all.length !== 1)
+    throw new Error(`expected one workflow, found ${all.length}: ${all.map((w) => w.id).join(', ')}`)
   return all[0]!
 }
 

@@ -37,7 +37,8 @@ async function shouldFail(ctx) {
   const fromEnv = (env.SHARDFORM_TEST_FAIL ?? '').split(',').filter(Boolean)
   if (fromEnv.includes(ctx.task.id)) return 'failing on demand (SHARDFORM_TEST_FAIL)'
   const rec = await ctx.store.get('test-control/fail')
-  if (rec?.value?.tasks?.includes(ctx.task.id)) return `failing on demand (test-control/fail): ${rec.value.reason ?? 'injected failure'}`
+  if (rec?.value?.tasks?.includes(ctx.task.id))
+    return `failing on demand (test-control/fail): ${rec.value.reason ?? 'injected failure'}`
   return undefined
 }
 
@@ -57,7 +58,13 @@ async function executor(ctx) {
   for (let step = cp.step; step < STEPS; step++) {
     if (per > 0) await sleep(per, ctx.signal)
     await ctx.saveCheckpoint({step: step + 1})
-    ctx.progress({done: step + 1, total: STEPS, unit: 'steps', rate: per > 0 ? 1000 / per : undefined, etaSeconds: ((STEPS - step - 1) * per) / 1000})
+    ctx.progress({
+      done: step + 1,
+      total: STEPS,
+      unit: 'steps',
+      rate: per > 0 ? 1000 / per : undefined,
+      etaSeconds: ((STEPS - step - 1) * per) / 1000,
+    })
   }
   ctx.log(`test executor finished ${ctx.task.id} (attempt ${ctx.attempt}${ctx.resuming ? ', resumed' : ''})`)
   return {

@@ -136,7 +136,8 @@ export async function fixture(plan: Plan): Promise<Fixture> {
     store,
     writer,
     wf,
-    runner: (runtime, opts = {}) => new Runner({writer: fx.writer, runtime, who: 'tester@host', progressIntervalMs: 20, ...opts}),
+    runner: (runtime, opts = {}) =>
+      new Runner({writer: fx.writer, runtime, who: 'tester@host', progressIntervalMs: 20, ...opts}),
     reload: async () => (fx.writer = await WorkflowWriter.load(store, wf.id)),
     read: async () => (await store.get<WorkflowRecord>(`workflows/${wf.id}/Workflow`))!.value,
     close: async () => {
@@ -192,7 +193,12 @@ export class FlakyStore implements TopoStore {
 }
 
 /** Poll every `everyMs` until `fn` returns truthy (or fail after `ms`). */
-export async function until<T>(fn: () => T | Promise<T>, ms = 5000, what = 'condition', everyMs = 10): Promise<NonNullable<T>> {
+export async function until<T>(
+  fn: () => T | Promise<T>,
+  ms = 5000,
+  what = 'condition',
+  everyMs = 10,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + ms
   for (;;) {
     const v = await fn()

@@ -32,7 +32,12 @@ export async function startEtcd(): Promise<TestEtcd> {
   const name = `test-${clientPort}`
   const clientUrl = `http://127.0.0.1:${clientPort}`
   // Small and quick: tests run on two cores.
-  const args = etcdArgs(name, join(dir, 'data'), clientPort, peerPort, {logLevel: 'error', heartbeatMs: 50, electionMs: 500, quotaMiB: 256})
+  const args = etcdArgs(name, join(dir, 'data'), clientPort, peerPort, {
+    logLevel: 'error',
+    heartbeatMs: 50,
+    electionMs: 500,
+    quotaMiB: 256,
+  })
   let proc: ChildProcess | undefined
   let log = ''
 
@@ -84,4 +89,3 @@ export async function startEtcd(): Promise<TestEtcd> {
     },
   }
 }
-

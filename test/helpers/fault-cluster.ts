@@ -34,7 +34,11 @@ export function rng(seed: number): () => number {
  * time_created_ns = 1..n, so bulk rows are told apart from the load generator's (whose time_created_ns are huge).
  * `messageBytes` makes the copy long enough to interrupt.
  */
-export async function bulkLoad(c: TestCluster, n: number, opts: {alias?: string; messageBytes?: number; chunk?: number} = {}): Promise<void> {
+export async function bulkLoad(
+  c: TestCluster,
+  n: number,
+  opts: {alias?: string; messageBytes?: number; chunk?: number} = {},
+): Promise<void> {
   const alias = opts.alias ?? 'test-100'
   const reps = Math.max(1, Math.ceil((opts.messageBytes ?? 200) / 32))
   const chunk = opts.chunk ?? 50_000
@@ -42,7 +46,9 @@ export async function bulkLoad(c: TestCluster, n: number, opts: {alias?: string;
   try {
     for (let from = 1; from <= n; from += chunk) {
       const to = Math.min(n, from + chunk - 1)
-      await conn.query(`INSERT INTO messages (page, time_created_ns, message) SELECT seq, seq, CONCAT('bulk ', seq, ' ', REPEAT(MD5(seq), ${reps})) FROM seq_${from}_to_${to}`)
+      await conn.query(
+        `INSERT INTO messages (page, time_created_ns, message) SELECT seq, seq, CONCAT('bulk ', seq, ' ', REPEAT(MD5(seq), ${reps})) FROM seq_${from}_to_${to}`,
+      )
     }
   } finally {
     await conn.end()
@@ -51,7 +57,9 @@ export async function bulkLoad(c: TestCluster, n: number, opts: {alias?: string;
 }
 
 /** The primaries serving each shard now, with their key ranges. */
-export async function servingPrimaries(c: TestCluster): Promise<Array<{shard: string; alias: string; kr: ReturnType<typeof keyRangeFromJSON>}>> {
+export async function servingPrimaries(
+  c: TestCluster,
+): Promise<Array<{shard: string; alias: string; kr: ReturnType<typeof keyRangeFromJSON>}>> {
   const st = await readKeyspaceState(c.store, KS)
   if (!st) throw new Error(`no keyspace ${KS}`)
   return st.srvKeyspace.partitions.primary.map((name) => {
@@ -64,7 +72,11 @@ export async function servingPrimaries(c: TestCluster): Promise<Array<{shard: st
  * Every bulk row 1..n (but those `deleted`) is on exactly one serving shard, the one whose key range holds
  * hash(page); returns the count per shard. (The load generator never touches bulk rows.)
  */
-export async function checkBulkRows(c: TestCluster, n: number, opts: {deleted?: (page: number) => boolean} = {}): Promise<Record<string, number>> {
+export async function checkBulkRows(
+  c: TestCluster,
+  n: number,
+  opts: {deleted?: (page: number) => boolean} = {},
+): Promise<Record<string, number>> {
   const shards = await servingPrimaries(c)
   const seen = new Uint8Array(n + 1)
   const counts: Record<string, number> = {}
@@ -85,7 +97,10 @@ export async function checkBulkRows(c: TestCluster, n: number, opts: {deleted?: 
   let missing = 0
   for (let k = 1; k <= n; k++) if (!seen[k] && !opts.deleted?.(k)) missing++
   if (missing) problems.push(`${missing} bulk row(s) missing`)
-  if (problems.length) throw new Error(`bulk rows: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? ` (+${problems.length - 10})` : ''}`)
+  if (problems.length)
+    throw new Error(
+      `bulk rows: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? ` (+${problems.length - 10})` : ''}`,
+    )
   return counts
 }
 
@@ -137,7 +152,9 @@ export function cliProc(c: TestCluster, args: string[], extraEnv: Record<string,
 }
 
 export async function workflows(c: TestCluster): Promise<WorkflowRecord[]> {
-  return (await c.store.list<WorkflowRecord>(workflowsPrefix())).filter((e) => e.path.endsWith('/Workflow')).map((e) => e.value)
+  return (await c.store.list<WorkflowRecord>(workflowsPrefix()))
+    .filter((e) => e.path.endsWith('/Workflow'))
+    .map((e) => e.value)
 }
 
 export async function workflowById(c: TestCluster, id: string): Promise<WorkflowRecord> {
@@ -170,7 +187,7 @@ export async function readOnly(c: TestCluster, alias: string): Promise<boolean> 
 
 /** Copy of a layout with its approvals (and optionally settings) replaced. */
 export function withApprovals(text: string, approvals: string, settings?: string): string {
-  let out = text.replace(/approvals:\n(  .*\n)+/, `approvals:\n${approvals.replace(/^/gm, '  ').trimEnd()}\n`)
+  let out = text.replace(/approvals:\n( {2}.*\n)+/, `approvals:\n${approvals.replace(/^/gm, '  ').trimEnd()}\n`)
   if (settings) out = out.replace(/^shards:/m, `settings:\n${settings.replace(/^/gm, '  ').trimEnd()}\nshards:`)
   return out
 }
@@ -180,22 +197,27 @@ export function recordProblems(wf: WorkflowRecord): string[] {
   const out: string[] = []
   const states = new Set(['pending', 'waiting_approval', 'running', 'done', 'failed'])
   const ids = wf.plan.phases.flatMap((p) => p.tasks.map((t) => t.id))
-  if (JSON.stringify(Object.keys(wf.tasks).sort()) !== JSON.stringify([...ids].sort())) out.push(`tasks ${Object.keys(wf.tasks).join(',')} do not match the plan's ${ids.join(',')}`)
+  if (JSON.stringify(Object.keys(wf.tasks).sort()) !== JSON.stringify([...ids].sort()))
+    out.push(`tasks ${Object.keys(wf.tasks).join(',')} do not match the plan's ${ids.join(',')}`)
   for (const t of Object.values(wf.tasks)) {
     if (!states.has(t.state)) out.push(`${t.id}: unknown state ${t.state}`)
     if (t.state === 'done' && (!t.finished_at || t.attempts < 1)) out.push(`${t.id}: done without finished_at/attempts`)
     if (t.state === 'failed' && !t.error) out.push(`${t.id}: failed without an error`)
-    for (const r of t.runs ?? []) if (r.attempt > t.attempts) out.push(`${t.id}: run of attempt ${r.attempt} > attempts ${t.attempts}`)
+    for (const r of t.runs ?? [])
+      if (r.attempt > t.attempts) out.push(`${t.id}: run of attempt ${r.attempt} > attempts ${t.attempts}`)
   }
   // A phase runs only once the previous one is done.
   let blocked = ''
   for (const p of wf.plan.phases) {
     const st = p.tasks.map((t) => wf.tasks[t.id]!.state)
-    if (blocked && st.some((s) => s === 'done' || s === 'running' || s === 'failed')) out.push(`phase ${p.name} has work although ${blocked} is not done`)
+    if (blocked && st.some((s) => s === 'done' || s === 'running' || s === 'failed'))
+      out.push(`phase ${p.name} has work although ${blocked} is not done`)
     if (!blocked && st.some((s) => s !== 'done')) blocked = p.name
   }
   if (wf.state === 'done' && blocked) out.push(`workflow done but phase ${blocked} is not`)
-  for (const e of wf.events) if (!e.at || Number.isNaN(Date.parse(e.at)) || !e.type || typeof e.message !== 'string') out.push(`malformed event ${JSON.stringify(e)}`)
+  for (const e of wf.events)
+    if (!e.at || Number.isNaN(Date.parse(e.at)) || !e.type || typeof e.message !== 'string')
+      out.push(`malformed event ${JSON.stringify(e)}`)
   return out
 }
 

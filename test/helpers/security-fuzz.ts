@@ -13,7 +13,12 @@ export const BASE_LAYOUT = {
     vindexes: {hash: {type: 'hash'}},
     tables: {messages: {column_vindexes: [{column: 'page', name: 'hash'}]}},
   },
-  defaults: {user: 'app', passwordEnv: 'SHARDFORM_MYSQL_PASSWORD', adminUser: 'shardform', adminPasswordEnv: 'SHARDFORM_ADMIN_PASSWORD'},
+  defaults: {
+    user: 'app',
+    passwordEnv: 'SHARDFORM_MYSQL_PASSWORD',
+    adminUser: 'shardform',
+    adminPasswordEnv: 'SHARDFORM_ADMIN_PASSWORD',
+  },
   approvals: {default: 'canary', phases: {copy_schema: 'none'}},
   settings: {maxReplicationLagSeconds: 30, cutoverTimeoutSeconds: 30},
   shards: {
@@ -36,10 +41,65 @@ export const BASE_LAYOUT = {
 
 /** Pieces that break naive quoting, parsing or printing. */
 export const HOSTILE_PIECES = [
-  '`', "'", '"', ';', '--', '#', '/*', '*/', '\0', '\\', '\n', '\r\n', '\t', '\u001b[31m', '\u001b]0;owned\u0007', '\u2028', '\u0085',
-  '`; DROP TABLE t; --', "' OR '1'='1", 'a`b', "a'b", 'a"b', 'a b', 'select', 'from', 'where', '$x', '${PATH}', '%s', '%n',
-  '__proto__', 'constructor', 'toString', 'hasOwnProperty', '', ' ', '💥', '\uFFFF', '\uD800', 'ÿ', '-80', '80-', '0', '-', '00-80',
-  '../../etc/passwd', '/dev/zero', '.', 'null', 'true', '~', '&a', '*a', '!!binary', '? x', '- y', '{', '[', ': ',
+  '`',
+  "'",
+  '"',
+  ';',
+  '--',
+  '#',
+  '/*',
+  '*/',
+  '\0',
+  '\\',
+  '\n',
+  '\r\n',
+  '\t',
+  '\u001b[31m',
+  '\u001b]0;owned\u0007',
+  '\u2028',
+  '\u0085',
+  '`; DROP TABLE t; --',
+  "' OR '1'='1",
+  'a`b',
+  "a'b",
+  'a"b',
+  'a b',
+  'select',
+  'from',
+  'where',
+  '$x',
+  '${PATH}',
+  '%s',
+  '%n',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  '',
+  ' ',
+  '💥',
+  '\uFFFF',
+  '\uD800',
+  'ÿ',
+  '-80',
+  '80-',
+  '0',
+  '-',
+  '00-80',
+  '../../etc/passwd',
+  '/dev/zero',
+  '.',
+  'null',
+  'true',
+  '~',
+  '&a',
+  '*a',
+  '!!binary',
+  '? x',
+  '- y',
+  '{',
+  '[',
+  ': ',
 ]
 
 export const hostileString: fc.Arbitrary<string> = fc.oneof(
@@ -54,10 +114,37 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
 /** Names that are valid somewhere but hostile elsewhere (keys of shards, tables, vindexes, settings). */
 export const hostileKey: fc.Arbitrary<string> = fc.oneof(
   hostileString,
-  fc.constantFrom('keyspace', 'shards', 'tablets', 'vschema', 'tls', 'sharded', 'type', 'column_vindexes', 'extra', '<<', '-40', '40-80', 'c0-'),
+  fc.constantFrom(
+    'keyspace',
+    'shards',
+    'tablets',
+    'vschema',
+    'tls',
+    'sharded',
+    'type',
+    'column_vindexes',
+    'extra',
+    '<<',
+    '-40',
+    '40-80',
+    'c0-',
+  ),
 )
 
-const HUGE_NUMBERS = [1e308, -1e308, 2 ** 53 + 2, -(2 ** 63), 2 ** 64, 65536, 0, -1, 1.5, 1e-300, Number.MAX_SAFE_INTEGER, 4294967296]
+const HUGE_NUMBERS = [
+  1e308,
+  -1e308,
+  2 ** 53 + 2,
+  -(2 ** 63),
+  2 ** 64,
+  65536,
+  0,
+  -1,
+  1.5,
+  1e-300,
+  Number.MAX_SAFE_INTEGER,
+  4294967296,
+]
 
 /** Values of any type, some nested. */
 export const weirdValue: fc.Arbitrary<unknown> = fc.letrec<{value: unknown}>((tie) => ({
@@ -86,7 +173,8 @@ export type Mutation =
   | {op: 'deep'; at: number}
 
 /** Places of the layout that become identifiers, file names or SQL. */
-export type NameTarget = 'keyspace' | 'database' | 'shard' | 'alias' | 'table' | 'column' | 'vindex' | 'user' | 'passwordEnv' | 'host'
+export type NameTarget =
+  'keyspace' | 'database' | 'shard' | 'alias' | 'table' | 'column' | 'vindex' | 'user' | 'passwordEnv' | 'host'
 
 export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({op: fc.constant('delete' as const), at: fc.nat()}),
@@ -95,7 +183,18 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({op: fc.constant('rename' as const), at: fc.nat(), key: hostileKey}),
   fc.record({
     op: fc.constant('name' as const),
-    target: fc.constantFrom<NameTarget>('keyspace', 'database', 'shard', 'alias', 'table', 'column', 'vindex', 'user', 'passwordEnv', 'host'),
+    target: fc.constantFrom<NameTarget>(
+      'keyspace',
+      'database',
+      'shard',
+      'alias',
+      'table',
+      'column',
+      'vindex',
+      'user',
+      'passwordEnv',
+      'host',
+    ),
     value: hostileString,
   }),
   fc.record({op: fc.constant('deep' as const), at: fc.nat()}),
@@ -108,7 +207,8 @@ type Path = Array<string | number>
 function paths(v: unknown, at: Path = [], out: Path[] = []): Path[] {
   out.push(at)
   if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...at, i], out))
-  else if (v !== null && typeof v === 'object') for (const k of Object.keys(v)) paths((v as Record<string, unknown>)[k], [...at, k], out)
+  else if (v !== null && typeof v === 'object')
+    for (const k of Object.keys(v)) paths((v as Record<string, unknown>)[k], [...at, k], out)
   return out
 }
 
@@ -222,13 +322,60 @@ export type TextDamage =
   | {op: 'replace'; at: number; char: string}
 
 /** Byte sequences that are not UTF-8 (or are NUL, BOMs, overlong forms, encoded surrogates). */
-const BAD_BYTES = [[0xff], [0xfe], [0xc3], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x80], [0x00], [0xef, 0xbb, 0xbf], [0xe2, 0x80]]
+const BAD_BYTES = [
+  [0xff],
+  [0xfe],
+  [0xc3],
+  [0xc0, 0x80],
+  [0xed, 0xa0, 0x80],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0x80],
+  [0x00],
+  [0xef, 0xbb, 0xbf],
+  [0xe2, 0x80],
+]
 
 export const textDamage: fc.Arbitrary<TextDamage> = fc.oneof(
   fc.record({op: fc.constant('truncate' as const), at: fc.nat()}),
-  fc.record({op: fc.constant('insert' as const), at: fc.nat(), bytes: fc.oneof(fc.constantFrom(...BAD_BYTES), fc.array(fc.integer({min: 0, max: 255}), {minLength: 1, maxLength: 8}))}),
+  fc.record({
+    op: fc.constant('insert' as const),
+    at: fc.nat(),
+    bytes: fc.oneof(
+      fc.constantFrom(...BAD_BYTES),
+      fc.array(fc.integer({min: 0, max: 255}), {minLength: 1, maxLength: 8}),
+    ),
+  }),
   fc.record({op: fc.constant('cut' as const), at: fc.nat(), len: fc.integer({min: 1, max: 40})}),
-  fc.record({op: fc.constant('replace' as const), at: fc.nat(), char: fc.constantFrom(':', '{', '}', '[', ']', '-', '&', '*', '!', '|', '>', "'", '"', '%', '@', '`', '#', '\t', ' ', '\n', ',', '?', '\\')}),
+  fc.record({
+    op: fc.constant('replace' as const),
+    at: fc.nat(),
+    char: fc.constantFrom(
+      ':',
+      '{',
+      '}',
+      '[',
+      ']',
+      '-',
+      '&',
+      '*',
+      '!',
+      '|',
+      '>',
+      "'",
+      '"',
+      '%',
+      '@',
+      '`',
+      '#',
+      '\t',
+      ' ',
+      '\n',
+      ',',
+      '?',
+      '\\',
+    ),
+  }),
 )
 
 export function damage(bytes: Buffer, dmg: TextDamage[]): Buffer {
@@ -256,7 +403,7 @@ export function layoutText(value: unknown, format: Format, depth = 3000): string
   try {
     text =
       format === 'json'
-        ? JSON.stringify(value, null, 1) ?? 'null'
+        ? (JSON.stringify(value, null, 1) ?? 'null')
         : yamlStringify(value, {collectionStyle: format === 'yaml-flow' ? 'flow' : 'any', lineWidth: 0})
   } catch {
     text = JSON.stringify(value) ?? 'null'

@@ -12,5 +12,12 @@ export function guestbook(name: string): Layout {
 
 export function stateOf(layout: Layout): KeyspaceState {
   const r = bootstrapRecords(layout)
-  return {keyspace: r.keyspace, shards: r.shards, srvKeyspace: r.srvKeyspace, tablets: r.tablets, allTablets: r.tablets, activeWorkflows: []}
+  return {
+    keyspace: r.keyspace,
+    shards: r.shards,
+    srvKeyspace: r.srvKeyspace,
+    tablets: r.tablets,
+    allTablets: r.tablets,
+    activeWorkflows: [],
+  }
 }

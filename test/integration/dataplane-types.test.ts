@@ -34,7 +34,39 @@ const ROWS = [
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`,
 ]
 
-const COLUMNS = ['id', 'i8', 'u8', 'i16', 'u16', 'i24', 'u24', 'i32', 'u32', 'i64', 'u64', 'dec65', 'dec5', 'f', 'd', 'c', 'vc', 'txt', 'lat', 'bin', 'vbin', 'blb', 'dt', 'dtm', 'ts', 'tm', 'yr', 'js', 'en', 'st', 'bt']
+const COLUMNS = [
+  'id',
+  'i8',
+  'u8',
+  'i16',
+  'u16',
+  'i24',
+  'u24',
+  'i32',
+  'u32',
+  'i64',
+  'u64',
+  'dec65',
+  'dec5',
+  'f',
+  'd',
+  'c',
+  'vc',
+  'txt',
+  'lat',
+  'bin',
+  'vbin',
+  'blb',
+  'dt',
+  'dtm',
+  'ts',
+  'tm',
+  'yr',
+  'js',
+  'en',
+  'st',
+  'bt',
+]
 
 /** Every column as exact bytes: HEX of the value (FLOAT through DOUBLE, whose text keeps all its bits). */
 const EXACT = `SELECT ${COLUMNS.map((c) => (c === 'f' ? 'HEX(CAST(f AS DOUBLE))' : c === 'd' ? 'HEX(CAST(d AS CHAR))' : `HEX(${c})`)).join(', ')}, ISNULL(i8) AS n FROM vt_test_keyspace.alltypes ORDER BY id`
@@ -48,7 +80,13 @@ beforeAll(async () => {
   const vs = JSON.parse(readFileSync(guestbookFile('vschema.json'), 'utf8'))
   vs.tables.alltypes = {column_vindexes: [{column: 'id', name: 'hash'}]}
   writeFileSync(join(dir, 'vschema.json'), JSON.stringify(vs))
-  writeFileSync(join(dir, '1-shard.yaml'), readFileSync(guestbookFile('1-shard.yaml'), 'utf8').replace('    messages: {}', '    messages: {}\n    alltypes: {}'))
+  writeFileSync(
+    join(dir, '1-shard.yaml'),
+    readFileSync(guestbookFile('1-shard.yaml'), 'utf8').replace(
+      '    messages: {}',
+      '    messages: {}\n    alltypes: {}',
+    ),
+  )
   writeFileSync(join(dir, '2-shards.yaml'), readFileSync(guestbookFile('2-shards.yaml'), 'utf8'))
   c = await startTestCluster([join(dir, '1-shard.yaml'), join(dir, '2-shards.yaml')], {init: 0, schema: TYPES})
   layout2 = c.layoutFiles[1]
@@ -65,8 +103,14 @@ describe('column types', () => {
     expect(warnings).toEqual([])
     // After the clone, while filtered replication runs: insert (copies with new ids), update and delete on the source.
     const runtime = writesDuringReplication(async () => {
-      await c.query('test-100', `INSERT INTO vt_test_keyspace.alltypes SELECT id + 100, ${COLUMNS.slice(1).join(', ')} FROM vt_test_keyspace.alltypes WHERE id <= 3`)
-      await c.query('test-100', `UPDATE vt_test_keyspace.alltypes SET vc = CONCAT(vc, '✓'), vbin = 0x00ff00, js = '{"u": 1}', bt = b'101', f = 1.5e-20 WHERE id IN (1, 102)`)
+      await c.query(
+        'test-100',
+        `INSERT INTO vt_test_keyspace.alltypes SELECT id + 100, ${COLUMNS.slice(1).join(', ')} FROM vt_test_keyspace.alltypes WHERE id <= 3`,
+      )
+      await c.query(
+        'test-100',
+        `UPDATE vt_test_keyspace.alltypes SET vc = CONCAT(vc, '✓'), vbin = 0x00ff00, js = '{"u": 1}', bt = b'101', f = 1.5e-20 WHERE id IN (1, 102)`,
+      )
       // Moves a row to another key range: a delete on one destination, an insert on the other.
       await c.query('test-100', 'UPDATE vt_test_keyspace.alltypes SET id = 1000004 WHERE id = 103')
       await c.query('test-100', 'INSERT INTO vt_test_keyspace.alltypes (id) VALUES (200), (201)')
@@ -76,17 +120,26 @@ describe('column types', () => {
     expect(res.state === 'failed' ? res.failed.map((t) => t.error) : res.state).toBe('done')
 
     const source = await c.query<Record<string, unknown>>('test-100', EXACT)
-    const dest = [...(await c.query<Record<string, unknown>>('test-200', EXACT)), ...(await c.query<Record<string, unknown>>('test-300', EXACT))]
-    const byId = (rows: Record<string, unknown>[]) => [...rows].sort((a, b) => String(a['HEX(id)']).localeCompare(String(b['HEX(id)'])))
+    const dest = [
+      ...(await c.query<Record<string, unknown>>('test-200', EXACT)),
+      ...(await c.query<Record<string, unknown>>('test-300', EXACT)),
+    ]
+    const byId = (rows: Record<string, unknown>[]) =>
+      [...rows].sort((a, b) => String(a['HEX(id)']).localeCompare(String(b['HEX(id)'])))
     expect(source.length).toBe(7)
     expect(byId(dest)).toEqual(byId(source))
     // Spot checks that the comparison is about the values we think it is.
-    const [one] = await c.query<{vc: string; u64: string; f: number}>('test-100', 'SELECT vc, u64, CAST(f AS DOUBLE) AS f FROM vt_test_keyspace.alltypes WHERE id = 1')
+    const [one] = await c.query<{vc: string; u64: string; f: number}>(
+      'test-100',
+      'SELECT vc, u64, CAST(f AS DOUBLE) AS f FROM vt_test_keyspace.alltypes WHERE id = 1',
+    )
     expect(one.u64).toBe('18446744073709551615')
     expect(one.vc).toBe('tab\there\nnewline \\ back✓')
     expect(one.f).toBe(Math.fround(1.5e-20))
     // Each row lives on the shard its keyspace id belongs to.
-    const onMinus80 = (await c.query<{id: string}>('test-200', 'SELECT id FROM vt_test_keyspace.alltypes ORDER BY id')).map((r) => String(r.id))
+    const onMinus80 = (
+      await c.query<{id: string}>('test-200', 'SELECT id FROM vt_test_keyspace.alltypes ORDER BY id')
+    ).map((r) => String(r.id))
     const {keyspaceId} = await import('../../src/keyspace/vindexes/index.js')
     for (const r of source) {
       const id = BigInt('0x' + String(r['HEX(id)']))

@@ -11,7 +11,19 @@ import type {WorkflowRecord} from '../../src/engine/types.js'
 import {tabletPath} from '../../src/topo/paths.js'
 import type {TabletRecord} from '../../src/topo/records.js'
 import type {TopoStore} from '../../src/topo/store.js'
-import {assertBuilt, Cli, cliEnv, FOUR_SHARDS, initGuestbook, KS, onlyWorkflow, runCli, runKey, TWO_SHARDS, workflows} from '../helpers/engine-cli.js'
+import {
+  assertBuilt,
+  Cli,
+  cliEnv,
+  FOUR_SHARDS,
+  initGuestbook,
+  KS,
+  onlyWorkflow,
+  runCli,
+  runKey,
+  TWO_SHARDS,
+  workflows,
+} from '../helpers/engine-cli.js'
 import {startEtcd, type TestEtcd} from '../helpers/etcd.js'
 
 let etcd: TestEtcd
@@ -59,7 +71,10 @@ describe('the keyspace lock', () => {
     expect(c.stderr).toMatch(/gave up after 1\.\d s: keyspace test_keyspace is locked by/)
 
     // D waits for the lock; A is stopped with Ctrl-C (SIGINT): it records where it stopped and releases the lock.
-    const d = new Cli(['apply', '--auto-approve', '--lock-timeout', '60s'], cliEnv(url, {SHARDFORM_TEST_SLEEP_MS: '40'}))
+    const d = new Cli(
+      ['apply', '--auto-approve', '--lock-timeout', '60s'],
+      cliEnv(url, {SHARDFORM_TEST_SLEEP_MS: '40'}),
+    )
     await a.waitFor(/: started/, 30_000)
     await sleep(300)
     expect(d.done).toBe(false)
@@ -70,7 +85,9 @@ describe('the keyspace lock', () => {
     expect(ra.stdout).toMatch(/stopped after [\d.]+ s \(interrupted \(SIGINT\)\); resumes on the next apply/)
     const rd = await d.exited
     expect(rd.code, rd.stderr).toBe(0)
-    expect(rd.stdout).toMatch(/Resuming workflow test_keyspace-\d{8}-\d{6}-[0-9a-f]{4} \(applying plans\/guestbook\/2-shards\.yaml\), at phase \w+\./)
+    expect(rd.stdout).toMatch(
+      /Resuming workflow test_keyspace-\d{8}-\d{6}-[0-9a-f]{4} \(applying plans\/guestbook\/2-shards\.yaml\), at phase \w+\./,
+    )
     expect(rd.stdout).toContain('Apply complete!')
     const wf = await onlyWorkflow(store)
     expect(wf.state).toBe('done')
@@ -92,7 +109,9 @@ describe('the keyspace lock', () => {
     expect((await store.readLock(KS))?.id).toBe(held.record.id)
     const right = await runCli(['force-unlock', KS, held.record.id], cliEnv(url))
     expect(right.code, right.stderr).toBe(0)
-    expect(right.stdout).toContain(`Removed lock ${held.record.id} of keyspace ${KS}: it was held by ${held.record.who} for "apply something (test holder)"`)
+    expect(right.stdout).toContain(
+      `Removed lock ${held.record.id} of keyspace ${KS}: it was held by ${held.record.who} for "apply something (test holder)"`,
+    )
     expect(await store.readLock(KS)).toBeUndefined()
     const again = await runCli(['force-unlock', KS, held.record.id], cliEnv(url))
     expect(again.code).toBe(1)
@@ -125,7 +144,9 @@ describe('saved plans and gates', () => {
     // No TTY, no --auto-approve, a saved plan: no overall question; the first gate stops it.
     const first = await runCli(['apply', file, '--no-wait'], env)
     expect(first.code, first.stderr).toBe(3)
-    expect(first.stdout).toContain('Waiting for approval: first task of apply_vschema (apply_vschema) — run: shardform approve test_keyspace --phase apply_vschema --first')
+    expect(first.stdout).toContain(
+      'Waiting for approval: first task of apply_vschema (apply_vschema) — run: shardform approve test_keyspace --phase apply_vschema --first',
+    )
     expect(first.stdout).toContain('then continue with: shardform apply')
     let wf = await onlyWorkflow(store)
     expect(wf.state).toBe('waiting')
@@ -143,7 +164,9 @@ describe('saved plans and gates', () => {
 
     const ok = await runCli(['approve', KS], env)
     expect(ok.code, ok.stderr).toBe(0)
-    expect(ok.stdout).toMatch(/^Approved first task of apply_vschema \(apply_vschema\) in workflow test_keyspace-\S+ \(as \S+@\S+\)\.$/m)
+    expect(ok.stdout).toMatch(
+      /^Approved first task of apply_vschema \(apply_vschema\) in workflow test_keyspace-\S+ \(as \S+@\S+\)\.$/m,
+    )
     const nothing = await runCli(['approve', KS], env)
     expect(nothing.code).toBe(1)
     expect(nothing.stderr).toContain('is waiting for approval')
@@ -229,11 +252,15 @@ describe('failures, retry, status, history', () => {
     expect(doc.workflows[0]).toMatchObject({
       id: wf.id,
       state: 'failed',
-      failures: [{task: 'diff/80-', phase: 'diff', attempts: 1, retry_command: 'shardform retry test_keyspace diff/80-'}],
+      failures: [
+        {task: 'diff/80-', phase: 'diff', attempts: 1, retry_command: 'shardform retry test_keyspace diff/80-'},
+      ],
       tasks: {total: 14, done: 9, running: 0, failed: 1},
     })
     const text = await runCli(['status', KS], env)
-    expect(text.stdout).toContain('✗ diff/80-  failed (attempt 1): failing on demand (test-control/fail): rows differ — retry: shardform retry test_keyspace diff/80-')
+    expect(text.stdout).toContain(
+      '✗ diff/80-  failed (attempt 1): failing on demand (test-control/fail): rows differ — retry: shardform retry test_keyspace diff/80-',
+    )
 
     // Still broken: the retry fails again (attempt 2). Then fixed: the retry completes the workflow.
     const again = await runCli(['retry', KS, 'diff/80-', '--auto-approve'], env)
@@ -250,7 +277,9 @@ describe('failures, retry, status, history', () => {
     wf = await onlyWorkflow(store)
     expect(wf.state).toBe('done')
     expect(wf.tasks['diff/80-']).toMatchObject({state: 'done', attempts: 3})
-    expect((await store.list(`test-runs/${wf.id}/${runKey('diff/80-')}/`)).map((e) => e.path)).toEqual([`test-runs/${wf.id}/diff:80-/3`])
+    expect((await store.list(`test-runs/${wf.id}/${runKey('diff/80-')}/`)).map((e) => e.path)).toEqual([
+      `test-runs/${wf.id}/diff:80-/3`,
+    ])
 
     const h = await runCli(['history', KS], env)
     expect(h.code).toBe(0)
@@ -262,7 +291,9 @@ describe('failures, retry, status, history', () => {
     expect(kinds.filter((k) => k === 'retry')).toHaveLength(2)
     expect(kinds.filter((k) => k === 'task_failed')).toHaveLength(2)
     expect(h.stdout).toMatch(/retry +diff\/80- +Retry requested after attempt 1 failed: failing on demand/)
-    const hj = JSON.parse((await runCli(['history', KS, '--json'], env)).stdout) as {events: Array<{at: string; workflow: string}>}
+    const hj = JSON.parse((await runCli(['history', KS, '--json'], env)).stdout) as {
+      events: Array<{at: string; workflow: string}>
+    }
     expect(hj.events.map((e) => e.at)).toEqual([...hj.events.map((e) => e.at)].sort())
     expect(hj.events.every((e) => e.workflow === wf.id)).toBe(true)
   })
@@ -282,9 +313,14 @@ describe('choosing and checking the workflow', () => {
     expect(other.stderr).toContain(`keyspace ${KS} has an unfinished workflow ${wf.id}`)
     expect(other.stderr).toContain(`${FOUR_SHARDS} asks for a different end state`)
 
-    const bad = await runCli(['apply', TWO_SHARDS, '--auto-approve'], cliEnv(url, {SHARDFORM_TEST_CHECK_PROBLEMS: 'shard -80 is missing;tablet test-200 moved to shard 80-'}))
+    const bad = await runCli(
+      ['apply', TWO_SHARDS, '--auto-approve'],
+      cliEnv(url, {SHARDFORM_TEST_CHECK_PROBLEMS: 'shard -80 is missing;tablet test-200 moved to shard 80-'}),
+    )
     expect(bad.code).toBe(1)
-    expect(bad.stderr).toContain(`the topology no longer matches what workflow ${wf.id} expects: shard -80 is missing; tablet test-200 moved to shard 80-. Nothing was run.`)
+    expect(bad.stderr).toContain(
+      `the topology no longer matches what workflow ${wf.id} expects: shard -80 is missing; tablet test-200 moved to shard 80-. Nothing was run.`,
+    )
     expect(bad.stderr).toContain(`shardform status ${KS}`)
     const after = await onlyWorkflow(store)
     expect(Object.values(after.tasks).every((t) => t.attempts === 0)).toBe(true)

@@ -12,7 +12,14 @@ import {readJournal, runLoad, verifyJournal, type JournalChange} from '../../src
 import {initKeyspace} from '../../src/topo/init.js'
 import {openTopo} from '../../src/topo/open.js'
 import type {TopoStore} from '../../src/topo/store.js'
-import {GUESTBOOK_SCHEMA, addShards, guestbookFile, setServing, startTestCluster, type TestCluster} from '../helpers/cluster.js'
+import {
+  GUESTBOOK_SCHEMA,
+  addShards,
+  guestbookFile,
+  setServing,
+  startTestCluster,
+  type TestCluster,
+} from '../helpers/cluster.js'
 
 const KS = 'test_keyspace'
 const ROOT = new URL('../../', import.meta.url).pathname
@@ -73,7 +80,16 @@ describe('load generator and verify', () => {
     const r = await verifyJournal({store, keyspace: KS, journalFile: journal()})
     expect(r.differences).toEqual([])
     expect(r.ok).toBe(true)
-    expect(r.counts).toMatchObject({present: s.liveRows, expected: s.liveRows, missing: 0, duplicated: 0, misplaced: 0, wrongContent: 0, notDeleted: 0, unexpected: 0})
+    expect(r.counts).toMatchObject({
+      present: s.liveRows,
+      expected: s.liveRows,
+      missing: 0,
+      duplicated: 0,
+      misplaced: 0,
+      wrongContent: 0,
+      notDeleted: 0,
+      unexpected: 0,
+    })
     expect(r.counts.deleted).toBe(s.ops.delete)
     expect(r.shards.map((x) => x.shard)).toEqual(['-80', '80-'])
     // Unsigned values ≥ 2^63 were written and read back intact.
@@ -88,23 +104,46 @@ describe('load generator and verify', () => {
     const [gone, twice, moved, altered] = live
     const [back] = dead
     const row = async ([page, ts]: [string, string]) =>
-      (await c.query<{message: string}>(primaryOf(shardOf(page)), 'SELECT message FROM messages WHERE page = ? AND time_created_ns = ?', [page, ts]))[0]!.message
-    const del = ([page, ts]: [string, string], shard: string) => c.query(primaryOf(shard), 'DELETE FROM messages WHERE page = ? AND time_created_ns = ?', [page, ts])
+      (
+        await c.query<{message: string}>(
+          primaryOf(shardOf(page)),
+          'SELECT message FROM messages WHERE page = ? AND time_created_ns = ?',
+          [page, ts],
+        )
+      )[0]!.message
+    const del = ([page, ts]: [string, string], shard: string) =>
+      c.query(primaryOf(shard), 'DELETE FROM messages WHERE page = ? AND time_created_ns = ?', [page, ts])
     const ins = ([page, ts]: [string, string], shard: string, message: string) =>
-      c.query(primaryOf(shard), 'INSERT INTO messages (page, time_created_ns, message) VALUES (?, ?, ?)', [page, ts, message])
+      c.query(primaryOf(shard), 'INSERT INTO messages (page, time_created_ns, message) VALUES (?, ?, ?)', [
+        page,
+        ts,
+        message,
+      ])
 
     await del(gone!, shardOf(gone![0]))
     await ins(twice!, other(shardOf(twice![0])), await row(twice!))
     const movedMsg = await row(moved!)
     await del(moved!, shardOf(moved![0]))
     await ins(moved!, other(shardOf(moved![0])), movedMsg)
-    await c.query(primaryOf(shardOf(altered![0])), "UPDATE messages SET message = 'tampered' WHERE page = ? AND time_created_ns = ?", altered!)
+    await c.query(
+      primaryOf(shardOf(altered![0])),
+      "UPDATE messages SET message = 'tampered' WHERE page = ? AND time_created_ns = ?",
+      altered!,
+    )
     await ins(back!, shardOf(back![0]), 'back from the dead')
 
     const r = await verifyJournal({store, keyspace: KS, journalFile: journal()})
     expect(r.ok).toBe(false)
-    expect(r.counts).toMatchObject({missing: 1, duplicated: 1, misplaced: 2, wrongContent: 1, notDeleted: 1, unexpected: 0})
-    const find = (kind: string, key: [string, string]) => r.differences.filter((d) => d.kind === kind && d.page === key[0] && d.ts === key[1])
+    expect(r.counts).toMatchObject({
+      missing: 1,
+      duplicated: 1,
+      misplaced: 2,
+      wrongContent: 1,
+      notDeleted: 1,
+      unexpected: 0,
+    })
+    const find = (kind: string, key: [string, string]) =>
+      r.differences.filter((d) => d.kind === kind && d.page === key[0] && d.ts === key[1])
     expect(find('missing', gone!)).toHaveLength(1)
     expect(find('duplicated', twice!)[0]!.shards.sort()).toEqual(['-80', '80-'])
     expect(find('misplaced', moved!)[0]!.shards).toEqual([other(shardOf(moved![0]))])
@@ -133,16 +172,24 @@ describe('load generator and verify', () => {
     await sleep(1_000)
     // migrate_primary in miniature: freeze the source, copy its rows by keyspace id, switch the serving shards.
     await c.query('test-100', 'SET GLOBAL read_only = 1')
-    const rows = await c.query<{page: string; time_created_ns: string; message: string}>('test-100', 'SELECT page, time_created_ns, message FROM messages')
+    const rows = await c.query<{page: string; time_created_ns: string; message: string}>(
+      'test-100',
+      'SELECT page, time_created_ns, message FROM messages',
+    )
     for (const shard of ['-80', '80-']) {
       const mine = rows.filter((r) => shardOf(r.page) === shard)
-      if (mine.length) await c.query(primaryOf(shard), 'INSERT INTO messages (page, time_created_ns, message) VALUES ?', [mine.map((r) => [r.page, r.time_created_ns, r.message])])
+      if (mine.length)
+        await c.query(primaryOf(shard), 'INSERT INTO messages (page, time_created_ns, message) VALUES ?', [
+          mine.map((r) => [r.page, r.time_created_ns, r.message]),
+        ])
     }
     await sleep(500)
     await setServing(store, KS, {primary: ['-80', '80-'], replica: ['-80', '80-'], rdonly: ['-80', '80-']})
     const s = await load
     await c.query('test-100', 'SET GLOBAL read_only = 0')
-    console.log(`load across a cutover: ${s.acknowledged} acknowledged, ${s.buffered.buffered} held (max ${s.buffered.maxBufferedMs} ms), ${s.errors} errors, p99 ${s.latencyMs.p99} ms`)
+    console.log(
+      `load across a cutover: ${s.acknowledged} acknowledged, ${s.buffered.buffered} held (max ${s.buffered.maxBufferedMs} ms), ${s.errors} errors, p99 ${s.latencyMs.p99} ms`,
+    )
     expect(s.firstErrors).toEqual([])
     expect(s.errors).toBe(0)
     expect(s.buffered.buffered).toBeGreaterThan(0)
@@ -160,7 +207,11 @@ describe('load generator and verify', () => {
     const {store} = await topo()
     const file = join(c.dir, 'uncertain.jsonl')
     const {messageHash} = await import('../../src/load/index.js')
-    const [a, b, d] = [['11', '1'], ['12', '1'], ['13', '1']] as const
+    const [a, b, d] = [
+      ['11', '1'],
+      ['12', '1'],
+      ['13', '1'],
+    ] as const
     const lines = [
       {type: 'start', v: 1, keyspace: KS, table: 'messages', pid: 1, tag: 1, at: new Date().toISOString()},
       {op: 'insert', page: a[0], ts: a[1], h: messageHash('a1'), at: 1},
@@ -170,8 +221,11 @@ describe('load generator and verify', () => {
       {op: 'delete', page: d[0], ts: d[1], at: 5, uncertain: true, error: 'connection lost'},
       {op: 'insert', page: '14', ts: '1', h: messageHash('never'), at: 6, failed: true, error: 'buffer_timeout'},
     ]
-    await import('node:fs/promises').then((fs) => fs.writeFile(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n'))
-    const put = (k: readonly [string, string], m: string) => c.query(primaryOf(shardOf(k[0])), 'INSERT INTO messages VALUES (?, ?, ?)', [k[0], k[1], m])
+    await import('node:fs/promises').then((fs) =>
+      fs.writeFile(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n'),
+    )
+    const put = (k: readonly [string, string], m: string) =>
+      c.query(primaryOf(shardOf(k[0])), 'INSERT INTO messages VALUES (?, ?, ?)', [k[0], k[1], m])
     // a: the update may or may not have happened; b: the insert may be absent; d: the delete may not have happened.
     await put(a, 'a2')
     await put(d, 'd1')
@@ -199,7 +253,11 @@ describe('load generator and verify', () => {
     const env = {...process.env, ...c.env, SHARDFORM_TOPO: url, NO_COLOR: '1'}
     const file = join(c.dir, 'cli.jsonl')
     const bin = join(ROOT, 'bin/run.js')
-    const loadOut = await run('node', [bin, 'load', KS, '--rate', '200', '--duration', '2', '--journal', file, '--json'], {env, cwd: c.dir})
+    const loadOut = await run(
+      'node',
+      [bin, 'load', KS, '--rate', '200', '--duration', '2', '--journal', file, '--json'],
+      {env, cwd: c.dir},
+    )
     const summary = JSON.parse(loadOut.stdout)
     expect(summary.errors).toBe(0)
     expect(summary.acknowledged).toBeGreaterThan(200)

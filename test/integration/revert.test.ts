@@ -19,7 +19,13 @@ let one: string
 /** 2-shards.yaml with a gate that stops the forward workflow at `phase` (no TTY, --no-wait). */
 const twoStoppingAt = (phase: string) => {
   const f = join(c.dir, `2-shards-stop-${phase}.yaml`)
-  writeFileSync(f, readFileSync(c.layoutFiles[1], 'utf8').replace(/approvals:\n(  .*\n)+/, `approvals:\n  default: none\n  phases:\n    ${phase}: phase\n`))
+  writeFileSync(
+    f,
+    readFileSync(c.layoutFiles[1], 'utf8').replace(
+      /approvals:\n( {2}.*\n)+/,
+      `approvals:\n  default: none\n  phases:\n    ${phase}: phase\n`,
+    ),
+  )
   return f
 }
 
@@ -36,7 +42,14 @@ afterAll(async () => {
 function load(name: string) {
   const ac = new AbortController()
   const journalFile = join(c.dir, `${name}.journal`)
-  const done = runLoad({keyspace: 'test_keyspace', store: c.store, rate: 120, concurrency: 4, journalFile, signal: ac.signal})
+  const done = runLoad({
+    keyspace: 'test_keyspace',
+    store: c.store,
+    rate: 120,
+    concurrency: 4,
+    journalFile,
+    signal: ac.signal,
+  })
   return {
     journalFile,
     // Stopping twice (the test, then its cleanup) returns the same summary.
@@ -128,7 +141,15 @@ describe('reverting the layout', () => {
     expect(mid!.srvKeyspace.partitions.primary).toEqual(['-80', '80-'])
     const p = plan(mid, loadLayout(one))
     expect(p.revert).toMatchObject({workflow: wf.id, cancelled: [], reversed: ['0']})
-    expect(p.phases.map((ph) => ph.name)).toEqual(['wait_for_filtered_replication', 'diff', 'migrate_rdonly', 'migrate_replica', 'migrate_primary', 'apply_vschema', 'retire_sources'])
+    expect(p.phases.map((ph) => ph.name)).toEqual([
+      'wait_for_filtered_replication',
+      'diff',
+      'migrate_rdonly',
+      'migrate_replica',
+      'migrate_primary',
+      'apply_vschema',
+      'retire_sources',
+    ])
 
     const back = await run(one)
     expect(back.state === 'failed' ? back.failed.map((t) => t.error) : back.state).toBe('done')
@@ -149,7 +170,11 @@ describe('reverting the layout', () => {
     expect(report.ok, JSON.stringify(report.counts)).toBe(true)
     // Rows written while -80/80- served are on shard 0 now (reverse replication), along with the earlier ones.
     expect(report.counts.present).toBeGreaterThan(100)
-    const earlier = await verifyJournal({store: c.store, keyspace: 'test_keyspace', journalFile: join(c.dir, 'cancel.journal')})
+    const earlier = await verifyJournal({
+      store: c.store,
+      keyspace: 'test_keyspace',
+      journalFile: join(c.dir, 'cancel.journal'),
+    })
     expect(earlier.ok, JSON.stringify(earlier.counts)).toBe(true)
   }, 300_000)
 
@@ -161,7 +186,9 @@ describe('reverting the layout', () => {
     expect(p.kind).toBe('reshard')
     expect(p.groups).toEqual([{range: '0', sources: ['-80', '80-'], destinations: ['0']}])
     expect(p.phases.map((ph) => ph.name)).toContain('clone')
-    expect(p.notes[0]).toMatch(/finished and retired its sources, so it cannot be cancelled or reversed in place: going back is this ordinary reshard/)
+    expect(p.notes[0]).toMatch(
+      /finished and retired its sources, so it cannot be cancelled or reversed in place: going back is this ordinary reshard/,
+    )
     expect(p.revert?.stage).toBe('finished: its sources were retired')
   }, 300_000)
 })

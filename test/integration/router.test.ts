@@ -9,7 +9,14 @@ import {Router, RouterError} from '../../src/routing/index.js'
 import {initKeyspace} from '../../src/topo/init.js'
 import {openTopo} from '../../src/topo/open.js'
 import type {TopoStore} from '../../src/topo/store.js'
-import {GUESTBOOK_SCHEMA, addShards, guestbookFile, setServing, startTestCluster, type TestCluster} from '../helpers/cluster.js'
+import {
+  GUESTBOOK_SCHEMA,
+  addShards,
+  guestbookFile,
+  setServing,
+  startTestCluster,
+  type TestCluster,
+} from '../helpers/cluster.js'
 
 const KS = 'test_keyspace'
 let c: TestCluster
@@ -58,7 +65,10 @@ describe('router', () => {
     const r = await router(await shardedTopo(c.etcd!.newUrl()))
     // hash vindex: 1→166b…, 2→06e7…, 3→4eb1…, 5→70bb… are below 0x80; 4→d2fd…, 6→f098… above.
     const expected: Record<number, string> = {1: '-80', 2: '-80', 3: '-80', 4: '80-', 5: '-80', 6: '80-'}
-    const aliases = {'-80': {primary: 'test-200', replica: 'test-201', rdonly: 'test-202'}, '80-': {primary: 'test-300', replica: 'test-301', rdonly: 'test-302'}} as const
+    const aliases = {
+      '-80': {primary: 'test-200', replica: 'test-201', rdonly: 'test-202'},
+      '80-': {primary: 'test-300', replica: 'test-301', rdonly: 'test-302'},
+    } as const
     for (const [v, shard] of Object.entries(expected)) {
       for (const type of ['primary', 'replica', 'rdonly'] as const) {
         const t = r.route('messages', v, type)
@@ -78,14 +88,33 @@ describe('router', () => {
     // Writes land on the primary of the shard holding the row's keyspace id, and nowhere else.
     const pages = Array.from({length: 30}, (_, i) => BigInt(i + 1) * 7919n + (i % 3 === 0 ? 1n << 63n : 0n))
     for (const p of pages) {
-      const res = await r.execute('messages', p, 'INSERT INTO messages (page, time_created_ns, message) VALUES (?, 1, ?)', [p, `row ${p}`])
+      const res = await r.execute(
+        'messages',
+        p,
+        'INSERT INTO messages (page, time_created_ns, message) VALUES (?, 1, ?)',
+        [p, `row ${p}`],
+      )
       expect(res.target.shard).toBe(shardOf(p))
       expect(res.bufferedMs).toBe(0)
     }
-    const on200 = (await c.query<{page: string}>('test-200', 'SELECT page FROM messages WHERE time_created_ns = 1')).map((x) => x.page)
-    const on300 = (await c.query<{page: string}>('test-300', 'SELECT page FROM messages WHERE time_created_ns = 1')).map((x) => x.page)
-    expect(on200.sort()).toEqual(pages.filter((p) => shardOf(p) === '-80').map(String).sort())
-    expect(on300.sort()).toEqual(pages.filter((p) => shardOf(p) === '80-').map(String).sort())
+    const on200 = (
+      await c.query<{page: string}>('test-200', 'SELECT page FROM messages WHERE time_created_ns = 1')
+    ).map((x) => x.page)
+    const on300 = (
+      await c.query<{page: string}>('test-300', 'SELECT page FROM messages WHERE time_created_ns = 1')
+    ).map((x) => x.page)
+    expect(on200.sort()).toEqual(
+      pages
+        .filter((p) => shardOf(p) === '-80')
+        .map(String)
+        .sort(),
+    )
+    expect(on300.sort()).toEqual(
+      pages
+        .filter((p) => shardOf(p) === '80-')
+        .map(String)
+        .sort(),
+    )
     expect(on200.length).toBeGreaterThan(5)
     expect(on300.length).toBeGreaterThan(5)
 
@@ -93,7 +122,13 @@ describe('router', () => {
     await c.waitReplication()
     for (const p of pages.slice(0, 6)) {
       for (const type of ['replica', 'rdonly'] as const) {
-        const res = await r.execute<Array<{message: string; port: string}>>('messages', p, 'SELECT message, @@port AS port FROM messages WHERE page = ? AND time_created_ns = 1', [p], {tabletType: type})
+        const res = await r.execute<Array<{message: string; port: string}>>(
+          'messages',
+          p,
+          'SELECT message, @@port AS port FROM messages WHERE page = ? AND time_created_ns = 1',
+          [p],
+          {tabletType: type},
+        )
         expect(res.rows).toEqual([{message: `row ${p}`, port: String(res.target.tablet.port)}])
         expect(res.target.tablet.type).toBe(type)
       }
@@ -119,7 +154,9 @@ describe('router', () => {
       expect(r.route('messages', 4, 'replica').tablet.alias).toBe('test-101')
       expect(r.route('messages', 1, 'rdonly').tablet.alias).toBe('test-102')
       expect(r.route('messages', 4, 'primary').tablet.alias).toBe('test-300')
-      const res = await r.execute<Array<{port: string}>>('messages', 4, 'SELECT @@port AS port', [], {tabletType: 'replica'})
+      const res = await r.execute<Array<{port: string}>>('messages', 4, 'SELECT @@port AS port', [], {
+        tabletType: 'replica',
+      })
       expect(res.rows[0]!.port).toBe(String(c.tablet('test-101').port))
       // And back.
       const gen2 = r.stats().generation
@@ -160,7 +197,12 @@ describe('router', () => {
       while (!stop) {
         const page = next++
         try {
-          const res = await r.execute('messages', page, 'INSERT INTO messages (page, time_created_ns, message) VALUES (?, 2, ?)', [page, `cutover ${page}`])
+          const res = await r.execute(
+            'messages',
+            page,
+            'INSERT INTO messages (page, time_created_ns, message) VALUES (?, 2, ?)',
+            [page, `cutover ${page}`],
+          )
           acked.push({page, shard: res.target.shard, at: Date.now(), bufferedMs: res.bufferedMs})
         } catch (err) {
           errors.push(err)
@@ -173,7 +215,10 @@ describe('router', () => {
     await c.query('test-100', 'SET GLOBAL read_only = 1')
     readOnlyAt = Date.now()
     await sleep(1_500)
-    const onZeroAtSwitch = await c.query<{n: string}>('test-100', 'SELECT COUNT(*) AS n FROM messages WHERE time_created_ns = 2')
+    const onZeroAtSwitch = await c.query<{n: string}>(
+      'test-100',
+      'SELECT COUNT(*) AS n FROM messages WHERE time_created_ns = 2',
+    )
     await setServing(s, KS, {primary: ['-80', '80-']})
     switchedAt = Date.now()
     await sleep(1_000)
@@ -183,7 +228,9 @@ describe('router', () => {
 
     expect(errors).toEqual([])
     const st = r.stats()
-    console.log(`cutover: ${acked.length} writes acknowledged, ${st.buffered} held (max ${Math.round(st.maxBufferedMs)} ms), 0 errors`)
+    console.log(
+      `cutover: ${acked.length} writes acknowledged, ${st.buffered} held (max ${Math.round(st.maxBufferedMs)} ms), 0 errors`,
+    )
     expect(st.buffered).toBeGreaterThanOrEqual(4)
     expect(st.bufferedOk).toBe(st.buffered)
     expect(st.bufferTimeouts).toBe(0)
@@ -213,7 +260,12 @@ describe('router', () => {
     await c.query('test-200', 'SET GLOBAL read_only = 1')
     const t0 = Date.now()
     try {
-      const err = await r.execute('messages', page, 'INSERT INTO messages (page, time_created_ns, message) VALUES (?, 3, ?)', [page, 'never']).catch((e) => e)
+      const err = await r
+        .execute('messages', page, 'INSERT INTO messages (page, time_created_ns, message) VALUES (?, 3, ?)', [
+          page,
+          'never',
+        ])
+        .catch((e) => e)
       expect(err).toBeInstanceOf(RouterError)
       expect((err as RouterError).code).toBe('buffer_timeout')
       expect((err as RouterError).uncertain).toBe(false)
@@ -229,11 +281,16 @@ describe('router', () => {
   it('never retries a statement whose connection broke mid-flight: RouterError uncertain', async () => {
     const s = await shardedTopo(c.etcd!.newUrl())
     const r = await router(s)
-    const running = r.execute('messages', 4, 'SELECT SLEEP(20) AS s, ? AS tag', ['uncertain-probe']).catch((e: unknown) => e)
+    const running = r
+      .execute('messages', 4, 'SELECT SLEEP(20) AS s, ? AS tag', ['uncertain-probe'])
+      .catch((e: unknown) => e)
     let id: string | undefined
     for (let i = 0; i < 100 && !id; i++) {
       await sleep(50)
-      const rows = await c.query<{ID: string}>('test-300', "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%uncertain-probe%' AND INFO NOT LIKE '%PROCESSLIST%'")
+      const rows = await c.query<{ID: string}>(
+        'test-300',
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%uncertain-probe%' AND INFO NOT LIKE '%PROCESSLIST%'",
+      )
       id = rows[0]?.ID
     }
     expect(id).toBeDefined()

@@ -11,7 +11,13 @@ import {loadLayout} from '../../src/layout/index.js'
 import {rootConnection} from '../../src/local/mariadb.js'
 import {loadSchema} from '../../src/mysql/schema-file.js'
 import {initKeyspace} from '../../src/topo/init.js'
-import {GUESTBOOK_SCHEMA, guestbookFile, startTestCluster, writesDuringReplication, type TestCluster} from '../helpers/cluster.js'
+import {
+  GUESTBOOK_SCHEMA,
+  guestbookFile,
+  startTestCluster,
+  writesDuringReplication,
+  type TestCluster,
+} from '../helpers/cluster.js'
 
 const MIN_USER = 'sf_min'
 const MIN_PW_ENV = 'SHARDFORM_MIN_ADMIN_PASSWORD'
@@ -22,8 +28,23 @@ const DB = 'vt_test_keyspace'
 const grantDb = (db: string) => '`' + db.replace(/([_%\\])/g, '\\$1') + '`'
 
 /** Exactly the grants of README.md's Security section (for the admin user, on every tablet). */
-export const GLOBAL_PRIVILEGES = ['REPLICATION SLAVE', 'SLAVE MONITOR', 'REPLICATION SLAVE ADMIN', 'READ_ONLY ADMIN', 'BINLOG ADMIN']
-export const KEYSPACE_DB_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'CREATE VIEW', 'SHOW VIEW']
+export const GLOBAL_PRIVILEGES = [
+  'REPLICATION SLAVE',
+  'SLAVE MONITOR',
+  'REPLICATION SLAVE ADMIN',
+  'READ_ONLY ADMIN',
+  'BINLOG ADMIN',
+]
+export const KEYSPACE_DB_PRIVILEGES = [
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'CREATE',
+  'DROP',
+  'CREATE VIEW',
+  'SHOW VIEW',
+]
 export const STATE_DB_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE']
 
 function grants(user: string, without: string[] = []): string[] {
@@ -38,7 +59,10 @@ function grants(user: string, without: string[] = []): string[] {
 let c: TestCluster
 let layouts: string[]
 
-async function asRoot<T>(alias: string, fn: (q: (sql: string, params?: unknown[]) => Promise<unknown[]>) => Promise<T>): Promise<T> {
+async function asRoot<T>(
+  alias: string,
+  fn: (q: (sql: string, params?: unknown[]) => Promise<unknown[]>) => Promise<T>,
+): Promise<T> {
   const t = c.tablets.find((x) => x.alias === alias)!
   const conn = await rootConnection(t.socket)
   try {
@@ -64,14 +88,20 @@ beforeAll(async () => {
   // The layouts, with shardform's connections made as the restricted user.
   layouts = c.layoutFiles.map((f, i) => {
     const out = join(c.dir, `min-${i}.yaml`)
-    const text = readFileSync(f, 'utf8').replace(/adminUser: shardform/g, `adminUser: ${MIN_USER}`).replace(/adminPasswordEnv: SHARDFORM_ADMIN_PASSWORD/g, `adminPasswordEnv: ${MIN_PW_ENV}`)
+    const text = readFileSync(f, 'utf8')
+      .replace(/adminUser: shardform/g, `adminUser: ${MIN_USER}`)
+      .replace(/adminPasswordEnv: SHARDFORM_ADMIN_PASSWORD/g, `adminPasswordEnv: ${MIN_PW_ENV}`)
     expect(text).toContain(`adminUser: ${MIN_USER}`)
     writeFileSync(out, text)
     return out
   })
   await initKeyspace(c.store, loadLayout(layouts[0]!))
   // `schema load` runs as the admin user too.
-  const loaded = await loadSchema(c.store, 'test_keyspace', `${GUESTBOOK_SCHEMA}\nCREATE VIEW recent AS SELECT page, message FROM messages WHERE time_created_ns > 100;`)
+  const loaded = await loadSchema(
+    c.store,
+    'test_keyspace',
+    `${GUESTBOOK_SCHEMA}\nCREATE VIEW recent AS SELECT page, message FROM messages WHERE time_created_ns > 100;`,
+  )
   expect(loaded.filter((r) => r.error)).toEqual([])
   // Another database on the source, with a temporal column (its binlog events need column metadata): shardform's
   // user may not read it, and must not need to.
@@ -96,39 +126,68 @@ describe('minimal grants for shardform’s admin user', () => {
       await c.query('test-100', `INSERT INTO ${DB}.messages VALUES (?, ?, ?)`, [i * 7 + 1, i, `message ${i}`], 'app')
     }
     const runtime = writesDuringReplication(async () => {
-      for (let i = 300; i < 340; i++) await c.query('test-100', `INSERT INTO ${DB}.messages VALUES (?, ?, ?)`, [i * 7 + 1, i, `late ${i}`], 'app')
-      await c.query('test-100', `UPDATE ${DB}.messages SET message = CONCAT(message, ' (edited)') WHERE page % 3 = 0`, [], 'app')
+      for (let i = 300; i < 340; i++)
+        await c.query('test-100', `INSERT INTO ${DB}.messages VALUES (?, ?, ?)`, [i * 7 + 1, i, `late ${i}`], 'app')
+      await c.query(
+        'test-100',
+        `UPDATE ${DB}.messages SET message = CONCAT(message, ' (edited)') WHERE page % 3 = 0`,
+        [],
+        'app',
+      )
       await c.query('test-100', `DELETE FROM ${DB}.messages WHERE page % 5 = 0`, [], 'app')
       await asRoot('test-100', async (q) => {
-        for (let i = 0; i < 5; i++) await q("INSERT INTO otherdb.audit (at, note) VALUES (NOW(6), 'not shardform''s business')")
+        for (let i = 0; i < 5; i++)
+          await q("INSERT INTO otherdb.audit (at, note) VALUES (NOW(6), 'not shardform''s business')")
       })
     })
     const res = await apply({store: c.store, runtime, autoApprove: true, target: layouts[1]})
     expect(res.state === 'failed' ? res.failed.map((t) => `${t.id}: ${t.error}`) : res.state).toBe('done')
     if (res.state !== 'done') return
-    for (const d of ['-80', '80-']) expect((res.wf.tasks[`diff/${d}`]!.output as {compared: number}).compared).toBeGreaterThan(100)
+    for (const d of ['-80', '80-'])
+      expect((res.wf.tasks[`diff/${d}`]!.output as {compared: number}).compared).toBeGreaterThan(100)
     expect(res.wf.tasks['retire_sources/0']!.state).toBe('done')
     // The copy came from the rdonly tablet (STOP SLAVE / SHOW SLAVE STATUS worked), not from the primary fallback.
-    expect((res.wf.tasks['clone/0']!.output as {snapshot: {kind: string; tablet: string}}).snapshot).toMatchObject({kind: 'rdonly', tablet: 'test-102'})
+    expect((res.wf.tasks['clone/0']!.output as {snapshot: {kind: string; tablet: string}}).snapshot).toMatchObject({
+      kind: 'rdonly',
+      tablet: 'test-102',
+    })
 
     const source = await c.query<{page: string}>('test-100', ROWS)
-    const dest = [...(await c.query<{page: string}>('test-200', ROWS)), ...(await c.query<{page: string}>('test-300', ROWS))]
-    const k = (r: {page: string; time_created_ns?: unknown}) => `${String(r.page).padStart(8, '0')}:${r.time_created_ns}`
+    const dest = [
+      ...(await c.query<{page: string}>('test-200', ROWS)),
+      ...(await c.query<{page: string}>('test-300', ROWS)),
+    ]
+    const k = (r: {page: string; time_created_ns?: unknown}) =>
+      `${String(r.page).padStart(8, '0')}:${r.time_created_ns}`
     expect(source.length).toBeGreaterThan(250)
-    expect([...dest].sort((a, b) => k(a).localeCompare(k(b)))).toEqual([...source].sort((a, b) => k(a).localeCompare(k(b))))
-    for (const r of await c.query<{page: string}>('test-200', `SELECT page FROM ${DB}.messages`)) expect(keyspaceId('hash', BigInt(r.page))[0]! < 0x80).toBe(true)
+    expect([...dest].sort((a, b) => k(a).localeCompare(k(b)))).toEqual(
+      [...source].sort((a, b) => k(a).localeCompare(k(b))),
+    )
+    for (const r of await c.query<{page: string}>('test-200', `SELECT page FROM ${DB}.messages`))
+      expect(keyspaceId('hash', BigInt(r.page))[0]! < 0x80).toBe(true)
     // The cutover happened: sources read-only, destinations writable, and the retired mark was written (needs
     // BINLOG ADMIN for SET sql_log_bin = 0; retire only logs a failure, so check the mark itself).
     expect(Number((await c.query<{ro: number}>('test-100', 'SELECT @@global.read_only AS ro'))[0]!.ro)).toBe(1)
     expect(Number((await c.query<{ro: number}>('test-200', 'SELECT @@global.read_only AS ro'))[0]!.ro)).toBe(0)
-    expect(await c.query('test-100', "SELECT shard FROM _shardform.retired WHERE keyspace = 'test_keyspace'")).toEqual([{shard: '0'}])
+    expect(await c.query('test-100', "SELECT shard FROM _shardform.retired WHERE keyspace = 'test_keyspace'")).toEqual([
+      {shard: '0'},
+    ])
     // copy_schema brought the view.
-    expect(await c.query('test-300', "SELECT TABLE_NAME AS n FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'vt_test_keyspace'")).toEqual([{n: 'recent'}])
+    expect(
+      await c.query(
+        'test-300',
+        "SELECT TABLE_NAME AS n FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'vt_test_keyspace'",
+      ),
+    ).toEqual([{n: 'recent'}])
 
     // And the user really held nothing more than that.
     const shown = await asRoot('test-200', (q) => q(`SHOW GRANTS FOR '${MIN_USER}'@'127.0.0.1'`))
     const lines = shown.map((r) => String(Object.values(r as object)[0]))
-    expect(lines.some((l) => /ALL PRIVILEGES|SUPER|FILE|RELOAD|PROCESS|SHUTDOWN|CREATE USER|GRANT OPTION|ON `mysql`/.test(l))).toBe(false)
+    expect(
+      lines.some((l) =>
+        /ALL PRIVILEGES|SUPER|FILE|RELOAD|PROCESS|SHUTDOWN|CREATE USER|GRANT OPTION|ON `mysql`/.test(l),
+      ),
+    ).toBe(false)
     expect(lines).toHaveLength(3)
   }, 300_000)
 
@@ -147,7 +206,9 @@ describe('minimal grants for shardform’s admin user', () => {
       const {connectTablet} = await import('../../src/mysql/connect.js')
       const conn = await connectTablet({...t, adminUser: user, adminPasswordEnv: MIN_PW_ENV}, 'admin')
       try {
-        await expect(conn.query(sql), `${sql} without ${priv}`).rejects.toThrow(new RegExp(`you need \\(at least one of\\) the .*${priv.replace(' ', '[ _]')}`, 'i'))
+        await expect(conn.query(sql), `${sql} without ${priv}`).rejects.toThrow(
+          new RegExp(`you need \\(at least one of\\) the .*${priv.replace(' ', '[ _]')}`, 'i'),
+        )
       } finally {
         await conn.end()
       }
@@ -164,7 +225,14 @@ describe('minimal grants for shardform’s admin user', () => {
         resolve(e)
       }
       const tablet = {...c.tablet('test-100'), adminUser: 'sf_lack_repl', adminPasswordEnv: MIN_PW_ENV}
-      BinlogReader.start({tablet, database: DB, fromGtid: '', serverId: 7777, onTransaction: () => undefined, onError: done}).then((r) => (reader = r), done)
+      BinlogReader.start({
+        tablet,
+        database: DB,
+        fromGtid: '',
+        serverId: 7777,
+        onTransaction: () => undefined,
+        onError: done,
+      }).then((r) => (reader = r), done)
     })
     reader?.stop()
     expect(failed.message).toMatch(/binlog stream: .*REPLICATION SLAVE/)
@@ -172,9 +240,14 @@ describe('minimal grants for shardform’s admin user', () => {
     // it, a write on a read_only server is refused like the application's.
     await createUser('test-201', 'sf_lack_ro', MIN_PW, grants("'sf_lack_ro'@'127.0.0.1'", ['READ_ONLY ADMIN']))
     const {connectTablet} = await import('../../src/mysql/connect.js')
-    const conn = await connectTablet({...c.tablet('test-201'), adminUser: 'sf_lack_ro', adminPasswordEnv: MIN_PW_ENV}, 'admin')
+    const conn = await connectTablet(
+      {...c.tablet('test-201'), adminUser: 'sf_lack_ro', adminPasswordEnv: MIN_PW_ENV},
+      'admin',
+    )
     try {
-      await expect(conn.query('INSERT INTO _shardform.retired VALUES (?, ?, ?, NOW())', ['x', 'y', 'z'])).rejects.toThrow(/--read-only/)
+      await expect(
+        conn.query('INSERT INTO _shardform.retired VALUES (?, ?, ?, NOW())', ['x', 'y', 'z']),
+      ).rejects.toThrow(/--read-only/)
     } finally {
       await conn.end()
     }

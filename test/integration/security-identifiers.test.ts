@@ -55,7 +55,10 @@ const ONE = layout(
 const VSCHEMA = JSON.stringify({
   sharded: true,
   vindexes: {hash: {type: 'hash'}, xx: {type: 'xxhash'}},
-  tables: {[WEIRD]: {column_vindexes: [{column: 'select', name: 'hash'}]}, [ORDER]: {column_vindexes: [{column: 'group', name: 'xx'}]}},
+  tables: {
+    [WEIRD]: {column_vindexes: [{column: 'select', name: 'hash'}]},
+    [ORDER]: {column_vindexes: [{column: 'group', name: 'xx'}]},
+  },
 })
 const TWO = layout(
   `  "-80":
@@ -98,9 +101,11 @@ afterAll(async () => {
 async function insertRows(from: number, to: number): Promise<void> {
   for (let i = from; i < to; i++) {
     const v = NASTY[i % NASTY.length]
-    await c.query('odd-100', `INSERT INTO ${T} (\`select\`, \`a b\`, \`col;umn\`, \`from\`, \`--x\`, \`'q"\`, \`where\`) VALUES (?, ?, ?, ?, ?, ?, ?)`, [
-      i, `k ${v}`, `${v}${i}`, i * 7, v.repeat(3), v.slice(0, 20), i % 3 ? null : '2020-02-29 12:34:56.789012',
-    ])
+    await c.query(
+      'odd-100',
+      `INSERT INTO ${T} (\`select\`, \`a b\`, \`col;umn\`, \`from\`, \`--x\`, \`'q"\`, \`where\`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      [i, `k ${v}`, `${v}${i}`, i * 7, v.repeat(3), v.slice(0, 20), i % 3 ? null : '2020-02-29 12:34:56.789012'],
+    )
     await c.query('odd-100', `INSERT INTO ${O} (\`group\`, \`key\`, \`desc\`) VALUES (?, ?, ?)`, [`g${i}${v}`, i, v])
   }
 }
@@ -111,10 +116,16 @@ describe('identifiers with backticks, spaces, semicolons and keywords', () => {
     // While filtered replication runs: inserts, updates (one moving a row to the other shard), deletes.
     const runtime = writesDuringReplication(async () => {
       await insertRows(120, 160)
-      await c.query('odd-100', `UPDATE ${T} SET \`col;umn\` = CONCAT(\`col;umn\`, '✓;--'), \`from\` = \`from\` + 1 WHERE \`select\` % 5 = 0`)
+      await c.query(
+        'odd-100',
+        `UPDATE ${T} SET \`col;umn\` = CONCAT(\`col;umn\`, '✓;--'), \`from\` = \`from\` + 1 WHERE \`select\` % 5 = 0`,
+      )
       await c.query('odd-100', `UPDATE ${T} SET \`select\` = \`select\` + 100000 WHERE \`select\` IN (3, 4, 130)`)
       await c.query('odd-100', `DELETE FROM ${T} WHERE \`select\` % 11 = 0`)
-      await c.query('odd-100', `UPDATE ${O} SET \`group\` = CONCAT(\`group\`, '\`moved\`') WHERE \`key\` IN (1, 2, 3, 125)`)
+      await c.query(
+        'odd-100',
+        `UPDATE ${O} SET \`group\` = CONCAT(\`group\`, '\`moved\`') WHERE \`key\` IN (1, 2, 3, 125)`,
+      )
       await c.query('odd-100', `DELETE FROM ${O} WHERE \`key\` % 13 = 0`)
     })
     const res = await apply({store: c.store, runtime, autoApprove: true, target: c.layoutFiles[1]})
@@ -129,31 +140,51 @@ describe('identifiers with backticks, spaces, semicolons and keywords', () => {
 
     // Same rows, same bytes: the source (kept, read-only) against the union of the destinations.
     const src = await c.query<Record<string, unknown>>('odd-100', EXACT_WEIRD)
-    const dst = [...(await c.query<Record<string, unknown>>('odd-200', EXACT_WEIRD)), ...(await c.query<Record<string, unknown>>('odd-300', EXACT_WEIRD))]
+    const dst = [
+      ...(await c.query<Record<string, unknown>>('odd-200', EXACT_WEIRD)),
+      ...(await c.query<Record<string, unknown>>('odd-300', EXACT_WEIRD)),
+    ]
     const key = (r: Record<string, unknown>) => `${String(r.s).padStart(12, '0')}|${r.ab}`
     expect(src.length).toBeGreaterThan(130)
-    expect([...dst].sort((a, b) => key(a).localeCompare(key(b)))).toEqual([...src].sort((a, b) => key(a).localeCompare(key(b))))
+    expect([...dst].sort((a, b) => key(a).localeCompare(key(b)))).toEqual(
+      [...src].sort((a, b) => key(a).localeCompare(key(b))),
+    )
     const srcO = await c.query<Record<string, unknown>>('odd-100', EXACT_ORDER)
-    const dstO = [...(await c.query<Record<string, unknown>>('odd-200', EXACT_ORDER)), ...(await c.query<Record<string, unknown>>('odd-300', EXACT_ORDER))]
+    const dstO = [
+      ...(await c.query<Record<string, unknown>>('odd-200', EXACT_ORDER)),
+      ...(await c.query<Record<string, unknown>>('odd-300', EXACT_ORDER)),
+    ]
     expect([...dstO].sort((a, b) => String(a.g).localeCompare(String(b.g)))).toEqual(srcO)
     expect(srcO.some((r) => Buffer.from(String(r.g), 'hex').toString().includes('`moved`'))).toBe(true)
 
     // Each row is on the shard that owns its keyspace id.
-    for (const [alias, low] of [['odd-200', true], ['odd-300', false]] as const) {
-      for (const r of await c.query<{s: string}>(alias, `SELECT \`select\` AS s FROM ${T}`)) expect(keyspaceId('hash', BigInt(r.s))[0]! < 0x80, `${alias} ${r.s}`).toBe(low)
+    for (const [alias, low] of [
+      ['odd-200', true],
+      ['odd-300', false],
+    ] as const) {
+      for (const r of await c.query<{s: string}>(alias, `SELECT \`select\` AS s FROM ${T}`))
+        expect(keyspaceId('hash', BigInt(r.s))[0]! < 0x80, `${alias} ${r.s}`).toBe(low)
       for (const r of await c.query<{g: string}>(alias, `SELECT HEX(\`group\`) AS g FROM ${O}`)) {
         expect(keyspaceId('xxhash', Buffer.from(r.g, 'hex'))[0]! < 0x80, `${alias} ${r.g}`).toBe(low)
       }
     }
     // The view came along (copy_schema), under its name.
     for (const alias of ['odd-200', 'odd-300']) {
-      const views = await c.query<{n: string}>(alias, 'SELECT TABLE_NAME AS n FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?', [DB])
+      const views = await c.query<{n: string}>(
+        alias,
+        'SELECT TABLE_NAME AS n FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?',
+        [DB],
+      )
       expect(views.map((v) => String(v.n))).toEqual([VIEW])
       await c.query(alias, `SELECT COUNT(*) FROM ${qid(DB)}.${qid(VIEW)}`)
     }
     // Nothing was executed from the data: both tables are still there on every server.
     for (const alias of ['odd-100', 'odd-200', 'odd-300']) {
-      const tables = await c.query<{n: string}>(alias, "SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1", [DB])
+      const tables = await c.query<{n: string}>(
+        alias,
+        "SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1",
+        [DB],
+      )
       expect(tables.map((t) => String(t.n)).sort()).toEqual([ORDER, WEIRD].sort())
     }
   }, 300_000)

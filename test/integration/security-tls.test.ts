@@ -9,7 +9,16 @@ import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {ShardformError} from '../../src/errors.js'
-import {copyTemplate, ensureTemplate, findMariaDB, instancePaths, rootConnection, spawnMariadbd, templateKey, waitReady} from '../../src/local/mariadb.js'
+import {
+  copyTemplate,
+  ensureTemplate,
+  findMariaDB,
+  instancePaths,
+  rootConnection,
+  spawnMariadbd,
+  templateKey,
+  waitReady,
+} from '../../src/local/mariadb.js'
 import {BinlogReader, type BinlogTransaction} from '../../src/mysql/binlog.js'
 import {connectTablet} from '../../src/mysql/connect.js'
 import {openTopo} from '../../src/topo/open.js'
@@ -38,10 +47,52 @@ function makeCertificates(): void {
   writeFileSync(pem('server.ext'), 'subjectAltName=DNS:db.shardform.test\nextendedKeyUsage=serverAuth\n')
   writeFileSync(pem('etcd.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n')
   writeFileSync(pem('client.ext'), 'extendedKeyUsage=clientAuth\n')
-  for (const ca of ['ca', 'other-ca']) openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${ca}.key`, '-out', `${ca}.pem`, '-days', '2', '-subj', `/CN=shardform test ${ca}`)
+  for (const ca of ['ca', 'other-ca'])
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${ca}.key`,
+      '-out',
+      `${ca}.pem`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=shardform test ${ca}`,
+    )
   for (const who of ['server', 'etcd', 'client']) {
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${who}.key`, '-out', `${who}.csr`, '-subj', `/CN=shardform-${who}`)
-    openssl('x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${who}.pem`, '-days', '2', '-extfile', `${who}.ext`)
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${who}.key`,
+      '-out',
+      `${who}.csr`,
+      '-subj',
+      `/CN=shardform-${who}`,
+    )
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      `${who}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${who}.pem`,
+      '-days',
+      '2',
+      '-extfile',
+      `${who}.ext`,
+    )
   }
 }
 
@@ -53,10 +104,23 @@ async function startMariaDB(): Promise<void> {
   const template = await ensureTemplate(join(tmpdir(), 'shardform-test-templates', await templateKey(bins)), bins)
   const p = instancePaths(join(dir, 'tls-1'))
   await copyTemplate(template, p.datadir)
-  const {pid, exited} = await spawnMariadbd(bins, {
-    alias: 'tls-1', role: 'primary', port: mysqlPort, serverId: mysqlPort, bufferPool: '32M',
-    extraConfig: [`ssl_ca=${pem('ca.pem')}`, `ssl_cert=${pem('server.pem')}`, `ssl_key=${pem('server.key')}`, 'require_secure_transport=ON'],
-  }, p)
+  const {pid, exited} = await spawnMariadbd(
+    bins,
+    {
+      alias: 'tls-1',
+      role: 'primary',
+      port: mysqlPort,
+      serverId: mysqlPort,
+      bufferPool: '32M',
+      extraConfig: [
+        `ssl_ca=${pem('ca.pem')}`,
+        `ssl_cert=${pem('server.pem')}`,
+        `ssl_key=${pem('server.key')}`,
+        'require_secure_transport=ON',
+      ],
+    },
+    p,
+  )
   mariadbPid = pid
   await waitReady('tls-1', pid, p, 60_000, exited)
   const root = await rootConnection(p.socket)
@@ -70,7 +134,8 @@ async function startMariaDB(): Promise<void> {
       "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'tls_admin'@'127.0.0.1'",
       `CREATE USER 'tls_app'@'127.0.0.1' IDENTIFIED BY '${APP_PW}' REQUIRE SSL`,
       "GRANT SELECT, INSERT ON tlsdb.* TO 'tls_app'@'127.0.0.1'",
-    ]) await root.query(sql)
+    ])
+      await root.query(sql)
   } finally {
     await root.end()
   }
@@ -79,17 +144,48 @@ async function startMariaDB(): Promise<void> {
 async function startEtcdTls(): Promise<void> {
   const [peer] = await freePorts(1)
   const url = `https://127.0.0.1:${etcdPort}`
-  etcdProc = spawn(ETCD_BIN, [
-    '--name', 'tls', '--data-dir', join(dir, 'etcd'),
-    '--listen-client-urls', url, '--advertise-client-urls', url,
-    '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-    '--initial-cluster', `tls=http://127.0.0.1:${peer}`, '--initial-cluster-state', 'new',
-    '--cert-file', pem('etcd.pem'), '--key-file', pem('etcd.key'), '--trusted-ca-file', pem('ca.pem'), '--client-cert-auth',
-    '--log-level', 'error', '--heartbeat-interval', '50', '--election-timeout', '500',
-  ], {stdio: 'ignore'})
+  etcdProc = spawn(
+    ETCD_BIN,
+    [
+      '--name',
+      'tls',
+      '--data-dir',
+      join(dir, 'etcd'),
+      '--listen-client-urls',
+      url,
+      '--advertise-client-urls',
+      url,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peer}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${peer}`,
+      '--initial-cluster',
+      `tls=http://127.0.0.1:${peer}`,
+      '--initial-cluster-state',
+      'new',
+      '--cert-file',
+      pem('etcd.pem'),
+      '--key-file',
+      pem('etcd.key'),
+      '--trusted-ca-file',
+      pem('ca.pem'),
+      '--client-cert-auth',
+      '--log-level',
+      'error',
+      '--heartbeat-interval',
+      '50',
+      '--election-timeout',
+      '500',
+    ],
+    {stdio: 'ignore'},
+  )
 }
 
-const ETCD_ENV = () => ({SHARDFORM_ETCD_CA: pem('ca.pem'), SHARDFORM_ETCD_CERT: pem('client.pem'), SHARDFORM_ETCD_KEY: pem('client.key')})
+const ETCD_ENV = () => ({
+  SHARDFORM_ETCD_CA: pem('ca.pem'),
+  SHARDFORM_ETCD_CERT: pem('client.pem'),
+  SHARDFORM_ETCD_KEY: pem('client.key'),
+})
 
 beforeAll(async () => {
   ;[mysqlPort, etcdPort] = await freePorts(2)
@@ -115,8 +211,17 @@ afterAll(async () => {
 /** The tablet as the topology records it (by IP address, as the local cluster does). */
 function tablet(tls: TlsFiles | undefined, host = '127.0.0.1'): TabletRecord {
   return {
-    alias: 'tls-1', keyspace: 'ks', shard: '0', type: 'primary', host, port: mysqlPort, database: 'tlsdb',
-    user: 'tls_app', passwordEnv: 'SHARDFORM_TLS_APP_PASSWORD', adminUser: 'tls_admin', adminPasswordEnv: 'SHARDFORM_TLS_ADMIN_PASSWORD',
+    alias: 'tls-1',
+    keyspace: 'ks',
+    shard: '0',
+    type: 'primary',
+    host,
+    port: mysqlPort,
+    database: 'tlsdb',
+    user: 'tls_app',
+    passwordEnv: 'SHARDFORM_TLS_APP_PASSWORD',
+    adminUser: 'tls_admin',
+    adminPasswordEnv: 'SHARDFORM_TLS_ADMIN_PASSWORD',
     ...(tls ? {tls} : {}),
   }
 }
@@ -163,7 +268,9 @@ describe('MySQL over TLS', () => {
   it('checks the host name of a tablet addressed by a DNS name: a certificate for another name is refused', async () => {
     // localhost reaches the server, but its certificate names db.shardform.test only.
     const err = await failure(connectTablet(tablet(FULL, 'localhost'), 'admin'))
-    expect(err.message).toMatch(/^tablet tls-1 \(localhost:\d+\): .*Host: localhost\. is not in the cert's altnames: DNS:db\.shardform\.test/)
+    expect(err.message).toMatch(
+      /^tablet tls-1 \(localhost:\d+\): .*Host: localhost\. is not in the cert's altnames: DNS:db\.shardform\.test/,
+    )
     // verifyServerCert: false turns the checks off (encrypted, but anyone with a certificate could answer).
     const unverified = await connectTablet(tablet({...FULL, verifyServerCert: false}, 'localhost'), 'admin')
     await unverified.end()
@@ -172,13 +279,18 @@ describe('MySQL over TLS', () => {
   it('a missing TLS file is a clear error before any connection is tried', async () => {
     const err = await failure(connectTablet(tablet({...FULL, key: pem('nope.key')}), 'admin'))
     expect(err).toBeInstanceOf(ShardformError)
-    expect(err.message).toBe(`tablet tls-1: cannot read the TLS client key ${pem('nope.key')}: no such file. Fix the path under tls: in the layout (defaults or the tablet) and apply it, or make the file readable.`)
+    expect(err.message).toBe(
+      `tablet tls-1: cannot read the TLS client key ${pem('nope.key')}: no such file. Fix the path under tls: in the layout (defaults or the tablet) and apply it, or make the file readable.`,
+    )
   })
 
   it('the binlog reader (zongji) connects with the same TLS options and streams row changes', async () => {
     const seen: BinlogTransaction[] = []
     const reader = await BinlogReader.start({
-      tablet: tablet(FULL), database: 'tlsdb', fromGtid: '', serverId: 4242,
+      tablet: tablet(FULL),
+      database: 'tlsdb',
+      fromGtid: '',
+      serverId: 4242,
       onTransaction: (tx) => seen.push(tx),
       onError: (err) => seen.push({gtid: 'error', timestamp: 0, changes: [], ddl: err.message}),
     })
@@ -193,7 +305,16 @@ describe('MySQL over TLS', () => {
       reader.stop()
     }
     // Without TLS the reader cannot even connect.
-    const err = await failure(BinlogReader.start({tablet: tablet(undefined), database: 'tlsdb', fromGtid: '', serverId: 4243, onTransaction: () => undefined, onError: () => undefined}))
+    const err = await failure(
+      BinlogReader.start({
+        tablet: tablet(undefined),
+        database: 'tlsdb',
+        fromGtid: '',
+        serverId: 4243,
+        onTransaction: () => undefined,
+        onError: () => undefined,
+      }),
+    )
     expect(err.message).toMatch(/tablet tls-1: binlog stream: .*(insecure transport|Access denied)/)
   })
 })
@@ -233,7 +354,9 @@ describe('etcd over TLS', () => {
     ] as const) {
       const err = await failure(openTopo(u, {etcd: {env, connectTimeoutMs: 1_500, callTimeoutMs: 1_500}}))
       expect(err.name).toBe('TopoError')
-      expect(err.message, `${u} ${JSON.stringify(env)}`).toMatch(/^cannot reach etcd at etcds?:\/\/127\.0\.0\.1:\d+\/tlsroot: /)
+      expect(err.message, `${u} ${JSON.stringify(env)}`).toMatch(
+        /^cannot reach etcd at etcds?:\/\/127\.0\.0\.1:\d+\/tlsroot: /,
+      )
     }
   })
 
@@ -249,6 +372,8 @@ describe('etcd over TLS', () => {
     expect(JSON.parse(show.stdout).keyspaces[0].name).toBe('test_keyspace')
     const noKey = await cli(['topo', 'show'], {env: {...env, SHARDFORM_ETCD_KEY: undefined}})
     expect(noKey.code).toBe(1)
-    expect(noKey.stderr).toBe('Error: SHARDFORM_ETCD_CERT is set but SHARDFORM_ETCD_KEY is not: a client certificate for etcd needs its key (set both, or neither).\n')
+    expect(noKey.stderr).toBe(
+      'Error: SHARDFORM_ETCD_CERT is set but SHARDFORM_ETCD_KEY is not: a client certificate for etcd needs its key (set both, or neither).\n',
+    )
   })
 })

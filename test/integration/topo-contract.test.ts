@@ -83,7 +83,9 @@ function firstLine(p: ChildProcess): Promise<string> {
   })
 }
 
-function exited(p: ChildProcess): Promise<{code: number | null; signal: string | null; stdout: string; stderr: string}> {
+function exited(
+  p: ChildProcess,
+): Promise<{code: number | null; signal: string | null; stdout: string; stderr: string}> {
   let stdout = ''
   let stderr = ''
   p.stdout!.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -162,7 +164,11 @@ function topoContract(name: string, setup: () => Promise<Harness>, teardown: () 
       expect(await store.get(keyspacePath('ks'))).toBeUndefined()
       const v = await store.create(keyspacePath('ks'), {name: 'ks', sharded: true})
       expect(typeof v).toBe('string')
-      expect(await store.get(keyspacePath('ks'))).toEqual({path: keyspacePath('ks'), value: {name: 'ks', sharded: true}, version: v})
+      expect(await store.get(keyspacePath('ks'))).toEqual({
+        path: keyspacePath('ks'),
+        value: {name: 'ks', sharded: true},
+        version: v,
+      })
       await store.create(shardPath('ks', '80-'), {name: '80-'})
       await store.create(shardPath('ks', '-80'), {name: '-80'})
       await store.create(shardPath('ks2', '0'), {name: '0'})
@@ -259,10 +265,19 @@ function topoContract(name: string, setup: () => Promise<Harness>, teardown: () 
       ])
 
       // "must not exist" is an expectation too.
-      expect((await rejection(store.commit([{op: 'put', path: 'c/A', value: {}, version: null}]))).code).toBe('conflict')
-      expect((await rejection(store.commit([{op: 'put', path: 'c/A', value: 1}, {op: 'delete', path: 'c/A'}]))).code).toBe(
-        'invalid',
+      expect((await rejection(store.commit([{op: 'put', path: 'c/A', value: {}, version: null}]))).code).toBe(
+        'conflict',
       )
+      expect(
+        (
+          await rejection(
+            store.commit([
+              {op: 'put', path: 'c/A', value: 1},
+              {op: 'delete', path: 'c/A'},
+            ]),
+          )
+        ).code,
+      ).toBe('invalid')
     })
 
     it('watches puts and deletes under a prefix, and nothing outside it', async () => {
@@ -301,7 +316,11 @@ function topoContract(name: string, setup: () => Promise<Harness>, teardown: () 
       const a = store
       const b = await open()
       const v1 = await a.create(workflowPathOf('w1'), {state: 'new'})
-      expect(await b.get(workflowPathOf('w1'))).toEqual({path: workflowPathOf('w1'), value: {state: 'new'}, version: v1})
+      expect(await b.get(workflowPathOf('w1'))).toEqual({
+        path: workflowPathOf('w1'),
+        value: {state: 'new'},
+        version: v1,
+      })
       const v2 = await b.update(workflowPathOf('w1'), {state: 'running'}, v1)
       expect(await a.get(workflowPathOf('w1'))).toMatchObject({value: {state: 'running'}, version: v2})
       expect((await rejection(a.update(workflowPathOf('w1'), {state: 'lost'}, v1))).code).toBe('conflict')
@@ -408,7 +427,10 @@ function topoContract(name: string, setup: () => Promise<Harness>, teardown: () 
         for (const p of procs) p.stdin!.end('go\n')
         const done = await Promise.all(results)
         for (const r of done) expect(r, r.stderr).toMatchObject({code: 0})
-        const conflicts = done.reduce((n, r) => n + (JSON.parse(r.stdout.trim().split('\n').pop()!) as {conflicts: number}).conflicts, 0)
+        const conflicts = done.reduce(
+          (n, r) => n + (JSON.parse(r.stdout.trim().split('\n').pop()!) as {conflicts: number}).conflicts,
+          0,
+        )
         expect((await store.get<{n: number}>('c/Counter'))?.value.n).toBe(100)
         // They really did race.
         expect(conflicts).toBeGreaterThan(0)
@@ -557,7 +579,13 @@ describe('file backend', () => {
     const text = (v: unknown) => JSON.stringify(v, null, 2) + '\n'
     await writeFile(
       join(d, '.journal.json'),
-      JSON.stringify({format: 1, ops: [{op: 'put', path: 'j/A', text: text({n: 7})}, {op: 'put', path: 'j/B', text: text({n: 7})}]}),
+      JSON.stringify({
+        format: 1,
+        ops: [
+          {op: 'put', path: 'j/A', text: text({n: 7})},
+          {op: 'put', path: 'j/B', text: text({n: 7})},
+        ],
+      }),
     )
     expect((await s.get('j/A'))?.value).toEqual({n: 7})
     expect((await s.get('j/B'))?.value).toEqual({n: 7})
@@ -575,7 +603,12 @@ describe('file backend', () => {
     await mine.release()
 
     // A live holder on this host with a fresh record is respected.
-    await s.create(lockPath('ks'), {...stale, expires: Date.now() + 60_000, pid: process.pid, hostname: (await import('node:os')).hostname()})
+    await s.create(lockPath('ks'), {
+      ...stale,
+      expires: Date.now() + 60_000,
+      pid: process.pid,
+      hostname: (await import('node:os')).hostname(),
+    })
     expect((await rejection(s.lock('ks', {operation: 'new', timeoutMs: 0}))).code).toBe('lock_held')
     // ...until its pid is gone.
     const dead = spawnSync(process.execPath, ['-e', '']).pid
@@ -603,10 +636,13 @@ describe('file backend', () => {
     for (;;) {
       const cur = await other.get(lockPath('ks'))
       const stolen = {...(cur!.value as object), id: 'bbbbbbbbbbbb', who: 'thief'}
-      const ok = await other.update(lockPath('ks'), stolen, cur!.version).then(() => true, (e: TopoError) => {
-        if (e.code !== 'conflict') throw e
-        return false
-      })
+      const ok = await other.update(lockPath('ks'), stolen, cur!.version).then(
+        () => true,
+        (e: TopoError) => {
+          if (e.code !== 'conflict') throw e
+          return false
+        },
+      )
       if (ok) break
     }
     await until(() => lostErr !== undefined, 2_000, 'the lost promise')
@@ -633,7 +669,9 @@ describe('etcd backend faults', () => {
     const t0 = Date.now()
     const err = await rejection(openTopo('etcd://127.0.0.1:1/shardform'))
     expect(err.code).toBe('unavailable')
-    expect(err.message).toMatch(/^cannot reach etcd at etcd:\/\/127\.0\.0\.1:1\/shardform: .*ECONNREFUSED.*Is etcd running\?/)
+    expect(err.message).toMatch(
+      /^cannot reach etcd at etcd:\/\/127\.0\.0\.1:1\/shardform: .*ECONNREFUSED.*Is etcd running\?/,
+    )
     expect(err.message).not.toContain('\n')
     expect(Date.now() - t0).toBeLessThan(3_000)
   })
@@ -644,7 +682,11 @@ describe('etcd backend faults', () => {
     try {
       const events: WatchEvent[] = []
       const errors: TopoError[] = []
-      await s.watch('k/', (ev) => events.push(ev), (err) => errors.push(err))
+      await s.watch(
+        'k/',
+        (ev) => events.push(ev),
+        (err) => errors.push(err),
+      )
       const held = await s.lock('ks', {operation: 'doomed', timeoutMs: 0, ttlSeconds: 1})
       let lostErr: unknown
       held.lost.catch((x: unknown) => (lostErr = x))
@@ -660,7 +702,10 @@ describe('etcd backend faults', () => {
       await e.restart()
       let ok = false
       for (let i = 0; i < 50 && !ok; i++) {
-        ok = await s.create('k/A', {n: 1}).then(() => true, () => false)
+        ok = await s.create('k/A', {n: 1}).then(
+          () => true,
+          () => false,
+        )
         if (!ok) await sleep(100)
       }
       expect(ok).toBe(true)
@@ -687,7 +732,10 @@ await s.close()
 console.log('closed')
 `,
     )
-    const child = spawn(process.execPath, ['--import', 'tsx', script], {cwd: resolve(import.meta.dirname, '../..'), stdio: 'pipe'})
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      cwd: resolve(import.meta.dirname, '../..'),
+      stdio: 'pipe',
+    })
     // Timed from close()'s return, not from the start: etcd's own writes can take seconds on a busy disk.
     let closedAt = 0
     child.stdout.on('data', () => (closedAt ||= Date.now()))
@@ -707,7 +755,13 @@ console.log('closed')
 
 describe('openTopo URLs', () => {
   it('refuses what it cannot open, showing each accepted form', async () => {
-    for (const bad of ['mysql://127.0.0.1/x', 'file:', 'etcd://127.0.0.1:notaport/x', 'etcd://h:1/bad root', '.shardform/topo']) {
+    for (const bad of [
+      'mysql://127.0.0.1/x',
+      'file:',
+      'etcd://127.0.0.1:notaport/x',
+      'etcd://h:1/bad root',
+      '.shardform/topo',
+    ]) {
       const err = await rejection(openTopo(bad))
       expect(err.code).toBe('bad_url')
       expect(err.message).toContain('etcd://127.0.0.1:2379/shardform')

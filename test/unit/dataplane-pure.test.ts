@@ -9,10 +9,22 @@ import {applyStatements} from '../../src/phases/streams/apply-sql.js'
 import {copyRouter, placement, rowFilter} from '../../src/phases/routing.js'
 import {parseShardName} from '../../src/keyspace/keyrange.js'
 
-const col = (name: string, dataType: string, extra: Partial<ColumnInfo> = {}): ColumnInfo => ({name, dataType, columnType: dataType, charset: null, nullable: true, generated: false, ...extra})
+const col = (name: string, dataType: string, extra: Partial<ColumnInfo> = {}): ColumnInfo => ({
+  name,
+  dataType,
+  columnType: dataType,
+  charset: null,
+  nullable: true,
+  generated: false,
+  ...extra,
+})
 const messages: TableInfo = {
   name: 'messages',
-  columns: [col('page', 'bigint', {columnType: 'bigint(20) unsigned'}), col('time_created_ns', 'bigint'), col('message', 'varchar', {charset: 'utf8mb4'})],
+  columns: [
+    col('page', 'bigint', {columnType: 'bigint(20) unsigned'}),
+    col('time_created_ns', 'bigint'),
+    col('message', 'varchar', {charset: 'utf8mb4'}),
+  ],
   primaryKey: ['page', 'time_created_ns'],
   create: '',
 }
@@ -75,12 +87,28 @@ describe('key order', () => {
     expect(cmp([5, '2'], [5, 2])).toBe(0)
   })
   it('integers compare exactly without BigInts, as BigInt would', () => {
-    const values = ['0', '9', '10', '-1', '-10', '-9', '42', '18446744073709551615', '18446744073709551614', '9223372036854775807', '-9223372036854775808', '100000000000000000000', '00042', '00123']
-    for (const a of values) for (const b of values) {
-      const x = BigInt(a)
-      const y = BigInt(b)
-      expect(compareInteger(a, b), `${a} vs ${b}`).toBe(x < y ? -1 : x > y ? 1 : 0)
-    }
+    const values = [
+      '0',
+      '9',
+      '10',
+      '-1',
+      '-10',
+      '-9',
+      '42',
+      '18446744073709551615',
+      '18446744073709551614',
+      '9223372036854775807',
+      '-9223372036854775808',
+      '100000000000000000000',
+      '00042',
+      '00123',
+    ]
+    for (const a of values)
+      for (const b of values) {
+        const x = BigInt(a)
+        const y = BigInt(b)
+        expect(compareInteger(a, b), `${a} vs ${b}`).toBe(x < y ? -1 : x > y ? 1 : 0)
+      }
   })
   it('rows compare byte for byte', () => {
     expect(rowsEqual([1, Buffer.from('a'), null], [1, Buffer.from('a'), null], 3)).toBe(true)
@@ -113,13 +141,22 @@ describe('filtered replication statements', () => {
     ])
   })
   it('refuses row images without the primary key (binlog_row_image must be FULL)', () => {
-    expect(() => applyStatements('d', [{kind: 'delete', table: messages, row: {message: 'x'}}])).toThrow(/lacks primary key column page/)
+    expect(() => applyStatements('d', [{kind: 'delete', table: messages, row: {message: 'x'}}])).toThrow(
+      /lacks primary key column page/,
+    )
   })
 })
 
 describe('row placement', () => {
-  const vschema = {sharded: true, vindexes: {hash: {type: 'hash'}}, tables: {messages: {column_vindexes: [{column: 'page', name: 'hash'}]}, ref: {type: 'reference' as const}}}
-  const dests = [{name: '-80', kr: parseShardName('-80')}, {name: '80-', kr: parseShardName('80-')}]
+  const vschema = {
+    sharded: true,
+    vindexes: {hash: {type: 'hash'}},
+    tables: {messages: {column_vindexes: [{column: 'page', name: 'hash'}]}, ref: {type: 'reference' as const}},
+  }
+  const dests = [
+    {name: '-80', kr: parseShardName('-80')},
+    {name: '80-', kr: parseShardName('80-')},
+  ]
   it('routes by the keyspace id of the primary vindex column (hash(1)=166b…, hash(4)=d2fd…)', () => {
     const {route, routeMany} = copyRouter(placement(vschema, messages, dests), messages, dests)
     expect(route([1, 1, Buffer.from('x')])).toBe(0)
@@ -133,7 +170,9 @@ describe('row placement', () => {
   it('reference tables go everywhere, a single destination takes everything', () => {
     const ref = {...messages, name: 'ref'}
     expect(copyRouter(placement(vschema, ref, dests), ref, dests).route([9])).toBe(-1)
-    expect(copyRouter(placement({sharded: false}, messages, dests.slice(0, 1)), messages, dests.slice(0, 1)).route([9])).toBe(0)
+    expect(
+      copyRouter(placement({sharded: false}, messages, dests.slice(0, 1)), messages, dests.slice(0, 1)).route([9]),
+    ).toBe(0)
   })
   it('filters binlog row images for one destination', () => {
     const keep = rowFilter(placement(vschema, messages, dests), messages, dests[1])
@@ -149,9 +188,21 @@ describe('row placement on 8-byte ids', () => {
   it('routes exactly like the byte comparison, for any shard boundaries', async () => {
     const {generateShards} = await import('../../src/keyspace/keyrange.js')
     const {randomBytes} = await import('node:crypto')
-    const vschema = {sharded: true, vindexes: {hash: {type: 'hash'}}, tables: {messages: {column_vindexes: [{column: 'page', name: 'hash'}]}}}
-    const values: unknown[][] = Array.from({length: 5000}, (_, i) => [i % 3 === 0 ? String(randomBytes(8).readBigUInt64BE()) : i])
-    for (const names of [generateShards(2), generateShards(3), generateShards(7), generateShards(300), ['-4000000000000001', '4000000000000001-80', '80-']]) {
+    const vschema = {
+      sharded: true,
+      vindexes: {hash: {type: 'hash'}},
+      tables: {messages: {column_vindexes: [{column: 'page', name: 'hash'}]}},
+    }
+    const values: unknown[][] = Array.from({length: 5000}, (_, i) => [
+      i % 3 === 0 ? String(randomBytes(8).readBigUInt64BE()) : i,
+    ])
+    for (const names of [
+      generateShards(2),
+      generateShards(3),
+      generateShards(7),
+      generateShards(300),
+      ['-4000000000000001', '4000000000000001-80', '80-'],
+    ]) {
       const dests = names.map((name) => ({name, kr: parseShardName(name)}))
       const {route, routeMany} = copyRouter(placement(vschema, messages, dests), messages, dests)
       expect(routeMany(values)).toEqual(values.map((v) => route(v)))

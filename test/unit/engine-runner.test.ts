@@ -69,7 +69,9 @@ describe('phases and tasks', () => {
     const wf = await fx.read()
     expect(wf.state).toBe('done')
     expect(wf.finished_at).toBeTruthy()
-    expect(Object.values(wf.tasks).every((t) => t.state === 'done' && t.attempts === 1 && t.runs?.[0]?.result === 'done')).toBe(true)
+    expect(
+      Object.values(wf.tasks).every((t) => t.state === 'done' && t.attempts === 1 && t.runs?.[0]?.result === 'done'),
+    ).toBe(true)
     const types = wf.events.map((e) => e.type)
     expect(types[0]).toBe('created')
     expect(types.at(-1)).toBe('done')
@@ -78,7 +80,14 @@ describe('phases and tasks', () => {
   })
 
   it('runs a parallel phase concurrently, bounded by parallelism (and diff by the layout setting)', async () => {
-    const plan = makePlan([{name: 'clone', tasks: 6}, {name: 'diff', tasks: 4}], 'ks', {diffParallelism: 2})
+    const plan = makePlan(
+      [
+        {name: 'clone', tasks: 6},
+        {name: 'diff', tasks: 4},
+      ],
+      'ks',
+      {diffParallelism: 2},
+    )
     fx = await fixture(plan)
     const rec = new Recorder()
     const three = barrier(3)
@@ -106,7 +115,12 @@ describe('phases and tasks', () => {
   })
 
   it('a failed task in a parallel phase does not stop its siblings; the next phase does not start', async () => {
-    fx = await fixture(makePlan([{name: 'create_shards', tasks: 3}, {name: 'copy_schema', tasks: 2}]))
+    fx = await fixture(
+      makePlan([
+        {name: 'create_shards', tasks: 3},
+        {name: 'copy_schema', tasks: 2},
+      ]),
+    )
     const rec = new Recorder()
     rec.delayMs = 30
     rec.on('create_shards/t0', async () => {
@@ -135,7 +149,11 @@ describe('phases and tasks', () => {
     const out = await fx.runner(rec.runtime()).run()
     expect(out.state).toBe('failed')
     expect(rec.calls.map((c) => c.task)).toEqual(['migrate_primary/t0', 'migrate_primary/t1'])
-    expect(taskStates(await fx.read())).toEqual({'migrate_primary/t0': 'done', 'migrate_primary/t1': 'failed', 'migrate_primary/t2': 'pending'})
+    expect(taskStates(await fx.read())).toEqual({
+      'migrate_primary/t0': 'done',
+      'migrate_primary/t1': 'failed',
+      'migrate_primary/t2': 'pending',
+    })
   })
 })
 
@@ -145,7 +163,8 @@ describe('gates', () => {
     const rec = new Recorder()
     let out = await fx.runner(rec.runtime(), {noWait: true}).run()
     expect(out.state).toBe('waiting')
-    if (out.state === 'waiting') expect(out.stage).toMatchObject({stage: 'first', tasks: ['diff/t0'], gate: 'diff:first'})
+    if (out.state === 'waiting')
+      expect(out.stage).toMatchObject({stage: 'first', tasks: ['diff/t0'], gate: 'diff:first'})
     expect(rec.calls).toHaveLength(0)
     let wf = await fx.read()
     expect(wf.state).toBe('waiting')
@@ -154,7 +173,9 @@ describe('gates', () => {
     expect(wf.events.at(-1)!.message).toContain('shardform approve ks --phase diff --first')
 
     // The rest cannot be approved before the first task is done.
-    await expect(approveWorkflow(fx.store, 'ks', {stage: 'rest', who: 'ops@ci'})).rejects.toThrow(/open only when its first task diff\/t0 is done/)
+    await expect(approveWorkflow(fx.store, 'ks', {stage: 'rest', who: 'ops@ci'})).rejects.toThrow(
+      /open only when its first task diff\/t0 is done/,
+    )
     await approveWorkflow(fx.store, 'ks', {who: 'ops@ci'})
     await fx.reload()
     out = await fx.runner(rec.runtime(), {noWait: true}).run()
@@ -175,13 +196,19 @@ describe('gates', () => {
   })
 
   it('phase gate: one approval for all tasks; none: no approval', async () => {
-    fx = await fixture(makePlan([{name: 'copy_schema', gate: 'none', tasks: 2}, {name: 'clone', gate: 'phase', tasks: 3}]))
+    fx = await fixture(
+      makePlan([
+        {name: 'copy_schema', gate: 'none', tasks: 2},
+        {name: 'clone', gate: 'phase', tasks: 3},
+      ]),
+    )
     const rec = new Recorder()
     const three = barrier(3)
     for (let i = 0; i < 3; i++) rec.on(`clone/t${i}`, three)
     let out = await fx.runner(rec.runtime(), {noWait: true}).run()
     expect(out.state).toBe('waiting')
-    if (out.state === 'waiting') expect(out.stage).toMatchObject({stage: 'all', gate: 'clone:all', tasks: ['clone/t0', 'clone/t1', 'clone/t2']})
+    if (out.state === 'waiting')
+      expect(out.stage).toMatchObject({stage: 'all', gate: 'clone:all', tasks: ['clone/t0', 'clone/t1', 'clone/t2']})
     expect(rec.calls.map((c) => c.task)).toEqual(['copy_schema/t0', 'copy_schema/t1'])
     await expect(approveWorkflow(fx.store, 'ks', {stage: 'first'})).rejects.toThrow(/phase gate/)
     await approveWorkflow(fx.store, 'ks')
@@ -199,11 +226,19 @@ describe('gates', () => {
     expect((await fx.runner(rec.runtime(), {autoApprove: true}).run()).state).toBe('done')
     const first = rec.started('diff/t0')[0]!
     for (const t of ['diff/t1', 'diff/t2']) expect(rec.started(t)[0]!.start).toBeGreaterThanOrEqual(first.end!)
-    expect((await fx.read()).approvals.map((a) => `${a.gate} ${a.via}`)).toEqual(['diff:first auto-approve', 'diff:rest auto-approve'])
+    expect((await fx.read()).approvals.map((a) => `${a.gate} ${a.via}`)).toEqual([
+      'diff:first auto-approve',
+      'diff:rest auto-approve',
+    ])
   })
 
   it('asks on a TTY; approvals survive a restart and are not asked again; "no" leaves the workflow waiting', async () => {
-    fx = await fixture(makePlan([{name: 'wait_for_filtered_replication', gate: 'canary', tasks: 2}, {name: 'migrate_primary', gate: 'canary', tasks: 1}]))
+    fx = await fixture(
+      makePlan([
+        {name: 'wait_for_filtered_replication', gate: 'canary', tasks: 2},
+        {name: 'migrate_primary', gate: 'canary', tasks: 1},
+      ]),
+    )
     const asked: string[] = []
     const rec = new Recorder()
     const ctl = new AbortController()
@@ -224,10 +259,17 @@ describe('gates', () => {
     await fx.reload()
     out = await fx.runner(rec.runtime(), {ui: {askGate: yes}}).run()
     expect(out.state).toBe('done')
-    expect(asked).toEqual(['wait_for_filtered_replication:first', 'wait_for_filtered_replication:rest', 'migrate_primary:first'])
+    expect(asked).toEqual([
+      'wait_for_filtered_replication:first',
+      'wait_for_filtered_replication:rest',
+      'migrate_primary:first',
+    ])
     const wf = await fx.read()
     expect(wf.approvals.every((a) => a.via === 'tty' && a.by === 'tester@host')).toBe(true)
-    expect(rec.started('wait_for_filtered_replication/t0').map((c) => [c.attempt, c.resuming])).toEqual([[1, false], [2, true]])
+    expect(rec.started('wait_for_filtered_replication/t0').map((c) => [c.attempt, c.resuming])).toEqual([
+      [1, false],
+      [2, true],
+    ])
 
     await fx.close()
     fx = await fixture(makePlan([{name: 'migrate_primary', gate: 'canary', tasks: 1}]))
@@ -271,14 +313,22 @@ describe('gates', () => {
     const out = await run
     expect(out.state).toBe('done')
     expect(Date.now() - t0).toBeLessThan(2000)
-    expect(events.some((e) => e.kind === 'event' && e.event.type === 'approved' && e.event.who === 'ci@runner')).toBe(true)
+    expect(events.some((e) => e.kind === 'event' && e.event.type === 'approved' && e.event.who === 'ci@runner')).toBe(
+      true,
+    )
     await other.close()
   })
 })
 
 describe('retry, resume, interruption', () => {
   it('retry continues from the failure point; attempts are counted', async () => {
-    fx = await fixture(makePlan([{name: 'create_shards', tasks: 1}, {name: 'diff', tasks: 2}, {name: 'migrate_primary', tasks: 1}]))
+    fx = await fixture(
+      makePlan([
+        {name: 'create_shards', tasks: 1},
+        {name: 'diff', tasks: 2},
+        {name: 'migrate_primary', tasks: 1},
+      ]),
+    )
     const rec = new Recorder()
     rec.on('diff/t1', async (ctx) => {
       if (ctx.attempt < 3) throw new Error(`rows differ (try ${ctx.attempt})`)
@@ -293,21 +343,32 @@ describe('retry, resume, interruption', () => {
     }
     expect(rec.started('create_shards/t0')).toHaveLength(1)
     expect(rec.started('diff/t0')).toHaveLength(1)
-    expect(rec.started('diff/t1').map((c) => [c.attempt, c.resuming])).toEqual([[1, false], [2, true], [3, true]])
+    expect(rec.started('diff/t1').map((c) => [c.attempt, c.resuming])).toEqual([
+      [1, false],
+      [2, true],
+      [3, true],
+    ])
     expect(rec.started('migrate_primary/t0')).toHaveLength(1)
     const wf = await fx.read()
     expect(wf.tasks['diff/t1']).toMatchObject({state: 'done', attempts: 3})
     expect(wf.tasks['diff/t1']!.runs!.map((r) => r.result)).toEqual(['failed', 'failed', 'done'])
     expect(wf.events.filter((e) => e.type === 'retry')).toHaveLength(2)
     // Retrying a task that did not fail is refused.
-    await expect(fx.writer.mutate((x) => void resetForRetry(x, 'diff/t0', 'ops'))).rejects.toThrow(/is done, not failed/)
+    await expect(fx.writer.mutate((x) => void resetForRetry(x, 'diff/t0', 'ops'))).rejects.toThrow(
+      /is done, not failed/,
+    )
   })
 
   it('tasks a killed apply left running resume with resuming = true and the next attempt', async () => {
     fx = await fixture(makePlan([{name: 'clone', tasks: 2}]))
     // What a kill -9 leaves behind: clone/t0 running (attempt 1), clone/t1 done.
     await fx.writer.mutate((wf) => {
-      wf.tasks['clone/t0'] = {...wf.tasks['clone/t0']!, state: 'running', attempts: 1, runs: [{attempt: 1, started_at: new Date().toISOString(), by: 'dead@host pid 1'}]}
+      wf.tasks['clone/t0'] = {
+        ...wf.tasks['clone/t0']!,
+        state: 'running',
+        attempts: 1,
+        runs: [{attempt: 1, started_at: new Date().toISOString(), by: 'dead@host pid 1'}],
+      }
       wf.tasks['clone/t1'] = {...wf.tasks['clone/t1']!, state: 'done', attempts: 1}
     })
     await fx.reload()
@@ -320,7 +381,12 @@ describe('retry, resume, interruption', () => {
   })
 
   it('Ctrl-C: running executors get the signal, are recorded interrupted, and the workflow is paused', async () => {
-    fx = await fixture(makePlan([{name: 'clone', tasks: 2}, {name: 'diff', tasks: 1}]))
+    fx = await fixture(
+      makePlan([
+        {name: 'clone', tasks: 2},
+        {name: 'diff', tasks: 1},
+      ]),
+    )
     const rec = new Recorder()
     const ctl = new AbortController()
     for (const t of ['clone/t0', 'clone/t1']) rec.on(t, (ctx) => untilAborted(ctx.signal))
@@ -340,7 +406,7 @@ describe('retry, resume, interruption', () => {
 })
 
 describe('records', () => {
-  it('commits executor ops in one transaction with the task\'s done; conflicting ops fail the task and write nothing', async () => {
+  it("commits executor ops in one transaction with the task's done; conflicting ops fail the task and write nothing", async () => {
     fx = await fixture(makePlan([{name: 'create_shards', tasks: 2}]))
     await fx.store.create('test/taken', {by: 'someone else'})
     const rec = new Recorder()
@@ -366,7 +432,12 @@ describe('records', () => {
   })
 
   it('checkpoints survive a restart; outputs of earlier tasks are visible to later ones', async () => {
-    fx = await fixture(makePlan([{name: 'clone', tasks: 1}, {name: 'wait_for_filtered_replication', tasks: 1}]))
+    fx = await fixture(
+      makePlan([
+        {name: 'clone', tasks: 1},
+        {name: 'wait_for_filtered_replication', tasks: 1},
+      ]),
+    )
     const rec = new Recorder()
     const ctl = new AbortController()
     const seen: unknown[] = []
@@ -404,7 +475,9 @@ describe('records', () => {
     const before = (await fx.store.get(`workflows/${fx.wf.id}/Workflow`))!.version
     let writes = 0
     fx.writer.onChange(() => writes++)
-    await fx.runner(rec.runtime(), {progressIntervalMs: 1000, ui: {emit: (e) => e.kind === 'progress' && progress.push(e)}}).run()
+    await fx
+      .runner(rec.runtime(), {progressIntervalMs: 1000, ui: {emit: (e) => e.kind === 'progress' && progress.push(e)}})
+      .run()
     expect(before).toBeTruthy()
     expect(progress).toHaveLength(100)
     // start, ≤ 1 progress write per second (the run takes well under 2 s), log, done, phase, workflow
@@ -425,12 +498,15 @@ describe('records', () => {
     const other = await WorkflowWriter.load(fx.store, fx.wf.id)
     const run = fx.runner(rec.runtime()).run()
     const theirs = (async () => {
-      for (let i = 0; i < 15; i++) await other.mutate((wf) => addEvent(wf, {who: 'other@host', type: 'log', message: `note ${i}`}))
+      for (let i = 0; i < 15; i++)
+        await other.mutate((wf) => addEvent(wf, {who: 'other@host', type: 'log', message: `note ${i}`}))
     })()
     await Promise.all([run, theirs])
     const wf = await fx.read()
     expect(wf.state).toBe('done')
-    expect(wf.events.filter((e) => e.who === 'other@host').map((e) => e.message)).toEqual(Array.from({length: 15}, (_, i) => `note ${i}`))
+    expect(wf.events.filter((e) => e.who === 'other@host').map((e) => e.message)).toEqual(
+      Array.from({length: 15}, (_, i) => `note ${i}`),
+    )
     expect(Object.values(wf.tasks).every((t) => (t.checkpoint as {k: number}).k === 9)).toBe(true)
   })
 })
@@ -440,8 +516,21 @@ describe('an unreachable topology', () => {
     const dir = await mkdtemp(join(tmpdir(), 'shardform-engine-'))
     const inner = await FileTopoStore.open(dir, {pollMs: 20})
     const store = new FlakyStore(inner)
-    const wf = newWorkflowRecord(makePlan([{name: 'clone', tasks: 2}, {name: 'diff', tasks: 1}]), {kind: 'layout', file: 't.yaml'}, 'tester@host')
-    return {dir, inner, store, wf, cleanup: async () => (await inner.close(), await rm(dir, {recursive: true, force: true}))}
+    const wf = newWorkflowRecord(
+      makePlan([
+        {name: 'clone', tasks: 2},
+        {name: 'diff', tasks: 1},
+      ]),
+      {kind: 'layout', file: 't.yaml'},
+      'tester@host',
+    )
+    return {
+      dir,
+      inner,
+      store,
+      wf,
+      cleanup: async () => (await inner.close(), await rm(dir, {recursive: true, force: true})),
+    }
   }
 
   it('is retried with backoff; the workflow continues when it comes back', async () => {
@@ -473,7 +562,9 @@ describe('an unreachable topology', () => {
         f.store.down = true
         await ctx.saveCheckpoint({x: 1})
       })
-      await expect(new Runner({writer, runtime: rec.runtime(), who: 'tester@host'}).run()).rejects.toThrow(WriterUnavailable)
+      await expect(new Runner({writer, runtime: rec.runtime(), who: 'tester@host'}).run()).rejects.toThrow(
+        WriterUnavailable,
+      )
       f.store.down = false
       const wf = (await f.inner.get<WorkflowRecord>(`workflows/${f.wf.id}/Workflow`))!.value
       expect(wf.tasks['clone/t0']!.state).toBe('running') // resumes (resuming = true) on the next apply
@@ -486,8 +577,17 @@ describe('an unreachable topology', () => {
 
 describe('approve()', () => {
   it('refuses a phase that is not current, and a stage already approved', () => {
-    const wf = newWorkflowRecord(makePlan([{name: 'clone', gate: 'canary', tasks: 2}, {name: 'diff', gate: 'canary', tasks: 2}]), {kind: 'layout', file: 'x'}, 'me')
-    expect(() => approve(wf, {phase: 'diff', by: 'me', via: 'approve'})).toThrow(/has not started yet \(the current phase is clone\)/)
+    const wf = newWorkflowRecord(
+      makePlan([
+        {name: 'clone', gate: 'canary', tasks: 2},
+        {name: 'diff', gate: 'canary', tasks: 2},
+      ]),
+      {kind: 'layout', file: 'x'},
+      'me',
+    )
+    expect(() => approve(wf, {phase: 'diff', by: 'me', via: 'approve'})).toThrow(
+      /has not started yet \(the current phase is clone\)/,
+    )
     expect(() => approve(wf, {phase: 'nope', by: 'me', via: 'approve'})).toThrow(/has no phase "nope"/)
     approve(wf, {stage: 'first', by: 'me', via: 'approve'})
     expect(() => approve(wf, {stage: 'first', by: 'me', via: 'approve'})).toThrow(/already approved/)

@@ -43,13 +43,22 @@ describe('gates', () => {
       ['diff:first', ['diff/t0']],
       ['diff:rest', ['diff/t1', 'diff/t2']],
     ])
-    expect(gateStages(p.phases[2]!).map((s) => [s.gate, s.tasks])).toEqual([['migrate_primary:all', ['migrate_primary/t0', 'migrate_primary/t1']]])
+    expect(gateStages(p.phases[2]!).map((s) => [s.gate, s.tasks])).toEqual([
+      ['migrate_primary:all', ['migrate_primary/t0', 'migrate_primary/t1']],
+    ])
     expect(gateStages(p.phases[3]!)).toEqual([])
   })
 
   it('questions and commands are worded as documented', () => {
     const wf = newWorkflowRecord(
-      makePlan([{name: 'clone', gate: 'canary', tasks: ['0']}, {name: 'diff', gate: 'canary', tasks: ['-40', '40-80', '80-c0', 'c0-']}, {name: 'migrate_primary', gate: 'phase', tasks: ['0']}], 'test_keyspace'),
+      makePlan(
+        [
+          {name: 'clone', gate: 'canary', tasks: ['0']},
+          {name: 'diff', gate: 'canary', tasks: ['-40', '40-80', '80-c0', 'c0-']},
+          {name: 'migrate_primary', gate: 'phase', tasks: ['0']},
+        ],
+        'test_keyspace',
+      ),
       {kind: 'layout', file: 'x.yaml'},
       'me',
     )
@@ -61,7 +70,9 @@ describe('gates', () => {
     wf.tasks['diff/-40']!.state = 'done'
     const rest = openGate(wf)!
     expect(gateQuestion(rest)).toBe('Approve remaining 3 tasks of diff (diff/40-80, …)? yes/no')
-    expect(approveCommand('test_keyspace', rest, {topo: 'etcd://h:2379/x'})).toBe('shardform approve test_keyspace --phase diff --rest --topo etcd://h:2379/x')
+    expect(approveCommand('test_keyspace', rest, {topo: 'etcd://h:2379/x'})).toBe(
+      'shardform approve test_keyspace --phase diff --rest --topo etcd://h:2379/x',
+    )
     for (const t of Object.values(wf.tasks)) if (t.phase === 'diff') t.state = 'done'
     const mp = openGate(wf)!
     expect(gateQuestion(mp)).toBe('Approve phase migrate_primary (1 task)? yes/no')
@@ -70,7 +81,9 @@ describe('gates', () => {
   })
 
   it('workflow ids and durations', () => {
-    expect(newWorkflowId('test_keyspace', new Date('2026-11-26T10:15:00Z'))).toMatch(/^test_keyspace-20261126-101500-[0-9a-f]{4}$/)
+    expect(newWorkflowId('test_keyspace', new Date('2026-11-26T10:15:00Z'))).toMatch(
+      /^test_keyspace-20261126-101500-[0-9a-f]{4}$/,
+    )
     expect(parseDuration('0')).toBe(0)
     expect(parseDuration('30')).toBe(30_000)
     expect(parseDuration('30s')).toBe(30_000)
@@ -86,7 +99,9 @@ describe('which workflow apply runs', () => {
     const same = {...guestbook('2-shards.yaml'), file: 'elsewhere/two.yaml'}
     expect(decideForLayout([wf], same)).toEqual({action: 'resume', workflow: wf})
     expect(decideForLayout([], same)).toEqual({action: 'new'})
-    expect(() => decideForLayout([wf], guestbook('4-shards.yaml'))).toThrow(/has an unfinished workflow .*asks for a different end state.*Finish that workflow first/)
+    expect(() => decideForLayout([wf], guestbook('4-shards.yaml'))).toThrow(
+      /has an unfinished workflow .*asks for a different end state.*Finish that workflow first/,
+    )
     // Another keyspace's workflow does not matter.
     expect(decideForLayout([{...wf, keyspace: 'other'}], same)).toEqual({action: 'new'})
   })
@@ -96,7 +111,9 @@ describe('which workflow apply runs', () => {
     const saved = planFileContent(wf.plan, stateOf(guestbook('1-shard.yaml')))
     expect(decideForPlanFile([], saved, 'p.plan')).toEqual({action: 'new'})
     // wf came from a layout, not from this plan file: refused while it is unfinished.
-    expect(() => decideForPlanFile([wf], saved, 'p.plan')).toThrow(/has an unfinished workflow .*p\.plan is a different plan/)
+    expect(() => decideForPlanFile([wf], saved, 'p.plan')).toThrow(
+      /has an unfinished workflow .*p\.plan is a different plan/,
+    )
     const fromFile = {...wf, source: {kind: 'plan-file' as const, file: 'p.plan', checksum: saved.checksum}}
     expect(decideForPlanFile([fromFile], saved, 'renamed.plan')).toEqual({action: 'resume', workflow: fromFile})
   })
@@ -106,7 +123,9 @@ describe('which workflow apply runs', () => {
     const b = {...guestbookWorkflow(), id: 'other-ks-1', keyspace: 'other'}
     expect(decideNoArg([a], 'file:x')).toBe(a)
     expect(() => decideNoArg([], 'file:x')).toThrow(/nothing to resume: no unfinished workflow in file:x/)
-    expect(() => decideNoArg([a, b], 'file:x')).toThrow(/several unfinished workflows in file:x; name one with --workflow ID/)
+    expect(() => decideNoArg([a, b], 'file:x')).toThrow(
+      /several unfinished workflows in file:x; name one with --workflow ID/,
+    )
     expect(decideNoArg([a, b], 'file:x', 'other-ks-1')).toBe(b)
   })
 })
@@ -114,16 +133,31 @@ describe('which workflow apply runs', () => {
 describe('status', () => {
   it('shows the open gate with its command and failures with the retry command', () => {
     const wf = guestbookWorkflow()
-    for (const id of ['apply_vschema', 'create_shards/-80', 'create_shards/80-', 'copy_schema/-80', 'copy_schema/80-', 'clone/0', 'wait_for_filtered_replication/-80', 'wait_for_filtered_replication/80-']) {
+    for (const id of [
+      'apply_vschema',
+      'create_shards/-80',
+      'create_shards/80-',
+      'copy_schema/-80',
+      'copy_schema/80-',
+      'clone/0',
+      'wait_for_filtered_replication/-80',
+      'wait_for_filtered_replication/80-',
+    ]) {
       wf.tasks[id]!.state = 'done'
     }
     approve(wf, {phase: 'diff', stage: 'first', by: 'me', via: 'approve'})
     wf.tasks['diff/-80'] = {...wf.tasks['diff/-80']!, state: 'done', attempts: 1}
     let st = workflowStatus(wf, undefined)
-    expect(st.waiting).toMatchObject({gate: 'diff:rest', tasks: ['diff/80-'], command: 'shardform approve test_keyspace --phase diff --rest'})
+    expect(st.waiting).toMatchObject({
+      gate: 'diff:rest',
+      tasks: ['diff/80-'],
+      command: 'shardform approve test_keyspace --phase diff --rest',
+    })
     expect(st.tasks).toEqual({total: 14, done: 9, running: 0, failed: 0})
     const text = renderStatus([st], plain, 'file:x')
-    expect(text).toContain('Waiting for approval: remaining 1 task of diff (diff/80-) — run: shardform approve test_keyspace --phase diff --rest')
+    expect(text).toContain(
+      'Waiting for approval: remaining 1 task of diff (diff/80-) — run: shardform approve test_keyspace --phase diff --rest',
+    )
     expect(text).toMatch(/✓ apply_vschema +done/)
     expect(text).toMatch(/· migrate_primary +pending/)
 
@@ -131,12 +165,24 @@ describe('status', () => {
     wf.tasks['diff/80-'] = {...wf.tasks['diff/80-']!, state: 'failed', attempts: 2, error: '3 rows differ'}
     wf.state = 'failed'
     st = workflowStatus(wf, undefined)
-    expect(st.failures).toEqual([{task: 'diff/80-', phase: 'diff', error: '3 rows differ', attempts: 2, retry_command: 'shardform retry test_keyspace diff/80-'}])
-    expect(renderStatus([st], plain, 'file:x')).toContain('✗ diff/80-  failed (attempt 2): 3 rows differ — retry: shardform retry test_keyspace diff/80-')
+    expect(st.failures).toEqual([
+      {
+        task: 'diff/80-',
+        phase: 'diff',
+        error: '3 rows differ',
+        attempts: 2,
+        retry_command: 'shardform retry test_keyspace diff/80-',
+      },
+    ])
+    expect(renderStatus([st], plain, 'file:x')).toContain(
+      '✗ diff/80-  failed (attempt 2): 3 rows differ — retry: shardform retry test_keyspace diff/80-',
+    )
   })
 
   it('progress figures', () => {
-    expect(formatProgress({done: 120000, total: 1000000, unit: 'rows', rate: 98000, etaSeconds: 9})).toBe('120000/1000000 rows, 98000 rows/s, ETA 9s')
+    expect(formatProgress({done: 120000, total: 1000000, unit: 'rows', rate: 98000, etaSeconds: 9})).toBe(
+      '120000/1000000 rows, 98000 rows/s, ETA 9s',
+    )
     expect(formatProgress({lagSeconds: 0.5, lagEvents: 12})).toBe('lag 0.5s, 12 events behind')
   })
 })
@@ -146,7 +192,10 @@ describe('exit codes', () => {
     const wf = guestbookWorkflow()
     expect(describeResult({state: 'done', wf}, {}).code).toBe(EXIT.ok)
     expect(describeResult({state: 'noop', plan: wf.plan}, {}).code).toBe(0)
-    const failed = describeResult({state: 'failed', wf, failed: [{...wf.tasks['clone/0']!, state: 'failed', attempts: 1, error: 'boom'}]}, {})
+    const failed = describeResult(
+      {state: 'failed', wf, failed: [{...wf.tasks['clone/0']!, state: 'failed', attempts: 1, error: 'boom'}]},
+      {},
+    )
     expect(failed.code).toBe(1)
     expect(failed.err.join('\n')).toContain('retry it with: shardform retry test_keyspace clone/0')
     const stage = openGate(wf)!

@@ -11,7 +11,17 @@ import {tableRouting, vschemaProblems} from '../../src/keyspace/vschema.js'
 import {loadLayout, LayoutError, parseLayout} from '../../src/layout/index.js'
 import type {Layout} from '../../src/layout/types.js'
 import {hasStackTrace} from '../helpers/cli.js'
-import {BASE_LAYOUT, damage, depth, format, hostileString, layoutText, mutate, mutation, textDamage} from '../helpers/security-fuzz.js'
+import {
+  BASE_LAYOUT,
+  damage,
+  depth,
+  format,
+  hostileString,
+  layoutText,
+  mutate,
+  mutation,
+  textDamage,
+} from '../helpers/security-fuzz.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'sf-fuzz-layout-'))
 afterAll(() => rmSync(dir, {recursive: true, force: true}))
@@ -72,7 +82,12 @@ function checkInvariants(l: Layout): void {
   // The shards cover the keyspace exactly once, and are sorted by key range.
   expect(checkCoverage(names)).toEqual([])
   for (let i = 1; i < l.shards.length; i++) {
-    expect(compareBytes(Buffer.from(l.shards[i - 1]!.keyRange.start, 'hex'), Buffer.from(l.shards[i]!.keyRange.start, 'hex'))).toBeLessThan(0)
+    expect(
+      compareBytes(
+        Buffer.from(l.shards[i - 1]!.keyRange.start, 'hex'),
+        Buffer.from(l.shards[i]!.keyRange.start, 'hex'),
+      ),
+    ).toBeLessThan(0)
   }
   const aliases = new Set<string>()
   const endpoints = new Set<string>()
@@ -84,7 +99,8 @@ function checkInvariants(l: Layout): void {
       expect(t.alias).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/)
       expect(t.host).toMatch(/^[A-Za-z0-9.:_-]{1,253}$/)
       for (const u of [t.user, t.adminUser]) expect(u).toMatch(/^[A-Za-z0-9_.$-]{1,80}$/)
-      for (const e of [t.passwordEnv, t.adminPasswordEnv]) if (e !== undefined) expect(e).toMatch(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/)
+      for (const e of [t.passwordEnv, t.adminPasswordEnv])
+        if (e !== undefined) expect(e).toMatch(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/)
       expect(aliases.has(t.alias), `alias ${t.alias} twice`).toBe(false)
       aliases.add(t.alias)
       const ep = `${t.host}:${t.port}`
@@ -129,15 +145,31 @@ describe('hostile layouts (library)', () => {
 
   it('byte-level damage: truncation, cuts, stray syntax, invalid UTF-8, NUL', () => {
     fc.assert(
-      fc.property(fc.array(mutation, {maxLength: 2}), format, fc.array(textDamage, {minLength: 1, maxLength: 4}), (muts, fmt, dmg) => {
-        check(damage(Buffer.from(layoutText(mutate(BASE_LAYOUT, muts), fmt, 200)), dmg))
-      }),
+      fc.property(
+        fc.array(mutation, {maxLength: 2}),
+        format,
+        fc.array(textDamage, {minLength: 1, maxLength: 4}),
+        (muts, fmt, dmg) => {
+          check(damage(Buffer.from(layoutText(mutate(BASE_LAYOUT, muts), fmt, 200)), dmg))
+        },
+      ),
       runs(400),
     )
   })
 
   it('hostile names in every naming position (quotes, backticks, semicolons, --, NUL, escapes)', () => {
-    const targets = ['keyspace', 'database', 'shard', 'alias', 'table', 'column', 'vindex', 'user', 'passwordEnv', 'host'] as const
+    const targets = [
+      'keyspace',
+      'database',
+      'shard',
+      'alias',
+      'table',
+      'column',
+      'vindex',
+      'user',
+      'passwordEnv',
+      'host',
+    ] as const
     fc.assert(
       fc.property(fc.constantFrom(...targets), hostileString, format, (target, value, fmt) => {
         const outcome = check(Buffer.from(layoutText(mutate(BASE_LAYOUT, [{op: 'name', target, value}]), fmt)))
@@ -152,8 +184,33 @@ describe('hostile layouts (library)', () => {
 
   it('inline text: YAML features (anchors, tags, merge keys, multiple documents) and junk', () => {
     const pieces = fc.constantFrom(
-      '&a x', '*a', '*undefined', '!!binary aGk=', '!!js/function "f(){}"', '!!set {a}', '!!timestamp 2001-01-01', '<<: {a: 1}', '---', '...',
-      '%YAML 1.1', '? [a]', '"\\x00"', '"\\uD800"', "'a''b'", '|-\n  x', '>\n  y', '{', '[', '}', ']', ':', '-', '\t', '#', '@', '`',
+      '&a x',
+      '*a',
+      '*undefined',
+      '!!binary aGk=',
+      '!!js/function "f(){}"',
+      '!!set {a}',
+      '!!timestamp 2001-01-01',
+      '<<: {a: 1}',
+      '---',
+      '...',
+      '%YAML 1.1',
+      '? [a]',
+      '"\\x00"',
+      '"\\uD800"',
+      "'a''b'",
+      '|-\n  x',
+      '>\n  y',
+      '{',
+      '[',
+      '}',
+      ']',
+      ':',
+      '-',
+      '\t',
+      '#',
+      '@',
+      '`',
     )
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.nat(), pieces), {minLength: 1, maxLength: 5}), (inserts) => {
@@ -171,18 +228,28 @@ describe('hostile layouts (library)', () => {
 
 describe('hostile layouts: specific cases', () => {
   const base = layoutText(BASE_LAYOUT, 'yaml')
-  const refused = (text: string | Buffer) => expect(check(Buffer.isBuffer(text) ? text : Buffer.from(text))).toBe('refused')
+  const refused = (text: string | Buffer) =>
+    expect(check(Buffer.isBuffer(text) ? text : Buffer.from(text))).toBe('refused')
 
   it('a billion-laughs alias bomb is refused without expanding it', () => {
     const rows = ['a: &a [x,x,x,x,x,x,x,x,x]']
-    for (let i = 1; i < 9; i++) rows.push(`${'abcdefghij'[i]}: &${'abcdefghij'[i]} [${Array(9).fill(`*${'abcdefghij'[i - 1]}`).join(',')}]`)
+    for (let i = 1; i < 9; i++)
+      rows.push(
+        `${'abcdefghij'[i]}: &${'abcdefghij'[i]} [${Array(9)
+          .fill(`*${'abcdefghij'[i - 1]}`)
+          .join(',')}]`,
+      )
     const t0 = Date.now()
     refused(rows.join('\n') + '\n')
     expect(Date.now() - t0).toBeLessThan(5_000)
   })
 
   it('deep nesting (100k levels) is one clear problem, not a stack overflow', () => {
-    for (const t of [`keyspace: ${'['.repeat(100_000)}`, `keyspace: ${'{a: '.repeat(30_000)}1${'}'.repeat(30_000)}`, '- '.repeat(5000) + 'x']) {
+    for (const t of [
+      `keyspace: ${'['.repeat(100_000)}`,
+      `keyspace: ${'{a: '.repeat(30_000)}1${'}'.repeat(30_000)}`,
+      '- '.repeat(5000) + 'x',
+    ]) {
       const file = join(dir, `deep${n++}.yaml`)
       writeFileSync(file, t)
       expect(() => loadLayout(file)).toThrow(LayoutError)
@@ -212,7 +279,11 @@ describe('hostile layouts: specific cases', () => {
 
   it('a huge file is refused by size; invalid UTF-8 names its line and column', () => {
     refused(Buffer.alloc(17 * 1024 * 1024, 0x61))
-    const bad = Buffer.concat([Buffer.from('keyspace: ks\nshards:\n  "0": {tablets: [{alias: a'), Buffer.from([0xff, 0xfe]), Buffer.from(', type: primary, port: 1}]}\n')])
+    const bad = Buffer.concat([
+      Buffer.from('keyspace: ks\nshards:\n  "0": {tablets: [{alias: a'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from(', type: primary, port: 1}]}\n'),
+    ])
     const file = join(dir, `utf${n++}.yaml`)
     writeFileSync(file, bad)
     expect(() => loadLayout(file)).toThrow(`${file}:3:28: the file is not valid UTF-8`)
@@ -220,7 +291,10 @@ describe('hostile layouts: specific cases', () => {
 
   it('control characters and ANSI escapes in names are shown escaped, one problem per line', () => {
     try {
-      parseLayout('x.yaml', 'keyspace: ks\nshards:\n  "a\\n\\u001b[2Jb\\r": {tablets: [{alias: a, type: primary, port: 1}]}\n')
+      parseLayout(
+        'x.yaml',
+        'keyspace: ks\nshards:\n  "a\\n\\u001b[2Jb\\r": {tablets: [{alias: a, type: primary, port: 1}]}\n',
+      )
       throw new Error('accepted')
     } catch (err) {
       expect(err).toBeInstanceOf(LayoutError)

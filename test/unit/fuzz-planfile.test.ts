@@ -22,7 +22,8 @@ savePlan(ORIGINAL_FILE, plan(state, guestbook('2-shards.yaml')), state)
 const ORIGINAL_TEXT = readFileSync(ORIGINAL_FILE, 'utf8')
 const ORIGINAL = JSON.parse(ORIGINAL_TEXT)
 
-const REFUSAL = /(the plan file was modified after `shardform plan` saved it \(checksum mismatch\), so it is refused|not a shardform plan file|plan format version .* is not supported)/
+const REFUSAL =
+  /(the plan file was modified after `shardform plan` saved it \(checksum mismatch\), so it is refused|not a shardform plan file|plan format version .* is not supported)/
 let n = 0
 
 /** Write the bytes as a plan file; accepted only when it says exactly what was saved, refused clearly otherwise. */
@@ -33,14 +34,24 @@ function check(bytes: Buffer): 'accepted' | 'refused' {
   try {
     loaded = loadPlanFile(file)
   } catch (err) {
-    if (!(err instanceof ShardformError)) throw new Error(`loadPlanFile threw ${(err as Error)?.constructor?.name}: ${(err as Error)?.stack ?? String(err)}`)
+    if (!(err instanceof ShardformError))
+      throw new Error(
+        `loadPlanFile threw ${(err as Error)?.constructor?.name}: ${(err as Error)?.stack ?? String(err)}`,
+        {cause: err},
+      )
     expect(err.message).toMatch(REFUSAL)
     expect(err.message.startsWith(`${file}: `)).toBe(true)
     expect(hasStackTrace(err.message)).toBe(false)
     return 'refused'
   }
   // Compared without our own canonical form (its blind spots would hide themselves): own keys, values, types.
-  expect(isDeepStrictEqual({plan: loaded.plan, topology: loaded.topology}, {plan: ORIGINAL.plan, topology: ORIGINAL.topology}), 'a modified plan was accepted').toBe(true)
+  expect(
+    isDeepStrictEqual(
+      {plan: loaded.plan, topology: loaded.topology},
+      {plan: ORIGINAL.plan, topology: ORIGINAL.topology},
+    ),
+    'a modified plan was accepted',
+  ).toBe(true)
   expect(loaded.kind).toBe(ORIGINAL.kind)
   expect(loaded.format_version).toBe(ORIGINAL.format_version)
   return 'accepted'
@@ -50,7 +61,15 @@ function check(bytes: Buffer): 'accepted' | 'refused' {
 const planEdit: fc.Arbitrary<Mutation> = fc.oneof(
   {weight: 3, arbitrary: fc.record({op: fc.constant('set' as const), at: fc.nat(), value: weirdValue})},
   {weight: 2, arbitrary: fc.record({op: fc.constant('delete' as const), at: fc.nat()})},
-  {weight: 2, arbitrary: fc.record({op: fc.constant('add' as const), at: fc.nat(), key: fc.oneof(hostileKey, fc.constant('__proto__')), value: weirdValue})},
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('add' as const),
+      at: fc.nat(),
+      key: fc.oneof(hostileKey, fc.constant('__proto__')),
+      value: weirdValue,
+    }),
+  },
   {weight: 1, arbitrary: fc.record({op: fc.constant('rename' as const), at: fc.nat(), key: hostileKey})},
 )
 
@@ -99,7 +118,8 @@ describe('saved plans edited by hand (library)', () => {
         const v = parent[key]
         if (typeof v === 'number') parent[key] = how === 'inc' ? v + 1 : -v - 1
         else if (typeof v === 'boolean') parent[key] = !v
-        else if (typeof v === 'string') parent[key] = how === 'case' && v.toUpperCase() !== v ? v.toUpperCase() : `${v}x`
+        else if (typeof v === 'string')
+          parent[key] = how === 'case' && v.toUpperCase() !== v ? v.toUpperCase() : `${v}x`
         else parent[key] = 0
         expect(check(Buffer.from(JSON.stringify(edited, null, 2)))).toBe('refused')
       }),
@@ -123,7 +143,17 @@ describe('saved plans edited by hand (library)', () => {
   })
 
   it('not a plan at all: a layout, JSON of another kind, an empty file, a directory', () => {
-    for (const text of ['', 'null', '[]', '{}', '"x"', '42', '{"kind": "shardform-plan"}', '{"kind": "shardform-plan", "plan": {}, "checksum": 5}', readFileSync(new URL('../../plans/guestbook/2-shards.yaml', import.meta.url))]) {
+    for (const text of [
+      '',
+      'null',
+      '[]',
+      '{}',
+      '"x"',
+      '42',
+      '{"kind": "shardform-plan"}',
+      '{"kind": "shardform-plan", "plan": {}, "checksum": 5}',
+      readFileSync(new URL('../../plans/guestbook/2-shards.yaml', import.meta.url)),
+    ]) {
       expect(check(Buffer.from(text as string))).toBe('refused')
     }
     expect(() => loadPlanFile(dir)).toThrow(ShardformError)

@@ -90,7 +90,9 @@ describe('checkCoverage', () => {
   it('names a gap', () => {
     const problems = checkCoverage(['-40', '80-'])
     expect(problems).toHaveLength(1)
-    expect(describeCoverageProblem(problems[0])).toBe('key range 40-80 is not covered by any shard between shards "-40" and "80-"')
+    expect(describeCoverageProblem(problems[0])).toBe(
+      'key range 40-80 is not covered by any shard between shards "-40" and "80-"',
+    )
   })
 
   it('names gaps at both ends', () => {
@@ -102,7 +104,7 @@ describe('checkCoverage', () => {
   })
 
   it('names an overlap', () => {
-    const problems = checkCoverage(['-80', '70-', ])
+    const problems = checkCoverage(['-80', '70-'])
     expect(problems).toEqual([{kind: 'overlap', range: '70-80', shards: ['-80', '70-']}])
   })
 

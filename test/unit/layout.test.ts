@@ -25,7 +25,8 @@ function message(text: string): string {
   throw new Error('expected an error')
 }
 
-const tablet = (alias: string, type: string, port: number) => `      - { alias: ${alias}, type: ${type}, port: ${port} }`
+const tablet = (alias: string, type: string, port: number) =>
+  `      - { alias: ${alias}, type: ${type}, port: ${port} }`
 
 describe('guestbook layouts', () => {
   it('1-shard: shard 0, unsharded, three tablets', () => {
@@ -39,7 +40,13 @@ describe('guestbook layouts', () => {
       ['test-101', 'replica'],
       ['test-102', 'rdonly'],
     ])
-    expect(l.shards[0].tablets[0]).toMatchObject({host: '127.0.0.1', port: 17100, user: 'app', passwordEnv: 'SHARDFORM_MYSQL_PASSWORD', adminUser: 'shardform'})
+    expect(l.shards[0].tablets[0]).toMatchObject({
+      host: '127.0.0.1',
+      port: 17100,
+      user: 'app',
+      passwordEnv: 'SHARDFORM_MYSQL_PASSWORD',
+      adminUser: 'shardform',
+    })
   })
 
   it('2-shards: vschema from a path, messages sharded on page by hash', () => {
@@ -57,14 +64,17 @@ describe('guestbook layouts', () => {
 
 describe('defaults and normalisation', () => {
   it('master is accepted for primary; defaults merge into tablets; database defaults to vt_<keyspace>', () => {
-    const l = parseLayout('l.yaml', `keyspace: ks
+    const l = parseLayout(
+      'l.yaml',
+      `keyspace: ks
 defaults: { user: appuser, host: 10.0.0.1 }
 shards:
   "0":
     tablets:
       - { alias: a-1, type: master, port: 3306 }
       - { alias: a-2, type: replica, port: 3307, user: other }
-`)
+`,
+    )
     expect(l.database).toBe('vt_ks')
     expect(l.shards[0].tablets[0]).toMatchObject({type: 'primary', host: '10.0.0.1', user: 'appuser'})
     expect(l.shards[0].tablets[1].user).toBe('other')
@@ -89,9 +99,14 @@ describe('errors name file:line:col, the path and what is wrong', () => {
   })
 
   it('unknown key, pointing at the key and listing the allowed ones', () => {
-    const text = layoutText(['0'], {vschema: 'vschema: { sharded: false }'}).replace('port: 21000 }', 'port: 21000, colour: red }')
+    const text = layoutText(['0'], {vschema: 'vschema: { sharded: false }'}).replace(
+      'port: 21000 }',
+      'port: 21000, colour: red }',
+    )
     const m = message(text)
-    expect(m).toMatch(/l\.yaml:6:\d+: shards\["0"\]\.tablets\[0\]\.colour: unknown key "colour"; allowed keys: alias, type, host, port/)
+    expect(m).toMatch(
+      /l\.yaml:6:\d+: shards\["0"\]\.tablets\[0\]\.colour: unknown key "colour"; allowed keys: alias, type, host, port/,
+    )
   })
 
   it('wrong types and ranges', () => {
@@ -105,10 +120,12 @@ shards:
   })
 
   it('a password where an env variable name belongs', () => {
-    expect(message(`keyspace: ks
+    expect(
+      message(`keyspace: ks
 defaults: { passwordEnv: "s3cr3t!" }
 shards: { "0": { tablets: [ { alias: a-1, type: primary, port: 1 } ] } }
-`)).toMatch(/l\.yaml:2:26: defaults\.passwordEnv: must be the NAME of an environment variable/)
+`),
+    ).toMatch(/l\.yaml:2:26: defaults\.passwordEnv: must be the NAME of an environment variable/)
   })
 
   it('invalid shard names point at the key', () => {
@@ -120,12 +137,20 @@ shards:
   "8G-":
     tablets: [ { alias: a-2, type: primary, port: 2 } ]
 `)
-    expect(p).toContain('6:3 invalid shard name "8G-": bound "8G" must be hex digits only (e.g. "-80", "80-", "40-80", "0")')
+    expect(p).toContain(
+      '6:3 invalid shard name "8G-": bound "8G" must be hex digits only (e.g. "-80", "80-", "40-80", "0")',
+    )
   })
 
   it('a gap and an overlap in the shards', () => {
-    expect(problems(layoutText(['-40', '80-']))).toEqual([expect.stringMatching(/^\d+:3 key range 40-80 is not covered by any shard between shards "-40" and "80-"; the shards must cover the whole keyspace exactly once$/)])
-    expect(problems(layoutText(['-80', '70-']))).toEqual([expect.stringMatching(/shards "-80" and "70-" overlap on key range 70-80/)])
+    expect(problems(layoutText(['-40', '80-']))).toEqual([
+      expect.stringMatching(
+        /^\d+:3 key range 40-80 is not covered by any shard between shards "-40" and "80-"; the shards must cover the whole keyspace exactly once$/,
+      ),
+    ])
+    expect(problems(layoutText(['-80', '70-']))).toEqual([
+      expect.stringMatching(/shards "-80" and "70-" overlap on key range 70-80/),
+    ])
   })
 
   it('a sharded vschema table without primary vindex, an unknown vindex type, an undeclared vindex', () => {
@@ -177,15 +202,30 @@ ${tablet('a-1', 'replica', 2)}
 
   it('errors inside a separate vschema file name that file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sf-layout-'))
-    writeFileSync(join(dir, 'vs.json'), '{\n  "sharded": true,\n  "vindexes": {"h": {"type": "hash"}},\n  "tables": {"t": {"column_vindexes": [{"column": "x", "name": "g"}]}}\n}\n')
-    writeFileSync(join(dir, 'l.yaml'), 'keyspace: ks\nvschema: ./vs.json\nshards: { "0": { tablets: [ { alias: a-1, type: primary, port: 1 } ] } }\n')
-    expect(() => loadLayout(join(dir, 'l.yaml'))).toThrow(new RegExp(`^${join(dir, 'vs.json')}:4:\\d+: tables\\.t\\.column_vindexes\\[0\\]\\.name: table "t" uses vindex "g"`))
+    writeFileSync(
+      join(dir, 'vs.json'),
+      '{\n  "sharded": true,\n  "vindexes": {"h": {"type": "hash"}},\n  "tables": {"t": {"column_vindexes": [{"column": "x", "name": "g"}]}}\n}\n',
+    )
+    writeFileSync(
+      join(dir, 'l.yaml'),
+      'keyspace: ks\nvschema: ./vs.json\nshards: { "0": { tablets: [ { alias: a-1, type: primary, port: 1 } ] } }\n',
+    )
+    expect(() => loadLayout(join(dir, 'l.yaml'))).toThrow(
+      new RegExp(
+        `^${join(dir, 'vs.json')}:4:\\d+: tables\\.t\\.column_vindexes\\[0\\]\\.name: table "t" uses vindex "g"`,
+      ),
+    )
   })
 
   it('missing files and invalid UTF-8', () => {
-    expect(() => loadLayout('/nonexistent/l.yaml')).toThrow('/nonexistent/l.yaml: cannot read the layout: no such file.')
+    expect(() => loadLayout('/nonexistent/l.yaml')).toThrow(
+      '/nonexistent/l.yaml: cannot read the layout: no such file.',
+    )
     const dir = mkdtempSync(join(tmpdir(), 'sf-layout-'))
-    writeFileSync(join(dir, 'bad.yaml'), Buffer.concat([Buffer.from('keyspace: ks\nx: "a'), Buffer.from([0xc3, 0x28]), Buffer.from('"\n')]))
+    writeFileSync(
+      join(dir, 'bad.yaml'),
+      Buffer.concat([Buffer.from('keyspace: ks\nx: "a'), Buffer.from([0xc3, 0x28]), Buffer.from('"\n')]),
+    )
     expect(() => loadLayout(join(dir, 'bad.yaml'))).toThrow(/bad\.yaml:2:6: the file is not valid UTF-8/)
   })
 

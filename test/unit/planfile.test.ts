@@ -34,7 +34,12 @@ describe('saved plans', () => {
     after.activeWorkflows = [{id: 'wf-9', state: 'running', layoutFile: 'x'}]
     const st = planStaleness(loadPlanFile(file), after)
     expect(st.stale).toBe(true)
-    expect(st.changes).toEqual(['the vschema changed', 'shard -80 was added', 'rdonly traffic moved: 0 → -80, 80-', 'workflow wf-9 started'])
+    expect(st.changes).toEqual([
+      'the vschema changed',
+      'shard -80 was added',
+      'rdonly traffic moved: 0 → -80, 80-',
+      'workflow wf-9 started',
+    ])
   })
 
   it('notice a tablet change', () => {
@@ -72,7 +77,9 @@ describe('forged plans (checksum recomputed by hand)', () => {
     const {file} = saved()
     const data = JSON.parse(readFileSync(file, 'utf8'))
     edit(data.plan)
-    data.checksum = createHash('sha256').update(canonicalJSON({plan: data.plan, topology: data.topology})).digest('hex')
+    data.checksum = createHash('sha256')
+      .update(canonicalJSON({plan: data.plan, topology: data.topology}))
+      .digest('hex')
     writeFileSync(file, JSON.stringify(data))
     return file
   }
@@ -84,7 +91,9 @@ describe('forged plans (checksum recomputed by hand)', () => {
     ['desired is not', (p: Record<string, any>) => (p.desired.shards[0].name = '8G-')],
     ['appears twice', (p: Record<string, any>) => p.phases[1].tasks.push(p.phases[1].tasks[0])],
   ])('refuses one whose %s', (what, edit) => {
-    expect(() => loadPlanFile(forge(edit))).toThrow(new RegExp(`not a plan shardform made \\(.*${what}.*nothing was changed`))
+    expect(() => loadPlanFile(forge(edit))).toThrow(
+      new RegExp(`not a plan shardform made \\(.*${what}.*nothing was changed`),
+    )
   })
   it('accepts an untouched plan (so the refusals above are about the edits)', () => {
     expect(loadPlanFile(forge(() => undefined)).plan.kind).toBe('reshard')

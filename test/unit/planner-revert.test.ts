@@ -15,7 +15,12 @@ function during(doneTasks: string[], running: string[] = []): KeyspaceState {
   const forward = plan(stateOf(one), two, {now: NOW})
   const st = stateOf(one)
   const tasks: Record<string, {state: string; attempts: number}> = {}
-  for (const ph of forward.phases) for (const t of ph.tasks) tasks[t.id] = {state: doneTasks.includes(t.id) ? 'done' : running.includes(t.id) ? 'running' : 'pending', attempts: doneTasks.includes(t.id) || running.includes(t.id) ? 1 : 0}
+  for (const ph of forward.phases)
+    for (const t of ph.tasks)
+      tasks[t.id] = {
+        state: doneTasks.includes(t.id) ? 'done' : running.includes(t.id) ? 'running' : 'pending',
+        attempts: doneTasks.includes(t.id) || running.includes(t.id) ? 1 : 0,
+      }
   if (doneTasks.includes('apply_vschema')) st.keyspace = {...st.keyspace, vschema: two.vschema, sharded: true}
   for (const d of two.shards) if (doneTasks.includes(`create_shards/${d.name}`)) st.shards.push(shardRecord(d, []))
   for (const type of ['rdonly', 'replica', 'primary'] as const) {
@@ -27,7 +32,16 @@ function during(doneTasks: string[], running: string[] = []): KeyspaceState {
 
 const names = (p: Plan) => p.phases.map((ph) => [ph.name, ph.tasks.map((t) => t.id)])
 const BEFORE_CLONE = ['apply_vschema', 'create_shards/-80', 'create_shards/80-', 'copy_schema/-80', 'copy_schema/80-']
-const BEFORE_PRIMARY = [...BEFORE_CLONE, 'clone/0', 'wait_for_filtered_replication/-80', 'wait_for_filtered_replication/80-', 'diff/-80', 'diff/80-', 'migrate_rdonly/0', 'migrate_replica/0']
+const BEFORE_PRIMARY = [
+  ...BEFORE_CLONE,
+  'clone/0',
+  'wait_for_filtered_replication/-80',
+  'wait_for_filtered_replication/80-',
+  'diff/-80',
+  'diff/80-',
+  'migrate_rdonly/0',
+  'migrate_replica/0',
+]
 
 describe('revert of an unfinished workflow', () => {
   it('during the clone: cancel (forget streams, drop the new shards, vschema back)', () => {
@@ -45,8 +59,17 @@ describe('revert of an unfinished workflow', () => {
 
   it('after migrate_replica: cancel moves replica and rdonly traffic back first', () => {
     const p = plan(during(BEFORE_PRIMARY), one, {now: NOW})
-    expect(names(p).map(([n]) => n)).toEqual(['cancel_migrate_replica', 'cancel_migrate_rdonly', 'stop_filtered_replication', 'delete_shards', 'apply_vschema'])
-    expect(p.changes.filter((c) => c.kind === 'traffic').map((c) => c.detail)).toEqual(['replica: -80, 80- → 0 (back)', 'rdonly: -80, 80- → 0 (back)'])
+    expect(names(p).map(([n]) => n)).toEqual([
+      'cancel_migrate_replica',
+      'cancel_migrate_rdonly',
+      'stop_filtered_replication',
+      'delete_shards',
+      'apply_vschema',
+    ])
+    expect(p.changes.filter((c) => c.kind === 'traffic').map((c) => c.detail)).toEqual([
+      'replica: -80, 80- → 0 (back)',
+      'rdonly: -80, 80- → 0 (back)',
+    ])
   })
 
   it('after migrate_primary, before retire_sources: reverse (diff, traffic back, retire the new shards)', () => {
@@ -67,7 +90,9 @@ describe('revert of an unfinished workflow', () => {
   })
 
   it('refuses once the sources are being retired, and says what to do', () => {
-    expect(() => plan(during([...BEFORE_PRIMARY, 'migrate_primary/0'], ['retire_sources/0']), one)).toThrow(/already retiring 0, so it can no longer be reverted\. Let it finish/)
+    expect(() => plan(during([...BEFORE_PRIMARY, 'migrate_primary/0'], ['retire_sources/0']), one)).toThrow(
+      /already retiring 0, so it can no longer be reverted\. Let it finish/,
+    )
   })
 
   it('a layout that is neither the target nor the start of the workflow is refused', () => {
@@ -82,7 +107,9 @@ describe('revert of an unfinished workflow', () => {
     const p = plan(after, one, {now: NOW})
     expect(p.kind).toBe('reshard')
     expect(p.groups).toEqual([{range: '0', sources: ['-80', '80-'], destinations: ['0']}])
-    expect(p.notes[0]).toMatch(/Workflow wf-1 .* finished and retired its sources, so it cannot be cancelled or reversed in place: going back is this ordinary reshard/)
+    expect(p.notes[0]).toMatch(
+      /Workflow wf-1 .* finished and retired its sources, so it cannot be cancelled or reversed in place: going back is this ordinary reshard/,
+    )
     expect(p.revert).toMatchObject({workflow: 'wf-1', stage: 'finished: its sources were retired'})
   })
 })

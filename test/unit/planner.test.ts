@@ -30,7 +30,11 @@ describe('planner: reshards', () => {
       ['create_shards', 'parallel', ['create_shards/-80', 'create_shards/80-']],
       ['copy_schema', 'parallel', ['copy_schema/-80', 'copy_schema/80-']],
       ['clone', 'parallel', ['clone/0']],
-      ['wait_for_filtered_replication', 'parallel', ['wait_for_filtered_replication/-80', 'wait_for_filtered_replication/80-']],
+      [
+        'wait_for_filtered_replication',
+        'parallel',
+        ['wait_for_filtered_replication/-80', 'wait_for_filtered_replication/80-'],
+      ],
       ['diff', 'parallel', ['diff/-80', 'diff/80-']],
       ['migrate_rdonly', 'sequential', ['migrate_rdonly/0']],
       ['migrate_replica', 'sequential', ['migrate_replica/0']],
@@ -56,7 +60,9 @@ describe('planner: reshards', () => {
   })
 
   it('is deterministic', () => {
-    expect(run(guestbook('1-shard.yaml'), guestbook('2-shards.yaml'))).toEqual(run(guestbook('1-shard.yaml'), guestbook('2-shards.yaml')))
+    expect(run(guestbook('1-shard.yaml'), guestbook('2-shards.yaml'))).toEqual(
+      run(guestbook('1-shard.yaml'), guestbook('2-shards.yaml')),
+    )
   })
 
   it('1 → 4', () => {
@@ -77,7 +83,15 @@ describe('planner: reshards', () => {
       ['create_shards', ['create_shards/-40', 'create_shards/40-80', 'create_shards/80-c0', 'create_shards/c0-']],
       ['copy_schema', ['copy_schema/-40', 'copy_schema/40-80', 'copy_schema/80-c0', 'copy_schema/c0-']],
       ['clone', ['clone/-80', 'clone/80-']],
-      ['wait_for_filtered_replication', ['wait_for_filtered_replication/-40', 'wait_for_filtered_replication/40-80', 'wait_for_filtered_replication/80-c0', 'wait_for_filtered_replication/c0-']],
+      [
+        'wait_for_filtered_replication',
+        [
+          'wait_for_filtered_replication/-40',
+          'wait_for_filtered_replication/40-80',
+          'wait_for_filtered_replication/80-c0',
+          'wait_for_filtered_replication/c0-',
+        ],
+      ],
       ['diff', ['diff/-40', 'diff/40-80', 'diff/80-c0', 'diff/c0-']],
       ['migrate_rdonly', ['migrate_rdonly/-80', 'migrate_rdonly/80-']],
       ['migrate_replica', ['migrate_replica/-80', 'migrate_replica/80-']],
@@ -94,8 +108,16 @@ describe('planner: reshards', () => {
       {range: '-80', sources: ['-40', '40-80'], destinations: ['-80']},
       {range: '80-', sources: ['80-c0', 'c0-'], destinations: ['80-']},
     ])
-    expect(p.phases.find((ph) => ph.name === 'clone')!.tasks.map((t) => t.id)).toEqual(['clone/-40', 'clone/40-80', 'clone/80-c0', 'clone/c0-'])
-    expect(p.phases.find((ph) => ph.name === 'migrate_primary')!.tasks.map((t) => t.id)).toEqual(['migrate_primary/-80', 'migrate_primary/80-'])
+    expect(p.phases.find((ph) => ph.name === 'clone')!.tasks.map((t) => t.id)).toEqual([
+      'clone/-40',
+      'clone/40-80',
+      'clone/80-c0',
+      'clone/c0-',
+    ])
+    expect(p.phases.find((ph) => ph.name === 'migrate_primary')!.tasks.map((t) => t.id)).toEqual([
+      'migrate_primary/-80',
+      'migrate_primary/80-',
+    ])
     expect(p.phases.find((ph) => ph.name === 'retire_sources')!.tasks).toHaveLength(4)
   })
 
@@ -115,7 +137,14 @@ describe('planner: reshards', () => {
       {range: '-40', sources: ['-40'], destinations: ['-20', '20-40']},
       {range: '80-', sources: ['80-c0', 'c0-'], destinations: ['80-']},
     ])
-    expect(p.changes.filter((c) => c.kind === 'shard').map((c) => `${c.action} ${c.name}`)).toEqual(['create -20', 'create 20-40', 'create 80-', 'retire -40', 'retire 80-c0', 'retire c0-'])
+    expect(p.changes.filter((c) => c.kind === 'shard').map((c) => `${c.action} ${c.name}`)).toEqual([
+      'create -20',
+      'create 20-40',
+      'create 80-',
+      'retire -40',
+      'retire 80-c0',
+      'retire c0-',
+    ])
     expect(JSON.stringify(p.phases)).not.toContain('40-80')
   })
 })
@@ -167,18 +196,27 @@ describe('planner: updates without a reshard', () => {
 
 describe('planner: refusals with a reason', () => {
   it('a keyspace that does not exist', () => {
-    expect(refusal(() => plan(undefined, guestbook('2-shards.yaml')))).toMatch(/keyspace "test_keyspace" does not exist in the topology\. Bootstrap it .*shardform topo init/)
+    expect(refusal(() => plan(undefined, guestbook('2-shards.yaml')))).toMatch(
+      /keyspace "test_keyspace" does not exist in the topology\. Bootstrap it .*shardform topo init/,
+    )
   })
 
   it('a layout that does not cover the keyspace', () => {
     const l = makeLayout(['-80', '80-'])
     l.shards = l.shards.slice(0, 1)
-    expect(refusal(() => run(makeLayout(['0']), l))).toMatch(/do not cover the keyspace exactly: key range 80- is not covered/)
+    expect(refusal(() => run(makeLayout(['0']), l))).toMatch(
+      /do not cover the keyspace exactly: key range 80- is not covered/,
+    )
   })
 
   it('a keyspace with a workflow in progress', () => {
-    const st: KeyspaceState = {...stateOf(guestbook('1-shard.yaml')), activeWorkflows: [{id: 'wf-1', state: 'running', layoutFile: 'x.yaml', phase: 'clone'}]}
-    expect(refusal(() => plan(st, guestbook('2-shards.yaml')))).toMatch(/has a workflow in progress \(wf-1, running, phase clone.*shardform apply/)
+    const st: KeyspaceState = {
+      ...stateOf(guestbook('1-shard.yaml')),
+      activeWorkflows: [{id: 'wf-1', state: 'running', layoutFile: 'x.yaml', phase: 'clone'}],
+    }
+    expect(refusal(() => plan(st, guestbook('2-shards.yaml')))).toMatch(
+      /has a workflow in progress \(wf-1, running, phase clone.*shardform apply/,
+    )
   })
 
   it('a half-migrated keyspace', () => {
@@ -199,7 +237,9 @@ describe('planner: refusals with a reason', () => {
     const from = makeLayout(['0'])
     const to = makeLayout(['-80', '80-'], {base: 5000})
     to.shards[0].tablets[2].alias = 't-1001'
-    expect(refusal(() => run(from, to))).toMatch(/tablet alias "t-1001" \(shard "-80"\) is registered in shard "0" until that shard is retired/)
+    expect(refusal(() => run(from, to))).toMatch(
+      /tablet alias "t-1001" \(shard "-80"\) is registered in shard "0" until that shard is retired/,
+    )
     const to2 = makeLayout(['-80', '80-'], {base: 5000})
     to2.shards[1].tablets[0].port = 21000
     expect(refusal(() => run(from, to2))).toMatch(/uses 127\.0\.0\.1:21000, which tablet "t-1000"/)

@@ -46,7 +46,9 @@ describe('the credentials file', () => {
     for (const mode of [0o644, 0o640, 0o604, 0o660, 0o666, 0o700 | 0o004]) {
       chmodSync(file, mode)
       const m = message(() => lookupPassword('SF_TEST_PW'))
-      expect(m).toBe(`${file} holds passwords but other users can read it (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${file}`)
+      expect(m).toBe(
+        `${file} holds passwords but other users can read it (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${file}`,
+      )
       expect(m).not.toContain(SECRET)
     }
     for (const mode of [0o600, 0o400]) {
@@ -65,15 +67,27 @@ describe('the credentials file', () => {
   })
 
   it('a file that does not parse is refused without quoting it (JSON.parse messages quote the text: a password)', () => {
-    for (const text of [`PASSWORD=${SECRET}\n`, `{"SF_TEST_PW": ${SECRET}}`, `{"SF_TEST_PW": "${SECRET}`, `{"SF_TEST_PW": "${SECRET}",}`, `\n\n  ${SECRET}`]) {
+    for (const text of [
+      `PASSWORD=${SECRET}\n`,
+      `{"SF_TEST_PW": ${SECRET}}`,
+      `{"SF_TEST_PW": "${SECRET}`,
+      `{"SF_TEST_PW": "${SECRET}",}`,
+      `\n\n  ${SECRET}`,
+    ]) {
       writeFileSync(file, text, {mode: 0o600})
       chmodSync(file, 0o600)
       const m = message(() => lookupPassword('SF_TEST_PW'))
-      expect(m).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a valid credentials file \\(a JSON object of VARIABLE_NAME: "password"\\): it is not valid JSON`))
+      expect(m).toMatch(
+        new RegExp(
+          `^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a valid credentials file \\(a JSON object of VARIABLE_NAME: "password"\\): it is not valid JSON`,
+        ),
+      )
       for (let i = 0; i + 4 <= SECRET.length; i++) expect(m, text).not.toContain(SECRET.slice(i, i + 4))
     }
     writeFileSync(file, '[1, 2]', {mode: 0o600})
-    expect(message(() => lookupPassword('SF_TEST_PW'))).toBe(`${file}: a credentials file is a JSON object of VARIABLE_NAME: password`)
+    expect(message(() => lookupPassword('SF_TEST_PW'))).toBe(
+      `${file}: a credentials file is a JSON object of VARIABLE_NAME: password`,
+    )
   })
 
   it('generated passwords are saved with mode 0600 (folder 0700), merged with what is there, and returned only to the caller', () => {

@@ -23,7 +23,7 @@ describe('hash (Vitess test vectors)', () => {
     }
   })
 
-  it('reads negatives as two\'s complement uint64', () => {
+  it("reads negatives as two's complement uint64", () => {
     expect(hex('hash', -1)).toBe(hex('hash', '18446744073709551615'))
     expect(hex('hash', '-9223372036854775808')).toBe(hex('hash', 9223372036854775808n))
   })
@@ -48,7 +48,9 @@ describe('byte vindexes', () => {
     // Integers hash as their decimal text, as Vitess's Value.ToBytes gives.
     expect(hex('xxhash', 1)).toBe(hex('xxhash', '1'))
     // Longer than one 32-byte stripe.
-    expect(keyspaceId('xxhash', 'The quick brown fox jumps over the lazy dog').readBigUInt64LE().toString(16)).toBe('b242d361fda71bc')
+    expect(keyspaceId('xxhash', 'The quick brown fox jumps over the lazy dog').readBigUInt64LE().toString(16)).toBe(
+      'b242d361fda71bc',
+    )
   })
   it('binary_md5', () => {
     expect(hex('binary_md5', 'Test')).toBe('0cbc6611f5540bd0809a388dc95a615b')

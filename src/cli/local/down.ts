@@ -2,7 +2,8 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base.js'
 
 export default class LocalDown extends BaseCommand {
-  static override summary = 'Stop the processes `local up` started (by PID, each checked first); --purge also removes their data.'
+  static override summary =
+    'Stop the processes `local up` started (by PID, each checked first); --purge also removes their data.'
   static override examples = ['<%= config.bin %> local down', '<%= config.bin %> local down --purge']
   static override flags = {
     dir: Flags.string({summary: 'Folder of the local cluster.', default: '.shardform/local', helpValue: 'DIR'}),
@@ -17,9 +18,14 @@ export default class LocalDown extends BaseCommand {
     const stopped = [...by('stopped'), ...by('killed')]
     if (!rep.stopped.length) this.out(`Nothing was running from ${rep.dir}.`)
     else {
-      this.out(stopped.length ? `Stopped ${stopped.length} process(es): ${stopped.join(', ')}.` : 'No process of this cluster was running.')
+      this.out(
+        stopped.length
+          ? `Stopped ${stopped.length} process(es): ${stopped.join(', ')}.`
+          : 'No process of this cluster was running.',
+      )
       if (by('killed').length) this.out(`Killed after the grace period: ${by('killed').join(', ')}.`)
-      if (by('not ours').length) this.out(`Left alone (their PID now belongs to another program): ${by('not ours').join(', ')}.`)
+      if (by('not ours').length)
+        this.out(`Left alone (their PID now belongs to another program): ${by('not ours').join(', ')}.`)
     }
     if (rep.purged) this.out(`Removed the cluster's data, logs and state from ${rep.dir}.`)
   }

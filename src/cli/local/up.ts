@@ -20,7 +20,11 @@ running instances are left alone, stopped ones restart on their data.`
   static override args = {layout: Args.string({required: true, description: 'layout files whose tablets to start'})}
   static override flags = {
     dir: Flags.string({summary: 'Folder for data, logs and state.', default: '.shardform/local', helpValue: 'DIR'}),
-    'buffer-pool': Flags.string({summary: 'innodb_buffer_pool_size of each instance.', default: '64M', helpValue: 'SIZE'}),
+    'buffer-pool': Flags.string({
+      summary: 'innodb_buffer_pool_size of each instance.',
+      default: '64M',
+      helpValue: 'SIZE',
+    }),
     json: Flags.boolean({summary: 'Print JSON.'}),
   }
 
@@ -41,17 +45,34 @@ running instances are left alone, stopped ones restart on their data.`
       return this.json(rest)
     }
     const started = res.tablets.filter((t) => t.action !== 'running').length
-    const etcd = res.etcd ? `; etcd on 127.0.0.1:${res.etcd.clientPort} ${res.etcd.action === 'external' ? 'already answering (not ours)' : res.etcd.action}` : ''
-    this.out(`${started ? `Started ${started} of ${res.tablets.length}` : `All ${res.tablets.length}`} tablet(s) ${started ? '' : 'already running '}in ${(res.elapsedMs / 1000).toFixed(1)} s${etcd}:`)
-    this.out(table(
-      ['TABLET', 'KEYSPACE/SHARD', 'TYPE', 'ADDRESS', 'PID', 'STATUS'],
-      res.tablets.map((t) => [t.alias, `${t.keyspace}/${t.shard}`, t.type, `127.0.0.1:${t.port}`, t.pid, `${t.action}${t.primary ? `, replicating from ${t.primary.alias}` : ''}`]),
-    ))
+    const etcd = res.etcd
+      ? `; etcd on 127.0.0.1:${res.etcd.clientPort} ${res.etcd.action === 'external' ? 'already answering (not ours)' : res.etcd.action}`
+      : ''
+    this.out(
+      `${started ? `Started ${started} of ${res.tablets.length}` : `All ${res.tablets.length}`} tablet(s) ${started ? '' : 'already running '}in ${(res.elapsedMs / 1000).toFixed(1)} s${etcd}:`,
+    )
+    this.out(
+      table(
+        ['TABLET', 'KEYSPACE/SHARD', 'TYPE', 'ADDRESS', 'PID', 'STATUS'],
+        res.tablets.map((t) => [
+          t.alias,
+          `${t.keyspace}/${t.shard}`,
+          t.type,
+          `127.0.0.1:${t.port}`,
+          t.pid,
+          `${t.action}${t.primary ? `, replicating from ${t.primary.alias}` : ''}`,
+        ]),
+      ),
+    )
     if (res.generatedPasswords.length) {
-      this.out(`Generated passwords for ${res.generatedPasswords.join(', ')}; they are in ${res.credentialsFile} (mode 0600).`)
+      this.out(
+        `Generated passwords for ${res.generatedPasswords.join(', ')}; they are in ${res.credentialsFile} (mode 0600).`,
+      )
     }
     const dirFlag = flags.dir === '.shardform/local' ? '' : ` --dir ${flags.dir}`
-    this.out(`Data and logs: ${res.dir}/<tablet>/. Check with: shardform local status${dirFlag}. Stop with: shardform local down${dirFlag}`)
+    this.out(
+      `Data and logs: ${res.dir}/<tablet>/. Check with: shardform local status${dirFlag}. Stop with: shardform local down${dirFlag}`,
+    )
     this.out('The topology is unchanged; record a keyspace with: shardform topo init <layout>')
   }
 }

@@ -26,11 +26,16 @@ parallel; a failing statement stops that shard and the command exits 1.`
     const {loadSchema} = await import('../../mysql/schema-file.js')
     const results = await loadSchema(store, args.keyspace, sql)
     for (const r of results) {
-      this.out(r.error
-        ? `shard ${r.shard} (${r.tablet}): FAILED after ${r.statements} statement(s): ${r.error}`
-        : `shard ${r.shard} (${r.tablet}): ${r.statements} statement(s) applied in ${r.ms} ms`)
+      this.out(
+        r.error
+          ? `shard ${r.shard} (${r.tablet}): FAILED after ${r.statements} statement(s): ${r.error}`
+          : `shard ${r.shard} (${r.tablet}): ${r.statements} statement(s) applied in ${r.ms} ms`,
+      )
     }
     const failed = results.filter((r) => r.error)
-    if (failed.length) throw new ShardformError(`the schema was not applied on ${failed.length} of ${results.length} shard(s) (${failed.map((r) => r.shard).join(', ')})`)
+    if (failed.length)
+      throw new ShardformError(
+        `the schema was not applied on ${failed.length} of ${results.length} shard(s) (${failed.map((r) => r.shard).join(', ')})`,
+      )
   }
 }

@@ -3,17 +3,23 @@ import {BaseCommand} from '../base.js'
 
 export default class TopoInit extends BaseCommand {
   static override summary = 'Bootstrap a keyspace in the topology as it stands today.'
-  static override description = 'Records the keyspace, its vschema, its shards (serving every tablet type) and tablets from the layout. Refuses to overwrite an existing keyspace.'
+  static override description =
+    'Records the keyspace, its vschema, its shards (serving every tablet type) and tablets from the layout. Refuses to overwrite an existing keyspace.'
   static override examples = ['<%= config.bin %> topo init plans/guestbook/1-shard.yaml']
   static override args = {layout: Args.string({required: true, description: 'layout file describing the keyspace now'})}
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(TopoInit)
-    const [{loadLayout}, {initKeyspace}] = await Promise.all([import('../../layout/index.js'), import('../../topo/init.js')])
+    const [{loadLayout}, {initKeyspace}] = await Promise.all([
+      import('../../layout/index.js'),
+      import('../../topo/init.js'),
+    ])
     const layout = loadLayout(args.layout)
     const store = await this.topo(flags.topo)
     await initKeyspace(store, layout)
     const tablets = layout.shards.reduce((n, s) => n + s.tablets.length, 0)
-    this.out(`Initialised keyspace ${layout.keyspace} in ${store.url}: ${layout.shards.length} shard(s) (${layout.shards.map((s) => s.name).join(', ')}), ${tablets} tablet(s), serving primary, replica and rdonly.`)
+    this.out(
+      `Initialised keyspace ${layout.keyspace} in ${store.url}: ${layout.shards.length} shard(s) (${layout.shards.map((s) => s.name).join(', ')}), ${tablets} tablet(s), serving primary, replica and rdonly.`,
+    )
   }
 }

@@ -14,19 +14,29 @@ export default class TopoShow extends BaseCommand {
     const {args, flags} = await this.parse(TopoShow)
     const store = await this.topo(flags.topo)
     const keyspaces = await describeKeyspaces(store, args.keyspace)
-    if (args.keyspace && keyspaces.length === 0) throw new ShardformError(`keyspace "${args.keyspace}" does not exist in ${store.url}; create it with: shardform topo init <layout>`)
+    if (args.keyspace && keyspaces.length === 0)
+      throw new ShardformError(
+        `keyspace "${args.keyspace}" does not exist in ${store.url}; create it with: shardform topo init <layout>`,
+      )
     if (flags.json) return this.json({topology: store.url, keyspaces})
-    if (keyspaces.length === 0) return this.out(`No keyspaces in ${store.url}. Create one with: shardform topo init <layout>`)
+    if (keyspaces.length === 0)
+      return this.out(`No keyspaces in ${store.url}. Create one with: shardform topo init <layout>`)
     for (const ks of keyspaces) {
-      this.out(`Keyspace ${ks.name} (${ks.sharded ? 'sharded' : 'unsharded'}, database ${ks.database})${ks.workflow ? ` — workflow ${ks.workflow}` : ''}`)
-      this.out(table(
-        ['SHARD', 'KEY RANGE', 'SERVING', 'PRIMARY', 'STATE'],
-        ks.shards.map((s) => [s.name, s.range, s.serving.join(',') || '-', s.primary ?? '-', s.state]),
-      ))
-      this.out(table(
-        ['TABLET', 'SHARD', 'TYPE', 'ADDRESS', 'USER'],
-        ks.tablets.map((t) => [t.alias, t.shard, t.type, `${t.host}:${t.port}`, t.user]),
-      ))
+      this.out(
+        `Keyspace ${ks.name} (${ks.sharded ? 'sharded' : 'unsharded'}, database ${ks.database})${ks.workflow ? ` — workflow ${ks.workflow}` : ''}`,
+      )
+      this.out(
+        table(
+          ['SHARD', 'KEY RANGE', 'SERVING', 'PRIMARY', 'STATE'],
+          ks.shards.map((s) => [s.name, s.range, s.serving.join(',') || '-', s.primary ?? '-', s.state]),
+        ),
+      )
+      this.out(
+        table(
+          ['TABLET', 'SHARD', 'TYPE', 'ADDRESS', 'USER'],
+          ks.tablets.map((t) => [t.alias, t.shard, t.type, `${t.host}:${t.port}`, t.user]),
+        ),
+      )
     }
   }
 }

@@ -29,7 +29,8 @@ export function hashVindexMany(values: VindexValue[]): Buffer[] {
 
 /** The `hash` vindex is reversible: keyspace id → the uint64 it came from. */
 export function unhash(keyspaceId: Buffer): bigint {
-  if (keyspaceId.length !== 8) throw new VindexError(`keyspace id ${keyspaceId.toString('hex')} is not 8 bytes: not a hash vindex output`)
+  if (keyspaceId.length !== 8)
+    throw new VindexError(`keyspace id ${keyspaceId.toString('hex')} is not 8 bytes: not a hash vindex output`)
   const d = createDecipheriv('des-ede3', Buffer.alloc(24), null)
   d.setAutoPadding(false)
   return Buffer.concat([d.update(keyspaceId), d.final()]).readBigUInt64BE()

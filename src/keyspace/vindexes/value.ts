@@ -1,9 +1,13 @@
 // Turning a column value (from the CLI, from mysql2 or from a binlog event) into what a vindex hashes.
+import {ShardformError, type ErrorParts} from '../../errors.js'
 
 export type VindexValue = string | number | bigint | Buffer | null | undefined
 
-export class VindexError extends Error {
+export class VindexError extends ShardformError {
   override name = 'VindexError'
+  constructor(summary: string, parts: ErrorParts = {}) {
+    super(summary, {code: 'vindex', ...parts})
+  }
 }
 
 const MIN_INT64 = -(1n << 63n)
@@ -17,16 +21,20 @@ function show(value: VindexValue): string {
 /** An integer value as uint64 (negatives as two's complement), as Vitess's numeric vindexes read it. */
 export function toUint64(value: VindexValue, vindex: string): bigint {
   if (value === null || value === undefined) {
-    throw new VindexError(`NULL has no keyspace id: the ${vindex} vindex needs a value (a row with NULL in its sharding column cannot be placed)`)
+    throw new VindexError(
+      `NULL has no keyspace id: the ${vindex} vindex needs a value (a row with NULL in its sharding column cannot be placed)`,
+    )
   }
   let n: bigint
   if (typeof value === 'bigint') n = value
   else if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) throw new VindexError(`value ${show(value)} is not an exact integer: the ${vindex} vindex needs an integer`)
+    if (!Number.isSafeInteger(value))
+      throw new VindexError(`value ${show(value)} is not an exact integer: the ${vindex} vindex needs an integer`)
     n = BigInt(value)
   } else if (typeof value === 'string' && /^-?[0-9]+$/.test(value.trim())) n = BigInt(value.trim())
   else if (Buffer.isBuffer(value) && /^-?[0-9]+$/.test(value.toString('latin1'))) n = BigInt(value.toString('latin1'))
-  else throw new VindexError(`value ${show(value)} is not an integer: the ${vindex} vindex needs an integer column value`)
+  else
+    throw new VindexError(`value ${show(value)} is not an integer: the ${vindex} vindex needs an integer column value`)
   if (n < MIN_INT64 || n > MAX_UINT64) {
     throw new VindexError(`value ${show(value)} is out of range: the ${vindex} vindex takes 64-bit integers`)
   }
@@ -42,7 +50,9 @@ export function uint64Bytes(n: bigint): Buffer {
 /** The raw bytes of a value, as Vitess's byte-oriented vindexes read it (integers as decimal text). */
 export function toBytes(value: VindexValue, vindex: string): Buffer {
   if (value === null || value === undefined) {
-    throw new VindexError(`NULL has no keyspace id: the ${vindex} vindex needs a value (a row with NULL in its sharding column cannot be placed)`)
+    throw new VindexError(
+      `NULL has no keyspace id: the ${vindex} vindex needs a value (a row with NULL in its sharding column cannot be placed)`,
+    )
   }
   if (Buffer.isBuffer(value)) return value
   if (typeof value === 'string') return Buffer.from(value, 'utf8')
@@ -61,7 +71,8 @@ const MASK32 = 0xffffffffn
 export function uint64Halves(value: VindexValue, vindex: string, out: Uint32Array): void {
   let n: number | undefined
   if (typeof value === 'number' && Number.isSafeInteger(value)) n = value
-  else if (typeof value === 'string' && value.length > 0 && value.length <= 15 && /^-?[0-9]+$/.test(value)) n = Number(value)
+  else if (typeof value === 'string' && value.length > 0 && value.length <= 15 && /^-?[0-9]+$/.test(value))
+    n = Number(value)
   else if (typeof value === 'string' && decimalHalves(value, out)) return
   if (n === undefined) {
     const big = toUint64(value, vindex)

@@ -5,7 +5,10 @@ import {qid} from '../../mysql/connect.js'
 import {copyColumns, type ColumnInfo, type TableInfo} from '../../mysql/tables.js'
 import type {RowImage} from '../../mysql/binlog.js'
 
-export type ApplyOp = {kind: 'insert'; table: TableInfo; row: RowImage} | {kind: 'delete'; table: TableInfo; row: RowImage} | {kind: 'update'; table: TableInfo; before: RowImage; after: RowImage}
+export type ApplyOp =
+  | {kind: 'insert'; table: TableInfo; row: RowImage}
+  | {kind: 'delete'; table: TableInfo; row: RowImage}
+  | {kind: 'update'; table: TableInfo; before: RowImage; after: RowImage}
 
 const MAX_STATEMENT = 1 << 20
 
@@ -20,7 +23,8 @@ function pkMatch(t: TableInfo, row: RowImage): string {
 
 function checkRow(t: TableInfo, row: RowImage): void {
   for (const k of t.primaryKey) {
-    if (!(k in row)) throw new Error(`binlog row of ${t.name} lacks primary key column ${k} (is binlog_row_image FULL on the source?)`)
+    if (!(k in row))
+      throw new Error(`binlog row of ${t.name} lacks primary key column ${k} (is binlog_row_image FULL on the source?)`)
   }
 }
 
@@ -35,7 +39,9 @@ export function applyStatements(database: string, ops: ApplyOp[]): string[] {
     if (op.kind === 'update') {
       checkRow(t, op.before)
       const cols = copyColumns(t)
-      out.push(`UPDATE ${target} SET ${cols.map((c) => `${qid(c.name)}=${sqlLiteral(op.after[c.name] as never, c)}`).join(',')} WHERE ${pkMatch(t, op.before)}`)
+      out.push(
+        `UPDATE ${target} SET ${cols.map((c) => `${qid(c.name)}=${sqlLiteral(op.after[c.name] as never, c)}`).join(',')} WHERE ${pkMatch(t, op.before)}`,
+      )
       i++
       continue
     }
@@ -51,7 +57,12 @@ export function applyStatements(database: string, ops: ApplyOp[]): string[] {
       size += part.length
       j++
     }
-    if (op.kind === 'insert') out.push(`INSERT INTO ${target} (${copyColumns(t).map((c) => qid(c.name)).join(',')}) VALUES ${parts.join(',')}`)
+    if (op.kind === 'insert')
+      out.push(
+        `INSERT INTO ${target} (${copyColumns(t)
+          .map((c) => qid(c.name))
+          .join(',')}) VALUES ${parts.join(',')}`,
+      )
     else out.push(`DELETE FROM ${target} WHERE ${parts.join(' OR ')}`)
     i = j
   }

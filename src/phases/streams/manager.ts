@@ -10,7 +10,6 @@ import type {TopoStore} from '../../topo/store.js'
 import {PhaseError, primaryOf, readerServerId, streamId} from '../context.js'
 import {Stream, type StreamStatus} from './stream.js'
 
-
 export interface StreamsRecord {
   updated_at: string
   streams: StreamStatus[]
@@ -65,7 +64,9 @@ export class StreamManager {
     if (!p) {
       p = this.open(g, source, destination, id, reverse)
       this.starting.set(id, p)
-      p.then((s) => this.streams.set(id, s)).catch(() => undefined).finally(() => this.starting.delete(id))
+      p.then((s) => this.streams.set(id, s))
+        .catch(() => undefined)
+        .finally(() => this.starting.delete(id))
     }
     return p
   }
@@ -77,12 +78,14 @@ export class StreamManager {
     // Rows are placed among the stream's side of the group: the destinations, or for a reverse stream the sources.
     const targets = reverse ? group.sources : group.destinations
     const range = (name: string) => {
-      const s = this.plan.desired.shards.find((x) => x.name === name) ?? this.plan.current.shards.find((x) => x.name === name)
+      const s =
+        this.plan.desired.shards.find((x) => x.name === name) ?? this.plan.current.shards.find((x) => x.name === name)
       if (!s) throw new PhaseError(`shard ${name} is not in the plan`)
       return keyRangeFromJSON(s.keyRange)
     }
     const dests = targets.map((name) => ({name, kr: range(name)}))
-    const vschema = this.plan.desired.vschema.sharded || dests.length === 1 ? this.plan.desired.vschema : this.plan.current.vschema
+    const vschema =
+      this.plan.desired.vschema.sharded || dests.length === 1 ? this.plan.desired.vschema : this.plan.current.vschema
     return Stream.start({
       id,
       workflow: this.workflowId,

@@ -37,15 +37,30 @@ export interface StreamRow {
 }
 
 export async function readStream(conn: Connection, id: string): Promise<StreamRow | undefined> {
-  const [rows] = (await conn.query(`SELECT id, workflow, position, transactions, row_changes FROM ${STATE_DB}.streams WHERE id = ?`, [id])) as unknown as [Array<Record<string, unknown>>]
+  const [rows] = (await conn.query(
+    `SELECT id, workflow, position, transactions, row_changes FROM ${STATE_DB}.streams WHERE id = ?`,
+    [id],
+  )) as unknown as [Array<Record<string, unknown>>]
   const r = rows[0]
   if (!r) return undefined
   const s = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v))
-  return {id: s(r.id), workflow: s(r.workflow), position: s(r.position), transactions: Number(r.transactions), rowChanges: Number(r.row_changes)}
+  return {
+    id: s(r.id),
+    workflow: s(r.workflow),
+    position: s(r.position),
+    transactions: Number(r.transactions),
+    rowChanges: Number(r.row_changes),
+  }
 }
 
 /** Create or reset a stream's starting position (the clone's snapshot position). */
-export async function writeStreamStart(conn: Connection, id: string, workflow: string, sourceShard: string, position: string): Promise<void> {
+export async function writeStreamStart(
+  conn: Connection,
+  id: string,
+  workflow: string,
+  sourceShard: string,
+  position: string,
+): Promise<void> {
   await conn.query(
     `REPLACE INTO ${STATE_DB}.streams (id, workflow, source_shard, position, transactions, row_changes, updated_at) VALUES (?, ?, ?, ?, 0, 0, UTC_TIMESTAMP(6))`,
     [id, workflow, sourceShard, position],
@@ -57,6 +72,12 @@ export async function deleteStream(conn: Connection, id: string): Promise<void> 
 }
 
 /** The statement that advances a stream, inside the batch's transaction. */
-export function advanceStatement(id: string, position: string, transactions: number, rowChanges: number, quote: (s: string) => string): string {
+export function advanceStatement(
+  id: string,
+  position: string,
+  transactions: number,
+  rowChanges: number,
+  quote: (s: string) => string,
+): string {
   return `UPDATE ${STATE_DB}.streams SET position=${quote(position)}, transactions=transactions+${transactions}, row_changes=row_changes+${rowChanges}, updated_at=UTC_TIMESTAMP(6) WHERE id=${quote(id)}`
 }

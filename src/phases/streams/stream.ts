@@ -103,14 +103,21 @@ export class Stream {
     // old one after it): keep application writes out even if a restart of the server cleared read_only.
     await this.apply.query('SET GLOBAL read_only = 1')
     const row = await readStream(this.apply, sp.id)
-    if (!row) throw new Error(`stream ${sp.id} has no stored position on tablet ${sp.destination.alias}; the clone of ${sp.sourceShard} must run first`)
+    if (!row)
+      throw new Error(
+        `stream ${sp.id} has no stored position on tablet ${sp.destination.alias}; the clone of ${sp.sourceShard} must run first`,
+      )
     this.position = parseGtidPos(row.position)
     this.transactions = row.transactions
     this.rowChanges = row.rowChanges
     const schema = await describeSchema(this.apply, sp.database)
     for (const t of schema.tables) {
       const p = placement(sp.vschema, t, sp.groupDestinations)
-      this.tables.set(t.name, {info: t, keep: rowFilter(p, t, {name: sp.destinationShard, kr: sp.destRange}), reference: p.kind === 'everywhere'})
+      this.tables.set(t.name, {
+        info: t,
+        keep: rowFilter(p, t, {name: sp.destinationShard, kr: sp.destRange}),
+        reference: p.kind === 'everywhere',
+      })
     }
     this.poll = await connectTablet(sp.source, 'admin')
     await this.pollSource()
@@ -203,7 +210,9 @@ export class Stream {
     const ops: ApplyOp[] = []
     for (const tx of batch) {
       if (tx.ddl) {
-        throw new Error(`the source ${sp.sourceShard} (tablet ${sp.source.alias}) ran DDL on ${sp.database} while filtered replication was running: ${tx.ddl.trim()} (GTID ${tx.gtid}). The destinations cannot follow a schema change in the middle of a reshard; revert it on the source or cancel this workflow and apply again after the change.`)
+        throw new Error(
+          `the source ${sp.sourceShard} (tablet ${sp.source.alias}) ran DDL on ${sp.database} while filtered replication was running: ${tx.ddl.trim()} (GTID ${tx.gtid}). The destinations cannot follow a schema change in the middle of a reshard; revert it on the source or cancel this workflow and apply again after the change.`,
+        )
       }
       for (const ch of tx.changes) this.route(ch.table, ch.kind, ch.before, ch.after, ops)
     }
@@ -215,7 +224,10 @@ export class Stream {
       await this.apply!.query(sql)
     } catch (err) {
       await this.apply!.query('ROLLBACK').catch(() => undefined)
-      throw new Error(`applying transactions up to ${batch[batch.length - 1].gtid} from ${sp.sourceShard} on tablet ${sp.destination.alias}: ${(err as Error).message}`)
+      throw new Error(
+        `applying transactions up to ${batch[batch.length - 1].gtid} from ${sp.sourceShard} on tablet ${sp.destination.alias}: ${(err as Error).message}`,
+        {cause: err},
+      )
     }
     this.position = next
     this.transactions += batch.length
@@ -225,9 +237,18 @@ export class Stream {
     this.notify()
   }
 
-  private route(table: string, kind: 'insert' | 'update' | 'delete', before: RowImage | undefined, after: RowImage | undefined, ops: ApplyOp[]): void {
+  private route(
+    table: string,
+    kind: 'insert' | 'update' | 'delete',
+    before: RowImage | undefined,
+    after: RowImage | undefined,
+    ops: ApplyOp[],
+  ): void {
     const t = this.tables.get(table)
-    if (!t) throw new Error(`the source changed rows of table ${table}, which the destination ${this.spec.destinationShard} does not have`)
+    if (!t)
+      throw new Error(
+        `the source changed rows of table ${table}, which the destination ${this.spec.destinationShard} does not have`,
+      )
     if (t.reference && !this.spec.referenceTables) return
     const was = before !== undefined && t.keep(before)
     const is = after !== undefined && t.keep(after)
@@ -279,13 +300,16 @@ export class Stream {
   /** Apply everything up to exactly `target` and hold there. Fails when the stream is already beyond it. */
   async pauseAt(target: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const t = parseGtidPos(target)
-    if (this.isBeyond(t)) throw new Error(`stream ${this.spec.id} is already at ${formatGtidPos(this.position)}, beyond ${target}`)
+    if (this.isBeyond(t))
+      throw new Error(`stream ${this.spec.id} is already at ${formatGtidPos(this.position)}, beyond ${target}`)
     this.pauseTarget = t
     this.wake?.()
     const ok = await this.waitFor(() => reached(this.position, t), timeoutMs, signal)
     if (!ok) {
       this.unpause()
-      throw new Error(`stream ${this.spec.id} did not reach ${target} within ${Math.round(timeoutMs / 1000)}s (at ${formatGtidPos(this.position)})`)
+      throw new Error(
+        `stream ${this.spec.id} did not reach ${target} within ${Math.round(timeoutMs / 1000)}s (at ${formatGtidPos(this.position)})`,
+      )
     }
     this.state = 'paused'
   }
@@ -321,10 +345,14 @@ export class Stream {
 
   /** Wait until lag is at most `seconds` (true) or timeout (false). */
   waitForLag(seconds: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    return this.waitFor(() => {
-      const l = this.status().lagSeconds
-      return l !== undefined && l <= seconds
-    }, timeoutMs, signal)
+    return this.waitFor(
+      () => {
+        const l = this.status().lagSeconds
+        return l !== undefined && l <= seconds
+      },
+      timeoutMs,
+      signal,
+    )
   }
 
   status(): StreamStatus {
@@ -341,7 +369,9 @@ export class Stream {
       state: this.state,
       position: formatGtidPos(this.position),
       ...(src ? {sourcePosition: formatGtidPos(src), eventsBehind: Number(behind(this.position, src))} : {}),
-      ...(src ? {lagSeconds: caughtUp ? 0 : pendingSince ? Math.max(0, (Date.now() - pendingSince) / 1000) : undefined} : {}),
+      ...(src
+        ? {lagSeconds: caughtUp ? 0 : pendingSince ? Math.max(0, (Date.now() - pendingSince) / 1000) : undefined}
+        : {}),
       transactions: this.transactions,
       rowChanges: this.rowChanges,
       ...(this.error ? {error: this.error.message} : {}),
@@ -369,7 +399,13 @@ export class Stream {
   private async interruptStuckBatch(): Promise<void> {
     const loop = this.loop
     if (!loop) return
-    const finished = await Promise.race([loop.then(() => true, () => true), sleep(STOP_GRACE_MS, false, {ref: false})])
+    const finished = await Promise.race([
+      loop.then(
+        () => true,
+        () => true,
+      ),
+      sleep(STOP_GRACE_MS, false, {ref: false}),
+    ])
     if (finished || !this.applying || !this.apply) return
     const admin = await connectTablet(this.spec.destination, 'admin').catch(() => undefined)
     await admin?.query(`KILL QUERY ${Number(this.apply.threadId)}`).catch(() => undefined)
