@@ -1,22 +1,12 @@
 import type {VSchema} from '../keyspace/vschema.js'
-import type {KeyRangeJSON, TabletType, TlsFiles} from '../topo/records.js'
+import type {KeyRangeJSON, TabletRecord, TabletType} from '../topo/records.js'
 
 export type {TlsFiles} from '../topo/records.js'
 
 export type GatePolicy = 'canary' | 'phase' | 'none'
 
-export interface TabletSpec {
-  alias: string
-  type: TabletType
-  host: string
-  port: number
-  user: string
-  passwordEnv?: string
-  adminUser: string
-  adminPasswordEnv?: string
-  /** TLS for MySQL connections to this tablet: file paths only (absolute). */
-  tls?: TlsFiles
-}
+/** A tablet as a layout declares it: the topology's record without what the shard and keyspace already say. */
+export type TabletSpec = Omit<TabletRecord, 'keyspace' | 'shard' | 'database'>
 
 export interface ShardSpec {
   name: string
