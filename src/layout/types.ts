@@ -1,5 +1,5 @@
 import type {VSchema} from '../keyspace/vschema.js'
-import type {KeyRangeJSON, TabletRecord, TabletType} from '../topo/records.js'
+import type {KeyRangeJSON, TabletRecord} from '../topo/records.js'
 
 export type {TlsFiles} from '../topo/records.js'
 
