@@ -5,24 +5,18 @@ import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseEtcdUrl, type EtcdTopoOptions} from './etcd.js'
 import {openFileTopo, type FileTopoOptions} from './file.js'
+import type {TopoSnapshot} from './snapshot-store.js'
 import {TopoError, type TopoStore} from './store.js'
 
 export const DEFAULT_TOPO_URL = 'file:.shardform/topo'
+
+export type {TopoSnapshot} from './snapshot-store.js'
 
 export type TopoLocation = {kind: 'file'; path: string} | {kind: 'etcd'; url: string}
 
 export interface OpenTopoOptions {
   file?: FileTopoOptions
   etcd?: EtcdTopoOptions
-}
-
-/** Every record of a topology except locks, as one JSON document. */
-export interface TopoSnapshot {
-  format_version: '1'
-  exported_at: string
-  /** URL of the store it was exported from. */
-  source: string
-  records: Record<string, unknown>
 }
 
 const FORMS =

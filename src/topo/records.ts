@@ -77,4 +77,9 @@ export interface LockRecord {
   who: string
   operation: string
   created: string
+  /** Where the holder runs (absent in records written before these fields): lets a lock of a dead holder go. */
+  hostname?: string
+  pid?: number
+  /** The holder's process start time (util/process processStartTime): tells a reused pid apart. */
+  pidStart?: string
 }

@@ -2,6 +2,7 @@
 import {ShardformError, type ErrorParts} from '../errors.js'
 import {randomBytes} from 'node:crypto'
 import {hostname, userInfo} from 'node:os'
+import {processStartTime} from '../util/process.js'
 import type {LockRecord} from './records.js'
 
 export interface Entry<T = unknown> {
@@ -40,6 +41,11 @@ export class TopoError extends ShardformError {
   }
 }
 
+/** Is `err` a TopoError, with `code` when given (Vitess's IsErrType)? */
+export function isTopoError(err: unknown, code?: TopoErrorCode): err is TopoError {
+  return err instanceof TopoError && (code === undefined || err.code === code)
+}
+
 export interface LockOptions {
   /** What the holder is doing, shown to whoever waits. */
   operation: string
@@ -56,14 +62,33 @@ export interface LockHandle {
   /** Throws TopoError(lock_lost) when the lease is gone. */
   check(): Promise<void>
   release(): Promise<void>
+  /** The lock this one replaced because its holder was provably gone (same host, process dead or pid reused). */
+  readonly tookOver?: LockRecord
 }
 
-export interface TopoStore {
+/** Reading records (after Terraform's statemgr roles): all a read-only snapshot can do. */
+export interface TopoReader {
   /** Human-readable location, e.g. `etcd://127.0.0.1:2379/shardform` or `file:/path`. */
   readonly url: string
   get<T>(path: string): Promise<Entry<T> | undefined>
   /** Every entry whose path starts with `prefix`, sorted by path. */
   list<T>(prefix: string): Promise<Entry<T>[]>
+  /**
+   * Call `onEvent` for each change under `prefix` from now on. Returns a function that stops watching.
+   * `onError` hears of a watch that broke for good (events may have been missed: re-read and watch again).
+   */
+  watch<T>(
+    prefix: string,
+    onEvent: (ev: WatchEvent<T>) => void,
+    onError?: (err: TopoError) => void,
+  ): Promise<() => void>
+  /** The current holder of the keyspace lock, if any. */
+  readLock(keyspace: string): Promise<LockRecord | undefined>
+  close(): Promise<void>
+}
+
+/** Writing records, each guarded by compare-and-swap. */
+export interface TopoWriter {
   /** Create; TopoError(exists) when the key is already there. Returns the new version. */
   create(path: string, value: unknown): Promise<string>
   /** Replace when the current version is `version`; TopoError(conflict) otherwise, not_found when absent. */
@@ -75,23 +100,17 @@ export interface TopoStore {
    * (`version: null` = must not exist).
    */
   commit(ops: TxnOp[]): Promise<void>
-  /**
-   * Call `onEvent` for each change under `prefix` from now on. Returns a function that stops watching.
-   * `onError` hears of a watch that broke for good (events may have been missed: re-read and watch again).
-   */
-  watch<T>(
-    prefix: string,
-    onEvent: (ev: WatchEvent<T>) => void,
-    onError?: (err: TopoError) => void,
-  ): Promise<() => void>
+}
+
+/** The keyspace lock. */
+export interface TopoLocker {
   /** Take the keyspace lock (lease based). */
   lock(keyspace: string, opts: LockOptions): Promise<LockHandle>
-  /** The current holder of the keyspace lock, if any. */
-  readLock(keyspace: string): Promise<LockRecord | undefined>
   /** Remove a lock held by someone else; refuses unless `lockId` matches the holder. */
   forceUnlock(keyspace: string, lockId: string): Promise<LockRecord>
-  close(): Promise<void>
 }
+
+export interface TopoStore extends TopoReader, TopoWriter, TopoLocker {}
 
 export type TxnOp =
   {op: 'put'; path: string; value: unknown; version?: string | null} | {op: 'delete'; path: string; version?: string}
@@ -143,11 +162,15 @@ export function wrongLockError(keyspace: string, holder: LockRecord, lockId: str
 
 /** The record every backend stores for a new lock: random short id, who/where, what, when. */
 export function newLockRecord(operation: string): LockRecord {
+  const pidStart = processStartTime(process.pid)
   return {
     id: randomBytes(6).toString('hex'),
     who: `${safeUsername()}@${hostname()} pid ${process.pid}`,
     operation,
     created: new Date().toISOString(),
+    hostname: hostname(),
+    pid: process.pid,
+    ...(pidStart === undefined ? {} : {pidStart}),
   }
 }
 
