@@ -1,20 +1,11 @@
 // The file backend's keyspace lock: a record holding its own expiry, renewed under the store-wide mutex by the
 // holder's heartbeat; a record that expired, or whose holder is provably gone, is taken over.
 import {setTimeout as sleep} from 'node:timers/promises'
-import {acquireLease, holderGone, LeaseLock, lockRecordOf} from './lease-lock.js'
+import {acquireLease, holderGone, LeaseLock, lockRecordOf, lockRequest} from './lease-lock.js'
 import type {FileRecords} from './file-records.js'
 import {lockPath} from './paths.js'
 import type {LockRecord} from './records.js'
-import {
-  checkPath,
-  checkTtl,
-  newLockRecord,
-  recordText,
-  TopoError,
-  wrongLockError,
-  type LockHandle,
-  type LockOptions,
-} from './store.js'
+import {recordText, TopoError, wrongLockError, type LockHandle, type LockOptions} from './store.js'
 
 /** The lock record as the file backend stores it: the LockRecord plus its expiry. */
 interface StoredLock extends LockRecord {
@@ -39,10 +30,8 @@ export class FileLocks {
   constructor(private readonly ctx: FileLockContext) {}
 
   async lock(keyspace: string, opts: LockOptions): Promise<LockHandle> {
-    const path = lockPath(keyspace)
-    checkPath(path)
-    const ttlMs = checkTtl(opts.ttlSeconds) * 1000
-    const record = newLockRecord(opts.operation)
+    const {path, ttlSeconds, record} = lockRequest(keyspace, opts)
+    const ttlMs = ttlSeconds * 1000
     return acquireLease(keyspace, opts.timeoutMs, async () => {
       const taken = await this.ctx.critical(async (): Promise<{holder: StoredLock} | {tookOver?: LockRecord}> => {
         const cur = await this.read(path)

@@ -8,7 +8,7 @@ import {FileLocks} from './file-lock.js'
 import {FileMutex} from './file-mutex.js'
 import {contentVersion, enoentUndefined, FileRecords, TMP} from './file-records.js'
 import {pollWatch} from './file-watch.js'
-import type {LockRecord} from './records.js'
+import {LockingStore} from './locking-store.js'
 import {
   checkPath,
   checkPrefix,
@@ -17,8 +17,6 @@ import {
   recordText,
   TopoError,
   type Entry,
-  type LockHandle,
-  type LockOptions,
   type TopoStore,
   type TxnOp,
   type WatchEvent,
@@ -35,14 +33,13 @@ export interface FileTopoOptions {
   onCommitStep?: CommitStepHook
 }
 
-export class FileTopoStore implements TopoStore {
+export class FileTopoStore extends LockingStore implements TopoStore {
   readonly url: string
   private readonly pollMs: number
   private readonly records: FileRecords
   private readonly mutex: FileMutex
   private readonly journal: FileJournal
-  private readonly locks = new Set<LockHandle>()
-  private readonly lockTable: FileLocks
+  protected readonly keyspaceLocks: FileLocks
   private readonly watchers = new Set<() => void>()
   private closed = false
 
@@ -50,6 +47,7 @@ export class FileTopoStore implements TopoStore {
     readonly dir: string,
     opts: FileTopoOptions,
   ) {
+    super()
     this.url = `file:${dir}`
     this.pollMs = opts.pollMs ?? 100
     this.records = new FileRecords(dir)
@@ -58,13 +56,13 @@ export class FileTopoStore implements TopoStore {
       staleMs: opts.staleMutexMs ?? 5_000,
     })
     this.journal = new FileJournal(this.records, opts.onCommitStep)
-    this.lockTable = new FileLocks({
+    this.keyspaceLocks = new FileLocks({
       records: this.records,
       withMutex: (fn) => this.mutex.run(fn),
       critical: (fn) => this.critical(fn),
       settled: (fn) => this.settled(fn),
       pollMs: this.pollMs,
-      locks: this.locks,
+      locks: this.held,
     })
   }
 
@@ -164,25 +162,11 @@ export class FileTopoStore implements TopoStore {
     return pollWatch(ctx, prefix, onEvent, onError)
   }
 
-  // ---- keyspace lock
-
-  lock(keyspace: string, opts: LockOptions): Promise<LockHandle> {
-    return this.lockTable.lock(keyspace, opts)
-  }
-
-  readLock(keyspace: string): Promise<LockRecord | undefined> {
-    return this.lockTable.readLock(keyspace)
-  }
-
-  forceUnlock(keyspace: string, lockId: string): Promise<LockRecord> {
-    return this.lockTable.forceUnlock(keyspace, lockId)
-  }
-
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     for (const stop of [...this.watchers]) stop()
-    for (const h of [...this.locks]) await h.release().catch(() => undefined)
+    await this.releaseHeld()
   }
 
   // ---- internals

@@ -3,7 +3,17 @@
 import {hostname} from 'node:os'
 import {processAlive, processStartTime} from '../util/process.js'
 import type {LockRecord} from './records.js'
-import {lockHeldError, lockLostError, TopoError, type LockHandle} from './store.js'
+import {lockPath} from './paths.js'
+import {
+  checkPath,
+  checkTtl,
+  lockHeldError,
+  lockLostError,
+  newLockRecord,
+  TopoError,
+  type LockHandle,
+  type LockOptions,
+} from './store.js'
 
 /** What a backend does for a held lock. */
 export interface LeasePrimitives {
@@ -136,6 +146,16 @@ export function lockRecordOf(v: LockRecord): LockRecord {
   if (v.pid !== undefined) r.pid = v.pid
   if (v.pidStart !== undefined) r.pidStart = v.pidStart
   return r
+}
+
+/** What taking a keyspace lock starts from: its record's path, the lease ttl (s, checked) and our new record. */
+export function lockRequest(
+  keyspace: string,
+  opts: LockOptions,
+): {path: string; ttlSeconds: number; record: LockRecord} {
+  const path = lockPath(keyspace)
+  checkPath(path)
+  return {path, ttlSeconds: checkTtl(opts.ttlSeconds), record: newLockRecord(opts.operation)}
 }
 
 /** One attempt at taking a lock: the handle, or the live holder and a way to wait for it to go. */

@@ -3,7 +3,8 @@ import {randomBytes} from 'node:crypto'
 import {mkdir, open, rename} from 'node:fs/promises'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {parseEtcdUrl, type EtcdTopoOptions} from './etcd.js'
+import type {EtcdTopoOptions} from './etcd-client.js'
+import {parseEtcdUrl} from './etcd-url.js'
 import {openFileTopo, type FileTopoOptions} from './file.js'
 import type {TopoSnapshot} from './snapshot-store.js'
 import {TopoError, type TopoStore} from './store.js'
@@ -48,7 +49,7 @@ export function parseTopoUrl(url: string): TopoLocation {
 export async function openTopo(url?: string, opts: OpenTopoOptions = {}): Promise<TopoStore> {
   const loc = parseTopoUrl(url || process.env.SHARDFORM_TOPO || DEFAULT_TOPO_URL)
   if (loc.kind === 'file') return openFileTopo(loc.path, opts.file)
-  const {EtcdTopoStore} = await import('./etcd.js')
+  const {EtcdTopoStore} = await import('./etcd-store.js')
   return EtcdTopoStore.open(loc.url, opts.etcd)
 }
 
