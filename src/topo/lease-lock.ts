@@ -9,6 +9,7 @@ import {
   checkTtl,
   lockHeldError,
   lockLostError,
+  isTopoError,
   newLockRecord,
   TopoError,
   type LockHandle,
@@ -99,7 +100,7 @@ export class LeaseLock implements LockHandle {
       await this.prim.drop()
     } catch (e) {
       // Not renewed any more, so it expires within ttl anyway; not worth failing the caller's finished work for.
-      if (!(e instanceof TopoError && e.code === 'unavailable')) throw e
+      if (!isTopoError(e, 'unavailable')) throw e
     }
   }
 
