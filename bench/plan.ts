@@ -10,8 +10,8 @@ import {load} from 'js-yaml'
 import {generateShards} from '../src/keyspace/keyrange.js'
 import {parseLayout} from '../src/layout/index.js'
 import {plan} from '../src/plan/index.js'
-import {bootstrapRecords} from '../src/topo/init.js'
-import type {KeyspaceState} from '../src/topo/state.js'
+import {bootstrapRecords} from '../src/layout/init.js'
+import type {KeyspaceState} from '../src/plan/keyspace-state.js'
 import {emit, ratio, type Figure} from './lib/out.js'
 
 function layoutText(shards: string[], base: number): string {

@@ -1,107 +1,53 @@
-// One keyspace as the topology holds it now: the planner's input, and what a saved plan's fingerprint covers.
-import {canonicalJSON, sha256} from '../util/canonical.js'
+// One keyspace's records as the topology holds them, read together (planning, `topo show`).
 import {keyspacePath, shardsPrefix, srvKeyspacePath, tabletsPrefix, workflowsPrefix} from './paths.js'
 import type {KeyspaceRecord, ShardRecord, SrvKeyspaceRecord, TabletRecord} from './records.js'
 import type {TopoStore} from './store.js'
 
-/** What the planner needs to know of a workflow that has not finished. */
-export interface ActiveWorkflow {
+/** What the topology itself reads of a workflow record: whose it is and its state. The rest is the engine's. */
+export interface WorkflowHeader {
   id: string
+  keyspace: string
   state: string
-  /** The layout file the workflow is applying. */
-  layoutFile: string
-  /** Name of the phase running or next to run. */
-  phase?: string
-  /** Its plan and the state of each task (a revert of its layout depends on how far it got). */
-  plan?: WorkflowLike['plan']
-  tasks?: Record<string, {state: string; attempts?: number}>
+  created_at?: string
 }
 
-export interface KeyspaceState {
+export interface KeyspaceRecords<W extends WorkflowHeader = WorkflowHeader> {
   keyspace: KeyspaceRecord
   shards: ShardRecord[]
   srvKeyspace: SrvKeyspaceRecord
   tablets: TabletRecord[]
   /** Every tablet registered in the topology, any keyspace (alias and endpoint clashes). */
   allTablets: TabletRecord[]
-  activeWorkflows: ActiveWorkflow[]
-  /** The most recent finished workflow of the keyspace (not part of the fingerprint). */
-  lastFinished?: ActiveWorkflow
+  /** The keyspace's workflow records, finished or not, as stored (W: the fields the caller reads of them). */
+  workflows: W[]
 }
 
-const FINISHED = new Set(['done', 'cancelled'])
-
-function summary(w: WorkflowLike): ActiveWorkflow {
-  return {
-    id: w.id,
-    state: w.state,
-    layoutFile: w.plan?.desired?.file ?? '',
-    phase: w.currentPhase,
-    plan: w.plan,
-    tasks: w.tasks,
-  }
+/** A workflow in a terminal state (done or cancelled) holds nothing of its keyspace any more. */
+export function isFinishedWorkflow(w: WorkflowHeader): boolean {
+  return w.state === 'done' || w.state === 'cancelled'
 }
 
-interface WorkflowLike {
-  id: string
-  keyspace: string
-  state: string
-  plan?: import('../plan/types.js').Plan
-  currentPhase?: string
-  tasks?: Record<string, {state: string; attempts?: number}>
-}
-
-export async function readKeyspaceState(store: TopoStore, keyspace: string): Promise<KeyspaceState | undefined> {
+export async function readKeyspaceRecords<W extends WorkflowHeader = WorkflowHeader>(
+  store: TopoStore,
+  keyspace: string,
+): Promise<KeyspaceRecords<W> | undefined> {
   const ks = await store.get<KeyspaceRecord>(keyspacePath(keyspace))
   if (!ks) return undefined
   const [shards, srv, tablets, workflows] = await Promise.all([
     store.list<ShardRecord>(shardsPrefix(keyspace)),
     store.get<SrvKeyspaceRecord>(srvKeyspacePath(keyspace)),
     store.list<TabletRecord>(tabletsPrefix()),
-    store.list<WorkflowLike>(workflowsPrefix()),
+    store.list<W>(workflowsPrefix()),
   ])
   const allTablets = tablets.map((e) => e.value)
-  const mine = workflows
-    .filter((e) => e.path.endsWith('/Workflow') && e.value.keyspace === keyspace)
-    .map((e) => e.value)
-  const finished = mine
-    .filter((w) => FINISHED.has(w.state))
-    .sort((a, b) =>
-      String((a as {created_at?: string}).created_at ?? '').localeCompare(
-        String((b as {created_at?: string}).created_at ?? ''),
-      ),
-    )
-  const last = finished[finished.length - 1]
   return {
     keyspace: ks.value,
     shards: shards.filter((e) => e.path.endsWith('/Shard')).map((e) => e.value),
     srvKeyspace: srv?.value ?? {partitions: {primary: [], replica: [], rdonly: []}},
     tablets: allTablets.filter((t) => t.keyspace === keyspace),
     allTablets,
-    activeWorkflows: workflows
-      .filter((e) => e.path.endsWith('/Workflow'))
-      .map((e) => e.value)
-      .filter((w) => w.keyspace === keyspace && !FINISHED.has(w.state))
-      .map(summary),
-    ...(last ? {lastFinished: summary(last)} : {}),
+    workflows: workflows
+      .filter((e) => e.path.endsWith('/Workflow') && e.value.keyspace === keyspace)
+      .map((e) => e.value),
   }
-}
-
-/**
- * The records a plan depends on, in a stable form. Workflow progress is left out (only which workflows exist), and
- * so are other keyspaces' tablets: a clash with one of those is caught again when create_shards registers tablets.
- */
-export function fingerprintInput(state: KeyspaceState | undefined): unknown {
-  if (!state) return null
-  return {
-    keyspace: state.keyspace,
-    shards: [...state.shards].sort((a, b) => a.name.localeCompare(b.name)),
-    srvKeyspace: state.srvKeyspace,
-    tablets: [...state.tablets].sort((a, b) => a.alias.localeCompare(b.alias)),
-    workflows: state.activeWorkflows.map((w) => w.id).sort(),
-  }
-}
-
-export function fingerprint(state: KeyspaceState | undefined): string {
-  return sha256(canonicalJSON(fingerprintInput(state))).slice(0, 16)
 }
