@@ -93,6 +93,12 @@ export class SourceDoc {
     if (json) return {source: new SourceDoc(file, text, json.value), problems: []}
     const {LineCounter, parseDocument} = yamlPackage()
     const lines = new LineCounter()
+    const tooDeep = flowTooDeep(text)
+    if (tooDeep >= 0) {
+      const before = text.slice(0, tooDeep)
+      const line = before.split('\n').length
+      return {problems: [{file, line, col: tooDeep - before.lastIndexOf('\n'), path: [], message: TOO_DEEP}]}
+    }
     const doc = parseDocument(text, {...YAML_OPTIONS, lineCounter: lines})
     const errors = [...doc.errors, ...doc.warnings]
     if (errors.length) return {problems: syntaxProblems(file, errors, lines)}
@@ -193,6 +199,30 @@ function syntaxProblems(file: string, errors: YAMLError[], lines: LineCounter): 
   const deep = errors.find((e) => e.message.includes('Maximum call stack size exceeded'))
   if (deep) return [problem(deep, TOO_DEEP)]
   return errors.map((e) => problem(e, e.message.split('\n')[0]))
+}
+
+/**
+ * Where flow collections (`[`, `{`) first nest deeper than MAX_DEPTH, or -1. Checked before parsing: `yaml` recurses
+ * per level and takes ~0.5 s to recover from stack overflows in a file nested 100k deep. Brackets in quoted scalars
+ * and comments do not count; those in plain scalars do (hundreds of unbalanced ones are no layout either).
+ */
+function flowTooDeep(text: string): number {
+  let depth = 0
+  const skipTo = (from: number, close: string, escape: boolean): number => {
+    let i = from + 1
+    while (i < text.length && text[i] !== close) i += escape && text[i] === '\\' ? 2 : 1
+    return i
+  }
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (c === '[' || c === '{') {
+      if (++depth > MAX_DEPTH) return i
+    } else if (c === ']' || c === '}') depth = Math.max(0, depth - 1)
+    else if (c === '"') i = skipTo(i, '"', true)
+    else if (c === "'") i = skipTo(i, "'", false)
+    else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) i = skipTo(i, '\n', false)
+  }
+  return -1
 }
 
 /** The innermost node whose value cannot be built (the error toJS threw is about it or one of its own items). */
