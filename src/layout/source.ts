@@ -271,42 +271,52 @@ function readJSON(text: string): {value: unknown} | undefined {
   return {value}
 }
 
-/** How many object keys JSON text writes: the strings followed by a colon (valid JSON only: no quote outside strings). */
+/**
+ * An upper bound of the object keys JSON text writes: every key's closing quote is followed by a colon, and only a
+ * string value holding `\":` adds more. Equal to the keys of the parsed value exactly when no key was written twice.
+ */
 function keysInJSON(text: string): number {
+  const keyEnd = /"\s*:/g
   let n = 0
-  for (const m of text.matchAll(/"(?:[^"\\]|\\.)*"(\s*:)?/g)) if (m[1]) n++
+  while (keyEnd.test(text)) n++
   return n
 }
 
 /**
  * Values (shared subtrees count each time they are reached, as a validator would walk them; counting stops at
- * MAX_VALUES), object keys, and the path of the first value nested deeper than MAX_DEPTH.
+ * MAX_VALUES), object keys, and the path of a value nested deeper than MAX_DEPTH if there is one.
  */
 function measure(root: unknown): {values: number; keys: number; deep?: DocPath} {
   let values = 0
   let keys = 0
-  type Entry = {value: unknown; depth: number; parent?: Entry; seg?: string | number}
-  const stack: Entry[] = [{value: root, depth: 0}]
+  const stack: unknown[] = [root]
+  const depths: number[] = [0]
   while (stack.length && values < MAX_VALUES) {
-    const e = stack.pop()!
+    const value = stack.pop()
+    const depth = depths.pop()!
     values++
-    if (e.value === null || typeof e.value !== 'object') continue
-    if (e.depth >= MAX_DEPTH) return {values, keys, deep: pathOf(e)}
-    const depth = e.depth + 1
-    if (Array.isArray(e.value)) e.value.forEach((value, seg) => stack.push({value, depth, parent: e, seg}))
-    else
-      for (const [seg, value] of Object.entries(e.value)) {
-        keys++
-        stack.push({value, depth, parent: e, seg})
-      }
+    if (value === null || typeof value !== 'object') continue
+    if (depth >= MAX_DEPTH) return {values, keys, deep: deepPath(root)}
+    const items = Array.isArray(value) ? value : Object.values(value)
+    if (!Array.isArray(value)) keys += items.length
+    for (const item of items) {
+      stack.push(item)
+      depths.push(depth + 1)
+    }
   }
   return {values, keys}
 }
 
-function pathOf(e: {parent?: typeof e; seg?: string | number}): DocPath {
-  const path: DocPath = []
-  for (let x: typeof e | undefined = e; x?.parent; x = x.parent) path.unshift(x.seg!)
-  return path
+/** The path to the first collection nested MAX_DEPTH deep (there is one: measure found it). */
+function deepPath(root: unknown): DocPath {
+  const stack: Array<{value: unknown; path: DocPath}> = [{value: root, path: []}]
+  for (;;) {
+    const {value, path} = stack.pop()!
+    if (value === null || typeof value !== 'object') continue
+    if (path.length >= MAX_DEPTH) return path
+    for (const [seg, item] of Array.isArray(value) ? value.entries() : Object.entries(value))
+      stack.push({value: item, path: [...path, seg]})
+  }
 }
 
 /** Offset of the first byte that does not start a valid UTF-8 sequence. */
