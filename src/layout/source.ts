@@ -30,7 +30,7 @@ type Located = {doc: Document; lines: LineCounter}
 
 /**
  * The value comes from the `yaml` package, which keeps every node's position. JSON text (a large generated layout;
- * JSON is YAML) is read by JSON.parse instead, ~150x faster on a 4096-shard layout, and `yaml` parses it only when
+ * JSON is YAML) is read by JSON.parse instead, ~100x faster on a 4096-shard layout, and `yaml` parses it only when
  * a problem must be located.
  */
 export class SourceDoc {
@@ -90,15 +90,16 @@ export class SourceDoc {
 
   static parse(file: string, text: string): {source?: SourceDoc; problems: Problem[]} {
     const json = readJSON(text)
+    if (json?.tooMany) return {problems: [{file, line: 1, col: 1, path: [], message: TOO_MANY}]}
     if (json) return {source: new SourceDoc(file, text, json.value), problems: []}
-    const {LineCounter, parseDocument} = yamlPackage()
-    const lines = new LineCounter()
     const tooDeep = flowTooDeep(text)
     if (tooDeep >= 0) {
       const before = text.slice(0, tooDeep)
       const line = before.split('\n').length
       return {problems: [{file, line, col: tooDeep - before.lastIndexOf('\n'), path: [], message: TOO_DEEP}]}
     }
+    const {LineCounter, parseDocument} = yamlPackage()
+    const lines = new LineCounter()
     const doc = parseDocument(text, {...YAML_OPTIONS, lineCounter: lines})
     const errors = [...doc.errors, ...doc.warnings]
     if (errors.length) return {problems: syntaxProblems(file, errors, lines)}
@@ -255,10 +256,10 @@ const TOO_DEEP = `the document is nested too deeply (more than ${MAX_DEPTH} leve
 const TOO_MANY = `the document expands to more than ${MAX_VALUES} values (through aliases?); a layout is small`
 
 /**
- * JSON text read by JSON.parse, or undefined to leave it to `yaml`: text that is not JSON, that names a key twice in
- * one object (JSON.parse would keep the last silently; `yaml` refuses it), or that is too big or too deep.
+ * JSON text read by JSON.parse, or undefined to leave it to `yaml` (which says where the problem is): text that is not
+ * JSON, that writes a key twice in one object (JSON.parse would keep the last silently) or that nests too deep.
  */
-function readJSON(text: string): {value: unknown} | undefined {
+function readJSON(text: string): {value: unknown; tooMany?: true} | undefined {
   if (!/^\s*\{/.test(text)) return undefined
   let value: unknown
   try {
@@ -267,7 +268,8 @@ function readJSON(text: string): {value: unknown} | undefined {
     return undefined
   }
   const shape = measure(value)
-  if (shape.values >= MAX_VALUES || shape.deep || shape.keys !== keysInJSON(text)) return undefined
+  if (shape.values >= MAX_VALUES) return {value, tooMany: true}
+  if (shape.deep || shape.keys !== keysInJSON(text)) return undefined
   return {value}
 }
 
