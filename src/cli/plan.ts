@@ -24,7 +24,7 @@ with their tasks and gates. Nothing is changed. Exit codes: 0 no changes (or cha
     const [{loadLayout}, {plan, planToJSON, renderPlanText, savePlan}, {readKeyspaceState}] = await Promise.all([
       import('../layout/index.js'),
       import('../plan/index.js'),
-      import('../topo/state.js'),
+      import('../plan/keyspace-state.js'),
     ])
     const layout = loadLayout(args.layout)
     const store = await this.topo(flags.topo)

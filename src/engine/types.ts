@@ -1,6 +1,6 @@
 // The apply engine's data: the workflow record kept in the topology, and the executor interface phases plug into.
 import type {Plan, PlanPhase, PlanTask, PhaseName} from '../plan/types.js'
-import type {KeyspaceState} from '../topo/state.js'
+import type {KeyspaceState} from '../plan/keyspace-state.js'
 import type {TopoStore, TxnOp} from '../topo/store.js'
 
 // ---- executors (what the data plane implements)

@@ -1,10 +1,8 @@
 // A parsed YAML/JSON document that can say where a value is: file:line:col for every error.
 import {closeSync, openSync, readSync} from 'node:fs'
-import {load} from 'js-yaml'
-import type {Document, LineCounter, Node} from 'yaml'
+import type {Document, LineCounter, Node, YAMLError} from 'yaml'
 import {yamlPackage} from '../util/lazy.js'
 import {ShardformError} from '../errors.js'
-import {parseSimpleYaml} from './fast-yaml.js'
 import {printable} from '../util/printable.js'
 
 export type DocPath = Array<string | number>
@@ -22,18 +20,25 @@ const MAX_BYTES = 16 * 1024 * 1024
 /** Beyond this many values the document is refused (aliases can make a small file expand enormously). */
 const MAX_VALUES = 2_000_000
 
+/** Deeper nesting is refused (a layout is a few levels deep; the validators recurse). */
+const MAX_DEPTH = 100
+
+/** Merge keys (`<<: *defaults`) as YAML 1.1 readers know them; a key twice is an error, not "the last one wins". */
+const YAML_OPTIONS = {prettyErrors: false, uniqueKeys: true, merge: true} as const
+
+type Located = {doc: Document; lines: LineCounter}
+
 /**
- * The value comes from fast-yaml.ts for plain layouts, from js-yaml for everything else (both about 10x faster than
- * `yaml` on large layouts); the `yaml` package, which keeps positions, parses the text again only when a problem must
- * be located.
+ * The value comes from the `yaml` package, which keeps every node's position. JSON text (a large generated layout;
+ * JSON is YAML) is read by JSON.parse instead, ~100x faster on a 4096-shard layout, and `yaml` parses it only when
+ * a problem must be located.
  */
 export class SourceDoc {
-  private located?: {doc: Document; lines: LineCounter}
-
   private constructor(
     readonly file: string,
     private readonly text: string,
     readonly value: unknown,
+    private located?: Located,
   ) {}
 
   /**
@@ -84,35 +89,42 @@ export class SourceDoc {
   }
 
   static parse(file: string, text: string): {source?: SourceDoc; problems: Problem[]} {
-    let value: unknown = parseSimpleYaml(text)
-    // Without aliases every value takes at least a character of the text: only js-yaml's reading needs counting.
-    const mayExpand = value === undefined || text.length >= MAX_VALUES
+    const json = readJSON(text)
+    if (json?.tooMany) return {problems: [{file, line: 1, col: 1, path: [], message: TOO_MANY}]}
+    if (json) return {source: new SourceDoc(file, text, json.value), problems: []}
+    const tooDeep = flowTooDeep(text)
+    if (tooDeep >= 0) {
+      const before = text.slice(0, tooDeep)
+      const line = before.split('\n').length
+      return {problems: [{file, line, col: tooDeep - before.lastIndexOf('\n'), path: [], message: TOO_DEEP}]}
+    }
+    const {LineCounter, parseDocument} = yamlPackage()
+    const lines = new LineCounter()
+    const doc = parseDocument(text, {...YAML_OPTIONS, lineCounter: lines})
+    const errors = [...doc.errors, ...doc.warnings]
+    if (errors.length) return {problems: syntaxProblems(file, errors, lines)}
+    const at = (message: string, offset = 0): Problem => ({file, ...lines.linePos(offset), path: [], message})
+    let value: unknown
     try {
-      value ??= load(text, {filename: file})
+      // Aliases resolve to the same object, so expanding them costs nothing here; the count below bounds them.
+      value = doc.toJS({maxAliasCount: -1})
     } catch (err) {
-      return {problems: slowSyntaxProblems(file, text, err)}
+      // An alias with no anchor before it, a merge key on a scalar: found by building the value, not by parsing.
+      const message = err instanceof RangeError ? TOO_DEEP : (err as Error).message.split('\n')[0]
+      return {problems: [at(message, culprit(doc)?.range?.[0])]}
     }
-    if (mayExpand && countValues(value, MAX_VALUES) >= MAX_VALUES) {
-      return {
-        problems: [
-          {
-            file,
-            line: 1,
-            col: 1,
-            path: [],
-            message: `the document expands to more than ${MAX_VALUES} values (through aliases?); a layout is small`,
-          },
-        ],
-      }
-    }
-    return {source: new SourceDoc(file, text, value), problems: []}
+    const source = new SourceDoc(file, text, value, {doc, lines})
+    const shape = measure(value)
+    if (shape.values >= MAX_VALUES) return {problems: [at(TOO_MANY)]}
+    if (shape.deep) return {problems: [{...source.problem(shape.deep, TOO_DEEP), path: []}]}
+    return {source, problems: []}
   }
 
-  private positions(): {doc: Document; lines: LineCounter} {
+  private positions(): Located {
     if (!this.located) {
       const {LineCounter, parseDocument} = yamlPackage()
       const lines = new LineCounter()
-      this.located = {doc: parseDocument(this.text, {lineCounter: lines, prettyErrors: false, uniqueKeys: true}), lines}
+      this.located = {doc: parseDocument(this.text, {...YAML_OPTIONS, lineCounter: lines}), lines}
     }
     return this.located
   }
@@ -182,56 +194,131 @@ function readBounded(file: string, max: number): Buffer | undefined {
   }
 }
 
-/** Syntax errors, positioned by the `yaml` parser (clearer messages); js-yaml's own mark if that finds none. */
-function slowSyntaxProblems(file: string, text: string, fastError: unknown): Problem[] {
-  const fast = fastError as {reason?: string; message?: string; mark?: {line: number; column: number}}
-  if (fastError instanceof RangeError || tooDeep(fast.reason ?? fast.message ?? '')) {
-    // Nested past js-yaml's limit: say so where it noticed, without parsing the whole thing again (slow when huge).
-    return [{file, line: (fast.mark?.line ?? 0) + 1, col: (fast.mark?.column ?? 0) + 1, path: [], message: TOO_DEEP}]
+/** The parser's errors and warnings (an unknown tag, say) at their positions; one line for nesting it cannot follow. */
+function syntaxProblems(file: string, errors: YAMLError[], lines: LineCounter): Problem[] {
+  const problem = (e: YAMLError, message: string): Problem => ({file, ...lines.linePos(e.pos[0]), path: [], message})
+  const deep = errors.find((e) => e.message.includes('Maximum call stack size exceeded'))
+  if (deep) return [problem(deep, TOO_DEEP)]
+  return errors.map((e) => problem(e, e.message.split('\n')[0]))
+}
+
+/**
+ * Where flow collections (`[`, `{`) first nest deeper than MAX_DEPTH, or -1. Checked before parsing: `yaml` recurses
+ * per level and takes ~0.5 s to recover from stack overflows in a file nested 100k deep. Brackets in quoted scalars
+ * and comments do not count; those in plain scalars do (hundreds of unbalanced ones are no layout either).
+ */
+function flowTooDeep(text: string): number {
+  let depth = 0
+  const skipTo = (from: number, close: string, escape: boolean): number => {
+    let i = from + 1
+    while (i < text.length && text[i] !== close) i += escape && text[i] === '\\' ? 2 : 1
+    return i
   }
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (c === '[' || c === '{') {
+      if (++depth > MAX_DEPTH) return i
+    } else if (c === ']' || c === '}') depth = Math.max(0, depth - 1)
+    else if (c === '"') i = skipTo(i, '"', true)
+    else if (c === "'") i = skipTo(i, "'", false)
+    else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) i = skipTo(i, '\n', false)
+  }
+  return -1
+}
+
+/** The innermost node whose value cannot be built (the error toJS threw is about it or one of its own items). */
+function culprit(doc: Document): Node | undefined {
+  const {isCollection, isNode, isPair} = yamlPackage()
+  const fails = (n: Node) => {
+    try {
+      n.toJS(doc, {maxAliasCount: -1})
+      return false
+    } catch {
+      return true
+    }
+  }
+  let node = doc.contents ?? undefined
+  descend: while (isCollection(node)) {
+    for (const item of node.items as unknown[]) {
+      for (const part of isPair(item) ? [item.key, item.value] : [item]) {
+        if (isNode(part) && fails(part)) {
+          node = part
+          continue descend
+        }
+      }
+    }
+    break
+  }
+  return node
+}
+
+const TOO_DEEP = `the document is nested too deeply (more than ${MAX_DEPTH} levels); a layout is a few levels deep`
+const TOO_MANY = `the document expands to more than ${MAX_VALUES} values (through aliases?); a layout is small`
+
+/**
+ * JSON text read by JSON.parse, or undefined to leave it to `yaml` (which says where the problem is): text that is not
+ * JSON, that writes a key twice in one object (JSON.parse would keep the last silently) or that nests too deep.
+ */
+function readJSON(text: string): {value: unknown; tooMany?: true} | undefined {
+  if (!/^\s*\{/.test(text)) return undefined
+  let value: unknown
   try {
-    const {LineCounter, parseDocument} = yamlPackage()
-    const lines = new LineCounter()
-    const doc = parseDocument(text, {lineCounter: lines, prettyErrors: false, uniqueKeys: true})
-    const problems = [...doc.errors, ...doc.warnings].map((e) => {
-      const pos = lines.linePos(e.pos[0])
-      const message = e.message.split('\n')[0]
-      return {file, line: pos.line, col: pos.col, path: [], message: tooDeep(message) ? TOO_DEEP : message}
-    })
-    if (problems.length) return problems
+    value = JSON.parse(text)
   } catch {
-    // fall through to js-yaml's account
+    return undefined
   }
-  const message = (fast.reason ?? fast.message ?? String(fastError)).split('\n')[0]
-  return [
-    {
-      file,
-      line: (fast.mark?.line ?? 0) + 1,
-      col: (fast.mark?.column ?? 0) + 1,
-      path: [],
-      message: tooDeep(message) ? TOO_DEEP : message,
-    },
-  ]
+  const shape = measure(value)
+  if (shape.values >= MAX_VALUES) return {value, tooMany: true}
+  if (shape.deep || shape.keys !== keysInJSON(text)) return undefined
+  return {value}
 }
 
-const TOO_DEEP = 'the document is nested too deeply (more than 100 levels); a layout is a few levels deep'
-
-/** js-yaml's depth limit, or a parser that ran out of stack on deep nesting: one clear message for both. */
-function tooDeep(message: string): boolean {
-  return /Maximum call stack size exceeded|nesting exceeded maxDepth/i.test(message)
-}
-
-/** Count values, stopping at `cap` (shared subtrees count each time they are reached, as a validator would walk them). */
-function countValues(root: unknown, cap: number): number {
+/**
+ * An upper bound of the object keys JSON text writes: every key's closing quote is followed by a colon, and only a
+ * string value holding `\":` adds more. Equal to the keys of the parsed value exactly when no key was written twice.
+ */
+function keysInJSON(text: string): number {
+  const keyEnd = /"\s*:/g
   let n = 0
-  const stack: unknown[] = [root]
-  while (stack.length && n < cap) {
-    const v = stack.pop()
-    n++
-    if (Array.isArray(v)) stack.push(...v)
-    else if (v !== null && typeof v === 'object') stack.push(...Object.values(v))
-  }
+  while (keyEnd.test(text)) n++
   return n
+}
+
+/**
+ * Values (shared subtrees count each time they are reached, as a validator would walk them; counting stops at
+ * MAX_VALUES), object keys, and the path of a value nested deeper than MAX_DEPTH if there is one.
+ */
+function measure(root: unknown): {values: number; keys: number; deep?: DocPath} {
+  let values = 0
+  let keys = 0
+  const stack: unknown[] = [root]
+  const depths: number[] = [0]
+  while (stack.length && values < MAX_VALUES) {
+    const value = stack.pop()
+    const depth = depths.pop()!
+    values++
+    if (value === null || typeof value !== 'object') continue
+    if (depth >= MAX_DEPTH) return {values, keys, deep: deepPath(root)}
+    const items = Array.isArray(value) ? value : Object.values(value)
+    if (!Array.isArray(value)) keys += items.length
+    for (const item of items) {
+      stack.push(item)
+      depths.push(depth + 1)
+    }
+  }
+  return {values, keys}
+}
+
+/** The path to the first collection nested MAX_DEPTH deep (there is one: measure found it). */
+function deepPath(root: unknown): DocPath {
+  const stack: Array<{value: unknown; path: DocPath}> = [{value: root, path: []}]
+  for (;;) {
+    const {value, path} = stack.pop()!
+    if (value === null || typeof value !== 'object') continue
+    if (path.length >= MAX_DEPTH) return path
+    for (const [seg, item] of Array.isArray(value) ? value.entries() : Object.entries(value))
+      stack.push({value: item, path: [...path, seg]})
+  }
 }
 
 /** Offset of the first byte that does not start a valid UTF-8 sequence. */

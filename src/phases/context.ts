@@ -4,7 +4,7 @@ import {keyRangeFromJSON} from '../keyspace/keyrange.js'
 import type {TaskContext} from '../engine/types.js'
 import type {ReshardGroup} from '../plan/types.js'
 import type {TabletRecord, TabletType} from '../topo/records.js'
-import {readKeyspaceState, type KeyspaceState} from '../topo/state.js'
+import {readKeyspaceState, type KeyspaceState} from '../plan/keyspace-state.js'
 import type {ShardRange} from './routing.js'
 
 export class PhaseError extends ShardformError {

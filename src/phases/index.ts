@@ -1,6 +1,6 @@
 // The data plane's runtime for the apply engine: one executor per phase, and the stream manager as its service.
 import type {Runtime, WorkflowRecord} from '../engine/types.js'
-import type {KeyspaceState} from '../topo/state.js'
+import type {KeyspaceState} from '../plan/keyspace-state.js'
 import {cancelReadTraffic, deleteShards, stopFilteredReplication} from './cancel.js'
 import {clone} from './clone.js'
 import {copySchema} from './copy-schema.js'

@@ -1,7 +1,7 @@
 // Executors whose whole effect is topology records: returned as ops, committed with the task's "done" (exactly once).
 import type {Executor, TaskContext} from '../engine/types.js'
 import {sortShardNames} from '../keyspace/keyrange.js'
-import {shardRecord, tabletRecord} from '../topo/build.js'
+import {shardRecord, tabletRecord} from '../layout/records.js'
 import {keyspacePath, shardPath, srvKeyspacePath, tabletPath} from '../topo/paths.js'
 import type {KeyspaceRecord, ShardRecord, SrvKeyspaceRecord, TabletRecord, TabletType} from '../topo/records.js'
 import type {Entry, TxnOp} from '../topo/store.js'

@@ -1,8 +1,8 @@
 // Saved plans: the plan, the topology records it was made from, and a checksum that catches hand edits.
 import {readFileSync, writeFileSync} from 'node:fs'
 import {ShardformError} from '../errors.js'
-import {fingerprint, fingerprintInput, type KeyspaceState} from '../topo/state.js'
 import {canonicalJSON, sha256} from '../util/canonical.js'
+import {fingerprint, fingerprintInput, type KeyspaceState} from './keyspace-state.js'
 import {planShapeProblems} from './shape.js'
 import {explainTopologyChange} from './staleness.js'
 import {PLAN_FORMAT_VERSION, type Plan} from './types.js'

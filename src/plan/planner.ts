@@ -9,9 +9,7 @@ import {
   sortShardNames,
   type KeyRange,
 } from '../keyspace/keyrange.js'
-import {ShardformError, type ErrorParts} from '../errors.js'
 import type {Layout, ShardSpec, TabletSpec} from '../layout/types.js'
-import {fingerprint, type KeyspaceState} from '../topo/state.js'
 import type {ShardRecord, TabletRecord, TabletType} from '../topo/records.js'
 import {canonicalJSON, deepEqual} from '../util/canonical.js'
 import {pushTo} from '../util/multimap.js'
@@ -25,15 +23,14 @@ import {
   type PlanTask,
   type ReshardGroup,
 } from './types.js'
+import {phasesOf, summarize} from './assemble.js'
+import {fingerprint, type KeyspaceState} from './keyspace-state.js'
+import {PlanError} from './plan-error.js'
 import {isStartOf, revertPlan} from './revert.js'
 import {vschemaDiff} from './vschema-diff.js'
 
-export class PlanError extends ShardformError {
-  override name = 'PlanError'
-  constructor(summary: string, parts: ErrorParts = {}) {
-    super(summary, {code: 'plan', ...parts})
-  }
-}
+// PlanError lives in plan-error.ts (revert.ts throws it too); importers of it from here keep working.
+export {PlanError}
 
 interface Named {
   name: string
@@ -302,34 +299,6 @@ function buildPhases(
     })
   }
   return phasesOf(PHASES, tasks, layout)
-}
-
-/** The phases of `order` that have tasks, in that order, each with the layout's gate. */
-export function phasesOf(
-  order: ReadonlyArray<{name: PhaseName; mode: PlanPhase['mode']}>,
-  tasks: Map<PhaseName, PlanTask[]>,
-  layout: Layout,
-): PlanPhase[] {
-  return order
-    .filter((ph) => tasks.has(ph.name))
-    .map((ph) => ({
-      name: ph.name,
-      mode: ph.mode,
-      gate: layout.approvals.phases[ph.name] ?? layout.approvals.default,
-      tasks: tasks.get(ph.name)!,
-    }))
-}
-
-/** The counts of the summary line. */
-export function summarize(changes: Change[], phases: PlanPhase[]): Plan['summary'] {
-  const count = (action: Change['action']) => changes.filter((c) => c.action === action).length
-  return {
-    create: count('create'),
-    retire: count('retire'),
-    update: count('update'),
-    move: count('move'),
-    tasks: phases.reduce((n, ph) => n + ph.tasks.length, 0),
-  }
 }
 
 /**

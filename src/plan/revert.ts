@@ -4,10 +4,11 @@
 // rdonly, replica and primary traffic back, then retire the new shards).
 import {keyRangeEqual, keyRangeFromJSON} from '../keyspace/keyrange.js'
 import type {Layout} from '../layout/types.js'
-import type {ActiveWorkflow, KeyspaceState} from '../topo/state.js'
 import {deepEqual} from '../util/canonical.js'
 import {pushTo} from '../util/multimap.js'
-import {PlanError, phasesOf, summarize} from './planner.js'
+import {phasesOf, summarize} from './assemble.js'
+import {fingerprint, type ActiveWorkflow, type KeyspaceState} from './keyspace-state.js'
+import {PlanError} from './plan-error.js'
 import {
   PLAN_FORMAT_VERSION,
   REVERT_PHASES,
@@ -18,7 +19,6 @@ import {
   type ReshardGroup,
 } from './types.js'
 import {vschemaDiff} from './vschema-diff.js'
-import {fingerprint} from '../topo/state.js'
 
 export interface RevertInfo {
   /** The unfinished workflow being reverted. */

@@ -1,6 +1,6 @@
 // A readable view of keyspaces for `topo show` (and `status`): shards with ranges and serving types, tablets.
 import {sortShardNames} from '../keyspace/keyrange.js'
-import {readKeyspaceState} from './state.js'
+import {isFinishedWorkflow, readKeyspaceRecords} from './keyspace-records.js'
 import type {TabletRecord, TabletType} from './records.js'
 import type {TopoStore} from './store.js'
 
@@ -22,14 +22,15 @@ export async function describeKeyspaces(store: TopoStore, only?: string): Promis
   const names = only ? [only] : await listKeyspaces(store)
   const views: KeyspaceView[] = []
   for (const name of names) {
-    const st = await readKeyspaceState(store, name)
+    const st = await readKeyspaceRecords(store, name)
     if (!st) continue
+    const wf = st.workflows.find((w) => !isFinishedWorkflow(w))
     const order = sortShardNames(st.shards.map((s) => s.name))
     views.push({
       name,
       sharded: st.keyspace.sharded,
       database: st.keyspace.database,
-      ...(st.activeWorkflows[0] ? {workflow: `${st.activeWorkflows[0].id} (${st.activeWorkflows[0].state})`} : {}),
+      ...(wf ? {workflow: `${wf.id} (${wf.state})`} : {}),
       shards: order.map((n) => {
         const s = st.shards.find((x) => x.name === n)!
         const serving = (['primary', 'replica', 'rdonly'] as TabletType[]).filter((t) =>

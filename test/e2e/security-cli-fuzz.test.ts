@@ -8,9 +8,9 @@ import fc from 'fast-check'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {loadLayout} from '../../src/layout/index.js'
 import {loadPlanFile, plan, savePlan} from '../../src/plan/index.js'
-import {initKeyspace} from '../../src/topo/init.js'
+import {initKeyspace} from '../../src/layout/init.js'
 import {exportSnapshot, openTopo} from '../../src/topo/open.js'
-import {readKeyspaceState} from '../../src/topo/state.js'
+import {readKeyspaceState} from '../../src/plan/keyspace-state.js'
 import {cli, hasStackTrace, ROOT, type CliResult} from '../helpers/cli.js'
 import {
   BASE_LAYOUT,

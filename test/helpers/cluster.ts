@@ -20,7 +20,7 @@ import {findMariaDB, templateKey} from '../../src/local/mariadb.js'
 import {connectTablet, type Role} from '../../src/mysql/connect.js'
 import {loadSchema} from '../../src/mysql/schema-file.js'
 import {dataPlaneRuntime} from '../../src/phases/index.js'
-import {initKeyspace} from '../../src/topo/init.js'
+import {initKeyspace} from '../../src/layout/init.js'
 import {openTopo} from '../../src/topo/open.js'
 import type {TabletRecord} from '../../src/topo/records.js'
 import type {TopoStore} from '../../src/topo/store.js'
@@ -287,7 +287,7 @@ export async function addShards(
   layout: Layout,
   servedTypes: Array<'primary' | 'replica' | 'rdonly'> = [],
 ): Promise<void> {
-  const {shardRecord, tabletRecord} = await import('../../src/topo/build.js')
+  const {shardRecord, tabletRecord} = await import('../../src/layout/records.js')
   const {shardPath, tabletPath} = await import('../../src/topo/paths.js')
   await store.commit([
     ...layout.shards.map((s) => ({

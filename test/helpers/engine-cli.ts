@@ -5,7 +5,7 @@ import {join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {WorkflowRecord} from '../../src/engine/types.js'
 import {loadLayout} from '../../src/layout/index.js'
-import {initKeyspace} from '../../src/topo/init.js'
+import {initKeyspace} from '../../src/layout/init.js'
 import {openTopo} from '../../src/topo/open.js'
 import type {TopoStore} from '../../src/topo/store.js'
 

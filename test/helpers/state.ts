@@ -1,8 +1,8 @@
 // A KeyspaceState as `topo init <layout>` would leave it, for planner tests without a store.
 import {loadLayout} from '../../src/layout/index.js'
 import type {Layout} from '../../src/layout/types.js'
-import {bootstrapRecords} from '../../src/topo/init.js'
-import type {KeyspaceState} from '../../src/topo/state.js'
+import {bootstrapRecords} from '../../src/layout/init.js'
+import type {KeyspaceState} from '../../src/plan/keyspace-state.js'
 
 export const GUESTBOOK = new URL('../../plans/guestbook/', import.meta.url).pathname
 

@@ -10,7 +10,7 @@ import {runLoad, verifyJournal} from '../../src/load/index.js'
 import {loadLayout} from '../../src/layout/index.js'
 import {dataPlaneRuntime} from '../../src/phases/index.js'
 import {plan} from '../../src/plan/index.js'
-import {readKeyspaceState} from '../../src/topo/state.js'
+import {readKeyspaceState} from '../../src/plan/keyspace-state.js'
 import {srvKeyspacePath, workflowPath} from '../../src/topo/paths.js'
 import {guestbookFile, startTestCluster, type TestCluster} from '../helpers/cluster.js'
 

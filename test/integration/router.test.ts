@@ -6,7 +6,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {keyRangeContains, keyRangeFromJSON} from '../../src/keyspace/keyrange.js'
 import {keyspaceId} from '../../src/keyspace/vindexes/index.js'
 import {Router, RouterError} from '../../src/routing/index.js'
-import {initKeyspace} from '../../src/topo/init.js'
+import {initKeyspace} from '../../src/layout/init.js'
 import {openTopo} from '../../src/topo/open.js'
 import type {TopoStore} from '../../src/topo/store.js'
 import {

@@ -10,7 +10,7 @@ import {keyspaceId} from '../../src/keyspace/vindexes/index.js'
 import {loadLayout} from '../../src/layout/index.js'
 import {rootConnection} from '../../src/local/mariadb.js'
 import {loadSchema} from '../../src/mysql/schema-file.js'
-import {initKeyspace} from '../../src/topo/init.js'
+import {initKeyspace} from '../../src/layout/init.js'
 import {
   GUESTBOOK_SCHEMA,
   guestbookFile,

@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {loadLayout, LayoutError, parseLayout} from '../../src/layout/index.js'
 import {guestbook} from '../helpers/state.js'
-import {layoutText} from '../helpers/layouts.js'
+import {layoutText, SHARDED_VSCHEMA} from '../helpers/layouts.js'
 
 function problems(text: string, file = 'l.yaml'): string[] {
   try {
@@ -231,5 +231,60 @@ ${tablet('a-1', 'replica', 2)}
 
   it('a document that is not a mapping', () => {
     expect(message('- a\n- b\n')).toMatch(/^l\.yaml:1:1: a layout must be a mapping/)
+  })
+})
+
+describe('one reader: yaml, and JSON.parse for JSON text', () => {
+  const yamlText = layoutText(['-80', '80-'])
+  const asJSON = (text: string) => JSON.stringify(JSON.parse(JSON.stringify(parseLayout('l.yaml', text))), null, 1)
+
+  it('a layout written as JSON reads as the same layout written as YAML', () => {
+    const json = JSON.stringify(
+      {
+        keyspace: 'test_keyspace',
+        vschema: parseLayout('l.yaml', yamlText).vschema,
+        shards: Object.fromEntries(parseLayout('l.yaml', yamlText).shards.map((s) => [s.name, {tablets: s.tablets}])),
+      },
+      null,
+      2,
+    )
+    expect(asJSON(json)).toEqual(asJSON(yamlText))
+  })
+
+  it('JSON errors name file:line:col; a key written twice is refused, not "the last one wins"', () => {
+    const json =
+      '{\n "keyspace": "ks",\n "shards": {"0": {"tablets": [\n  {"alias": "a-1", "type": "primary", "port": 70000}]}}}\n'
+    expect(problems(json)).toEqual([expect.stringMatching(/^4:\d+ must be at most 65535/)])
+    const twice =
+      '{\n "keyspace": "ks",\n "shards": {"0": {"tablets": [{"alias": "a-1", "type": "primary", "port": 1}]}},\n "keyspace": "ks2"}\n'
+    expect(problems(twice)).toEqual([expect.stringMatching(/^4:2 Map keys must be unique/)])
+  })
+
+  it('anchors, aliases (more than a hundred of one) and merge keys', () => {
+    // 2 shards of 60 tablets, 119 of them merging the first one's host and type (the default limit of `yaml` is 100).
+    const shard = (name: string, first: number) => [
+      `  "${name}":`,
+      '    tablets:',
+      first
+        ? `      - {alias: p-${name}, type: primary, port: ${first}}`
+        : '      - &t {alias: p-0, type: primary, host: 10.0.0.9, port: 1}',
+      ...Array.from(
+        {length: 59},
+        (_, i) => `      - {<<: *t, type: replica, alias: a-${first + i}, port: ${first + i + 2}}`,
+      ),
+    ]
+    const l = parseLayout(
+      'l.yaml',
+      ['keyspace: ks', SHARDED_VSCHEMA, 'shards:', ...shard('-80', 0), ...shard('80-', 100)].join('\n'),
+    )
+    expect(l.shards.flatMap((s) => s.tablets)).toHaveLength(120)
+    expect(l.shards[1].tablets[59]).toMatchObject({alias: 'a-158', type: 'replica', host: '10.0.0.9', port: 160})
+  })
+
+  it('an alias without its anchor and an unknown tag are problems at their place', () => {
+    expect(problems('keyspace: ks\nshards: *nowhere\n')).toEqual([expect.stringMatching(/^2:9 Unresolved alias/)])
+    expect(problems('keyspace: !!js/function ks\nshards: {}\n')).toEqual([
+      expect.stringMatching(/^1:11 Unresolved tag/),
+    ])
   })
 })

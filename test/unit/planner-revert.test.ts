@@ -2,8 +2,8 @@
 // refuse while sources are being retired, an ordinary reshard once the workflow finished.
 import {describe, expect, it} from 'vitest'
 import {plan, PlanError, type Plan} from '../../src/plan/index.js'
-import {shardRecord} from '../../src/topo/build.js'
-import type {KeyspaceState} from '../../src/topo/state.js'
+import {shardRecord} from '../../src/layout/records.js'
+import type {KeyspaceState} from '../../src/plan/keyspace-state.js'
 import {guestbook, stateOf} from '../helpers/state.js'
 
 const one = guestbook('1-shard.yaml')

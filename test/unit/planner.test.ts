@@ -3,7 +3,7 @@ import {plan, PlanError, type Plan} from '../../src/plan/index.js'
 import {renderPlanText} from '../../src/plan/render.js'
 import {colors} from '../../src/util/color.js'
 import type {Layout} from '../../src/layout/types.js'
-import type {KeyspaceState} from '../../src/topo/state.js'
+import type {KeyspaceState} from '../../src/plan/keyspace-state.js'
 import {guestbook, stateOf} from '../helpers/state.js'
 import {makeLayout} from '../helpers/layouts.js'
 

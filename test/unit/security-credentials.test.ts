@@ -8,7 +8,7 @@ import {ShardformError} from '../../src/errors.js'
 import {tabletOptions} from '../../src/mysql/connect.js'
 import {ensurePasswords, lookupPassword, requirePassword, savePasswords} from '../../src/mysql/credentials.js'
 import {plan, savePlan} from '../../src/plan/index.js'
-import {bootstrapRecords} from '../../src/topo/init.js'
+import {bootstrapRecords} from '../../src/layout/init.js'
 import {guestbook, stateOf} from '../helpers/state.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'sf-creds-'))

@@ -12,7 +12,7 @@ export default class TopoInit extends BaseCommand {
     const {args, flags} = await this.parse(TopoInit)
     const [{loadLayout}, {initKeyspace}] = await Promise.all([
       import('../../layout/index.js'),
-      import('../../topo/init.js'),
+      import('../../layout/init.js'),
     ])
     const layout = loadLayout(args.layout)
     const store = await this.topo(flags.topo)

@@ -1,7 +1,7 @@
-// Records built from a layout's declarations: used by `topo init` and by create_shards.
-import type {ShardSpec, TabletSpec} from '../layout/types.js'
+// Topology records built from a layout's declarations: used by `topo init` and by create_shards.
 import type {VSchema} from '../keyspace/vschema.js'
-import type {KeyspaceRecord, ShardRecord, SourceShard, TabletRecord, TabletType} from './records.js'
+import type {KeyspaceRecord, ShardRecord, SourceShard, TabletRecord, TabletType} from '../topo/records.js'
+import type {ShardSpec, TabletSpec} from './types.js'
 
 export function keyspaceRecord(name: string, database: string, vschema: VSchema): KeyspaceRecord {
   return {name, sharded: vschema.sharded, database, vschema}

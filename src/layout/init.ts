@@ -1,16 +1,16 @@
 // `topo init`: record a keyspace as it stands today (every shard serving every type).
 import {ShardformError} from '../errors.js'
-import type {Layout} from '../layout/types.js'
-import {keyspaceRecord, shardRecord, tabletRecord} from './build.js'
-import {keyspacePath, shardPath, srvKeyspacePath, tabletPath} from './paths.js'
+import {keyspacePath, shardPath, srvKeyspacePath, tabletPath} from '../topo/paths.js'
 import {
   TABLET_TYPES,
   type KeyspaceRecord,
   type ShardRecord,
   type SrvKeyspaceRecord,
   type TabletRecord,
-} from './records.js'
-import {TopoError, type TopoStore, type TxnOp} from './store.js'
+} from '../topo/records.js'
+import {TopoError, type TopoStore, type TxnOp} from '../topo/store.js'
+import {keyspaceRecord, shardRecord, tabletRecord} from './records.js'
+import type {Layout} from './types.js'
 
 export interface BootstrapRecords {
   keyspace: KeyspaceRecord
