@@ -1,14 +1,11 @@
 // Public routing API: the SrvKeyspace-aware router with topology watch and write buffering.
+export {Router, type RouterStats} from './router.js'
+export {RouterError, isReadOnlyError, type RouterErrorCode} from './errors.js'
 export {
   DEFAULT_BUFFER_WINDOW_MS,
-  Router,
-  RouterError,
-  isReadOnlyError,
   type ExecuteOptions,
   type ExecuteResult,
   type RouteTarget,
-  type RouterErrorCode,
   type RouterOptions,
-  type RouterStats,
   type RoutingSnapshot,
-} from './router.js'
+} from './types.js'
