@@ -5,16 +5,13 @@ import {mkdir, open, readFile, rename, unlink, writeFile} from 'node:fs/promises
 import {join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {ShardformError} from '../errors.js'
-import type {TabletType} from '../topo/records.js'
 import {processAlive} from '../util/process.js'
+import type {InstancePaths} from './mariadb.js'
+import type {TabletPlace} from './tablets.js'
 
-export interface InstanceState {
-  alias: string
-  keyspace: string
-  shard: string
-  type: TabletType
-  port: number
-  database: string
+export const DEFAULT_LOCAL_DIR = '.shardform/local'
+
+export interface InstanceState extends TabletPlace {
   serverId: number
   pid: number
   /** The instance folder: my.cnf, data/, logs. */
@@ -44,6 +41,27 @@ export interface LocalState {
   dir: string
   etcd?: EtcdState
   tablets: Record<string, InstanceState>
+}
+
+/** What state.json records of a tablet's instance started now (or found running). */
+export function instanceState(t: TabletPlace, p: InstancePaths, pid: number, setupDone: boolean): InstanceState {
+  return {
+    alias: t.alias,
+    keyspace: t.keyspace,
+    shard: t.shard,
+    type: t.type,
+    port: t.port,
+    database: t.database,
+    serverId: t.port,
+    pid,
+    dir: p.dir,
+    cnf: p.cnf,
+    datadir: p.datadir,
+    socket: p.socket,
+    errorLog: p.errorLog,
+    startedAt: new Date().toISOString(),
+    ...(setupDone ? {setupDone} : {}),
+  }
 }
 
 export const stateFile = (dir: string) => join(resolve(dir), 'state.json')
