@@ -21,7 +21,7 @@ import {
 import {checkTablets, prepareTemplate, provisionDatadir, setupInstance, type ClusterCredentials} from './provision.js'
 import {setupReplication, waitReplicating} from './replication.js'
 import {DEFAULT_LOCAL_DIR, instanceState, readState, withDirLock, writeState} from './state.js'
-import {tabletsFromLayouts, type ClusterTablet, type TabletPlace} from './tablets.js'
+import {placeOf, tabletsFromLayouts, type ClusterTablet, type TabletPlace} from './tablets.js'
 
 export const REPL_PASSWORD_ENV = 'SHARDFORM_REPL_PASSWORD'
 
@@ -208,13 +208,8 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
     const tablets: TabletProcess[] = jobs.map((j) => {
       const s = state.tablets[j.t.alias]!
       return {
-        alias: j.t.alias,
-        keyspace: j.t.keyspace,
-        shard: j.t.shard,
-        type: j.t.type,
+        ...placeOf(j.t),
         host: '127.0.0.1',
-        port: j.t.port,
-        database: j.t.database,
         pid: s.pid,
         socket: j.p.socket,
         dir: j.p.dir,

@@ -6,8 +6,9 @@ import {join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {ShardformError} from '../errors.js'
 import {processAlive} from '../util/process.js'
+import type {LocalEtcd} from './etcd.js'
 import type {InstancePaths} from './mariadb.js'
-import type {TabletPlace} from './tablets.js'
+import {placeOf, type TabletPlace} from './tablets.js'
 
 export const DEFAULT_LOCAL_DIR = '.shardform/local'
 
@@ -27,12 +28,7 @@ export interface InstanceState extends TabletPlace {
   setupDone?: boolean
 }
 
-export interface EtcdState {
-  pid: number
-  clientPort: number
-  peerPort: number
-  dataDir: string
-  log: string
+export interface EtcdState extends LocalEtcd {
   startedAt: string
 }
 
@@ -46,12 +42,7 @@ export interface LocalState {
 /** What state.json records of a tablet's instance started now (or found running). */
 export function instanceState(t: TabletPlace, p: InstancePaths, pid: number, setupDone: boolean): InstanceState {
   return {
-    alias: t.alias,
-    keyspace: t.keyspace,
-    shard: t.shard,
-    type: t.type,
-    port: t.port,
-    database: t.database,
+    ...placeOf(t),
     serverId: t.port,
     pid,
     dir: p.dir,

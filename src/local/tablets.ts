@@ -2,6 +2,7 @@
 // never part of it: a tablet names the variables that hold them (passwordEnv, adminPasswordEnv), like its record.
 import {ShardformError} from '../errors.js'
 import type {Layout} from '../layout/types.js'
+import {tabletRecord} from '../topo/build.js'
 import type {TabletRecord} from '../topo/records.js'
 
 /** Where a tablet sits: keyspace, shard, role, port, database. */
@@ -14,26 +15,21 @@ export type TabletPlace = Pick<TabletRecord, 'alias' | 'keyspace' | 'shard' | 't
 export type ClusterTablet = TabletPlace &
   Partial<Pick<TabletRecord, 'host' | 'user' | 'adminUser' | 'passwordEnv' | 'adminPasswordEnv'>>
 
-/** One tablet per layout declaration; several layouts may list the same keyspace (old and new shards). */
-export function tabletsFromLayouts(layouts: Layout[]): ClusterTablet[] {
-  const out = new Map<string, ClusterTablet & {from: string}>()
+/** The place of a tablet (of a record, a process, a state entry), nothing else. */
+export function placeOf(t: TabletPlace): TabletPlace {
+  return {alias: t.alias, keyspace: t.keyspace, shard: t.shard, type: t.type, port: t.port, database: t.database}
+}
+
+/**
+ * One tablet record per layout declaration; several layouts may list the same keyspace (old and new shards), and
+ * the same tablet, when they declare it alike.
+ */
+export function tabletsFromLayouts(layouts: Layout[]): TabletRecord[] {
+  const out = new Map<string, TabletRecord & {from: string}>()
   for (const l of layouts) {
     for (const s of l.shards) {
       for (const t of s.tablets) {
-        const tab = {
-          alias: t.alias,
-          keyspace: l.keyspace,
-          shard: s.name,
-          type: t.type,
-          host: t.host,
-          port: t.port,
-          database: l.database,
-          user: t.user,
-          adminUser: t.adminUser,
-          passwordEnv: t.passwordEnv,
-          adminPasswordEnv: t.adminPasswordEnv,
-          from: l.file,
-        }
+        const tab = {...tabletRecord(t, l.keyspace, s.name, l.database), from: l.file}
         const prev = out.get(t.alias)
         if (prev) {
           const same =

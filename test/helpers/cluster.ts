@@ -188,26 +188,7 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
   trackPids(cluster.tablets.map((t) => t.pid))
 
   const store = await openTopo(topoUrl)
-  const records = new Map<string, TabletRecord>()
-  for (const l of layouts) {
-    for (const s of l.shards) {
-      for (const t of s.tablets) {
-        records.set(t.alias, {
-          alias: t.alias,
-          keyspace: l.keyspace,
-          shard: s.name,
-          type: t.type,
-          host: t.host,
-          port: t.port,
-          user: t.user,
-          ...(t.passwordEnv ? {passwordEnv: t.passwordEnv} : {}),
-          adminUser: t.adminUser,
-          ...(t.adminPasswordEnv ? {adminPasswordEnv: t.adminPasswordEnv} : {}),
-          database: l.database,
-        })
-      }
-    }
-  }
+  const records = new Map(specs.map((t) => [t.alias, t]))
   const tablet = (alias: string) => {
     const r = records.get(alias)
     if (!r) throw new Error(`no tablet ${alias} in this test cluster`)

@@ -10,6 +10,7 @@ import {clusterStatus, startCluster, stopCluster, type ClusterTablet} from '../.
 import {stopPid} from '../../src/local/proc.js'
 import {processAlive as pidAlive} from '../../src/util/process.js'
 import {stateFile} from '../../src/local/state.js'
+import {placeOf} from '../../src/local/tablets.js'
 import {guestbookFile, startTestCluster, testPasswords, type TestCluster} from '../helpers/cluster.js'
 import {freePort} from '../helpers/ports.js'
 
@@ -31,12 +32,7 @@ afterAll(async () => {
 /** The tablets as startCluster takes them, from the running test cluster (passwords: testPasswords()). */
 function specs(): ClusterTablet[] {
   return c.tablets.map((t) => ({
-    alias: t.alias,
-    keyspace: t.keyspace,
-    shard: t.shard,
-    type: t.type,
-    port: t.port,
-    database: t.database,
+    ...placeOf(t),
     passwordEnv: 'SHARDFORM_MYSQL_PASSWORD',
     adminPasswordEnv: 'SHARDFORM_ADMIN_PASSWORD',
   }))
