@@ -6,7 +6,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import type {ResultSetHeader} from 'mysql2/promise'
 import {ShardformError, errorMessage} from '../errors.js'
 import {qid} from '../mysql/connect.js'
-import {Router, RouterError, type RouterStats} from '../routing/router.js'
+import {Router, RouterError, type RouterStats} from '../routing/index.js'
 import type {TopoStore} from '../topo/store.js'
 import {JournalWriter, messageHash, type ChangeOp} from './journal.js'
 

@@ -1,31 +1,20 @@
 // The local cluster (public library API): etcd and one mariadbd per tablet on 127.0.0.1.
 export {
-  APP_PRIVILEGES,
-  DEFAULT_ADMIN_USER,
-  DEFAULT_APP_USER,
-  DEFAULT_LOCAL_DIR,
   REPL_PASSWORD_ENV,
-  REPL_USER,
-  clusterStatus,
   localUp,
-  replicationHealth,
   startCluster,
-  stopCluster,
-  tabletsFromLayouts,
   type Cluster,
-  type ClusterStatus,
-  type ClusterTablet,
   type ClusterTimings,
-  type EtcdProcess,
   type LocalUpOptions,
   type LocalUpResult,
-  type ProcessAction,
-  type ReplicationHealth,
   type StartClusterOptions,
-  type StopOptions,
-  type StopReport,
   type TabletProcess,
-  type TabletStatus,
 } from './cluster.js'
+export {tabletsFromLayouts, type ClusterTablet} from './tablets.js'
+export {APP_PRIVILEGES, DEFAULT_ADMIN_USER, DEFAULT_APP_USER, REPL_USER} from './provision.js'
+export {DEFAULT_LOCAL_DIR} from './state.js'
+export {stopCluster, type EtcdProcess, type ProcessAction, type StopOptions, type StopReport} from './processes.js'
+export {replicationHealth, type ReplicationHealth} from './replication.js'
+export {clusterStatus, type ClusterStatus, type TabletStatus} from './status.js'
 export {findMariaDB, renderMyCnf, INSTALL_HINT} from './mariadb.js'
 export {localEtcdPort} from './etcd.js'

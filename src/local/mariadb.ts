@@ -265,6 +265,16 @@ export async function rootConnection(socket: string, connectTimeout = 2_000): Pr
   })
 }
 
+/** Run `fn` on a root connection to the instance, closed afterwards. */
+export async function withRoot<T>(socket: string, fn: (c: Connection) => Promise<T>): Promise<T> {
+  const conn = await rootConnection(socket)
+  try {
+    return await fn(conn)
+  } finally {
+    await conn.end().catch(() => undefined)
+  }
+}
+
 /** Does the instance answer on its socket? */
 export async function answers(socket: string): Promise<boolean> {
   if (!existsSync(socket)) return false

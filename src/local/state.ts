@@ -5,16 +5,14 @@ import {mkdir, open, readFile, rename, unlink, writeFile} from 'node:fs/promises
 import {join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {ShardformError} from '../errors.js'
-import type {TabletType} from '../topo/records.js'
 import {processAlive} from '../util/process.js'
+import type {LocalEtcd} from './etcd.js'
+import type {InstancePaths} from './mariadb.js'
+import {placeOf, type TabletPlace} from './tablets.js'
 
-export interface InstanceState {
-  alias: string
-  keyspace: string
-  shard: string
-  type: TabletType
-  port: number
-  database: string
+export const DEFAULT_LOCAL_DIR = '.shardform/local'
+
+export interface InstanceState extends TabletPlace {
   serverId: number
   pid: number
   /** The instance folder: my.cnf, data/, logs. */
@@ -30,12 +28,7 @@ export interface InstanceState {
   setupDone?: boolean
 }
 
-export interface EtcdState {
-  pid: number
-  clientPort: number
-  peerPort: number
-  dataDir: string
-  log: string
+export interface EtcdState extends LocalEtcd {
   startedAt: string
 }
 
@@ -44,6 +37,22 @@ export interface LocalState {
   dir: string
   etcd?: EtcdState
   tablets: Record<string, InstanceState>
+}
+
+/** What state.json records of a tablet's instance started now (or found running). */
+export function instanceState(t: TabletPlace, p: InstancePaths, pid: number, setupDone: boolean): InstanceState {
+  return {
+    ...placeOf(t),
+    serverId: t.port,
+    pid,
+    dir: p.dir,
+    cnf: p.cnf,
+    datadir: p.datadir,
+    socket: p.socket,
+    errorLog: p.errorLog,
+    startedAt: new Date().toISOString(),
+    ...(setupDone ? {setupDone} : {}),
+  }
 }
 
 export const stateFile = (dir: string) => join(resolve(dir), 'state.json')

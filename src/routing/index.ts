@@ -1,14 +1,5 @@
 // Public routing API: the SrvKeyspace-aware router with topology watch and write buffering.
-export {
-  DEFAULT_BUFFER_WINDOW_MS,
-  Router,
-  RouterError,
-  isReadOnlyError,
-  type ExecuteOptions,
-  type ExecuteResult,
-  type RouteTarget,
-  type RouterErrorCode,
-  type RouterOptions,
-  type RouterStats,
-  type RoutingSnapshot,
-} from './router.js'
+export {Router, type RouterStats} from './router.js'
+export {RouterError, isReadOnlyError, type RouterErrorCode} from './errors.js'
+// Everything in types.ts is public: options, route targets, results, snapshots, the default buffer window.
+export * from './types.js'

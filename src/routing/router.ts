@@ -1,183 +1,53 @@
 // The router (shardform's vtgate, as a library): keyspace id of a row → the shard serving it for a tablet type in
-// SrvKeyspace → a pooled connection to that shard's tablet. It watches the topology and follows every change at
-// once; writes refused because a shard stopped taking them (a cutover in progress) are held and retried on the
-// shard serving after the switch, for up to a buffer window, so clients see a pause instead of an error.
-import {performance} from 'node:perf_hooks'
-import type {FieldPacket, Pool, PoolConnection, PoolOptions, QueryValues} from 'mysql2/promise'
+// SrvKeyspace → a pooled connection to that shard's tablet. It follows the topology through a ServingWatch and
+// hands writes refused during a cutover to the WriteBuffer, which holds and retries them on the new serving shard.
+import type {Pool, PoolConnection, QueryValues} from 'mysql2/promise'
 import {ShardformError, errorMessage} from '../errors.js'
-import {keyRangeContains, keyRangeFromJSON, type KeyRange} from '../keyspace/keyrange.js'
+import {keyRangeContains} from '../keyspace/keyrange.js'
 import type {VindexValue} from '../keyspace/vindexes/index.js'
 import {tableRouting, type TableRouting} from '../keyspace/vschema.js'
-import {tabletPool, type Role} from '../mysql/connect.js'
-import {keyspacePath, keyspacePrefix, shardsPrefix, srvKeyspacePath, tabletsPrefix} from '../topo/paths.js'
-import type {KeyspaceRecord, ShardRecord, SrvKeyspaceRecord, TabletRecord, TabletType} from '../topo/records.js'
+import {tabletPool} from '../mysql/connect.js'
+import type {TabletRecord, TabletType} from '../topo/records.js'
 import type {TopoStore} from '../topo/store.js'
+import {WriteBuffer, type Attempt, type BufferStats} from './buffer.js'
+import {RouterError, isAuthError, isConnectionLost, isReadOnlyError} from './errors.js'
+import {ServingWatch, type ServingView} from './serving-watch.js'
+import {
+  DEFAULT_BUFFER_WINDOW_MS,
+  type ExecuteOptions,
+  type ExecuteResult,
+  type RouteTarget,
+  type RouterOptions,
+  type RoutingSnapshot,
+} from './types.js'
 
-export const DEFAULT_BUFFER_WINDOW_MS = 10_000
-
-export interface RouterOptions {
-  /** An open topology store (left open by close()), or … */
-  store?: TopoStore
-  /** … a topology URL to open (closed by close()). Default: $SHARDFORM_TOPO, else file:.shardform/topo. */
-  topoUrl?: string
-  keyspace: string
-  /** How long a write refused by a read-only shard (or an unreachable tablet) is held before its error surfaces. */
-  bufferWindowMs?: number
-  /** While a write is held, retry at least this often even without a topology change (ms, default 250). */
-  retryIntervalMs?: number
-  /** Which user the pools log in as (default: the application user). */
-  role?: Role
-  /** Connections per tablet (default 8). */
-  connectionLimit?: number
-  /** Extra mysql2 pool options. */
-  poolOptions?: PoolOptions
-}
-
-/** Where one row goes. */
-export interface RouteTarget {
-  keyspace: string
-  table: string
-  /** null for unsharded keyspaces and reference tables. */
-  keyspaceId: Buffer | null
-  shard: string
-  /** The type asked for. */
-  tabletType: TabletType
-  /** The tablet chosen (a primary when the shard has no tablet of the type asked for). */
-  tablet: TabletRecord
-  /** Topology generation the decision was made on. */
-  generation: number
-}
-
-export interface ExecuteOptions {
-  tabletType?: TabletType
-  /** Override the router's buffer window for this call (ms). */
-  bufferWindowMs?: number
-}
-
-export interface ExecuteResult<T = unknown> {
-  rows: T
-  fields?: FieldPacket[]
-  target: RouteTarget
-  /** How long the statement was held by the buffer (0 when it went through at once). */
-  bufferedMs: number
-  attempts: number
-}
-
-export type RouterErrorCode =
-  /** No serving shard holds the keyspace id (for that tablet type). */
-  | 'no_shard'
-  /** The shard has no tablet that could serve the request. */
-  | 'no_tablet'
-  /** Held for the whole buffer window; the statement was never applied. */
-  | 'buffer_timeout'
-  /** The connection broke while the statement ran: it may or may not have been applied. */
-  | 'uncertain'
-  | 'closed'
-  | 'unsupported'
-
-export class RouterError extends ShardformError {
-  override name = 'RouterError'
-  constructor(
-    override readonly code: RouterErrorCode,
-    message: string,
-    readonly target?: RouteTarget,
-    override readonly cause?: unknown,
-  ) {
-    super(message, {code, cause})
-  }
-  /** True when the statement may have been applied (never retry it blindly). */
-  get uncertain(): boolean {
-    return this.code === 'uncertain'
-  }
-}
-
-export interface RouterStats {
+export interface RouterStats extends BufferStats {
   /** Statements executed through execute() (successful or not). */
   executed: number
-  /** Statements that were held at least once. */
-  buffered: number
-  /** Held statements that then succeeded. */
-  bufferedOk: number
-  /** Held statements whose window ran out. */
-  bufferTimeouts: number
-  maxBufferedMs: number
-  totalBufferedMs: number
-  /** Statements held right now. */
-  holding: number
   /** Topology generations seen (1 = the first read). */
   generation: number
   lastChangeAt?: string
 }
 
-interface ShardView {
-  record: ShardRecord
-  keyRange: KeyRange
-}
-
-/** What the router knows of the keyspace: re-read as a whole on every change. */
-export interface RoutingSnapshot {
-  generation: number
-  keyspace: KeyspaceRecord
-  srvKeyspace: SrvKeyspaceRecord
-  shards: ShardRecord[]
-  tablets: TabletRecord[]
-}
-
-const READ_ONLY_ERRNOS = new Set([
-  1290 /* ER_OPTION_PREVENTS_STATEMENT */, 1836 /* ER_READ_ONLY_MODE */,
-  1792 /* ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION */,
-])
-const AUTH_ERRNOS = new Set([1044, 1045, 1049, 1698, 1227])
-/** ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED, CR_SERVER_GONE_ERROR, CR_SERVER_LOST. */
-const LOST_ERRNOS = new Set([1053, 1927, 2006, 2013])
-
-/** A write refused because the server is read-only: rejected before anything changed, so safe to retry. */
-export function isReadOnlyError(err: unknown): boolean {
-  const e = err as {errno?: number; message?: string}
-  if (!e || typeof e.errno !== 'number' || !READ_ONLY_ERRNOS.has(e.errno)) return false
-  return e.errno !== 1290 || /read[-_ ]only/i.test(e.message ?? '')
-}
-
 export class Router {
-  private snap:
-    | {
-        generation: number
-        key: string
-        keyspace: KeyspaceRecord
-        srv: SrvKeyspaceRecord
-        shards: Map<string, ShardView>
-        tablets: TabletRecord[]
-      }
-    | undefined
-  private generation = 0
+  private readonly watch: ServingWatch
+  private readonly buffer: WriteBuffer
   private readonly pools = new Map<string, Promise<Pool>>()
   private readonly rr = new Map<string, number>()
-  private changeWaiters = new Set<() => void>()
-  private listeners = new Set<(s: RoutingSnapshot) => void>()
-  private unwatch: Array<() => void> = []
-  private refreshing: Promise<void> | undefined
-  private dirty = false
-  private lastRefresh = 0
-  private closed = false
-  private rewatchTimer: NodeJS.Timeout | undefined
-  private readonly st: RouterStats = {
-    executed: 0,
-    buffered: 0,
-    bufferedOk: 0,
-    bufferTimeouts: 0,
-    maxBufferedMs: 0,
-    totalBufferedMs: 0,
-    holding: 0,
-    generation: 0,
-  }
+  private executed = 0
   private readonly routingCache = new Map<string, TableRouting>()
+  /** The generation and vschema (JSON) the routing cache was made for. */
+  private routingCacheOf = {generation: 0, vschema: ''}
 
   private constructor(
     readonly store: TopoStore,
     private readonly ownsStore: boolean,
     readonly keyspace: string,
     private readonly opts: RouterOptions,
-  ) {}
+  ) {
+    this.watch = new ServingWatch(store, keyspace)
+    this.buffer = new WriteBuffer(this.watch, opts.retryIntervalMs ?? 250)
+  }
 
   /** Read the keyspace from the topology and start watching it. */
   static async open(opts: RouterOptions): Promise<Router> {
@@ -190,9 +60,7 @@ export class Router {
     }
     const r = new Router(store, owns, opts.keyspace, opts)
     try {
-      await r.watch()
-      await r.refresh()
-      if (!r.snap)
+      if (!(await r.watch.start()))
         throw new ShardformError(
           `keyspace "${opts.keyspace}" does not exist in ${store.url}; create it with: shardform topo init <layout>`,
         )
@@ -208,46 +76,33 @@ export class Router {
   }
 
   stats(): RouterStats {
-    return {...this.st, generation: this.generation}
+    return {
+      executed: this.executed,
+      ...this.buffer.stats(),
+      generation: this.watch.generation,
+      ...(this.watch.lastChangeAt ? {lastChangeAt: this.watch.lastChangeAt} : {}),
+    }
   }
 
   /** The topology as the router sees it now. */
   snapshot(): RoutingSnapshot {
-    const s = this.requireSnap()
-    return {
-      generation: s.generation,
-      keyspace: s.keyspace,
-      srvKeyspace: s.srv,
-      shards: [...s.shards.values()].map((v) => v.record),
-      tablets: [...s.tablets],
-    }
+    return this.watch.snapshot(this.requireView())
   }
 
   /** Hear of every topology change the router adopts. Returns an unsubscribe function. */
   onChange(listener: (s: RoutingSnapshot) => void): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
+    return this.watch.onChange(listener)
   }
 
   /** Resolves when the router has adopted a topology newer than `generation` (or after `timeoutMs`). */
   waitForChange(generation: number, timeoutMs: number): Promise<boolean> {
-    if (this.generation > generation) return Promise.resolve(true)
-    return new Promise((resolve) => {
-      const done = (v: boolean) => {
-        clearTimeout(timer)
-        this.changeWaiters.delete(wake)
-        resolve(v)
-      }
-      const wake = () => done(true)
-      const timer = setTimeout(() => done(this.generation > generation), Math.max(0, timeoutMs))
-      this.changeWaiters.add(wake)
-    })
+    return this.watch.waitForChange(generation, timeoutMs)
   }
 
   /** Which shard and tablet serve the row whose primary vindex column is `value`. */
   route(table: string, value: VindexValue, tabletType: TabletType = 'primary'): RouteTarget {
-    const s = this.requireSnap()
-    const routing = this.tableRouting(s.keyspace, table)
+    const s = this.requireView()
+    const routing = this.tableRouting(s, table)
     const serving = s.srv.partitions[tabletType] ?? []
     let keyspaceId: Buffer | null = null
     let shard: string | undefined
@@ -297,7 +152,7 @@ export class Router {
 
   /** A pooled connection to one tablet of the keyspace (by alias). */
   async tabletConnection(alias: string): Promise<PoolConnection> {
-    const t = this.requireSnap().tablets.find((x) => x.alias === alias)
+    const t = this.requireView().tablets.find((x) => x.alias === alias)
     if (!t) throw new RouterError('no_tablet', `tablet ${alias} is not in keyspace ${this.keyspace}`)
     return (await this.pool(t)).getConnection()
   }
@@ -316,143 +171,101 @@ export class Router {
     opts: ExecuteOptions = {},
   ): Promise<ExecuteResult<T>> {
     const tabletType = opts.tabletType ?? 'primary'
-    const window = opts.bufferWindowMs ?? this.bufferWindowMs
-    const retryInterval = this.opts.retryIntervalMs ?? 250
-    this.st.executed++
-    let heldSince: number | undefined
-    let attempts = 0
-    let lastErr: unknown
-    let lastTarget: RouteTarget | undefined
-    /** End a hold: it succeeded, ran out of window, or failed otherwise. */
-    const release = (how: 'ok' | 'timeout' | 'failed') => {
-      if (heldSince === undefined) return 0
-      const ms = performance.now() - heldSince
-      heldSince = undefined
-      this.st.holding--
-      this.st.totalBufferedMs += ms
-      this.st.maxBufferedMs = Math.max(this.st.maxBufferedMs, ms)
-      if (how === 'ok') this.st.bufferedOk++
-      else if (how === 'timeout') this.st.bufferTimeouts++
-      return ms
-    }
-    for (;;) {
-      if (this.closed) {
-        release('failed')
-        throw new RouterError('closed', 'the router is closed', lastTarget, lastErr)
-      }
-      attempts++
-      const generation = this.generation
-      let why = ''
-      try {
-        const target = this.route(table, value, tabletType)
-        lastTarget = target
-        const control = this.shardControl(target)
-        if (control) {
-          why = control
-        } else {
-          const pool = await this.pool(target.tablet)
-          let conn: PoolConnection | undefined
-          try {
-            conn = await pool.getConnection()
-          } catch (err) {
-            if (isAuthError(err)) throw err
-            // Not connected: the statement was never sent.
-            why = `tablet ${target.tablet.alias} (${target.tablet.host}:${target.tablet.port}) is unreachable: ${errorMessage(err)}`
-            lastErr = err
-          }
-          if (conn) {
-            try {
-              const [rows, fields] = await conn.query(sql, params)
-              conn.release()
-              const bufferedMs = release('ok')
-              return {rows: rows as T, fields, target, bufferedMs, attempts}
-            } catch (err) {
-              const fatal = isConnectionLost(err)
-              if (fatal) conn.destroy()
-              else conn.release()
-              if (isReadOnlyError(err)) {
-                why = `tablet ${target.tablet.alias} of shard ${target.shard} is read-only (${errorMessage(err)})`
-                lastErr = err
-              } else if (fatal) {
-                release('failed')
-                throw new RouterError(
-                  'uncertain',
-                  `the connection to tablet ${target.tablet.alias} (${target.tablet.host}:${target.tablet.port}) broke while the statement ran; it may or may not have been applied: ${errorMessage(err)}`,
-                  target,
-                  err,
-                )
-              } else {
-                release('failed')
-                throw err
-              }
-            }
-          }
-        }
-      } catch (err) {
-        if (err instanceof RouterError && err.code === 'no_shard') {
-          why = err.message
-          lastErr = err
-        } else {
-          release('failed')
-          throw err
-        }
-      }
-      // Hold the statement: wait for the topology to move (or a retry tick), then route it again.
-      const now = performance.now()
-      if (heldSince === undefined) {
-        heldSince = now
-        this.st.buffered++
-        this.st.holding++
-      }
-      const left = window - (now - heldSince)
-      if (left <= 0) {
-        const ms = release('timeout')
-        throw new RouterError(
-          'buffer_timeout',
-          `held for ${Math.round(ms)} ms (buffer window ${window} ms) and never applied: ${why}`,
-          lastTarget,
-          lastErr,
-        )
-      }
-      if (performance.now() - this.lastRefresh > 1_000) void this.requestRefresh()
-      await this.waitForChange(generation, Math.min(retryInterval, left))
-    }
+    this.executed++
+    const res = await this.buffer.run(opts.bufferWindowMs ?? this.bufferWindowMs, () =>
+      this.tryOnce<T>(table, value, sql, params, tabletType),
+    )
+    return {...res.value, bufferedMs: res.bufferedMs, attempts: res.attempts}
   }
 
   /** Stop watching, end every pool, close the store if the router opened it. */
   async close(): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    if (this.rewatchTimer) clearTimeout(this.rewatchTimer)
-    for (const u of this.unwatch) u()
-    this.unwatch = []
-    for (const w of [...this.changeWaiters]) w()
+    if (this.watch.closed) return
+    await this.watch.close()
     const pools = await Promise.allSettled([...this.pools.values()])
     this.pools.clear()
     await Promise.allSettled(pools.map((p) => (p.status === 'fulfilled' ? p.value.end() : undefined)))
-    await this.refreshing?.catch(() => undefined)
+    await this.watch.settled()
     if (this.ownsStore) await this.store.close().catch(() => undefined)
   }
 
   // ---- internals
 
-  private requireSnap() {
-    if (this.closed) throw new RouterError('closed', 'the router is closed')
-    if (!this.snap) throw new ShardformError(`keyspace "${this.keyspace}" does not exist in ${this.store.url}`)
-    return this.snap
+  /** One try of execute(): its result, a reason to hold it, or an error that ends it. */
+  private async tryOnce<T>(
+    table: string,
+    value: VindexValue,
+    sql: string,
+    params: QueryValues | undefined,
+    tabletType: TabletType,
+  ): Promise<Attempt<Omit<ExecuteResult<T>, 'bufferedMs' | 'attempts'>>> {
+    let target: RouteTarget
+    try {
+      target = this.route(table, value, tabletType)
+    } catch (err) {
+      if (err instanceof RouterError && err.code === 'no_shard') return {hold: {why: err.message, cause: err}}
+      throw err
+    }
+    const control = this.shardControl(target)
+    if (control) return {hold: {why: control, target}}
+    const pool = await this.pool(target.tablet)
+    const where = `tablet ${target.tablet.alias} (${target.tablet.host}:${target.tablet.port})`
+    let conn: PoolConnection
+    try {
+      conn = await pool.getConnection()
+    } catch (err) {
+      if (isAuthError(err)) throw err
+      // Not connected: the statement was never sent.
+      return {hold: {why: `${where} is unreachable: ${errorMessage(err)}`, cause: err, target}}
+    }
+    try {
+      const [rows, fields] = await conn.query(sql, params)
+      conn.release()
+      return {done: {rows: rows as T, fields, target}}
+    } catch (err) {
+      const fatal = isConnectionLost(err)
+      if (fatal) conn.destroy()
+      else conn.release()
+      if (isReadOnlyError(err)) {
+        const why = `tablet ${target.tablet.alias} of shard ${target.shard} is read-only (${errorMessage(err)})`
+        return {hold: {why, cause: err, target}}
+      }
+      if (fatal) {
+        throw new RouterError(
+          'uncertain',
+          `the connection to ${where} broke while the statement ran; it may or may not have been applied: ${errorMessage(err)}`,
+          target,
+          err,
+        )
+      }
+      throw err
+    }
   }
 
-  private tableRouting(ks: KeyspaceRecord, table: string): TableRouting {
+  private requireView(): ServingView {
+    if (this.watch.closed) throw new RouterError('closed', 'the router is closed')
+    const v = this.watch.current()
+    if (!v) throw new ShardformError(`keyspace "${this.keyspace}" does not exist in ${this.store.url}`)
+    return v
+  }
+
+  /** How a table is routed; remembered until the keyspace's vschema changes. */
+  private tableRouting(s: ServingView, table: string): TableRouting {
+    if (this.routingCacheOf.generation !== s.generation) {
+      const vschema = JSON.stringify(s.keyspace.vschema)
+      if (vschema !== this.routingCacheOf.vschema) this.routingCache.clear()
+      this.routingCacheOf = {generation: s.generation, vschema}
+    }
     const cached = this.routingCache.get(table)
     if (cached) return cached
-    const r = tableRouting(ks.vschema, table)
+    const r = tableRouting(s.keyspace.vschema, table)
     this.routingCache.set(table, r)
     return r
   }
 
   /** A reason to hold writes when the topology says the shard refuses them (a cutover in progress). */
   private shardControl(t: RouteTarget): string | undefined {
-    const shard = this.snap?.shards.get(t.shard)?.record
+    const shard = this.watch.current()?.shards.get(t.shard)?.record
     if (!shard) return undefined
     const ctl = shard.tabletControls?.[t.tabletType]
     if (ctl?.frozen)
@@ -461,7 +274,7 @@ export class Router {
     return undefined
   }
 
-  private pickTablet(s: NonNullable<Router['snap']>, shard: string, type: TabletType): TabletRecord | undefined {
+  private pickTablet(s: ServingView, shard: string, type: TabletType): TabletRecord | undefined {
     const view = s.shards.get(shard)!
     const primary = view.record.primary
       ? s.tablets.find((t) => t.alias === view.record.primary)
@@ -490,101 +303,4 @@ export class Router {
     }
     return p
   }
-
-  private async watch(): Promise<void> {
-    const onEvent = () => void this.requestRefresh()
-    const onError = () => this.rewatch()
-    try {
-      this.unwatch.push(await this.store.watch(keyspacePrefix(this.keyspace), onEvent, onError))
-      this.unwatch.push(await this.store.watch(tabletsPrefix(), onEvent, onError))
-    } catch (err) {
-      for (const u of this.unwatch) u()
-      this.unwatch = []
-      throw err
-    }
-  }
-
-  /** A watch broke (events may be lost): watch again, then re-read everything. */
-  private rewatch(): void {
-    if (this.closed || this.rewatchTimer) return
-    for (const u of this.unwatch) u()
-    this.unwatch = []
-    this.rewatchTimer = setTimeout(async () => {
-      this.rewatchTimer = undefined
-      if (this.closed) return
-      try {
-        await this.watch()
-        await this.requestRefresh()
-      } catch {
-        this.rewatch()
-      }
-    }, 500)
-  }
-
-  private requestRefresh(): Promise<void> {
-    if (this.refreshing) {
-      this.dirty = true
-      return this.refreshing
-    }
-    this.refreshing = (async () => {
-      try {
-        do {
-          this.dirty = false
-          await this.refresh().catch(() => {
-            // Topology unreachable for a moment: keep routing on what we know; the next event or retry re-reads.
-          })
-        } while (this.dirty && !this.closed)
-      } finally {
-        this.refreshing = undefined
-      }
-    })()
-    return this.refreshing
-  }
-
-  /** Re-read keyspace, shards, SrvKeyspace and tablets; adopt them when anything changed. */
-  private async refresh(): Promise<void> {
-    if (this.closed) return
-    this.lastRefresh = performance.now()
-    const ks = this.keyspace
-    const [keyspace, srv, shards, tablets] = await Promise.all([
-      this.store.get<KeyspaceRecord>(keyspacePath(ks)),
-      this.store.get<SrvKeyspaceRecord>(srvKeyspacePath(ks)),
-      this.store.list<ShardRecord>(shardsPrefix(ks)),
-      this.store.list<TabletRecord>(tabletsPrefix()),
-    ])
-    if (!keyspace) return
-    const shardRecs = shards.filter((e) => e.path.endsWith('/Shard')).map((e) => e.value)
-    const tabletRecs = tablets.map((e) => e.value).filter((t) => t.keyspace === ks)
-    const srvRec = srv?.value ?? {partitions: {primary: [], replica: [], rdonly: []}}
-    const key = JSON.stringify([keyspace.value, srvRec, shardRecs, tabletRecs])
-    if (this.snap && this.snap.key === key) return
-    if (this.snap && JSON.stringify(this.snap.keyspace.vschema) !== JSON.stringify(keyspace.value.vschema))
-      this.routingCache.clear()
-    this.generation++
-    this.snap = {
-      generation: this.generation,
-      key,
-      keyspace: keyspace.value,
-      srv: srvRec,
-      shards: new Map(shardRecs.map((r) => [r.name, {record: r, keyRange: keyRangeFromJSON(r.keyRange)}])),
-      tablets: tabletRecs,
-    }
-    this.st.lastChangeAt = new Date().toISOString()
-    for (const w of [...this.changeWaiters]) w()
-    if (this.listeners.size) {
-      const s = this.snapshot()
-      for (const l of this.listeners) l(s)
-    }
-  }
-}
-
-/** The connection ended while a statement ran (killed, server gone, socket reset): its outcome is unknown. */
-function isConnectionLost(err: unknown): boolean {
-  const e = err as {fatal?: boolean; errno?: number}
-  return e?.fatal === true || (typeof e?.errno === 'number' && LOST_ERRNOS.has(e.errno))
-}
-
-function isAuthError(err: unknown): boolean {
-  const e = err as {errno?: number; code?: string}
-  return (typeof e?.errno === 'number' && AUTH_ERRNOS.has(e.errno)) || err instanceof ShardformError
 }

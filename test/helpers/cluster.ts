@@ -15,7 +15,7 @@ import {
   tabletsFromLayouts,
   type Cluster,
   type TabletProcess,
-} from '../../src/local/cluster.js'
+} from '../../src/local/index.js'
 import {findMariaDB, templateKey} from '../../src/local/mariadb.js'
 import {connectTablet, type Role} from '../../src/mysql/connect.js'
 import {loadSchema} from '../../src/mysql/schema-file.js'
@@ -165,18 +165,20 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
   try {
     cluster = await startCluster({
       dir: join(dir, 'local'),
-      tablets: specs.map(({passwordEnv, adminPasswordEnv, ...t}) => ({
-        ...t,
-        appPassword: passwordEnv ? (passwords[passwordEnv] ?? process.env[passwordEnv]) : '',
-        adminPassword: adminPasswordEnv ? (passwords[adminPasswordEnv] ?? process.env[adminPasswordEnv]) : '',
-      })),
+      tablets: specs,
+      passwords: Object.fromEntries(
+        specs
+          .flatMap((t) => [t.passwordEnv, t.adminPasswordEnv])
+          .filter((n): n is string => !!n)
+          .map((n) => [n, passwords[n] ?? process.env[n] ?? '']),
+      ),
       replPassword: passwords[REPL_PASSWORD_ENV]!,
       templateDir: await templateDir(),
       bufferPool: opts.bufferPool ?? '32M',
       ...(opts.redoLog ? {redoLog: opts.redoLog} : {}),
     })
   } catch (err) {
-    await import('../../src/local/cluster.js')
+    await import('../../src/local/index.js')
       .then((m) => m.stopCluster(join(dir, 'local'), {kill: true, purge: true}))
       .catch(() => undefined)
     if (ownEtcd) await etcd!.stop()
@@ -186,26 +188,7 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
   trackPids(cluster.tablets.map((t) => t.pid))
 
   const store = await openTopo(topoUrl)
-  const records = new Map<string, TabletRecord>()
-  for (const l of layouts) {
-    for (const s of l.shards) {
-      for (const t of s.tablets) {
-        records.set(t.alias, {
-          alias: t.alias,
-          keyspace: l.keyspace,
-          shard: s.name,
-          type: t.type,
-          host: t.host,
-          port: t.port,
-          user: t.user,
-          ...(t.passwordEnv ? {passwordEnv: t.passwordEnv} : {}),
-          adminUser: t.adminUser,
-          ...(t.adminPasswordEnv ? {adminPasswordEnv: t.adminPasswordEnv} : {}),
-          database: l.database,
-        })
-      }
-    }
-  }
+  const records = new Map(specs.map((t) => [t.alias, t]))
   const tablet = (alias: string) => {
     const r = records.get(alias)
     if (!r) throw new Error(`no tablet ${alias} in this test cluster`)

@@ -5,7 +5,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {prng} from '../../bench/lib/data.js'
 import {keyRangeContains, keyRangeFromJSON} from '../../src/keyspace/keyrange.js'
 import {keyspaceIds} from '../../src/keyspace/vindexes/index.js'
-import {REPL_PASSWORD_ENV, startCluster, tabletsFromLayouts} from '../../src/local/cluster.js'
+import {REPL_PASSWORD_ENV, startCluster, tabletsFromLayouts} from '../../src/local/index.js'
 import {rootConnection} from '../../src/local/mariadb.js'
 import type {WorkflowRecord} from '../../src/engine/types.js'
 import {readKeyspaceState} from '../../src/plan/keyspace-state.js'
@@ -129,11 +129,8 @@ export async function restartStopped(c: TestCluster): Promise<string[]> {
   const pw = testPasswords()
   const cluster = await startCluster({
     dir: join(c.dir, 'local'),
-    tablets: tabletsFromLayouts(c.layouts).map(({passwordEnv, adminPasswordEnv, ...t}) => ({
-      ...t,
-      appPassword: passwordEnv ? pw[passwordEnv] : '',
-      adminPassword: adminPasswordEnv ? pw[adminPasswordEnv] : '',
-    })),
+    tablets: tabletsFromLayouts(c.layouts),
+    passwords: pw,
     replPassword: pw[REPL_PASSWORD_ENV]!,
     bufferPool: '32M',
   })

@@ -6,10 +6,11 @@ import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {clusterStatus, startCluster, stopCluster, type ClusterTablet} from '../../src/local/cluster.js'
+import {clusterStatus, startCluster, stopCluster, type ClusterTablet} from '../../src/local/index.js'
 import {stopPid} from '../../src/local/proc.js'
 import {processAlive as pidAlive} from '../../src/util/process.js'
 import {stateFile} from '../../src/local/state.js'
+import {placeOf} from '../../src/local/tablets.js'
 import {guestbookFile, startTestCluster, testPasswords, type TestCluster} from '../helpers/cluster.js'
 import {freePort} from '../helpers/ports.js'
 
@@ -28,18 +29,12 @@ afterAll(async () => {
   await c?.stop()
 })
 
-/** The tablets as startCluster takes them, from the running test cluster. */
+/** The tablets as startCluster takes them, from the running test cluster (passwords: testPasswords()). */
 function specs(): ClusterTablet[] {
-  const pw = testPasswords()
   return c.tablets.map((t) => ({
-    alias: t.alias,
-    keyspace: t.keyspace,
-    shard: t.shard,
-    type: t.type,
-    port: t.port,
-    database: t.database,
-    appPassword: pw.SHARDFORM_MYSQL_PASSWORD,
-    adminPassword: pw.SHARDFORM_ADMIN_PASSWORD,
+    ...placeOf(t),
+    passwordEnv: 'SHARDFORM_MYSQL_PASSWORD',
+    adminPasswordEnv: 'SHARDFORM_ADMIN_PASSWORD',
   }))
 }
 
@@ -136,6 +131,7 @@ describe('local cluster', () => {
     const again = await startCluster({
       dir: join(c.dir, 'local'),
       tablets: specs(),
+      passwords: testPasswords(),
       replPassword: testPasswords().SHARDFORM_REPL_PASSWORD,
     })
     expect(again.tablets.every((t) => t.action === 'running')).toBe(true)
@@ -148,6 +144,7 @@ describe('local cluster', () => {
     const third = await startCluster({
       dir: join(c.dir, 'local'),
       tablets: specs(),
+      passwords: testPasswords(),
       replPassword: testPasswords().SHARDFORM_REPL_PASSWORD,
     })
     const restarted = third.tablets.find((t) => t.alias === 'test-201')!
@@ -173,12 +170,9 @@ describe('local cluster', () => {
         type: 'primary',
         port,
         database: 'vt_ks',
-        appPassword: 'a',
-        adminPassword: 'b',
       }
-      await expect(startCluster({dir: join(c.dir, 'busy'), tablets: [t], replPassword: 'r'})).rejects.toThrow(
-        new RegExp(`port ${port} of tablet busy-1 is already in use`),
-      )
+      const busy = {dir: join(c.dir, 'busy'), tablets: [t], appPassword: 'a', adminPassword: 'b', replPassword: 'r'}
+      await expect(startCluster(busy)).rejects.toThrow(new RegExp(`port ${port} of tablet busy-1 is already in use`))
     } finally {
       srv.close()
     }

@@ -12,7 +12,7 @@ export default class LocalDown extends BaseCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(LocalDown)
-    const {stopCluster} = await import('../../local/cluster.js')
+    const {stopCluster} = await import('../../local/index.js')
     const rep = await stopCluster(flags.dir, {purge: flags.purge})
     const by = (how: string) => rep.stopped.filter((s) => s.how === how).map((s) => s.name)
     const stopped = [...by('stopped'), ...by('killed')]

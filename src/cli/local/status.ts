@@ -12,7 +12,7 @@ export default class LocalStatus extends BaseCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(LocalStatus)
-    const {clusterStatus} = await import('../../local/cluster.js')
+    const {clusterStatus} = await import('../../local/index.js')
     const st = await clusterStatus(flags.dir)
     if (flags.json) return this.json(st)
     if (!st.tablets.length && !st.etcd)

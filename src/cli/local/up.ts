@@ -32,7 +32,7 @@ running instances are left alone, stopped ones restart on their data.`
     const {flags, argv} = await this.parse(LocalUp)
     const {loadLayout} = await import('../../layout/index.js')
     const layouts = (argv as string[]).map((f) => loadLayout(f))
-    const {localUp} = await import('../../local/cluster.js')
+    const {localUp} = await import('../../local/index.js')
     const res = await localUp({
       dir: flags.dir,
       layouts,
