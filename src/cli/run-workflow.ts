@@ -44,13 +44,13 @@ export async function runWorkflow(
   flags: RunFlagValues,
   fn: (settings: RunSettings) => Promise<ApplyResult>,
 ): Promise<number> {
-  const [{parseDuration}, {loadRuntime}, {startSession}] = await Promise.all([
+  const [{parseDuration}, {workflowRuntime}, {startSession}] = await Promise.all([
     import('../engine/workflow.js'),
-    import('../engine/runtime.js'),
-    import('../engine/session.js'),
+    import('./runtime.js'),
+    import('./views/session.js'),
   ])
   const lockTimeoutMs = parseDuration(flags['lock-timeout'], '--lock-timeout')
-  const runtime = await loadRuntime()
+  const runtime = await workflowRuntime()
   const hints = flags.topo ? {topo: flags.topo} : {}
   const session = startSession({
     json: flags.json,

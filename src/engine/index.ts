@@ -24,4 +24,3 @@ export {
   type HistoryEntry,
   type WorkflowStatus,
 } from './status.js'
-export {defaultRuntime, loadRuntime, TEST_RUNTIME_ENV} from './runtime.js'

@@ -1,6 +1,6 @@
 // Questions on the terminal with node:readline. Never prompts when stdin is not a TTY.
 import {createInterface} from 'node:readline'
-import {EngineError} from './workflow.js'
+import {EngineError} from '../../engine/workflow.js'
 
 /** Ctrl-C while a question was open. */
 export class PromptInterrupted extends Error {

@@ -1,10 +1,6 @@
-// The terminal side of apply/retry: renderer choice, questions on a TTY, Ctrl-C, and what each outcome prints and exits
-// with. Kept out of src/cli so commands stay thin, and out of the runner so it stays testable.
-import {TopoError} from '../topo/store.js'
-import type {Colors} from '../util/color.js'
-import type {ApplyResult, ApplyUI} from './apply.js'
-import {askYesNo, ask, canPrompt, PromptInterrupted} from './prompt.js'
-import {JsonRenderer, PlainRenderer, TtyRenderer, type ApplyRenderer} from './render.js'
+// The terminal side of apply/retry: the view, questions on a TTY, Ctrl-C, and what each outcome prints and exits
+// with. The engine calls back through ApplyUI and knows nothing of this.
+import type {ApplyResult, ApplyUI} from '../../engine/apply.js'
 import {
   approveCommand,
   describeStage,
@@ -13,7 +9,11 @@ import {
   resumeCommand,
   retryCommand,
   type CommandHints,
-} from './workflow.js'
+} from '../../engine/workflow.js'
+import {isErrorCode} from '../../errors.js'
+import type {Colors} from '../../util/color.js'
+import {applyView, type ApplyView, type RunResult} from './apply.js'
+import {askYesNo, ask, canPrompt, PromptInterrupted} from './prompt.js'
 
 export const EXIT = {ok: 0, error: 1, waiting: 3, interrupted: 130} as const
 
@@ -29,7 +29,7 @@ export interface SessionOptions {
 
 export interface Session {
   ui: ApplyUI
-  renderer: ApplyRenderer
+  view: ApplyView
   /** Aborted on Ctrl-C / SIGTERM (or Ctrl-C at a question). */
   signal: AbortSignal
   /** Print the outcome; returns the exit code. */
@@ -39,11 +39,7 @@ export interface Session {
 
 export function startSession(opts: SessionOptions): Session {
   const interactive = (opts.interactive ?? canPrompt()) && !opts.autoApprove
-  const renderer: ApplyRenderer = opts.json
-    ? new JsonRenderer(process.stdout)
-    : process.stdout.isTTY
-      ? new TtyRenderer(process.stdout, opts.colors)
-      : new PlainRenderer(process.stdout, opts.colors)
+  const view = applyView(opts.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain', process.stdout, opts.colors)
   const promptOut = opts.json ? process.stderr : process.stdout
   const ac = new AbortController()
   let signals = 0
@@ -64,7 +60,7 @@ export function startSession(opts: SessionOptions): Session {
 
   /** Ask with the live view paused. Ctrl-C at a question stops apply like Ctrl-C anywhere; `onCtrlC` answers for it. */
   const question = async <T>(fn: () => Promise<T>, onCtrlC?: T, quiet = false): Promise<T> => {
-    renderer.suspend()
+    view.suspend()
     try {
       return await fn()
     } catch (e) {
@@ -73,14 +69,14 @@ export function startSession(opts: SessionOptions): Session {
       if (onCtrlC === undefined) throw e
       return onCtrlC
     } finally {
-      renderer.resume()
+      view.resume()
     }
   }
 
   const ui: ApplyUI = {
-    emit: (ev) => renderer.emit(ev),
-    info: (m) => renderer.info(m),
-    showPlan: (p, source) => renderer.plan(p, source, opts.topoUrl),
+    emit: (ev) => view.emit(ev),
+    info: (m) => view.info(m),
+    showPlan: (p, source) => view.plan(p, source, opts.topoUrl),
     ...(interactive
       ? {
           confirm: () =>
@@ -105,31 +101,21 @@ export function startSession(opts: SessionOptions): Session {
 
   const finish = (r: ApplyResult): number => {
     const {code, lines, err} = describeResult(r, opts.hints)
-    if (renderer instanceof JsonRenderer) {
-      renderer.object({
-        type: 'result',
-        state: r.state,
-        exit_code: code,
-        ...('wf' in r ? {workflow: r.wf.id} : {}),
-        message: [...lines, ...err].join('\n'),
-      })
-    } else {
-      for (const l of lines) renderer.line(l)
-      renderer.close()
-      for (const l of err) process.stderr.write(l + '\n')
-    }
+    const result: RunResult = {state: r.state, exitCode: code, lines, errors: err}
+    if ('wf' in r) result.workflow = r.wf.id
+    view.result(result)
     return code
   }
 
   return {
     ui,
-    renderer,
+    view,
     signal: ac.signal,
     finish,
     dispose: () => {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
-      renderer.close()
+      view.close()
     },
   }
 }
@@ -176,8 +162,8 @@ export function describeResult(r: ApplyResult, hints: CommandHints): {code: numb
         err: [],
       }
     case 'interrupted': {
-      if (r.reason instanceof TopoError && r.reason.code === 'lock_lost') {
-        return {code: EXIT.error, lines: [], err: [`Error: ${r.reason.message}`]}
+      if (isErrorCode(r.reason, 'lock_lost')) {
+        return {code: EXIT.error, lines: [], err: [`Error: ${(r.reason as Error).message}`]}
       }
       return {code: EXIT.interrupted, lines: [], err: [`Stopped. Resume with: ${resumeCommand(hints)}`]}
     }

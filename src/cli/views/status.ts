@@ -1,8 +1,68 @@
-// Text for `status` (the workflow tree) and `history` (the audit trail).
-import type {Colors} from '../util/color.js'
-import {table} from '../util/table.js'
-import {clock, dateTime, eventText, formatProgress} from './render.js'
-import type {HistoryEntry, PhaseStatus, TaskStatus, WorkflowStatus} from './status.js'
+// What `status` (the workflow tree) and `history` (the audit trail) show: one view interface each, as text or JSON.
+import {
+  STATUS_FORMAT_VERSION,
+  type HistoryEntry,
+  type PhaseStatus,
+  type TaskStatus,
+  type WorkflowStatus,
+} from '../../engine/status.js'
+import type {Colors} from '../../util/color.js'
+import {table} from '../../util/table.js'
+import {clock, dateTime, eventText, formatProgress} from './format.js'
+
+export interface StatusView {
+  /** Show the workflows; `again` is true on a --watch redraw. */
+  show(all: WorkflowStatus[], topoUrl: string, again: boolean): void
+}
+
+export interface HistoryView {
+  show(keyspace: string, entries: HistoryEntry[], topoUrl: string): void
+}
+
+/** The status tree; with `watch`, a terminal is cleared before each redraw (a pipe gets a blank line between). */
+export class TextStatusView implements StatusView {
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly colors: Colors,
+    private readonly watch = false,
+  ) {}
+
+  show(all: WorkflowStatus[], topoUrl: string, again: boolean): void {
+    if (this.watch && this.out.isTTY) this.out.write('\u001b[H\u001b[2J')
+    else if (again) this.out.write('\n')
+    this.out.write(renderStatus(all, this.colors, topoUrl).trimEnd() + '\n')
+  }
+}
+
+/** The `status --json` document (one line per redraw with --watch). */
+export class JsonStatusView implements StatusView {
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    private readonly watch = false,
+  ) {}
+
+  show(all: WorkflowStatus[], topoUrl: string): void {
+    const doc = {format_version: STATUS_FORMAT_VERSION, topology: topoUrl, workflows: all}
+    this.out.write((this.watch ? JSON.stringify(doc) : JSON.stringify(doc, null, 2)) + '\n')
+  }
+}
+
+export class TextHistoryView implements HistoryView {
+  constructor(private readonly out: NodeJS.WritableStream) {}
+
+  show(keyspace: string, entries: HistoryEntry[], topoUrl: string): void {
+    const text = entries.length ? renderHistory(entries) : `No workflows for keyspace ${keyspace} in ${topoUrl}.`
+    this.out.write(text.endsWith('\n') ? text : text + '\n')
+  }
+}
+
+export class JsonHistoryView implements HistoryView {
+  constructor(private readonly out: NodeJS.WritableStream) {}
+
+  show(keyspace: string, events: HistoryEntry[]): void {
+    this.out.write(JSON.stringify({keyspace, events}, null, 2) + '\n')
+  }
+}
 
 const PHASE_MARK: Record<PhaseStatus['state'], string> = {
   done: '✓',
