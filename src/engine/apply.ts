@@ -7,7 +7,8 @@ import {explainTopologyChange} from '../plan/staleness.js'
 import type {Plan} from '../plan/types.js'
 import {fingerprint, fingerprintInput, readKeyspaceState} from '../topo/state.js'
 import {workflowPath} from '../topo/paths.js'
-import {TopoError, type LockHandle, type TopoStore, type TxnOp} from '../topo/store.js'
+import {isErrorCode} from '../errors.js'
+import type {LockHandle, TopoStore, TxnOp} from '../topo/store.js'
 import {Runner, type RunOutcome, type RunnerUI} from './runner.js'
 import {decideForLayout, decideForPlanFile, decideNoArg, isPlanFile, listWorkflows, unfinished} from './select.js'
 import {isFinished, type Runtime, type TaskState, type WorkflowRecord, type WorkflowSource} from './types.js'
@@ -265,12 +266,12 @@ async function withLock<T>(
     })
   } catch (e) {
     // The store's message names the holder and the force-unlock command: a user error, not a bug.
-    if (e instanceof TopoError && e.code === 'lock_held') throw new EngineError(e.message)
+    if (isErrorCode(e, 'lock_held')) throw new EngineError((e as Error).message)
     throw e
   }
   const ac = new AbortController()
   // A lost lease stops the run: the runner sees the lock_lost TopoError as the abort reason.
-  lock.lost.catch((e: TopoError) => ac.abort(e))
+  lock.lost.catch((e: unknown) => ac.abort(e))
   const ext = req.signal
   const onAbort = () => ac.abort(ext?.reason ?? new Error('interrupted'))
   if (ext?.aborted) onAbort()

@@ -1,10 +1,9 @@
 // The workflow runner: phases in plan order, tasks in parallel (bounded) or one at a time, gates before tasks, every
 // state change written (CAS) to the workflow record before it is acted on. Call it with the keyspace lock held.
-import {errorMessage} from '../errors.js'
+import {errorMessage, isErrorCode, type ShardformError} from '../errors.js'
 import type {PlanPhase, PlanTask} from '../plan/types.js'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {TopoError} from '../topo/store.js'
-import {SKIP, OpsConflict, WriterUnavailable, type WorkflowWriter} from './writer.js'
+import {OPS_CONFLICT, SKIP, WRITER_UNAVAILABLE, type WorkflowWriter} from './writer.js'
 import type {Runtime, TaskContext, TaskProgress, TaskResult, TaskState, WorkflowEvent, WorkflowRecord} from './types.js'
 import {
   addEvent,
@@ -258,7 +257,7 @@ export class Runner {
   }
 
   private async settleOutcome(r: RunOutcome): Promise<RunOutcome> {
-    if (r.state !== 'interrupted' || this.fatal instanceof WriterUnavailable) return r
+    if (r.state !== 'interrupted' || isErrorCode(this.fatal, WRITER_UNAVAILABLE)) return r
     const why = errorMessage(r.reason ?? 'interrupted')
     await this.w.mutate((wf) => {
       if (wf.state === 'done') return SKIP
@@ -418,7 +417,7 @@ export class Runner {
       error = e
     }
     const lastProgress = this.stopProgress(t.id)
-    if (this.fatal instanceof WriterUnavailable) return // cannot write; the task stays `running` and resumes next time
+    if (isErrorCode(this.fatal, WRITER_UNAVAILABLE)) return // cannot write; the task stays `running` and resumes next time
     const finishedAt = now()
     const took = ((Date.parse(finishedAt) - Date.parse(startedAt)) / 1000).toFixed(1)
     const closeRun = (ts: TaskState, result: 'done' | 'failed' | 'interrupted', err?: string) => {
@@ -494,12 +493,12 @@ export class Runner {
         })
       }, result.ops ?? [])
     } catch (e) {
-      if (!(e instanceof OpsConflict)) throw e
+      if (!isErrorCode(e, OPS_CONFLICT)) throw e
       await this.recordFailure(
         phase,
         t,
         attempt,
-        `its topology changes conflict with records changed meanwhile, so nothing of them was written (${e.message.replace(/^the topology changes were refused, nothing was written: /, '')})`,
+        `its topology changes conflict with records changed meanwhile, so nothing of them was written (${(e as ShardformError).detail})`,
         finishedAt,
         closeRun,
       )
@@ -622,5 +621,5 @@ export class Runner {
 const MAX_TRANSIENT_RETRIES = 30
 
 function isTopologyUnavailable(e: unknown): boolean {
-  return e instanceof TopoError && e.code === 'unavailable'
+  return isErrorCode(e, 'unavailable')
 }

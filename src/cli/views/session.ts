@@ -13,7 +13,7 @@ import {
 import {isErrorCode} from '../../errors.js'
 import type {Colors} from '../../util/color.js'
 import {applyView, type ApplyView, type RunResult} from './apply.js'
-import {askYesNo, ask, canPrompt, PromptInterrupted} from './prompt.js'
+import {askYesNo, ask, canPrompt, PROMPT_INTERRUPTED} from './prompt.js'
 
 export const EXIT = {ok: 0, error: 1, waiting: 3, interrupted: 130} as const
 
@@ -64,7 +64,7 @@ export function startSession(opts: SessionOptions): Session {
     try {
       return await fn()
     } catch (e) {
-      if (!(e instanceof PromptInterrupted)) throw e
+      if (!isErrorCode(e, PROMPT_INTERRUPTED)) throw e
       if (!quiet) onSignal('SIGINT')
       if (onCtrlC === undefined) throw e
       return onCtrlC
