@@ -12,6 +12,7 @@ import type {LockHandle, TopoStore, TxnOp} from '../topo/store.js'
 import {Runner, type RunOutcome, type RunnerUI} from './runner.js'
 import {decideForLayout, decideForPlanFile, decideNoArg, isPlanFile, listWorkflows, unfinished} from './select.js'
 import {isFinished, type Runtime, type TaskState, type WorkflowRecord, type WorkflowSource} from './types.js'
+import {readWorkflowEntry} from './record.js'
 import {WorkflowWriter, type WriterOptions} from './writer.js'
 import {
   addEvent,
@@ -232,15 +233,15 @@ async function checkBeforeResume(req: RunSettings, writer: WorkflowWriter, who: 
 async function closeReverted(store: TopoStore, plan: Plan, by: WorkflowRecord, who: string): Promise<TxnOp[]> {
   if (plan.kind !== 'revert' || !plan.revert) return []
   const path = workflowPath(plan.revert.workflow)
-  const e = await store.get<WorkflowRecord>(path)
+  const e = readWorkflowEntry(await store.get(path))
   if (!e) throw new EngineError(`workflow ${plan.revert.workflow}, which this plan reverts, no longer exists`)
   if (isFinished(e.value)) throw new EngineError(`workflow ${plan.revert.workflow} finished meanwhile; plan again`)
   const at = new Date().toISOString()
   const closed: WorkflowRecord = {
     ...e.value,
     state: 'cancelled',
-    finished_at: at,
-    updated_at: at,
+    finishedAt: at,
+    updatedAt: at,
     events: [...e.value.events],
   }
   addEvent(closed, {

@@ -65,9 +65,9 @@ export function newWorkflowRecord(plan: Plan, source: WorkflowSource, who: strin
         message: `workflow created to apply ${what}: ${plan.summary.tasks} tasks in ${plan.phases.length} phases (plan fingerprint ${plan.fingerprint})`,
       },
     ],
-    created_at: at,
-    created_by: who,
-    updated_at: at,
+    createdAt: at,
+    createdBy: who,
+    updatedAt: at,
   }
 }
 
@@ -307,7 +307,7 @@ export function resetForRetry(wf: WorkflowRecord, taskId: string, who: string, h
   const prev = t.error
   t.state = 'pending'
   delete t.error
-  delete t.finished_at
+  delete t.finishedAt
   if (wf.state === 'failed') wf.state = 'paused'
   addEvent(wf, {
     who,

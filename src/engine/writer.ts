@@ -6,6 +6,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {errorMessage, isErrorCode} from '../errors.js'
 import {workflowPath} from '../topo/paths.js'
 import type {Entry, TopoStore, TxnOp} from '../topo/store.js'
+import {readWorkflowEntry} from './record.js'
 import type {WorkflowRecord} from './types.js'
 import {EngineError} from './workflow.js'
 
@@ -67,13 +68,13 @@ export class WorkflowWriter {
       return new WorkflowWriter(store, {path, value: wf, version}, opts)
     }
     await store.commit([{op: 'put', path, value: wf, version: null}, ...alsoOps])
-    const e = await store.get<WorkflowRecord>(path)
+    const e = readWorkflowEntry(await store.get(path))
     if (!e) throw new EngineError(`workflow ${wf.id} vanished right after it was created`)
     return new WorkflowWriter(store, e, opts)
   }
 
   static async load(store: TopoStore, id: string, opts: WriterOptions = {}): Promise<WorkflowWriter> {
-    const e = await store.get<WorkflowRecord>(workflowPath(id))
+    const e = readWorkflowEntry(await store.get(workflowPath(id)))
     if (!e) throw new EngineError(`workflow ${id} does not exist in ${store.url}.`)
     return new WorkflowWriter(store, e, opts)
   }
@@ -106,7 +107,7 @@ export class WorkflowWriter {
   /** Re-read the record (queued behind pending writes) and adopt it when it changed. */
   refresh(): Promise<WorkflowRecord> {
     const run = this.queue.then(async () => {
-      const e = await this.withRetry('read the workflow record', () => this.store.get<WorkflowRecord>(this.path))
+      const e = await this.read()
       if (!e) throw new EngineError(`workflow record ${this.path} disappeared from ${this.store.url}; stop.`)
       this.adopt(e)
       return e.value
@@ -160,8 +161,8 @@ export class WorkflowWriter {
       const next = structuredClone(base.value)
       if (fn(next) === SKIP) return base.value
       const writeId = randomBytes(6).toString('hex')
-      next.updated_at = new Date().toISOString()
-      next.write_id = writeId
+      next.updatedAt = new Date().toISOString()
+      next.writeId = writeId
       const txn: TxnOp[] = [{op: 'put', path: this.path, value: next, version: base.version}, ...ops]
       let ambiguous = false
       let version: string | undefined
@@ -178,9 +179,9 @@ export class WorkflowWriter {
         })
       } catch (e) {
         if (!isErrorCode(e, 'conflict')) throw e
-        const cur = await this.withRetry('read the workflow record', () => this.store.get<WorkflowRecord>(this.path))
+        const cur = await this.read()
         if (!cur) throw new EngineError(`workflow record ${this.path} disappeared from ${this.store.url}; stop.`)
-        if (ambiguous && cur.value.write_id === writeId) {
+        if (ambiguous && cur.value.writeId === writeId) {
           // Our own earlier try landed.
           this.adopt(cur)
           return cur.value
@@ -205,9 +206,14 @@ export class WorkflowWriter {
 
   /** commit() does not return versions: read the record back (if someone wrote right after us, theirs includes ours). */
   private async versionAfterWrite(_next: WorkflowRecord): Promise<Entry<WorkflowRecord>> {
-    const cur = await this.withRetry('read the workflow record', () => this.store.get<WorkflowRecord>(this.path))
+    const cur = await this.read()
     if (!cur) throw new EngineError(`workflow record ${this.path} disappeared from ${this.store.url}; stop.`)
     return cur
+  }
+
+  /** The stored record, in the current shape (see record.ts), retried while the topology is unreachable. */
+  private async read(): Promise<Entry<WorkflowRecord> | undefined> {
+    return readWorkflowEntry(await this.withRetry('read the workflow record', () => this.store.get(this.path)))
   }
 
   private async withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {

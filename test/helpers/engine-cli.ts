@@ -4,6 +4,7 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {existsSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
+import {readWorkflowRecord} from '../../src/engine/record.js'
 import type {WorkflowRecord} from '../../src/engine/types.js'
 import {loadLayout} from '../../src/layout/index.js'
 import {initKeyspace} from '../../src/topo/init.js'
@@ -38,8 +39,8 @@ export interface CliResult {
   ms: number
 }
 
-/** Environments made with `runtime: false`: their runs use bin/run.js and the real data plane. */
-const dataPlaneEnvs = new WeakSet<NodeJS.ProcessEnv>()
+/** Environments cliEnv made for the test runtime: their runs use TEST_BIN; any other runs bin/run.js (the data plane). */
+const testRuntimeEnvs = new WeakSet<NodeJS.ProcessEnv>()
 
 /** Environment of a CLI run: this topology, no colour, nothing inherited; the test runtime unless runtime: false. */
 export function cliEnv(
@@ -49,7 +50,7 @@ export function cliEnv(
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', SHARDFORM_TOPO: topo}
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v
-  if (!runtime) dataPlaneEnvs.add(env)
+  if (runtime) testRuntimeEnvs.add(env)
   return env
 }
 
@@ -61,7 +62,7 @@ export class Cli {
   private readonly t0 = Date.now()
 
   constructor(args: string[], env: NodeJS.ProcessEnv) {
-    const bin = dataPlaneEnvs.has(env) ? BIN : TEST_BIN
+    const bin = testRuntimeEnvs.has(env) ? TEST_BIN : BIN
     this.proc = spawn(process.execPath, [bin, ...args], {cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe']})
     this.proc.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()))
     this.proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()))
@@ -110,9 +111,9 @@ export async function initGuestbook(topo: string): Promise<TopoStore> {
 }
 
 export async function workflows(store: TopoStore): Promise<WorkflowRecord[]> {
-  return (await store.list<WorkflowRecord>('workflows/'))
+  return (await store.list('workflows/'))
     .filter((e) => e.path.endsWith('/Workflow'))
-    .map((e) => e.value)
+    .map((e) => readWorkflowRecord(e.value))
 }
 
 export async function onlyWorkflow(store: TopoStore): Promise<WorkflowRecord> {

@@ -68,7 +68,7 @@ describe('phases and tasks', () => {
     }
     const wf = await fx.read()
     expect(wf.state).toBe('done')
-    expect(wf.finished_at).toBeTruthy()
+    expect(wf.finishedAt).toBeTruthy()
     expect(
       Object.values(wf.tasks).every((t) => t.state === 'done' && t.attempts === 1 && t.runs?.[0]?.result === 'done'),
     ).toBe(true)
@@ -367,7 +367,7 @@ describe('retry, resume, interruption', () => {
         ...wf.tasks['clone/t0']!,
         state: 'running',
         attempts: 1,
-        runs: [{attempt: 1, started_at: new Date().toISOString(), by: 'dead@host pid 1'}],
+        runs: [{attempt: 1, startedAt: new Date().toISOString(), by: 'dead@host pid 1'}],
       }
       wf.tasks['clone/t1'] = {...wf.tasks['clone/t1']!, state: 'done', attempts: 1}
     })
