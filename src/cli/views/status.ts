@@ -85,63 +85,68 @@ function when(iso: string): string {
   return d.toDateString() === today.toDateString() ? clock(iso) : dateTime(iso)
 }
 
-function paintState(c: Colors, s: string): string {
-  if (s === 'done') return c.green(s)
-  if (s === 'failed') return c.red(s)
-  if (s === 'waiting' || s === 'waiting_approval' || s === 'paused') return c.yellow(s.replace('_', ' '))
-  if (s === 'running') return c.cyan(s)
+function paintState(colors: Colors, s: string): string {
+  if (s === 'done') return colors.green(s)
+  if (s === 'failed') return colors.red(s)
+  if (s === 'waiting' || s === 'waiting_approval' || s === 'paused') return colors.yellow(s.replace('_', ' '))
+  if (s === 'running') return colors.cyan(s)
   return s
 }
 
-export function renderWorkflowStatus(st: WorkflowStatus, c: Colors): string {
+export function renderWorkflowStatus(status: WorkflowStatus, colors: Colors): string {
   const out: string[] = []
-  const ended = st.finished_at ? `, finished ${when(st.finished_at)}` : ''
+  const ended = status.finished_at ? `, finished ${when(status.finished_at)}` : ''
   out.push(
-    `${c.bold(`Workflow ${st.id}`)}  ${paintState(c, st.state)}  (applying ${st.layout}, started ${when(st.created_at)} by ${st.created_by}${ended})`,
+    `${colors.bold(`Workflow ${status.id}`)}  ${paintState(colors, status.state)}  (applying ${status.layout}, started ${when(status.created_at)} by ${status.created_by}${ended})`,
   )
-  if (st.lock)
-    out.push(`  Lock ${st.lock.id}: held by ${st.lock.who} for "${st.lock.operation}" since ${when(st.lock.created)}`)
-  else if (st.stopped)
-    out.push(c.yellow(`  No apply is running it (it stopped: crash or Ctrl-C); resume with: ${st.resume_command}`))
-  else if (!st.finished && st.resume_command && st.state !== 'failed')
-    out.push(`  No apply is running it; continue with: ${st.resume_command}`)
-  const width = Math.max(28, ...st.phases.map((p) => p.name.length + 2))
-  const taskWidth = Math.max(20, ...st.phases.flatMap((p) => p.tasks.map((t) => t.id.length + 2)))
-  for (const ph of st.phases) {
+  if (status.lock)
+    out.push(
+      `  Lock ${status.lock.id}: held by ${status.lock.who} for "${status.lock.operation}" since ${when(status.lock.created)}`,
+    )
+  else if (status.stopped)
+    out.push(
+      colors.yellow(`  No apply is running it (it stopped: crash or Ctrl-C); resume with: ${status.resume_command}`),
+    )
+  else if (!status.finished && status.resume_command && status.state !== 'failed')
+    out.push(`  No apply is running it; continue with: ${status.resume_command}`)
+  const width = Math.max(28, ...status.phases.map((p) => p.name.length + 2))
+  const taskWidth = Math.max(20, ...status.phases.flatMap((p) => p.tasks.map((t) => t.id.length + 2)))
+  for (const ph of status.phases) {
     const show = ph.state !== 'done' && ph.state !== 'pending'
-    const right = show ? `${ph.mode}, gate ${ph.gate}` : paintState(c, ph.state)
+    const right = show ? `${ph.mode}, gate ${ph.gate}` : paintState(colors, ph.state)
     out.push(`  ${PHASE_MARK[ph.state]} ${ph.name.padEnd(width)} ${right}`)
     if (!show) continue
     for (const t of ph.tasks) {
       const attempt = t.attempts > 1 ? ` (attempt ${t.attempts})` : ''
       const prog = t.state === 'running' || (t.progress && t.state !== 'done') ? formatProgress(t.progress, '  ') : ''
       const extra = prog && t.state !== 'failed' ? `  ${prog}` : ''
-      out.push(`      ${TASK_MARK[t.state]} ${t.id.padEnd(taskWidth)} ${paintState(c, t.state)}${attempt}${extra}`)
+      out.push(`      ${TASK_MARK[t.state]} ${t.id.padEnd(taskWidth)} ${paintState(colors, t.state)}${attempt}${extra}`)
     }
   }
-  if (st.streams) {
-    const live = Boolean(st.lock)
+  if (status.streams) {
+    const live = Boolean(status.lock)
     out.push(
-      `  Filtered replication (as of ${when(st.streams.updated_at)}${live ? '' : '; streams run only while an apply runs'}):`,
+      `  Filtered replication (as of ${when(status.streams.updated_at)}${live ? '' : '; streams run only while an apply runs'}):`,
     )
-    for (const s of st.streams.streams) {
+    for (const s of status.streams.streams) {
       const lag = s.lagSeconds === undefined ? 'lag ?' : `lag ${s.lagSeconds.toFixed(1)} s`
       const behind = s.eventsBehind === undefined ? '' : `, ${s.eventsBehind} transaction(s) behind`
-      const line = `    ${`${s.source} → ${s.destination}`.padEnd(taskWidth)} ${paintState(c, s.state)}  ${lag}${behind}; ${s.rowChanges} row change(s) applied`
-      out.push(s.error ? c.red(`${line}; ${s.error}`) : line)
+      const line = `    ${`${s.source} → ${s.destination}`.padEnd(taskWidth)} ${paintState(colors, s.state)}  ${lag}${behind}; ${s.rowChanges} row change(s) applied`
+      out.push(s.error ? colors.red(`${line}; ${s.error}`) : line)
     }
   }
-  if (st.waiting) out.push(c.yellow(`  Waiting for approval: ${st.waiting.description} — run: ${st.waiting.command}`))
-  for (const f of st.failures) {
-    out.push(c.red(`  ✗ ${f.task}  failed (attempt ${f.attempts}): ${f.error} — retry: ${f.retry_command}`))
+  if (status.waiting)
+    out.push(colors.yellow(`  Waiting for approval: ${status.waiting.description} — run: ${status.waiting.command}`))
+  for (const f of status.failures) {
+    out.push(colors.red(`  ✗ ${f.task}  failed (attempt ${f.attempts}): ${f.error} — retry: ${f.retry_command}`))
   }
-  if (!st.finished) out.push(`  ${st.tasks.done}/${st.tasks.total} tasks done`)
+  if (!status.finished) out.push(`  ${status.tasks.done}/${status.tasks.total} tasks done`)
   return out.join('\n') + '\n'
 }
 
-export function renderStatus(all: WorkflowStatus[], c: Colors, topoUrl: string): string {
+export function renderStatus(all: WorkflowStatus[], colors: Colors, topoUrl: string): string {
   if (!all.length) return `No workflows in ${topoUrl}.\n`
-  return all.map((s) => renderWorkflowStatus(s, c)).join('\n')
+  return all.map((s) => renderWorkflowStatus(s, colors)).join('\n')
 }
 
 export function renderHistory(entries: HistoryEntry[]): string {
