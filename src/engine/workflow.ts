@@ -163,11 +163,6 @@ export function describeStage(st: GateStage): string {
   return `remaining ${plural(st.tasks.length, 'task')} of ${st.phase} (${listShort(st.tasks)})`
 }
 
-export function gateQuestion(st: GateStage): string {
-  const d = describeStage(st)
-  return `Approve ${d}? yes/no`
-}
-
 export interface CommandHints {
   /** The --topo flag the user gave, repeated in the commands we print. */
   topo?: string

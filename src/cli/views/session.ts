@@ -4,11 +4,11 @@ import type {ApplyResult, ApplyUI} from '../../engine/apply.js'
 import {
   approveCommand,
   describeStage,
-  gateQuestion,
   plural,
   resumeCommand,
   retryCommand,
   type CommandHints,
+  type GateStage,
 } from '../../engine/workflow.js'
 import {isErrorCode} from '../../errors.js'
 import type {Colors} from '../../util/color.js'
@@ -118,6 +118,11 @@ export function startSession(opts: SessionOptions): Session {
       view.close()
     },
   }
+}
+
+/** The question asked at a gate on a terminal. */
+export function gateQuestion(stage: GateStage): string {
+  return `Approve ${describeStage(stage)}? yes/no`
 }
 
 /** What an outcome prints (stdout lines, stderr lines) and its exit code. */
