@@ -11,15 +11,16 @@ import {
   type GateStage,
 } from '../../engine/workflow.js'
 import {isErrorCode} from '../../errors.js'
-import type {Colors} from '../../util/color.js'
-import {applyView, type ApplyView, type RunResult} from './apply.js'
+import type {ApplyView, RunResult} from './apply.js'
 import {askYesNo, ask, canPrompt, PROMPT_INTERRUPTED} from './prompt.js'
 
 export const EXIT = {ok: 0, error: 1, waiting: 3, interrupted: 130} as const
 
 export interface SessionOptions {
+  /** What the run shows (the command chooses: applyView()). */
+  view: ApplyView
+  /** Questions go to stderr when stdout carries JSON. */
   json: boolean
-  colors: Colors
   hints: CommandHints
   autoApprove: boolean
   topoUrl: string
@@ -39,7 +40,7 @@ export interface Session {
 
 export function startSession(opts: SessionOptions): Session {
   const interactive = (opts.interactive ?? canPrompt()) && !opts.autoApprove
-  const view = applyView(opts.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain', process.stdout, opts.colors)
+  const {view} = opts
   const promptOut = opts.json ? process.stderr : process.stdout
   const ac = new AbortController()
   let signals = 0
