@@ -199,7 +199,7 @@ export async function workflowOf(store: TopoStore, keyspace = KEYSPACE): Promise
   const all = (await store.list<WorkflowRecord>('workflows/'))
     .filter((e) => e.path.endsWith('/Workflow'))
     .map((e) => e.value)
-  const mine = all.filter((w) => w.keyspace === keyspace).sort((a, b) => a.created_at.localeCompare(b.created_at))
+  const mine = all.filter((w) => w.keyspace === keyspace).sort((a, b) => a.createdAt.localeCompare(b.createdAt))
   if (!mine.length) throw new Error(`no workflow for ${keyspace}`)
   return mine[mine.length - 1]
 }
@@ -216,8 +216,8 @@ export interface TaskTiming {
 export function taskTiming(wf: WorkflowRecord, id: string): TaskTiming {
   const t = wf.tasks[id]
   if (!t) throw new Error(`workflow ${wf.id} has no task ${id}`)
-  const startedAt = t.started_at ? Date.parse(t.started_at) : undefined
-  const finishedAt = t.finished_at ? Date.parse(t.finished_at) : undefined
+  const startedAt = t.startedAt ? Date.parse(t.startedAt) : undefined
+  const finishedAt = t.finishedAt ? Date.parse(t.finishedAt) : undefined
   return {
     id,
     state: t.state,

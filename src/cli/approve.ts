@@ -32,8 +32,8 @@ nothing waits or the gate named is not open.`
       import('../engine/commands.js'),
       import('../engine/workflow.js'),
     ])
-    const {wf, approval, stage: st} = await approveWorkflow(store, args.keyspace, {phase: flags.phase, stage})
+    const {wf, approval, stage: approved} = await approveWorkflow(store, args.keyspace, {phase: flags.phase, stage})
     if (flags.json) return this.json({workflow: wf.id, approval})
-    this.out(`Approved ${describeStage(st)} in workflow ${wf.id} (as ${approval.by}).`)
+    this.out(`Approved ${describeStage(approved)} in workflow ${wf.id} (as ${approval.by}).`)
   }
 }

@@ -13,13 +13,12 @@ export default class History extends BaseCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(History)
     const store = await this.topo(flags.topo)
-    const [{renderHistory}, {collectHistory}] = await Promise.all([
-      import('../engine/render-status.js'),
+    const [{JsonHistoryView, TextHistoryView}, {collectHistory}] = await Promise.all([
+      import('./views/status.js'),
       import('../engine/status.js'),
     ])
     const events = await collectHistory(store, args.keyspace)
-    if (flags.json) return this.json({keyspace: args.keyspace, events})
-    if (!events.length) return this.out(`No workflows for keyspace ${args.keyspace} in ${store.url}.`)
-    this.out(renderHistory(events))
+    const view = flags.json ? new JsonHistoryView(process.stdout) : new TextHistoryView(process.stdout)
+    view.show(args.keyspace, events, store.url)
   }
 }

@@ -44,17 +44,19 @@ export async function runWorkflow(
   flags: RunFlagValues,
   fn: (settings: RunSettings) => Promise<ApplyResult>,
 ): Promise<number> {
-  const [{parseDuration}, {loadRuntime}, {startSession}] = await Promise.all([
+  const [{parseDuration}, {workflowRuntime}, {startSession}, {applyView}] = await Promise.all([
     import('../engine/workflow.js'),
-    import('../engine/runtime.js'),
-    import('../engine/session.js'),
+    import('./runtime.js'),
+    import('./views/session.js'),
+    import('./views/apply.js'),
   ])
   const lockTimeoutMs = parseDuration(flags['lock-timeout'], '--lock-timeout')
-  const runtime = await loadRuntime()
+  const runtime = await workflowRuntime()
   const hints = flags.topo ? {topo: flags.topo} : {}
+  const view = applyView(flags.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain', process.stdout, colors)
   const session = startSession({
+    view,
     json: flags.json,
-    colors,
     hints,
     autoApprove: flags['auto-approve'],
     topoUrl: store.url,

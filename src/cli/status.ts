@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import type {WorkflowStatus} from '../engine/status.js'
 import {workflowsPrefix} from '../topo/paths.js'
 import {BaseCommand} from './base.js'
+import type {StatusView} from './views/status.js'
 
 export default class Status extends BaseCommand {
   static override summary = 'Show workflows: phases, tasks, progress, open gates and failures.'
@@ -21,23 +22,18 @@ Open gates come with the command that approves them, failures with their error a
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Status)
-    const [{renderStatus}, {collectStatus, STATUS_FORMAT_VERSION}] = await Promise.all([
-      import('../engine/render-status.js'),
+    const [{JsonStatusView, TextStatusView}, {collectStatus}] = await Promise.all([
+      import('./views/status.js'),
       import('../engine/status.js'),
     ])
     const store = await this.topo(flags.topo)
     const hints = flags.topo ? {topo: flags.topo} : {}
-    const c = this.colors(flags.color)
-    const tty = Boolean(process.stdout.isTTY)
-    const show = async (): Promise<WorkflowStatus[]> => {
+    const view: StatusView = flags.json
+      ? new JsonStatusView(process.stdout, flags.watch)
+      : new TextStatusView(process.stdout, this.colors(flags.color), flags.watch)
+    const show = async (again = false): Promise<WorkflowStatus[]> => {
       const all = await collectStatus(store, args.keyspace, hints)
-      if (flags.json) {
-        const doc = {format_version: STATUS_FORMAT_VERSION, topology: store.url, workflows: all}
-        process.stdout.write((flags.watch ? JSON.stringify(doc) : JSON.stringify(doc, null, 2)) + '\n')
-      } else {
-        if (flags.watch && tty) process.stdout.write('\u001b[H\u001b[2J')
-        this.out(renderStatus(all, c, store.url).trimEnd())
-      }
+      view.show(all, store.url, again)
       return all
     }
     let shown = await show()
@@ -62,8 +58,7 @@ Open gates come with the command that approves them, failures with their error a
         try {
           do {
             again = false
-            if (!flags.json && !tty) this.out('')
-            shown = await show()
+            shown = await show(true)
           } while (again)
           if (shown.every((s) => s.finished)) done()
         } finally {

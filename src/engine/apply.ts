@@ -7,10 +7,12 @@ import {explainTopologyChange} from '../plan/staleness.js'
 import type {Plan} from '../plan/types.js'
 import {fingerprint, fingerprintInput, readKeyspaceState} from '../plan/keyspace-state.js'
 import {workflowPath} from '../topo/paths.js'
-import {TopoError, type LockHandle, type TopoStore, type TxnOp} from '../topo/store.js'
+import {isErrorCode} from '../errors.js'
+import type {LockHandle, TopoStore, TxnOp} from '../topo/store.js'
 import {Runner, type RunOutcome, type RunnerUI} from './runner.js'
 import {decideForLayout, decideForPlanFile, decideNoArg, isPlanFile, listWorkflows, unfinished} from './select.js'
 import {isFinished, type Runtime, type TaskState, type WorkflowRecord, type WorkflowSource} from './types.js'
+import {readWorkflowEntry} from './record.js'
 import {WorkflowWriter, type WriterOptions} from './writer.js'
 import {
   addEvent,
@@ -231,15 +233,15 @@ async function checkBeforeResume(req: RunSettings, writer: WorkflowWriter, who: 
 async function closeReverted(store: TopoStore, plan: Plan, by: WorkflowRecord, who: string): Promise<TxnOp[]> {
   if (plan.kind !== 'revert' || !plan.revert) return []
   const path = workflowPath(plan.revert.workflow)
-  const e = await store.get<WorkflowRecord>(path)
+  const e = readWorkflowEntry(await store.get(path))
   if (!e) throw new EngineError(`workflow ${plan.revert.workflow}, which this plan reverts, no longer exists`)
   if (isFinished(e.value)) throw new EngineError(`workflow ${plan.revert.workflow} finished meanwhile; plan again`)
   const at = new Date().toISOString()
   const closed: WorkflowRecord = {
     ...e.value,
     state: 'cancelled',
-    finished_at: at,
-    updated_at: at,
+    finishedAt: at,
+    updatedAt: at,
     events: [...e.value.events],
   }
   addEvent(closed, {
@@ -265,12 +267,12 @@ async function withLock<T>(
     })
   } catch (e) {
     // The store's message names the holder and the force-unlock command: a user error, not a bug.
-    if (e instanceof TopoError && e.code === 'lock_held') throw new EngineError(e.message)
+    if (isErrorCode(e, 'lock_held')) throw new EngineError((e as Error).message)
     throw e
   }
   const ac = new AbortController()
   // A lost lease stops the run: the runner sees the lock_lost TopoError as the abort reason.
-  lock.lost.catch((e: TopoError) => ac.abort(e))
+  lock.lost.catch((e: unknown) => ac.abort(e))
   const ext = req.signal
   const onAbort = () => ac.abort(ext?.reason ?? new Error('interrupted'))
   if (ext?.aborted) onAbort()

@@ -1,6 +1,7 @@
 // The small workflow commands that do not run tasks: approve and force-unlock.
 import type {LockRecord} from '../topo/records.js'
-import {TopoError, type TopoStore} from '../topo/store.js'
+import {isErrorCode} from '../errors.js'
+import type {TopoStore} from '../topo/store.js'
 import {listWorkflows, unfinished} from './select.js'
 import type {Approval, GateStageName, WorkflowRecord} from './types.js'
 import {addEvent, approve, EngineError, openGate, whoAmI, type GateStage} from './workflow.js'
@@ -55,9 +56,8 @@ export async function forceUnlock(
   try {
     holder = await store.forceUnlock(keyspace, lockId)
   } catch (e) {
-    if (e instanceof TopoError && e.code === 'not_found')
-      throw new EngineError(`keyspace ${keyspace} is not locked; nothing removed.`)
-    if (e instanceof TopoError && e.code === 'conflict') throw new EngineError(e.message)
+    if (isErrorCode(e, 'not_found')) throw new EngineError(`keyspace ${keyspace} is not locked; nothing removed.`)
+    if (isErrorCode(e, 'conflict')) throw new EngineError((e as Error).message)
     throw e
   }
   const open = unfinished(await listWorkflows(store, keyspace))

@@ -1,7 +1,7 @@
 // The apply engine: workflows in the topology, gates, checkpoints, resume, retry, lock, status.
 export * from './types.js'
 export * from './workflow.js'
-export {WorkflowWriter, SKIP, OpsConflict, WriterUnavailable, type Mutation, type WriterOptions} from './writer.js'
+export {WorkflowWriter, SKIP, OPS_CONFLICT, WRITER_UNAVAILABLE, type Mutation, type WriterOptions} from './writer.js'
 export {Runner, type RunnerEvent, type RunnerOptions, type RunnerUI, type RunOutcome} from './runner.js'
 export {apply, retry, type ApplyRequest, type ApplyResult, type ApplyUI, type RunSettings} from './apply.js'
 export {approveWorkflow, forceUnlock, unfinishedWorkflowOf, type ApproveOptions} from './commands.js'
@@ -24,4 +24,3 @@ export {
   type HistoryEntry,
   type WorkflowStatus,
 } from './status.js'
-export {defaultRuntime, loadRuntime, TEST_RUNTIME_ENV} from './runtime.js'

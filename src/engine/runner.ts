@@ -1,10 +1,9 @@
 // The workflow runner: phases in plan order, tasks in parallel (bounded) or one at a time, gates before tasks, every
 // state change written (CAS) to the workflow record before it is acted on. Call it with the keyspace lock held.
-import {errorMessage} from '../errors.js'
+import {errorMessage, isErrorCode, type ShardformError} from '../errors.js'
 import type {PlanPhase, PlanTask} from '../plan/types.js'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {TopoError} from '../topo/store.js'
-import {SKIP, OpsConflict, WriterUnavailable, type WorkflowWriter} from './writer.js'
+import {OPS_CONFLICT, SKIP, WRITER_UNAVAILABLE, type WorkflowWriter} from './writer.js'
 import type {Runtime, TaskContext, TaskProgress, TaskResult, TaskState, WorkflowEvent, WorkflowRecord} from './types.js'
 import {
   addEvent,
@@ -75,7 +74,7 @@ interface ProgressSlot {
 const now = () => new Date().toISOString()
 
 export class Runner {
-  private readonly w: WorkflowWriter
+  private readonly writer: WorkflowWriter
   private readonly opts: RunnerOptions
   private readonly controller = new AbortController()
   private changes = 0
@@ -87,7 +86,7 @@ export class Runner {
 
   constructor(opts: RunnerOptions) {
     this.opts = opts
-    this.w = opts.writer
+    this.writer = opts.writer
     const ext = opts.signal
     if (ext) {
       if (ext.aborted) this.controller.abort(ext.reason)
@@ -102,35 +101,35 @@ export class Runner {
   }
 
   async run(): Promise<RunOutcome> {
-    const off = this.w.onChange(() => {
+    const off = this.writer.onChange(() => {
       this.emitNewEvents()
       this.bump()
     })
     try {
-      await this.w.watch()
+      await this.writer.watch()
       await this.recoverStale()
-      for (const phase of this.w.value.plan.phases) {
+      for (const phase of this.writer.value.plan.phases) {
         const r = await this.runPhase(phase)
         if (r) return await this.settleOutcome(r)
       }
-      await this.w.mutate((wf) => {
+      await this.writer.mutate((wf) => {
         if (wf.state === 'done') return SKIP
         wf.state = 'done'
-        wf.finished_at = now()
-        const took = Math.round((Date.parse(wf.finished_at) - Date.parse(wf.created_at)) / 1000)
+        wf.finishedAt = now()
+        const took = Math.round((Date.parse(wf.finishedAt) - Date.parse(wf.createdAt)) / 1000)
         addEvent(wf, {
           who: this.opts.who,
           type: 'done',
           message: `workflow done: ${Object.keys(wf.tasks).length} tasks in ${wf.plan.phases.length} phases (${took} s since it was created)`,
         })
       })
-      return {state: 'done', wf: this.w.value}
+      return {state: 'done', wf: this.writer.value}
     } catch (e) {
       this.controller.abort(e)
       throw this.fatal ?? e
     } finally {
       for (const s of this.progressSlots.values()) if (s.timer) clearTimeout(s.timer)
-      this.w.unwatch()
+      this.writer.unwatch()
       off()
       this.emitNewEvents()
     }
@@ -158,16 +157,16 @@ export class Runner {
       if (this.controller.signal.aborted) {
         await Promise.allSettled(running.values())
         if (this.fatal) throw this.fatal
-        return {state: 'interrupted', wf: this.w.value, reason: this.controller.signal.reason}
+        return {state: 'interrupted', wf: this.writer.value, reason: this.controller.signal.reason}
       }
-      const wf = this.w.value
+      const wf = this.writer.value
       const states = phase.tasks.map((t) => wf.tasks[t.id]!)
       if (running.size === 0 && states.every((s) => s.state === 'done')) {
         if (
           wf.currentPhase === phase.name &&
           !wf.events.some((e) => e.type === 'phase_done' && e.phase === phase.name)
         ) {
-          await this.w.mutate((x) => {
+          await this.writer.mutate((x) => {
             if (x.events.some((e) => e.type === 'phase_done' && e.phase === phase.name)) return SKIP
             addEvent(x, {
               who: this.opts.who,
@@ -184,7 +183,7 @@ export class Runner {
         const started = (x: WorkflowRecord) =>
           x.events.some((e) => e.type === 'phase_started' && e.phase === phase.name)
         if (wf.currentPhase !== phase.name || !started(wf)) {
-          await this.w.mutate((x) => {
+          await this.writer.mutate((x) => {
             if (x.currentPhase === phase.name && started(x)) return SKIP
             x.currentPhase = phase.name
             addEvent(x, {
@@ -232,14 +231,14 @@ export class Runner {
   private limitFor(phase: PlanPhase): number {
     if (phase.mode === 'sequential') return 1
     let n = Math.max(1, Math.floor(this.opts.parallelism ?? 10))
-    const diffPar = this.w.value.plan.desired?.settings?.diffParallelism
+    const diffPar = this.writer.value.plan.desired?.settings?.diffParallelism
     if (phase.name === 'diff' && typeof diffPar === 'number' && diffPar > 0) n = Math.min(n, diffPar)
     return n
   }
 
   private async phaseFailed(phase: PlanPhase, failed: TaskState[]): Promise<RunOutcome> {
-    const ks = this.w.value.keyspace
-    await this.w.mutate((wf) => {
+    const ks = this.writer.value.keyspace
+    await this.writer.mutate((wf) => {
       if (wf.state === 'failed') return SKIP
       wf.state = 'failed'
       const list = failed.map(
@@ -253,14 +252,14 @@ export class Runner {
         message: `phase ${phase.name} stopped: ${list.join('; ')}`,
       })
     })
-    const wf = this.w.value
+    const wf = this.writer.value
     return {state: 'failed', wf, failed: phase.tasks.map((t) => wf.tasks[t.id]!).filter((t) => t.state === 'failed')}
   }
 
   private async settleOutcome(r: RunOutcome): Promise<RunOutcome> {
-    if (r.state !== 'interrupted' || this.fatal instanceof WriterUnavailable) return r
+    if (r.state !== 'interrupted' || isErrorCode(this.fatal, WRITER_UNAVAILABLE)) return r
     const why = errorMessage(r.reason ?? 'interrupted')
-    await this.w.mutate((wf) => {
+    await this.writer.mutate((wf) => {
       if (wf.state === 'done') return SKIP
       wf.state = openGate(wf) ? 'waiting' : 'paused'
       addEvent(wf, {
@@ -269,15 +268,15 @@ export class Runner {
         message: `apply stopped (${why}); resume with shardform apply`,
       })
     })
-    return {...r, wf: this.w.value}
+    return {...r, wf: this.writer.value}
   }
 
   // ---- gates
 
   private async atGate(phase: PlanPhase, stage: GateStage, seen: number): Promise<RunOutcome | undefined> {
-    const ks = this.w.value.keyspace
+    const ks = this.writer.value.keyspace
     if (this.opts.autoApprove) {
-      await this.w.mutate((wf) => {
+      await this.writer.mutate((wf) => {
         if (openStage(wf, phase)?.gate !== stage.gate) return SKIP
         approve(wf, {phase: phase.name, stage: stage.stage, by: this.opts.who, via: 'auto-approve'})
       })
@@ -286,7 +285,7 @@ export class Runner {
     const command = approveCommand(ks, stage, this.opts.hints)
     if (this.waitingFor !== stage.gate) {
       this.waitingFor = stage.gate
-      await this.w.mutate((wf) => {
+      await this.writer.mutate((wf) => {
         if (openStage(wf, phase)?.gate !== stage.gate) return SKIP
         wf.state = 'waiting'
         for (const t of stage.tasks) if (wf.tasks[t]!.state === 'pending') wf.tasks[t]!.state = 'waiting_approval'
@@ -297,13 +296,13 @@ export class Runner {
           message: `waiting for approval: ${describeStage(stage)} — run: ${command}`,
         })
       })
-      if (openStage(this.w.value, phase)?.gate !== stage.gate) return undefined
+      if (openStage(this.writer.value, phase)?.gate !== stage.gate) return undefined
     }
     const ask = this.opts.ui?.askGate
     if (ask) {
       const ac = new AbortController()
       const stop = () => ac.abort()
-      const off = this.w.onChange((wf) => {
+      const off = this.writer.onChange((wf) => {
         if (stage.tasks.every((t) => isApproved(wf, t))) stop()
       })
       this.controller.signal.addEventListener('abort', stop, {once: true})
@@ -318,14 +317,14 @@ export class Runner {
         this.controller.signal.removeEventListener('abort', stop)
       }
       if (ac.signal.aborted) return undefined
-      if (!yes) return {state: 'waiting', wf: this.w.value, stage}
-      await this.w.mutate((wf) => {
+      if (!yes) return {state: 'waiting', wf: this.writer.value, stage}
+      await this.writer.mutate((wf) => {
         if (openStage(wf, phase)?.gate !== stage.gate) return SKIP
         approve(wf, {phase: phase.name, stage: stage.stage, by: this.opts.who, via: 'tty'})
       })
       return undefined
     }
-    if (this.opts.noWait) return {state: 'waiting', wf: this.w.value, stage}
+    if (this.opts.noWait) return {state: 'waiting', wf: this.writer.value, stage}
     await this.waitChange(seen)
     return undefined
   }
@@ -352,20 +351,20 @@ export class Runner {
     if (this.controller.signal.aborted) return
     const {who} = this.opts
     const by = this.opts.runBy ?? who
-    const attempt = (this.w.value.tasks[t.id]?.attempts ?? 0) + 1
+    const attempt = (this.writer.value.tasks[t.id]?.attempts ?? 0) + 1
     const startedAt = now()
     const own = (ts: TaskState | undefined) => ts?.state === 'running' && ts.attempts === attempt
-    await this.w.mutate((wf) => {
+    await this.writer.mutate((wf) => {
       const ts = wf.tasks[t.id]!
       if (own(ts)) return SKIP
       if (ts.state !== 'pending' && ts.state !== 'waiting_approval')
         throw new EngineError(`task ${t.id} is ${ts.state}; not starting it`)
       ts.state = 'running'
       ts.attempts = attempt
-      ts.started_at = startedAt
-      delete ts.finished_at
+      ts.startedAt = startedAt
+      delete ts.finishedAt
       delete ts.error
-      ts.runs = [...(ts.runs ?? []), {attempt, started_at: startedAt, by}]
+      ts.runs = [...(ts.runs ?? []), {attempt, startedAt, by}]
       trimRuns(ts)
       wf.state = 'running'
       addEvent(wf, {
@@ -377,10 +376,10 @@ export class Runner {
         message: attempt === 1 ? 'started' : `started attempt ${attempt} (resuming)`,
       })
     })
-    const wfNow = this.w.value
+    const wfNow = this.writer.value
     const signal = this.controller.signal
     const ctx: TaskContext = {
-      store: this.w.store,
+      store: this.writer.store,
       keyspace: wfNow.keyspace,
       workflowId: wfNow.id,
       plan: wfNow.plan,
@@ -388,23 +387,23 @@ export class Runner {
       task: t,
       attempt,
       resuming: attempt > 1,
-      checkpoint: <T>() => this.w.value.tasks[t.id]?.checkpoint as T | undefined,
+      checkpoint: <T>() => this.writer.value.tasks[t.id]?.checkpoint as T | undefined,
       saveCheckpoint: async (data: unknown) => {
-        await this.w.mutate((wf) => {
+        await this.writer.mutate((wf) => {
           const ts = wf.tasks[t.id]
           if (!own(ts))
             throw new EngineError(`task ${t.id} attempt ${attempt} is no longer running here; checkpoint not saved`)
           ts!.checkpoint = data
-          ts!.checkpoint_at = now()
+          ts!.checkpointAt = now()
         })
       },
       progress: (p) => this.progress(t.id, attempt, p),
       log: (message) => {
-        void this.w
+        void this.writer
           .mutate((wf) => addEvent(wf, {who, type: 'log', task: t.id, phase: phase.name, message: String(message)}))
           .catch((e) => this.fail(e))
       },
-      output: (id) => this.w.value.tasks[id]?.output,
+      output: (id) => this.writer.value.tasks[id]?.output,
       signal,
       services: this.opts.services,
     }
@@ -418,13 +417,13 @@ export class Runner {
       error = e
     }
     const lastProgress = this.stopProgress(t.id)
-    if (this.fatal instanceof WriterUnavailable) return // cannot write; the task stays `running` and resumes next time
+    if (isErrorCode(this.fatal, WRITER_UNAVAILABLE)) return // cannot write; the task stays `running` and resumes next time
     const finishedAt = now()
     const took = ((Date.parse(finishedAt) - Date.parse(startedAt)) / 1000).toFixed(1)
     const closeRun = (ts: TaskState, result: 'done' | 'failed' | 'interrupted', err?: string) => {
       const run = ts.runs?.findLast((r) => r.attempt === attempt)
       if (run) {
-        run.finished_at = finishedAt
+        run.finishedAt = finishedAt
         run.result = result
         if (err) run.error = err
       }
@@ -432,7 +431,7 @@ export class Runner {
     }
     if (error !== undefined) {
       if (signal.aborted) {
-        await this.w.mutate((wf) => {
+        await this.writer.mutate((wf) => {
           const ts = wf.tasks[t.id]
           if (!own(ts)) return SKIP
           ts!.state = 'pending'
@@ -453,7 +452,7 @@ export class Runner {
       if (isTopologyUnavailable(error) && (this.transient.get(t.id) ?? 0) < MAX_TRANSIENT_RETRIES) {
         this.transient.set(t.id, (this.transient.get(t.id) ?? 0) + 1)
         await sleep(1000)
-        await this.w.mutate((wf) => {
+        await this.writer.mutate((wf) => {
           const ts = wf.tasks[t.id]
           if (!own(ts)) return SKIP
           ts!.state = 'pending'
@@ -473,7 +472,7 @@ export class Runner {
       return
     }
     try {
-      await this.w.mutate((wf) => {
+      await this.writer.mutate((wf) => {
         const ts = wf.tasks[t.id]!
         if (ts.state === 'done' && ts.attempts === attempt) return SKIP // landed already (a retried write)
         if (!own(ts))
@@ -481,7 +480,7 @@ export class Runner {
             `task ${t.id} attempt ${attempt} is no longer running here (state ${ts.state}, attempt ${ts.attempts}); its result is not recorded`,
           )
         ts.state = 'done'
-        ts.finished_at = finishedAt
+        ts.finishedAt = finishedAt
         if (result.output !== undefined) ts.output = result.output
         closeRun(ts, 'done')
         addEvent(wf, {
@@ -494,12 +493,12 @@ export class Runner {
         })
       }, result.ops ?? [])
     } catch (e) {
-      if (!(e instanceof OpsConflict)) throw e
+      if (!isErrorCode(e, OPS_CONFLICT)) throw e
       await this.recordFailure(
         phase,
         t,
         attempt,
-        `its topology changes conflict with records changed meanwhile, so nothing of them was written (${e.message.replace(/^the topology changes were refused, nothing was written: /, '')})`,
+        `its topology changes conflict with records changed meanwhile, so nothing of them was written (${(e as ShardformError).detail})`,
         finishedAt,
         closeRun,
       )
@@ -517,12 +516,12 @@ export class Runner {
     finishedAt: string,
     closeRun: (ts: TaskState, r: 'failed', err: string) => void,
   ): Promise<void> {
-    await this.w.mutate((wf) => {
+    await this.writer.mutate((wf) => {
       const ts = wf.tasks[t.id]
       if (!(ts?.state === 'running' && ts.attempts === attempt)) return SKIP
       ts.state = 'failed'
       ts.error = message
-      ts.finished_at = finishedAt
+      ts.finishedAt = finishedAt
       closeRun(ts, 'failed', message)
       addEvent(wf, {
         at: finishedAt,
@@ -537,8 +536,8 @@ export class Runner {
 
   /** Tasks a dead apply left `running`: back to pending; they run again with resuming = true. */
   private async recoverStale(): Promise<void> {
-    if (!Object.values(this.w.value.tasks).some((t) => t.state === 'running')) return
-    await this.w.mutate((wf) => {
+    if (!Object.values(this.writer.value.tasks).some((t) => t.state === 'running')) return
+    await this.writer.mutate((wf) => {
       const stale = Object.values(wf.tasks).filter((t) => t.state === 'running')
       if (!stale.length) return SKIP
       for (const ts of stale) {
@@ -560,7 +559,7 @@ export class Runner {
 
   private progress(taskId: string, attempt: number, p: TaskProgress): void {
     const at = now()
-    this.opts.ui?.emit?.({kind: 'progress', workflow: this.w.value.id, task: taskId, at, progress: p})
+    this.opts.ui?.emit?.({kind: 'progress', workflow: this.writer.value.id, task: taskId, at, progress: p})
     let slot = this.progressSlots.get(taskId)
     if (!slot) this.progressSlots.set(taskId, (slot = {last: 0}))
     slot.pending = {...p, at}
@@ -574,7 +573,7 @@ export class Runner {
         s.pending = undefined
         s.last = Date.now()
         if (!pending) return
-        void this.w
+        void this.writer
           .mutate((wf) => {
             const ts = wf.tasks[taskId]
             if (!(ts?.state === 'running' && ts.attempts === attempt)) return SKIP
@@ -610,10 +609,10 @@ export class Runner {
 
   private emitNewEvents(): void {
     const emit = this.opts.ui?.emit
-    const events = this.w.value.events
+    const events = this.writer.value.events
     if (emit) {
       for (let i = this.emitted; i < events.length; i++)
-        emit({kind: 'event', workflow: this.w.value.id, event: events[i]!})
+        emit({kind: 'event', workflow: this.writer.value.id, event: events[i]!})
     }
     this.emitted = events.length
   }
@@ -622,5 +621,5 @@ export class Runner {
 const MAX_TRANSIENT_RETRIES = 30
 
 function isTopologyUnavailable(e: unknown): boolean {
-  return e instanceof TopoError && e.code === 'unavailable'
+  return isErrorCode(e, 'unavailable')
 }

@@ -8,17 +8,18 @@ import type {DesiredState} from '../plan/types.js'
 import {workflowsPrefix} from '../topo/paths.js'
 import type {TopoStore} from '../topo/store.js'
 import {canonicalJSON} from '../util/canonical.js'
+import {readWorkflowRecord} from './record.js'
 import {isFinished, type WorkflowRecord} from './types.js'
 import {currentPhase, EngineError, type CommandHints} from './workflow.js'
 
 /** Every workflow record in the topology, oldest first. */
 export async function listWorkflows(store: TopoStore, keyspace?: string): Promise<WorkflowRecord[]> {
-  const entries = await store.list<WorkflowRecord>(workflowsPrefix())
+  const entries = await store.list(workflowsPrefix())
   return entries
     .filter((e) => e.path.endsWith('/Workflow') && e.value && typeof e.value === 'object')
-    .map((e) => e.value)
+    .map((e) => readWorkflowRecord(e.value))
     .filter((w) => !keyspace || w.keyspace === keyspace)
-    .sort((a, b) => (a.created_at ?? '').localeCompare(b.created_at ?? '') || a.id.localeCompare(b.id))
+    .sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? '') || a.id.localeCompare(b.id))
 }
 
 export function unfinished(wfs: WorkflowRecord[], keyspace?: string): WorkflowRecord[] {

@@ -97,8 +97,8 @@ export function workflowStatus(wf: WorkflowRecord, lock: LockRecord | undefined,
         state,
         attempts: s?.attempts ?? 0,
         approved: ph.gate === 'none' || isApproved(wf, t.id),
-        ...(s?.started_at ? {started_at: s.started_at} : {}),
-        ...(s?.finished_at ? {finished_at: s.finished_at} : {}),
+        ...(s?.startedAt ? {started_at: s.startedAt} : {}),
+        ...(s?.finishedAt ? {finished_at: s.finishedAt} : {}),
         ...(s?.error ? {error: s.error} : {}),
         ...(s?.progress ? {progress: s.progress} : {}),
         ...(state === 'failed' ? {retry_command: retryCommand(wf.keyspace, t.id, hints)} : {}),
@@ -138,10 +138,10 @@ export function workflowStatus(wf: WorkflowRecord, lock: LockRecord | undefined,
     finished,
     layout: wf.plan.desired.file,
     source: wf.source,
-    created_at: wf.created_at,
-    created_by: wf.created_by,
-    updated_at: wf.updated_at,
-    ...(wf.finished_at ? {finished_at: wf.finished_at} : {}),
+    created_at: wf.createdAt,
+    created_by: wf.createdBy,
+    updated_at: wf.updatedAt,
+    ...(wf.finishedAt ? {finished_at: wf.finishedAt} : {}),
     ...(cur ? {current_phase: cur.name} : {}),
     lock: finished ? null : (lock ?? null),
     stopped,
@@ -182,9 +182,9 @@ export async function collectStatus(
     else pick.push(w)
   }
   for (const w of lastFinished.values()) {
-    if (!pick.some((p) => p.keyspace === w.keyspace && p.created_at > w.created_at)) pick.push(w)
+    if (!pick.some((p) => p.keyspace === w.keyspace && p.createdAt > w.createdAt)) pick.push(w)
   }
-  pick.sort((a, b) => a.keyspace.localeCompare(b.keyspace) || a.created_at.localeCompare(b.created_at))
+  pick.sort((a, b) => a.keyspace.localeCompare(b.keyspace) || a.createdAt.localeCompare(b.createdAt))
   const locks = new Map<string, LockRecord | undefined>()
   for (const ks of new Set(pick.map((w) => w.keyspace))) locks.set(ks, await store.readLock(ks))
   return Promise.all(

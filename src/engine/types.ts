@@ -60,7 +60,7 @@ export interface Runtime {
   check?(wf: WorkflowRecord, state: KeyspaceState): string[]
 }
 
-// ---- the workflow record: workflows/<id>/Workflow
+// ---- the workflow record: workflows/<id>/Workflow (stored camelCase; older snake_case records: see record.ts)
 
 export type WorkflowState = 'running' | 'waiting' | 'paused' | 'failed' | 'done' | 'cancelled'
 export type TaskStateName = 'pending' | 'waiting_approval' | 'running' | 'done' | 'failed'
@@ -68,10 +68,10 @@ export type GateStageName = 'first' | 'rest' | 'all'
 
 export interface TaskRun {
   attempt: number
-  started_at: string
+  startedAt: string
   /** user@host pid N of the apply that ran it. */
   by: string
-  finished_at?: string
+  finishedAt?: string
   result?: 'done' | 'failed' | 'interrupted'
   error?: string
 }
@@ -86,11 +86,11 @@ export interface TaskState {
   /** The last runs, oldest first (at most RUNS_KEPT). */
   runs?: TaskRun[]
   error?: string
-  started_at?: string
-  finished_at?: string
+  startedAt?: string
+  finishedAt?: string
   progress?: TaskProgress & {at: string}
   checkpoint?: unknown
-  checkpoint_at?: string
+  checkpointAt?: string
   output?: Record<string, unknown>
 }
 
@@ -153,12 +153,12 @@ export interface WorkflowRecord {
   approvals: Approval[]
   /** Append-only audit trail. */
   events: WorkflowEvent[]
-  created_at: string
-  created_by: string
-  updated_at: string
-  finished_at?: string
+  createdAt: string
+  createdBy: string
+  updatedAt: string
+  finishedAt?: string
   /** Set on every write: lets a writer whose write timed out tell whether it landed. */
-  write_id?: string
+  writeId?: string
 }
 
 export const FINISHED_STATES: ReadonlySet<WorkflowState> = new Set(['done', 'cancelled'])

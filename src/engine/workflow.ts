@@ -65,9 +65,9 @@ export function newWorkflowRecord(plan: Plan, source: WorkflowSource, who: strin
         message: `workflow created to apply ${what}: ${plan.summary.tasks} tasks in ${plan.phases.length} phases (plan fingerprint ${plan.fingerprint})`,
       },
     ],
-    created_at: at,
-    created_by: who,
-    updated_at: at,
+    createdAt: at,
+    createdBy: who,
+    updatedAt: at,
   }
 }
 
@@ -161,11 +161,6 @@ export function describeStage(st: GateStage): string {
   if (st.stage === 'all') return `phase ${st.phase} (${plural(st.tasks.length, 'task')})`
   if (st.stage === 'first') return `first task of ${st.phase} (${st.tasks[0]})`
   return `remaining ${plural(st.tasks.length, 'task')} of ${st.phase} (${listShort(st.tasks)})`
-}
-
-export function gateQuestion(st: GateStage): string {
-  const d = describeStage(st)
-  return `Approve ${d}? yes/no`
 }
 
 export interface CommandHints {
@@ -307,7 +302,7 @@ export function resetForRetry(wf: WorkflowRecord, taskId: string, who: string, h
   const prev = t.error
   t.state = 'pending'
   delete t.error
-  delete t.finished_at
+  delete t.finishedAt
   if (wf.state === 'failed') wf.state = 'paused'
   addEvent(wf, {
     who,

@@ -1,11 +1,12 @@
 // One serialised writer per workflow record: every change is a mutation function applied to the freshest record and
 // written with compare-and-swap, retried on conflict (someone approved meanwhile), so nobody's concurrent change is lost.
-// An unreachable topology is retried with backoff; after `unavailableTimeoutMs` the writer gives up (WriterUnavailable).
+// An unreachable topology is retried with backoff; after `unavailableTimeoutMs` the writer gives up (WRITER_UNAVAILABLE).
 import {randomBytes} from 'node:crypto'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {errorMessage} from '../errors.js'
+import {errorMessage, isErrorCode} from '../errors.js'
 import {workflowPath} from '../topo/paths.js'
-import {TopoError, type Entry, type TopoStore, type TxnOp} from '../topo/store.js'
+import type {Entry, TopoStore, TxnOp} from '../topo/store.js'
+import {readWorkflowEntry} from './record.js'
 import type {WorkflowRecord} from './types.js'
 import {EngineError} from './workflow.js'
 
@@ -13,14 +14,11 @@ import {EngineError} from './workflow.js'
 export const SKIP = Symbol('skip')
 export type Mutation = (wf: WorkflowRecord) => void | typeof SKIP
 
-export class WriterUnavailable extends EngineError {
-  override name = 'WriterUnavailable'
-}
-
-/** The executor's own ops were refused (their expected versions did not match); the workflow record was not changed. */
-export class OpsConflict extends EngineError {
-  override name = 'OpsConflict'
-}
+/** Error code: the topology stayed unreachable longer than the writer waits; the record is as last written. */
+export const WRITER_UNAVAILABLE = 'engine.writer_unavailable'
+/** Error code: the executor's own ops were refused (their expected versions did not match); the workflow record was
+ * not changed. The error's detail says why the store refused them. */
+export const OPS_CONFLICT = 'engine.ops_conflict'
 
 export interface WriterOptions {
   /** How long to keep retrying an unreachable topology (default 60 s). */
@@ -70,13 +68,13 @@ export class WorkflowWriter {
       return new WorkflowWriter(store, {path, value: wf, version}, opts)
     }
     await store.commit([{op: 'put', path, value: wf, version: null}, ...alsoOps])
-    const e = await store.get<WorkflowRecord>(path)
+    const e = readWorkflowEntry(await store.get(path))
     if (!e) throw new EngineError(`workflow ${wf.id} vanished right after it was created`)
     return new WorkflowWriter(store, e, opts)
   }
 
   static async load(store: TopoStore, id: string, opts: WriterOptions = {}): Promise<WorkflowWriter> {
-    const e = await store.get<WorkflowRecord>(workflowPath(id))
+    const e = readWorkflowEntry(await store.get(workflowPath(id)))
     if (!e) throw new EngineError(`workflow ${id} does not exist in ${store.url}.`)
     return new WorkflowWriter(store, e, opts)
   }
@@ -97,7 +95,7 @@ export class WorkflowWriter {
 
   /**
    * Apply `fn` to a copy of the freshest record and write it with CAS (plus `ops` in the same transaction). Retries on a
-   * conflict of the workflow record; throws OpsConflict when `ops` themselves conflict, WriterUnavailable when the
+   * conflict of the workflow record; throws OPS_CONFLICT when `ops` themselves conflict, WRITER_UNAVAILABLE when the
    * topology stays unreachable. Resolves with the record as written (or unchanged when fn returned SKIP).
    */
   mutate(fn: Mutation, ops: TxnOp[] = []): Promise<WorkflowRecord> {
@@ -109,7 +107,7 @@ export class WorkflowWriter {
   /** Re-read the record (queued behind pending writes) and adopt it when it changed. */
   refresh(): Promise<WorkflowRecord> {
     const run = this.queue.then(async () => {
-      const e = await this.withRetry('read the workflow record', () => this.store.get<WorkflowRecord>(this.path))
+      const e = await this.read()
       if (!e) throw new EngineError(`workflow record ${this.path} disappeared from ${this.store.url}; stop.`)
       this.adopt(e)
       return e.value
@@ -163,8 +161,8 @@ export class WorkflowWriter {
       const next = structuredClone(base.value)
       if (fn(next) === SKIP) return base.value
       const writeId = randomBytes(6).toString('hex')
-      next.updated_at = new Date().toISOString()
-      next.write_id = writeId
+      next.updatedAt = new Date().toISOString()
+      next.writeId = writeId
       const txn: TxnOp[] = [{op: 'put', path: this.path, value: next, version: base.version}, ...ops]
       let ambiguous = false
       let version: string | undefined
@@ -175,15 +173,15 @@ export class WorkflowWriter {
             else version = await this.store.update(this.path, next, base.version)
           } catch (e) {
             // A request that timed out may have been applied: find out below if the retry conflicts.
-            if (e instanceof TopoError && e.code === 'unavailable') ambiguous = true
+            if (isErrorCode(e, 'unavailable')) ambiguous = true
             throw e
           }
         })
       } catch (e) {
-        if (!(e instanceof TopoError && e.code === 'conflict')) throw e
-        const cur = await this.withRetry('read the workflow record', () => this.store.get<WorkflowRecord>(this.path))
+        if (!isErrorCode(e, 'conflict')) throw e
+        const cur = await this.read()
         if (!cur) throw new EngineError(`workflow record ${this.path} disappeared from ${this.store.url}; stop.`)
-        if (ambiguous && cur.value.write_id === writeId) {
+        if (ambiguous && cur.value.writeId === writeId) {
           // Our own earlier try landed.
           this.adopt(cur)
           return cur.value
@@ -195,7 +193,11 @@ export class WorkflowWriter {
           if (round > 1000) throw new EngineError(`workflow record ${this.path} keeps changing under us; stop.`)
           continue
         }
-        throw new OpsConflict(`the topology changes were refused, nothing was written: ${errorMessage(e)}`)
+        throw new EngineError('the topology changes were refused, nothing was written', {
+          code: OPS_CONFLICT,
+          detail: errorMessage(e),
+          cause: e,
+        })
       }
       this.adopt(version !== undefined ? {path: this.path, value: next, version} : await this.versionAfterWrite(next))
       return next
@@ -204,9 +206,14 @@ export class WorkflowWriter {
 
   /** commit() does not return versions: read the record back (if someone wrote right after us, theirs includes ours). */
   private async versionAfterWrite(_next: WorkflowRecord): Promise<Entry<WorkflowRecord>> {
-    const cur = await this.withRetry('read the workflow record', () => this.store.get<WorkflowRecord>(this.path))
+    const cur = await this.read()
     if (!cur) throw new EngineError(`workflow record ${this.path} disappeared from ${this.store.url}; stop.`)
     return cur
+  }
+
+  /** The stored record, in the current shape (see record.ts), retried while the topology is unreachable. */
+  private async read(): Promise<Entry<WorkflowRecord> | undefined> {
+    return readWorkflowEntry(await this.withRetry('read the workflow record', () => this.store.get(this.path)))
   }
 
   private async withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -216,18 +223,19 @@ export class WorkflowWriter {
       try {
         return await fn()
       } catch (e) {
-        if (!(e instanceof TopoError && e.code === 'unavailable')) throw e
+        if (!isErrorCode(e, 'unavailable')) throw e
         const waited = Date.now() - started
         if (waited >= this.unavailableTimeoutMs) {
-          throw new WriterUnavailable(
-            `cannot ${what}: the topology stayed unreachable for ${Math.round(waited / 1000)} s (${e.message}). ` +
+          throw new EngineError(
+            `cannot ${what}: the topology stayed unreachable for ${Math.round(waited / 1000)} s (${errorMessage(e)}). ` +
               `Stopped; the workflow is left as it was last written and resumes with \`shardform apply\` once the topology is back.`,
+            {code: WRITER_UNAVAILABLE, cause: e},
           )
         }
         if (Date.now() - this.lastUnavailableNote > 10_000) {
           this.lastUnavailableNote = Date.now()
           const left = Math.round((this.unavailableTimeoutMs - waited) / 1000)
-          this.onUnavailable?.(`cannot ${what} (${e.message}); retrying for up to ${left} s more`)
+          this.onUnavailable?.(`cannot ${what} (${errorMessage(e)}); retrying for up to ${left} s more`)
         }
         await sleep(Math.min(delay, Math.max(1, this.unavailableTimeoutMs - waited)))
         delay = Math.min(delay * 2, 2_000)

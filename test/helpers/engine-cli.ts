@@ -1,8 +1,10 @@
-// Run the built CLI (`node bin/run.js`) as a subprocess for engine integration tests, with the test runtime.
+// Run the built CLI as a subprocess for engine integration tests: through test/helpers/shardform-test-bin.mjs (the CLI
+// with the test runtime installed), or through bin/run.js (the data plane) when an environment asks for it.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {existsSync, statSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
+import {readWorkflowRecord} from '../../src/engine/record.js'
 import type {WorkflowRecord} from '../../src/engine/types.js'
 import {loadLayout} from '../../src/layout/index.js'
 import {initKeyspace} from '../../src/layout/init.js'
@@ -11,7 +13,8 @@ import type {TopoStore} from '../../src/topo/store.js'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 export const BIN = join(ROOT, 'bin/run.js')
-export const TEST_RUNTIME = join(ROOT, 'test/helpers/engine-runtime.mjs')
+/** bin/run.js with the test runtime (test/helpers/engine-runtime.mjs) installed in-process. */
+export const TEST_BIN = join(ROOT, 'test/helpers/shardform-test-bin.mjs')
 export const ONE_SHARD = 'plans/guestbook/1-shard.yaml'
 export const TWO_SHARDS = 'plans/guestbook/2-shards.yaml'
 export const FOUR_SHARDS = 'plans/guestbook/4-shards.yaml'
@@ -36,20 +39,18 @@ export interface CliResult {
   ms: number
 }
 
-/** Environment of a CLI run: this topology, the test runtime (unless runtime: false), no colour, nothing inherited. */
+/** Environments cliEnv made for the test runtime: their runs use TEST_BIN; any other runs bin/run.js (the data plane). */
+const testRuntimeEnvs = new WeakSet<NodeJS.ProcessEnv>()
+
+/** Environment of a CLI run: this topology, no colour, nothing inherited; the test runtime unless runtime: false. */
 export function cliEnv(
   topo: string,
   extra: Record<string, string | undefined> = {},
   runtime = true,
 ): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NO_COLOR: '1',
-    SHARDFORM_TOPO: topo,
-    ...(runtime ? {SHARDFORM_TEST_RUNTIME: TEST_RUNTIME} : {}),
-  }
+  const env: NodeJS.ProcessEnv = {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', SHARDFORM_TOPO: topo}
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v
+  if (runtime) testRuntimeEnvs.add(env)
   return env
 }
 
@@ -61,7 +62,8 @@ export class Cli {
   private readonly t0 = Date.now()
 
   constructor(args: string[], env: NodeJS.ProcessEnv) {
-    this.proc = spawn(process.execPath, [BIN, ...args], {cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe']})
+    const bin = testRuntimeEnvs.has(env) ? TEST_BIN : BIN
+    this.proc = spawn(process.execPath, [bin, ...args], {cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe']})
     this.proc.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()))
     this.proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()))
     this.exited = new Promise((ok) =>
@@ -109,9 +111,9 @@ export async function initGuestbook(topo: string): Promise<TopoStore> {
 }
 
 export async function workflows(store: TopoStore): Promise<WorkflowRecord[]> {
-  return (await store.list<WorkflowRecord>('workflows/'))
+  return (await store.list('workflows/'))
     .filter((e) => e.path.endsWith('/Workflow'))
-    .map((e) => e.value)
+    .map((e) => readWorkflowRecord(e.value))
 }
 
 export async function onlyWorkflow(store: TopoStore): Promise<WorkflowRecord> {

@@ -1,5 +1,5 @@
-// TEST ONLY runtime for the apply engine, loaded by the built CLI through SHARDFORM_TEST_RUNTIME=<this file>.
-// Plain JavaScript so `node bin/run.js` can import it without a TypeScript loader.
+// TEST ONLY runtime for the apply engine, installed in the built CLI by test/helpers/shardform-test-bin.mjs.
+// Plain JavaScript so that entry point can import it without a TypeScript loader.
 //
 // Every executor does real but simple work:
 // - records each start at test-starts/<workflow>/<task>/<attempt> (a plain put: shows re-runs and `resuming`),

@@ -198,7 +198,7 @@ export function recordProblems(wf: WorkflowRecord): string[] {
     out.push(`tasks ${Object.keys(wf.tasks).join(',')} do not match the plan's ${ids.join(',')}`)
   for (const t of Object.values(wf.tasks)) {
     if (!states.has(t.state)) out.push(`${t.id}: unknown state ${t.state}`)
-    if (t.state === 'done' && (!t.finished_at || t.attempts < 1)) out.push(`${t.id}: done without finished_at/attempts`)
+    if (t.state === 'done' && (!t.finishedAt || t.attempts < 1)) out.push(`${t.id}: done without finishedAt/attempts`)
     if (t.state === 'failed' && !t.error) out.push(`${t.id}: failed without an error`)
     for (const r of t.runs ?? [])
       if (r.attempt > t.attempts) out.push(`${t.id}: run of attempt ${r.attempt} > attempts ${t.attempts}`)

@@ -1,4 +1,5 @@
-// The apply engine through the real CLI (node bin/run.js) against a real etcd, with the test runtime's executors:
+// The apply engine through the built CLI (test/helpers/shardform-test-bin.mjs: bin/run.js with the test runtime
+// installed) against a real etcd, with the test runtime's executors:
 // the keyspace lock between concurrent applies, stale saved plans, gates with --no-wait and approvals from another
 // process, retry, status, history, force-unlock, the resume check.
 import {mkdtemp, rm} from 'node:fs/promises'

@@ -9,7 +9,7 @@ import {approveWorkflow} from '../../src/engine/commands.js'
 import {Runner, type RunnerEvent} from '../../src/engine/runner.js'
 import type {WorkflowRecord} from '../../src/engine/types.js'
 import {addEvent, approve, newWorkflowRecord, resetForRetry, type GateStage} from '../../src/engine/workflow.js'
-import {WorkflowWriter, WriterUnavailable} from '../../src/engine/writer.js'
+import {WorkflowWriter, WRITER_UNAVAILABLE} from '../../src/engine/writer.js'
 import {FileTopoStore} from '../../src/topo/file.js'
 import {fixture, FlakyStore, makePlan, Recorder, untilAborted, until, type Fixture} from '../helpers/engine.js'
 
@@ -68,7 +68,7 @@ describe('phases and tasks', () => {
     }
     const wf = await fx.read()
     expect(wf.state).toBe('done')
-    expect(wf.finished_at).toBeTruthy()
+    expect(wf.finishedAt).toBeTruthy()
     expect(
       Object.values(wf.tasks).every((t) => t.state === 'done' && t.attempts === 1 && t.runs?.[0]?.result === 'done'),
     ).toBe(true)
@@ -367,7 +367,7 @@ describe('retry, resume, interruption', () => {
         ...wf.tasks['clone/t0']!,
         state: 'running',
         attempts: 1,
-        runs: [{attempt: 1, started_at: new Date().toISOString(), by: 'dead@host pid 1'}],
+        runs: [{attempt: 1, startedAt: new Date().toISOString(), by: 'dead@host pid 1'}],
       }
       wf.tasks['clone/t1'] = {...wf.tasks['clone/t1']!, state: 'done', attempts: 1}
     })
@@ -562,9 +562,9 @@ describe('an unreachable topology', () => {
         f.store.down = true
         await ctx.saveCheckpoint({x: 1})
       })
-      await expect(new Runner({writer, runtime: rec.runtime(), who: 'tester@host'}).run()).rejects.toThrow(
-        WriterUnavailable,
-      )
+      await expect(new Runner({writer, runtime: rec.runtime(), who: 'tester@host'}).run()).rejects.toMatchObject({
+        code: WRITER_UNAVAILABLE,
+      })
       f.store.down = false
       const wf = (await f.inner.get<WorkflowRecord>(`workflows/${f.wf.id}/Workflow`))!.value
       expect(wf.tasks['clone/t0']!.state).toBe('running') // resumes (resuming = true) on the next apply

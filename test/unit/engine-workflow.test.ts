@@ -1,15 +1,14 @@
 // Pure parts of the engine: gate stages and texts, which workflow apply picks, status model and text, exit codes.
 import {describe, expect, it} from 'vitest'
 import {decideForLayout, decideForPlanFile, decideNoArg} from '../../src/engine/select.js'
-import {describeResult, EXIT} from '../../src/engine/session.js'
-import {renderStatus} from '../../src/engine/render-status.js'
-import {formatProgress} from '../../src/engine/render.js'
+import {describeResult, EXIT, gateQuestion} from '../../src/cli/views/session.js'
+import {renderStatus} from '../../src/cli/views/status.js'
+import {formatProgress} from '../../src/cli/views/format.js'
 import {workflowStatus} from '../../src/engine/status.js'
 import type {WorkflowRecord} from '../../src/engine/types.js'
 import {
   approve,
   approveCommand,
-  gateQuestion,
   gateStages,
   newWorkflowId,
   newWorkflowRecord,

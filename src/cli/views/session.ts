@@ -1,25 +1,26 @@
-// The terminal side of apply/retry: renderer choice, questions on a TTY, Ctrl-C, and what each outcome prints and exits
-// with. Kept out of src/cli so commands stay thin, and out of the runner so it stays testable.
-import {TopoError} from '../topo/store.js'
-import type {Colors} from '../util/color.js'
-import type {ApplyResult, ApplyUI} from './apply.js'
-import {askYesNo, ask, canPrompt, PromptInterrupted} from './prompt.js'
-import {JsonRenderer, PlainRenderer, TtyRenderer, type ApplyRenderer} from './render.js'
+// The terminal side of apply/retry: the view, questions on a TTY, Ctrl-C, and what each outcome prints and exits
+// with. The engine calls back through ApplyUI and knows nothing of this.
+import type {ApplyResult, ApplyUI} from '../../engine/apply.js'
 import {
   approveCommand,
   describeStage,
-  gateQuestion,
   plural,
   resumeCommand,
   retryCommand,
   type CommandHints,
-} from './workflow.js'
+  type GateStage,
+} from '../../engine/workflow.js'
+import {isErrorCode} from '../../errors.js'
+import type {ApplyView, RunResult} from './apply.js'
+import {askYesNo, ask, canPrompt, PROMPT_INTERRUPTED} from './prompt.js'
 
 export const EXIT = {ok: 0, error: 1, waiting: 3, interrupted: 130} as const
 
 export interface SessionOptions {
+  /** What the run shows (the command chooses: applyView()). */
+  view: ApplyView
+  /** Questions go to stderr when stdout carries JSON. */
   json: boolean
-  colors: Colors
   hints: CommandHints
   autoApprove: boolean
   topoUrl: string
@@ -29,7 +30,7 @@ export interface SessionOptions {
 
 export interface Session {
   ui: ApplyUI
-  renderer: ApplyRenderer
+  view: ApplyView
   /** Aborted on Ctrl-C / SIGTERM (or Ctrl-C at a question). */
   signal: AbortSignal
   /** Print the outcome; returns the exit code. */
@@ -39,11 +40,7 @@ export interface Session {
 
 export function startSession(opts: SessionOptions): Session {
   const interactive = (opts.interactive ?? canPrompt()) && !opts.autoApprove
-  const renderer: ApplyRenderer = opts.json
-    ? new JsonRenderer(process.stdout)
-    : process.stdout.isTTY
-      ? new TtyRenderer(process.stdout, opts.colors)
-      : new PlainRenderer(process.stdout, opts.colors)
+  const {view} = opts
   const promptOut = opts.json ? process.stderr : process.stdout
   const ac = new AbortController()
   let signals = 0
@@ -64,23 +61,23 @@ export function startSession(opts: SessionOptions): Session {
 
   /** Ask with the live view paused. Ctrl-C at a question stops apply like Ctrl-C anywhere; `onCtrlC` answers for it. */
   const question = async <T>(fn: () => Promise<T>, onCtrlC?: T, quiet = false): Promise<T> => {
-    renderer.suspend()
+    view.suspend()
     try {
       return await fn()
     } catch (e) {
-      if (!(e instanceof PromptInterrupted)) throw e
+      if (!isErrorCode(e, PROMPT_INTERRUPTED)) throw e
       if (!quiet) onSignal('SIGINT')
       if (onCtrlC === undefined) throw e
       return onCtrlC
     } finally {
-      renderer.resume()
+      view.resume()
     }
   }
 
   const ui: ApplyUI = {
-    emit: (ev) => renderer.emit(ev),
-    info: (m) => renderer.info(m),
-    showPlan: (p, source) => renderer.plan(p, source, opts.topoUrl),
+    emit: (ev) => view.emit(ev),
+    info: (m) => view.info(m),
+    showPlan: (p, source) => view.plan(p, source, opts.topoUrl),
     ...(interactive
       ? {
           confirm: () =>
@@ -105,33 +102,28 @@ export function startSession(opts: SessionOptions): Session {
 
   const finish = (r: ApplyResult): number => {
     const {code, lines, err} = describeResult(r, opts.hints)
-    if (renderer instanceof JsonRenderer) {
-      renderer.object({
-        type: 'result',
-        state: r.state,
-        exit_code: code,
-        ...('wf' in r ? {workflow: r.wf.id} : {}),
-        message: [...lines, ...err].join('\n'),
-      })
-    } else {
-      for (const l of lines) renderer.line(l)
-      renderer.close()
-      for (const l of err) process.stderr.write(l + '\n')
-    }
+    const result: RunResult = {state: r.state, exitCode: code, lines, errors: err}
+    if ('wf' in r) result.workflow = r.wf.id
+    view.result(result)
     return code
   }
 
   return {
     ui,
-    renderer,
+    view,
     signal: ac.signal,
     finish,
     dispose: () => {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
-      renderer.close()
+      view.close()
     },
   }
+}
+
+/** The question asked at a gate on a terminal. */
+export function gateQuestion(stage: GateStage): string {
+  return `Approve ${describeStage(stage)}? yes/no`
 }
 
 /** What an outcome prints (stdout lines, stderr lines) and its exit code. */
@@ -176,8 +168,8 @@ export function describeResult(r: ApplyResult, hints: CommandHints): {code: numb
         err: [],
       }
     case 'interrupted': {
-      if (r.reason instanceof TopoError && r.reason.code === 'lock_lost') {
-        return {code: EXIT.error, lines: [], err: [`Error: ${r.reason.message}`]}
+      if (isErrorCode(r.reason, 'lock_lost')) {
+        return {code: EXIT.error, lines: [], err: [`Error: ${(r.reason as Error).message}`]}
       }
       return {code: EXIT.interrupted, lines: [], err: [`Stopped. Resume with: ${resumeCommand(hints)}`]}
     }

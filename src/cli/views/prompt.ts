@@ -1,14 +1,12 @@
 // Questions on the terminal with node:readline. Never prompts when stdin is not a TTY.
 import {createInterface} from 'node:readline'
-import {EngineError} from './workflow.js'
+import {EngineError} from '../../engine/workflow.js'
+import {ShardformError} from '../../errors.js'
 
-/** Ctrl-C while a question was open. */
-export class PromptInterrupted extends Error {
-  override name = 'PromptInterrupted'
-  constructor() {
-    super('interrupted')
-  }
-}
+/** Error code: Ctrl-C while a question was open. */
+export const PROMPT_INTERRUPTED = 'cli.prompt_interrupted'
+
+const interrupted = () => new ShardformError('interrupted', {code: PROMPT_INTERRUPTED, exitCode: 130})
 
 export function canPrompt(): boolean {
   return Boolean(process.stdin.isTTY)
@@ -44,10 +42,10 @@ export function ask(question: string, opts: AskOptions = {}): Promise<string> {
     rl.on('SIGINT', () =>
       finish(() => {
         output.write('\n')
-        reject(new PromptInterrupted())
+        reject(interrupted())
       }),
     )
-    rl.on('close', () => finish(() => reject(new PromptInterrupted())))
+    rl.on('close', () => finish(() => reject(interrupted())))
     rl.question(question.endsWith(' ') ? question : question + ' ', (answer) => finish(() => resolve(answer.trim())))
   })
 }

@@ -1,94 +1,42 @@
-// What `apply` prints while it runs: a live tree on a TTY, plain timestamped lines otherwise, JSON lines with --json.
-// Rendering only; the runner knows nothing of it.
-import {planToJSON, renderPlanText} from '../plan/render.js'
-import type {Plan} from '../plan/types.js'
-import type {Colors} from '../util/color.js'
-import {printable} from '../util/printable.js'
-import type {RunnerEvent} from './runner.js'
-import type {TaskProgress, WorkflowEvent, WorkflowSource} from './types.js'
+// What `apply` and `retry` show while they run (after Terraform's views): one ApplyView interface, with a live tree on
+// a TTY, plain timestamped lines otherwise, and JSON lines with --json. The command chooses; the engine only emits.
+import type {RunnerEvent} from '../../engine/runner.js'
+import type {TaskProgress, WorkflowEvent, WorkflowSource} from '../../engine/types.js'
+import {planToJSON, renderPlanText} from '../../plan/render.js'
+import type {Plan} from '../../plan/types.js'
+import type {Colors} from '../../util/color.js'
+import {clock, eventText, formatProgress} from './format.js'
 
-export interface ApplyRenderer {
+/** How a run ended, as the session words it. */
+export interface RunResult {
+  state: string
+  exitCode: number
+  workflow?: string
+  /** For stdout. */
+  lines: string[]
+  /** For stderr. */
+  errors: string[]
+}
+
+export interface ApplyView {
   emit(ev: RunnerEvent): void
   info(message: string): void
   plan(p: Plan, source: WorkflowSource, topoUrl: string): void
-  /** Print a final line (result, error hint). */
-  line(text: string): void
+  /** How the run ended (the last thing shown). */
+  result(r: RunResult): void
   /** Stop redrawing while a question is open. */
   suspend(): void
   resume(): void
   close(): void
 }
 
-// ---- shared formatting
-
-export function clock(iso: string | undefined): string {
-  if (!iso) return '--:--:--'
-  const d = new Date(iso)
-  const p = (n: number) => String(n).padStart(2, '0')
-  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`
-}
-
-/** "2026-11-26 10:15:00" in local time. */
-export function dateTime(iso: string | undefined): string {
-  if (!iso) return '-'
-  const d = new Date(iso)
-  const p = (n: number) => String(n).padStart(2, '0')
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${clock(iso)}`
-}
-
-function num(n: number): string {
-  return Number.isInteger(n) ? String(n) : n.toFixed(1)
-}
-
-export function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return '?'
-  if (s < 60) return `${Math.round(s)}s`
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
-}
-
-/** "120000/1000000 rows, 98000 rows/s, ETA 9s, lag 0.4s" */
-export function formatProgress(p: TaskProgress | undefined, sep = ', '): string {
-  if (!p) return ''
-  const unit = p.unit ?? ''
-  const parts: string[] = []
-  if (p.done !== undefined)
-    parts.push(`${num(p.done)}${p.total !== undefined ? `/${num(p.total)}` : ''}${unit ? ` ${unit}` : ''}`)
-  if (p.rate !== undefined) parts.push(`${num(Math.round(p.rate))} ${unit || 'items'}/s`)
-  if (p.etaSeconds !== undefined) parts.push(`ETA ${formatSeconds(p.etaSeconds)}`)
-  if (p.lagSeconds !== undefined) parts.push(`lag ${num(p.lagSeconds)}s`)
-  if (p.lagEvents !== undefined) parts.push(`${num(p.lagEvents)} events behind`)
-  if (p.message) parts.push(printable(p.message))
-  return parts.join(sep)
-}
-
-/** One human line for a workflow event (without the time). Messages can quote names read from MySQL (tables,
- * triggers): control characters in them are shown escaped, never sent raw to the terminal. */
-export function eventText(e: WorkflowEvent): string {
-  const msg = printable(e.message)
-  switch (e.type) {
-    case 'task_started':
-    case 'task_done':
-    case 'task_interrupted':
-    case 'task_failed':
-    case 'log':
-      return `${e.task}: ${msg}`
-    case 'waiting':
-      return msg.replace(/^waiting for approval/, 'Waiting for approval')
-    case 'approved':
-      return `${msg.replace(/^approved/, 'Approved')} by ${e.who}`
-    default:
-      return msg.charAt(0).toUpperCase() + msg.slice(1)
-  }
-}
-
 // ---- plain lines (no TTY)
 
-export class PlainRenderer implements ApplyRenderer {
+export class PlainApplyView implements ApplyView {
   private readonly lastProgress = new Map<string, number>()
   constructor(
     private readonly out: NodeJS.WritableStream,
-    private readonly c: Colors,
+    private readonly colors: Colors,
     private readonly progressEveryMs = 5000,
   ) {}
 
@@ -104,7 +52,7 @@ export class PlainRenderer implements ApplyRenderer {
     const e = ev.event
     if (e.type === 'resumed') return // said by info()
     if (e.type === 'task_started') this.lastProgress.set(e.task ?? '', Date.now())
-    this.write(`[${clock(e.at)}] ${paintEvent(this.c, e, eventText(e))}`)
+    this.write(`[${clock(e.at)}] ${paintEvent(this.colors, e, eventText(e))}`)
   }
 
   info(message: string): void {
@@ -112,15 +60,16 @@ export class PlainRenderer implements ApplyRenderer {
   }
 
   plan(p: Plan, source: WorkflowSource, topoUrl: string): void {
-    if (source.kind === 'layout') this.write(renderPlanText(p, this.c, topoUrl).trimEnd())
+    if (source.kind === 'layout') this.write(renderPlanText(p, this.colors, topoUrl).trimEnd())
     else
       this.write(
         `Applying saved plan ${source.file} (made ${p.created_at} from ${p.desired.file}): ${p.summary.tasks} tasks in ${p.phases.length} phases.`,
       )
   }
 
-  line(text: string): void {
-    this.write(text)
+  result(r: RunResult): void {
+    for (const l of r.lines) this.write(l)
+    for (const l of r.errors) process.stderr.write(l + '\n')
   }
 
   suspend(): void {}
@@ -148,7 +97,7 @@ interface LiveTask {
   progress?: TaskProgress
 }
 
-export class TtyRenderer implements ApplyRenderer {
+export class TtyApplyView implements ApplyView {
   private readonly running = new Map<string, LiveTask>()
   private drawn = 0
   private timer?: NodeJS.Timeout
@@ -158,7 +107,7 @@ export class TtyRenderer implements ApplyRenderer {
 
   constructor(
     private readonly out: NodeJS.WriteStream,
-    private readonly c: Colors,
+    private readonly colors: Colors,
     private readonly minRedrawMs = 250,
   ) {}
 
@@ -175,7 +124,7 @@ export class TtyRenderer implements ApplyRenderer {
     if (e.type === 'task_started' && e.task) this.running.set(e.task, {id: e.task, since: e.at})
     if ((e.type === 'task_done' || e.type === 'task_failed' || e.type === 'task_interrupted') && e.task)
       this.running.delete(e.task)
-    this.print(`[${clock(e.at)}] ${paintEvent(this.c, e, eventText(e))}`)
+    this.print(`[${clock(e.at)}] ${paintEvent(this.colors, e, eventText(e))}`)
   }
 
   info(message: string): void {
@@ -183,15 +132,17 @@ export class TtyRenderer implements ApplyRenderer {
   }
 
   plan(p: Plan, source: WorkflowSource, topoUrl: string): void {
-    if (source.kind === 'layout') this.print(renderPlanText(p, this.c, topoUrl).trimEnd())
+    if (source.kind === 'layout') this.print(renderPlanText(p, this.colors, topoUrl).trimEnd())
     else
       this.print(
         `Applying saved plan ${source.file} (made ${p.created_at} from ${p.desired.file}): ${p.summary.tasks} tasks in ${p.phases.length} phases.`,
       )
   }
 
-  line(text: string): void {
-    this.print(text)
+  result(r: RunResult): void {
+    for (const l of r.lines) this.print(l)
+    this.close()
+    for (const l of r.errors) process.stderr.write(l + '\n')
   }
 
   suspend(): void {
@@ -236,7 +187,7 @@ export class TtyRenderer implements ApplyRenderer {
   private draw(): void {
     if (this.suspended || this.running.size === 0) return
     const width = this.out.columns || 100
-    const lines = [this.c.dim(`  running${this.phase ? ` (${this.phase})` : ''}:`)]
+    const lines = [this.colors.dim(`  running${this.phase ? ` (${this.phase})` : ''}:`)]
     for (const t of this.running.values()) {
       const secs = Math.round((Date.now() - Date.parse(t.since)) / 1000)
       const text = `    ▸ ${t.id}  ${formatProgress(t.progress, '  ') || `${secs}s`}`
@@ -250,7 +201,7 @@ export class TtyRenderer implements ApplyRenderer {
 
 // ---- JSON lines (--json)
 
-export class JsonRenderer implements ApplyRenderer {
+export class JsonApplyView implements ApplyView {
   constructor(private readonly out: NodeJS.WritableStream) {}
 
   emit(ev: RunnerEvent): void {
@@ -270,17 +221,29 @@ export class JsonRenderer implements ApplyRenderer {
     this.write({type: 'plan', source, plan: planToJSON(p)})
   }
 
-  line(): void {}
+  result(r: RunResult): void {
+    this.write({
+      type: 'result',
+      state: r.state,
+      exit_code: r.exitCode,
+      ...(r.workflow ? {workflow: r.workflow} : {}),
+      message: [...r.lines, ...r.errors].join('\n'),
+    })
+  }
+
   suspend(): void {}
   resume(): void {}
   close(): void {}
 
-  /** A final object ({type: 'result', …}). */
-  object(v: Record<string, unknown>): void {
-    this.write(v)
-  }
-
   private write(v: Record<string, unknown>): void {
     this.out.write(JSON.stringify(v) + '\n')
   }
+}
+
+export type ApplyViewKind = 'json' | 'tty' | 'plain'
+
+/** The view for an output: JSON lines when asked, the live tree on a terminal, plain lines otherwise. */
+export function applyView(kind: ApplyViewKind, out: NodeJS.WriteStream, c: Colors): ApplyView {
+  if (kind === 'json') return new JsonApplyView(out)
+  return kind === 'tty' ? new TtyApplyView(out, c) : new PlainApplyView(out, c)
 }
