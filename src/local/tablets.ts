@@ -2,7 +2,7 @@
 // never part of it: a tablet names the variables that hold them (passwordEnv, adminPasswordEnv), like its record.
 import {ShardformError} from '../errors.js'
 import type {Layout} from '../layout/types.js'
-import {tabletRecord} from '../topo/build.js'
+import {tabletRecord} from '../layout/records.js'
 import type {TabletRecord} from '../topo/records.js'
 
 /** Where a tablet sits: keyspace, shard, role, port, database. */

@@ -46,13 +46,15 @@ function summary(w: WorkflowLike): ActiveWorkflow {
   }
 }
 
+function createdAt(w: WorkflowLike): string {
+  return w.createdAt ?? w.created_at ?? ''
+}
+
 export async function readKeyspaceState(store: TopoStore, keyspace: string): Promise<KeyspaceState | undefined> {
   const records = await readKeyspaceRecords<WorkflowLike>(store, keyspace)
   if (!records) return undefined
   const {workflows, ...topology} = records
-  const finished = workflows
-    .filter(isFinishedWorkflow)
-    .sort((a, b) => String(a.created_at ?? '').localeCompare(String(b.created_at ?? '')))
+  const finished = workflows.filter(isFinishedWorkflow).sort((a, b) => createdAt(a).localeCompare(createdAt(b)))
   const last = finished[finished.length - 1]
   return {
     ...topology,

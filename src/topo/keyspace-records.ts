@@ -8,6 +8,8 @@ export interface WorkflowHeader {
   id: string
   keyspace: string
   state: string
+  createdAt?: string
+  /** How records written before the fields became camelCase name it. */
   created_at?: string
 }
 
