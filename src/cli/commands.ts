@@ -11,6 +11,7 @@ import Status from './status.js'
 import TopoExport from './topo/export.js'
 import TopoInit from './topo/init.js'
 import TopoShow from './topo/show.js'
+import Validate from './validate.js'
 import Vindex from './vindex.js'
 import Exec from './exec.js'
 import Load from './load.js'
@@ -31,6 +32,7 @@ export const COMMANDS = {
   'force-unlock': ForceUnlock,
   route: Route,
   vindex: Vindex,
+  validate: Validate,
   'topo:init': TopoInit,
   'topo:show': TopoShow,
   'topo:export': TopoExport,
