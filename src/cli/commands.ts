@@ -3,6 +3,7 @@ import Apply from './apply.js'
 import Approve from './approve.js'
 import ForceUnlock from './force-unlock.js'
 import History from './history.js'
+import LayoutExport from './layout/export.js'
 import Plan from './plan.js'
 import Retry from './retry.js'
 import Route from './route.js'
@@ -36,6 +37,7 @@ export const COMMANDS = {
   'topo:init': TopoInit,
   'topo:show': TopoShow,
   'topo:export': TopoExport,
+  'layout:export': LayoutExport,
   'local:up': LocalUp,
   'local:status': LocalStatus,
   'local:down': LocalDown,
