@@ -63,20 +63,32 @@ export function rerouteAll(serving: string[], groups: ReshardGroup[]): boolean {
   return groups.length === 1 && serving.every((s) => groups[0].sources.includes(s))
 }
 
+/** Why the plan's data movement does not make the change safe. */
+function whyNotMoved(serving: string[], groups: ReshardGroup[]): string {
+  if (!groups.length) return 'This plan moves no data.'
+  if (rerouteAll(serving, groups))
+    // The copy would be right, but apply_vschema is the first phase and the router reads the vschema at once.
+    return "This plan's reshard would copy every row to the right new shard (the copy routes with the new vschema), but apply_vschema runs first: from then until migrate_primary the router would send reads, updates and deletes of existing rows to the wrong serving shard."
+  const sources = new Set(groups.flatMap((g) => g.sources))
+  const kept = serving.filter((s) => !sources.has(s))
+  return kept.length
+    ? `This plan's reshard leaves the rows of ${kept.join(', ')} where they are.`
+    : `This plan's reshard has ${groups.length} groups, and each copies rows only among its own destinations.`
+}
+
 export function vschemaRefusal(input: SafetyInput): Refusal | undefined {
   const {keyspace, file, current, desired, serving, groups} = input
   if (serving.length <= 1) return undefined // all rows live on the one shard whatever the vschema says
   const shardingFlips = current.sharded !== desired.sharded
   const moved = movedTables(current, desired)
   if (!shardingFlips && !moved.length) return undefined
-  if (rerouteAll(serving, groups)) return undefined
   const why = shardingFlips
     ? `the vschema becomes ${desired.sharded ? 'sharded' : 'unsharded'}`
     : moved.map(([t, b, a]) => `table "${t}": primary vindex ${b} → ${a}`).join('; ')
   const tables = moved.length ? moved.map(([t]) => `"${t}"`).join(', ') : 'every table'
   return {
     summary: `${file}: refusing a vschema change that moves existing rows of ${tables} to other shards of keyspace "${keyspace}" (${why})`,
-    detail: `Keyspace "${keyspace}" holds data on ${serving.length} shards (${serving.join(', ')}). After this change the router would look for existing rows on the shard the new vschema names, not where they are; this plan ${groups.length ? 'does not copy every row again (it must reshard all serving shards in one group)' : 'moves no data'}.`,
-    hint: `Keep the current primary vindex of ${tables} in ${file}; to re-shard by another vindex, reshard the whole keyspace in one plan (every current shard a source, e.g. ${serving.join(', ')} → new shards) with the new vschema, or merge to one shard first.`,
+    detail: `Keyspace "${keyspace}" holds data on ${serving.length} shards (${serving.join(', ')}); after this change the router would look for existing rows on the shard the new vschema names, not where they are. ${whyNotMoved(serving, groups)}`,
+    hint: `Keep the current vschema of ${tables} in ${file}. To change it, go through one shard: merge the keyspace to shard "0" with the current vschema, then apply a layout that splits it with the new one (with one shard serving, every row is found whatever the vschema says).`,
   }
 }

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {plan, PlanError} from '../../src/plan/index.js'
-import {movedTables, vschemaRefusal} from '../../src/plan/vschema-safety.js'
+import {movedTables, rerouteAll, vschemaRefusal} from '../../src/plan/vschema-safety.js'
 import type {VSchema} from '../../src/keyspace/vschema.js'
 import {isErrorCode} from '../../src/errors.js'
 import {guestbook, stateOf} from '../helpers/state.js'
@@ -51,7 +51,8 @@ describe('vschema safety: refused while rows live on several shards', () => {
     expect(err!.summary).toContain('"messages"')
     expect(err!.summary).toContain('hash of page → xxhash of page')
     expect(err!.detail).toContain('2 shards (-80, 80-)')
-    expect(err!.hint).toContain('reshard the whole keyspace')
+    expect(err!.detail).toContain('This plan moves no data.')
+    expect(err!.hint).toContain('merge the keyspace to shard "0" with the current vschema')
   })
 
   it('primary vindex type changes', () => {
@@ -94,11 +95,26 @@ describe('vschema safety: refused while rows live on several shards', () => {
 
   it('a reshard that keeps one serving shard does not copy its rows again', () => {
     const e = refusal(TWO, BASE, ['-80', '80-c0', 'c0-'], vs('    hash: { type: xxhash }', MESSAGES))
-    expect(e.detail).toContain('does not copy every row again')
+    expect(e.detail).toContain('leaves the rows of -80 where they are')
   })
 
   it('a reshard in two groups routes each group only among its own destinations', () => {
-    refusal(TWO, BASE, ['-40', '40-80', '80-c0', 'c0-'], vs('    hash: { type: xxhash }', MESSAGES))
+    const e = refusal(TWO, BASE, ['-40', '40-80', '80-c0', 'c0-'], vs('    hash: { type: xxhash }', MESSAGES))
+    expect(e.detail).toContain('2 groups')
+  })
+
+  it('a reshard of every serving shard in one group: the copy is right, but the router switches vschema first', () => {
+    const to = vs('    hash: { type: xxhash }', MESSAGES)
+    for (const shards of [['-55', '55-aa', 'aa-'], ['0']]) {
+      const e = refusal(TWO, BASE, shards, to)
+      expect(e.detail).toContain('apply_vschema runs first')
+    }
+  })
+
+  it('the safe route: merge with the current vschema, then split with the new one', () => {
+    const to = vs('    hash: { type: xxhash }', MESSAGES)
+    expect(allowed(TWO, BASE, ['0'], BASE).kind).toBe('reshard')
+    expect(allowed(['0'], BASE, TWO, to).kind).toBe('reshard')
   })
 
   it('sharded → unsharded with several shards serving (pure check)', () => {
@@ -156,12 +172,11 @@ describe('vschema safety: allowed', () => {
     expect(p.kind).toBe('reshard')
   })
 
-  it('a reshard of every serving shard in one group re-routes every row with the new vschema', () => {
-    const to = vs('    hash: { type: xxhash }', MESSAGES)
-    expect(allowed(TWO, BASE, ['-55', '55-aa', 'aa-'], to).groups).toEqual([
-      {range: '0', sources: ['-80', '80-'], destinations: ['-55', '55-aa', 'aa-']},
-    ])
-    expect(allowed(TWO, BASE, ['0'], to).kind).toBe('reshard')
+  it('rerouteAll: one group with every serving shard as a source', () => {
+    const g = (sources: string[]) => ({range: '0', sources, destinations: ['0']})
+    expect(rerouteAll(TWO, [g(TWO)])).toBe(true)
+    expect(rerouteAll(TWO, [g(['80-'])])).toBe(false)
+    expect(rerouteAll(TWO, [g(['-80']), g(['80-'])])).toBe(false)
   })
 
   it('movedTables: an unchanged vschema moves nothing', () => {
