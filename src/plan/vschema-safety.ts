@@ -66,9 +66,6 @@ export function rerouteAll(serving: string[], groups: ReshardGroup[]): boolean {
 /** Why the plan's data movement does not make the change safe. */
 function whyNotMoved(serving: string[], groups: ReshardGroup[]): string {
   if (!groups.length) return 'This plan moves no data.'
-  if (rerouteAll(serving, groups))
-    // The copy would be right, but apply_vschema is the first phase and the router reads the vschema at once.
-    return "This plan's reshard would copy every row to the right new shard (the copy routes with the new vschema), but apply_vschema runs first: from then until migrate_primary the router would send reads, updates and deletes of existing rows to the wrong serving shard."
   const sources = new Set(groups.flatMap((g) => g.sources))
   const kept = serving.filter((s) => !sources.has(s))
   return kept.length
@@ -82,6 +79,8 @@ export function vschemaRefusal(input: SafetyInput): Refusal | undefined {
   const shardingFlips = current.sharded !== desired.sharded
   const moved = movedTables(current, desired)
   if (!shardingFlips && !moved.length) return undefined
+  // The copy and filtered replication route every row by the new vschema (src/phases/routing.ts).
+  if (rerouteAll(serving, groups)) return undefined
   const why = shardingFlips
     ? `the vschema becomes ${desired.sharded ? 'sharded' : 'unsharded'}`
     : moved.map(([t, b, a]) => `table "${t}": primary vindex ${b} → ${a}`).join('; ')
@@ -89,6 +88,6 @@ export function vschemaRefusal(input: SafetyInput): Refusal | undefined {
   return {
     summary: `${file}: refusing a vschema change that moves existing rows of ${tables} to other shards of keyspace "${keyspace}" (${why})`,
     detail: `Keyspace "${keyspace}" holds data on ${serving.length} shards (${serving.join(', ')}); after this change the router would look for existing rows on the shard the new vschema names, not where they are. ${whyNotMoved(serving, groups)}`,
-    hint: `Keep the current vschema of ${tables} in ${file}. To change it, go through one shard: merge the keyspace to shard "0" with the current vschema, then apply a layout that splits it with the new one (with one shard serving, every row is found whatever the vschema says).`,
+    hint: `Keep the current vschema of ${tables} in ${file}, or reshard every serving shard (${serving.join(', ')}) in one group with the new vschema so that every row is copied again, e.g. merge to shard "0" and split again later.`,
   }
 }

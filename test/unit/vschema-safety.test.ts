@@ -52,7 +52,7 @@ describe('vschema safety: refused while rows live on several shards', () => {
     expect(err!.summary).toContain('hash of page → xxhash of page')
     expect(err!.detail).toContain('2 shards (-80, 80-)')
     expect(err!.detail).toContain('This plan moves no data.')
-    expect(err!.hint).toContain('merge the keyspace to shard "0" with the current vschema')
+    expect(err!.hint).toContain('reshard every serving shard (-80, 80-) in one group')
   })
 
   it('primary vindex type changes', () => {
@@ -103,18 +103,15 @@ describe('vschema safety: refused while rows live on several shards', () => {
     expect(e.detail).toContain('2 groups')
   })
 
-  it('a reshard of every serving shard in one group: the copy is right, but the router switches vschema first', () => {
+  it('a reshard of every serving shard in one group copies every row again with the new vschema: allowed', () => {
     const to = vs('    hash: { type: xxhash }', MESSAGES)
-    for (const shards of [['-55', '55-aa', 'aa-'], ['0']]) {
-      const e = refusal(TWO, BASE, shards, to)
-      expect(e.detail).toContain('apply_vschema runs first')
-    }
-  })
-
-  it('the safe route: merge with the current vschema, then split with the new one', () => {
-    const to = vs('    hash: { type: xxhash }', MESSAGES)
-    expect(allowed(TWO, BASE, ['0'], BASE).kind).toBe('reshard')
-    expect(allowed(['0'], BASE, TWO, to).kind).toBe('reshard')
+    expect(allowed(TWO, BASE, ['-55', '55-aa', 'aa-'], to).groups).toEqual([
+      {range: '0', sources: ['-80', '80-'], destinations: ['-55', '55-aa', 'aa-']},
+    ])
+    expect(allowed(TWO, BASE, ['0'], to).kind).toBe('reshard')
+    // Sharded → unsharded merge (going back from the guestbook's 2 shards to 1).
+    const p = plan(stateOf(guestbook('2-shards.yaml')), guestbook('1-shard.yaml'), {now: NOW})
+    expect(p.groups).toEqual([{range: '0', sources: ['-80', '80-'], destinations: ['0']}])
   })
 
   it('sharded → unsharded with several shards serving (pure check)', () => {
