@@ -1,9 +1,10 @@
 // validate, layout export, topo show's vschema and the vschema safety rail, as subprocesses on a file: topology.
+import {spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {cli, hasStackTrace} from '../helpers/cli.js'
+import {BIN, cli, hasStackTrace, ROOT} from '../helpers/cli.js'
 import {layoutText} from '../helpers/layouts.js'
 
 const GB = 'plans/guestbook'
@@ -39,6 +40,31 @@ describe('shardform validate', () => {
     expect(out.files[0].problems.length).toBeGreaterThanOrEqual(2)
     expect(out.files[0].problems[0]).toMatchObject({file: bad, line: expect.any(Number), col: expect.any(Number)})
     expect(out.files[1].problems[0].message).toMatch(/cannot read/)
+  })
+
+  it('loads no database or etcd driver (a pre-commit hook pays only for the layout checks)', () => {
+    const hook = join(tmp, 'hook.mjs')
+    writeFileSync(
+      hook,
+      `export async function resolve(s, c, next) {
+  const r = await next(s, c)
+  if (/etcd3|mysql2|zongji/.test(r.url)) process.stderr.write('LOADED ' + r.url + '\\n')
+  return r
+}
+`,
+    )
+    const args = ['--no-warnings', '--loader', hook, BIN, 'validate', `${GB}/2-shards.yaml`]
+    const r = spawnSync(process.execPath, args, {cwd: ROOT, encoding: 'utf8', env: {...process.env, NO_COLOR: '1'}})
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/2-shards\.yaml: OK/)
+    expect(r.stderr).not.toContain('LOADED')
+    // The hook does see them when a command needs one (the check can fail).
+    const etcd = spawnSync(process.execPath, [...args.slice(0, 4), 'topo', 'show', '--topo', 'etcd://127.0.0.1:1/x'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+    })
+    expect(etcd.stderr).toContain('LOADED')
   })
 })
 
