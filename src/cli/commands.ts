@@ -3,6 +3,7 @@ import Apply from './apply.js'
 import Approve from './approve.js'
 import ForceUnlock from './force-unlock.js'
 import History from './history.js'
+import LayoutExport from './layout/export.js'
 import Plan from './plan.js'
 import Retry from './retry.js'
 import Route from './route.js'
@@ -11,6 +12,7 @@ import Status from './status.js'
 import TopoExport from './topo/export.js'
 import TopoInit from './topo/init.js'
 import TopoShow from './topo/show.js'
+import Validate from './validate.js'
 import Vindex from './vindex.js'
 import Exec from './exec.js'
 import Load from './load.js'
@@ -31,9 +33,11 @@ export const COMMANDS = {
   'force-unlock': ForceUnlock,
   route: Route,
   vindex: Vindex,
+  validate: Validate,
   'topo:init': TopoInit,
   'topo:show': TopoShow,
   'topo:export': TopoExport,
+  'layout:export': LayoutExport,
   'local:up': LocalUp,
   'local:status': LocalStatus,
   'local:down': LocalDown,

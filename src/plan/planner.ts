@@ -28,6 +28,7 @@ import {fingerprint, type KeyspaceState} from './keyspace-state.js'
 import {PlanError} from './plan-error.js'
 import {isStartOf, revertPlan} from './revert.js'
 import {vschemaDiff} from './vschema-diff.js'
+import {vschemaRefusal} from './vschema-safety.js'
 
 // PlanError lives in plan-error.ts (revert.ts throws it too); importers of it from here keep working.
 export {PlanError}
@@ -91,6 +92,9 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
   const sources = current.filter((c) => !keptCurrent.has(c.name))
   const destinations = desired.filter((d) => !kept.has(d.name))
   const groups = groupOverlaps(sources, destinations)
+  const vs = {current: state.keyspace.vschema, desired: layout.vschema, serving: p.primary, groups}
+  const unsafe = vschemaRefusal({keyspace: layout.keyspace, file: layout.file, ...vs})
+  if (unsafe) throw new PlanError(unsafe.summary, {code: 'plan.unsafe_vschema', ...unsafe})
 
   const changes: Change[] = []
   const notes: string[] = []

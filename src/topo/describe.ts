@@ -1,5 +1,6 @@
 // A readable view of keyspaces for `topo show` (and `status`): shards with ranges and serving types, tablets.
 import {sortShardNames} from '../keyspace/keyrange.js'
+import type {VSchema} from '../keyspace/vschema.js'
 import {isFinishedWorkflow, readKeyspaceRecords} from './keyspace-records.js'
 import type {TabletRecord, TabletType} from './records.js'
 import type {TopoStore} from './store.js'
@@ -8,6 +9,8 @@ export interface KeyspaceView {
   name: string
   sharded: boolean
   database: string
+  /** The vschema the router uses now (as stored, Vitess JSON shape). */
+  vschema: VSchema
   workflow?: string
   shards: Array<{name: string; range: string; serving: TabletType[]; primary: string | null; state: string}>
   tablets: Array<Pick<TabletRecord, 'alias' | 'shard' | 'type' | 'host' | 'port' | 'user'>>
@@ -30,6 +33,7 @@ export async function describeKeyspaces(store: TopoStore, only?: string): Promis
       name,
       sharded: st.keyspace.sharded,
       database: st.keyspace.database,
+      vschema: st.keyspace.vschema,
       ...(wf ? {workflow: `${wf.id} (${wf.state})`} : {}),
       shards: order.map((n) => {
         const s = st.shards.find((x) => x.name === n)!

@@ -1,11 +1,12 @@
 import {Args, Flags} from '@oclif/core'
 import {ShardformError} from '../../errors.js'
+import type {VSchema} from '../../keyspace/vschema.js'
 import {describeKeyspaces} from '../../topo/describe.js'
 import {BaseCommand} from '../base.js'
 import {table} from '../../util/table.js'
 
 export default class TopoShow extends BaseCommand {
-  static override summary = 'Show keyspaces, their shards (key ranges, what they serve) and tablets.'
+  static override summary = 'Show keyspaces, their shards (key ranges, what they serve), tablets and vschema.'
   static override examples = ['<%= config.bin %> topo show', '<%= config.bin %> topo show test_keyspace --json']
   static override args = {keyspace: Args.string({description: 'only this keyspace'})}
   static override flags = {json: Flags.boolean({summary: 'Print JSON.'})}
@@ -37,6 +38,24 @@ export default class TopoShow extends BaseCommand {
           ks.tablets.map((t) => [t.alias, t.shard, t.type, `${t.host}:${t.port}`, t.user]),
         ),
       )
+      this.out(vschemaText(ks.vschema))
     }
   }
+}
+
+/** The vschema as a table of tables: how each one's rows are placed (the full JSON is in --json). */
+function vschemaText(vs: VSchema): string {
+  const tables = Object.entries(vs.tables ?? {}).sort(([a], [b]) => a.localeCompare(b))
+  const head = `VSchema: ${vs.sharded ? 'sharded' : 'unsharded'}, ${tables.length} table(s)`
+  if (!tables.length) return head
+  const rows = tables.map(([name, def]) => {
+    if (def.type === 'reference' || def.type === 'sequence') return [name, def.type, '-', '-', '-']
+    const cvs = def.column_vindexes ?? []
+    const cv = cvs[0]
+    if (!cv) return [name, vs.sharded ? 'no primary vindex' : '-', '-', '-', '-']
+    const type = vs.vindexes && Object.hasOwn(vs.vindexes, cv.name) ? vs.vindexes[cv.name].type : '?'
+    const more = cvs.slice(1).map((c) => c.name)
+    return [name, cv.name, type, cv.column ?? (cv.columns ?? []).join(','), more.join(',') || '-']
+  })
+  return `${head}\n${table(['TABLE', 'PRIMARY VINDEX', 'TYPE', 'COLUMNS', 'OTHER VINDEXES'], rows)}`
 }
