@@ -130,7 +130,7 @@ export function checkAdminGrants(f: AdminGrantFacts, database: string): Prefligh
   const stateMissing = missing(ADMIN_STATE_PRIVILEGES, STATE_DB)
   const base = {id: 'admin_grants', target: f.alias}
   if (!globalFail.length && !globalWarn.length && !dbMissing.length && !stateMissing.length)
-    return {...base, status: 'pass', summary: `${f.user} holds every privilege shardform needs`}
+    return {...base, status: 'pass', summary: `${f.user} holds every privilege the README lists`}
   const account = accountName(f.currentUser, f.user)
   const parts: Array<[string[], string]> = [
     [[...globalFail, ...globalWarn], '*.*'],

@@ -1,6 +1,8 @@
 // Pre-flight checks of a plan: probe every tablet it touches (read-only, in parallel), then judge the facts.
 import type {Plan, PreflightCheck, PreflightReport} from '../plan/types.js'
+import {SnapshotTopoStore} from '../topo/file.js'
 import type {KeyspaceState} from '../topo/state.js'
+import type {TopoStore} from '../topo/store.js'
 import {estimateReshard, DEFAULT_ROWS_PER_SECOND, type DurationEstimate} from './estimate.js'
 import {checkAdminGrants, checkAppGrants} from './grants.js'
 import {probeTablet, type TabletFacts} from './probe.js'
@@ -136,4 +138,17 @@ export function evaluate(
   if (match) out.push(match)
   const rank = (id: string) => (CHECK_ORDER.indexOf(id) + 1 || CHECK_ORDER.length + 1) * 1
   return out.sort((x, y) => rank(x.id) - rank(y.id) || x.target.localeCompare(y.target))
+}
+
+/** What `plan` shows: the checks, unless asked not to connect or planning against an exported snapshot. */
+export async function preflightForPlan(
+  plan: Plan,
+  state: KeyspaceState | undefined,
+  store: TopoStore,
+  offline: boolean,
+): Promise<PreflightReport> {
+  if (offline) return skippedPreflight('--offline')
+  if (store instanceof SnapshotTopoStore)
+    return skippedPreflight(`planned against the topology snapshot ${store.file}, offline`)
+  return runPreflight(plan, state)
 }
