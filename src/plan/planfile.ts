@@ -3,6 +3,7 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {ShardformError} from '../errors.js'
 import {fingerprint, fingerprintInput, type KeyspaceState} from '../topo/state.js'
 import {canonicalJSON, sha256} from '../util/canonical.js'
+import {printable} from '../util/printable.js'
 import {planShapeProblems} from './shape.js'
 import {explainTopologyChange} from './staleness.js'
 import {PLAN_FORMAT_VERSION, type Plan, type PreflightReport} from './types.js'
@@ -61,7 +62,7 @@ export function loadPlanFile(file: string): PlanFile {
     data = JSON.parse(text)
   } catch (err) {
     throw new ShardformError(
-      `${file}: not a shardform plan file (invalid JSON: ${(err as Error).message}). Save a plan with: shardform plan <layout> --out FILE`,
+      `${file}: not a shardform plan file (invalid JSON: ${printable((err as Error).message)}). Save a plan with: shardform plan <layout> --out FILE`,
     )
   }
   if (
