@@ -7,6 +7,6 @@ export {
   CHECK_ORDER,
   type PreflightOptions,
 } from './runner.js'
-export {renderPreflightText, preflightToJSON, failedChecks, countByStatus} from './render.js'
+export {renderPreflightText, failedChecks, countByStatus} from './render.js'
 export {estimateReshard, DEFAULT_ROWS_PER_SECOND, type DurationEstimate} from './estimate.js'
 export {planTargets, type Target} from './targets.js'

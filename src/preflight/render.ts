@@ -24,6 +24,12 @@ function headline(r: PreflightReport): string {
   return parts.join(', ')
 }
 
+/** Many targets of a passed check: the first ten and a count. */
+const folded = (targets: string[]) =>
+  targets.length > 12
+    ? `${targets.slice(0, 10).map(printable).join(', ')}, … (${targets.length} in all)`
+    : targets.map(printable).join(', ')
+
 /** One check with its fix, indented under its line. */
 function problemLines(c: PreflightCheck, colors: Colors, width: number): string[] {
   const tag = c.status === 'fail' ? colors.red('FAIL') : colors.yellow('WARN')
@@ -47,8 +53,7 @@ export function renderPreflightText(r: PreflightReport, colors: Colors, opts: {b
     const passed = new Map<string, string[]>()
     for (const c of r.checks.filter((x) => x.status === 'pass'))
       passed.set(c.id, [...(passed.get(c.id) ?? []), c.target])
-    for (const [id, targets] of passed)
-      out.push(`  ${colors.green('ok')}    ${id.padEnd(width)}  ${targets.map(printable).join(', ')}`)
+    for (const [id, targets] of passed) out.push(`  ${colors.green('ok')}    ${id.padEnd(width)}  ${folded(targets)}`)
     if (r.estimate && r.estimate.rows > 0)
       out.push(
         colors.dim(
@@ -59,9 +64,4 @@ export function renderPreflightText(r: PreflightReport, colors: Colors, opts: {b
   if (countByStatus(r).fail)
     out.push(colors.red('apply refuses to start while a check fails; fix them and plan again.'))
   return out.join('\n') + '\n'
-}
-
-/** The `preflight` field of `plan --json` (and of `show --json` for a saved plan). */
-export function preflightToJSON(r: PreflightReport): Record<string, unknown> {
-  return {...r}
 }

@@ -85,7 +85,7 @@ export function evaluate(
         id: 'reachable',
         target: a.alias,
         status: 'fail',
-        summary: `${a.type} ${a.host}:${a.port} as ${a.adminUser}: ${f.error}`,
+        summary: `${a.type} as ${a.adminUser}: ${f.error}`,
         fix: `start the server or correct host/port in the layout; the password of ${a.adminUser} comes from ${a.adminPasswordEnv ?? '(no variable)'} or the credentials file`,
       })
       continue

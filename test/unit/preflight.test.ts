@@ -260,6 +260,19 @@ describe('rendering', () => {
     )
   })
 
+  it('fold a long list of passed targets', () => {
+    const many: PreflightReport = {
+      ran: true,
+      checks: Array.from({length: 20}, (_, i) => ({
+        id: 'reachable',
+        target: `t-${i}`,
+        status: 'pass' as const,
+        summary: 'ok',
+      })),
+    }
+    expect(renderPreflightText(many, colors(false))).toMatch(/^ {2}ok {4}reachable {2}t-0, .*, t-9, … \(20 in all\)$/m)
+  })
+
   it('escape control characters quoted from servers', () => {
     const text = renderPreflightText(
       {ran: true, checks: [{id: 'x', target: 't', status: 'fail', summary: 'bad\u001b[2Jname'}]},
