@@ -39,7 +39,7 @@ apply refuses to start until it passes.`
     if (flags.json) this.json({...planToJSON(p), preflight})
     else {
       this.out(renderPlanText(p, this.colors(flags.color), store.url))
-      if (p.kind !== 'noop') this.out(renderPreflightText(preflight, this.colors(flags.color)))
+      if (p.kind !== 'noop') this.out('\n' + renderPreflightText(preflight, this.colors(flags.color)))
       if (flags.out)
         this.out(`Saved the plan to ${flags.out}. Apply exactly this plan with: shardform apply ${flags.out}`)
     }

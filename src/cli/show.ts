@@ -19,7 +19,7 @@ export default class Show extends BaseCommand {
     else this.out(renderPlanText(saved.plan, this.colors(flags.color)))
     if (!flags.json && pre.preflight && saved.plan.kind !== 'noop') {
       const {renderPreflightText} = await import('../preflight/index.js')
-      this.out(renderPreflightText(pre.preflight, this.colors(flags.color)))
+      this.out('\n' + renderPreflightText(pre.preflight, this.colors(flags.color)))
     }
   }
 }
