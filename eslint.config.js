@@ -33,7 +33,10 @@ const above = {
   phases: ['local', 'load', 'server', 'http', 'cli'],
   server: ['http', 'cli'],
   http: ['cli'],
+  // Pre-flight checks read tablets (mysql) for a plan; only the CLI runs them (not the engine: it never imports mysql).
+  preflight: ['routing', 'local', 'load', 'engine', 'phases', 'server', 'http', 'cli'],
 }
+for (const [folder, froms] of Object.entries(above)) if (folder !== 'preflight') froms.push('preflight')
 const zones = Object.entries(above).flatMap(([target, froms]) =>
   froms.map((from) => ({
     target: `./src/${target}`,

@@ -33,6 +33,9 @@ Exit codes: 0 done or no changes, 1 error or a failed task, 3 waiting for approv
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Apply)
     const store = await this.topo(flags.topo)
+    const {preflightBeforeApply} = await import('./apply-preflight.js')
+    const hints = flags.topo ? {topo: flags.topo} : {}
+    await preflightBeforeApply(store, args.target, {json: flags.json, colors: this.colors(flags.color), hints})
     const {apply} = await import('../engine/apply.js')
     const code = await runWorkflow(store, this.colors(flags.color), flags, (settings) =>
       apply({...settings, target: args.target, workflowId: flags.workflow}),

@@ -4,8 +4,10 @@ import {BaseCommand} from './base.js'
 export default class PlanCommand extends BaseCommand {
   static override summary = 'Show what apply would do to make the topology match a layout.'
   static override description = `Diffs the layout against the live topology and prints the changes and the ordered phases
-with their tasks and gates. Nothing is changed. Exit codes: 0 no changes (or changes without
---detailed-exitcode), 2 changes present with --detailed-exitcode, 1 on any error.`
+with their tasks and gates, then runs read-only pre-flight checks on the plan's tablets (skipped with --offline or a
+topology snapshot). Nothing is changed. Exit codes: 0 no changes (or changes without --detailed-exitcode), 2 changes
+present with --detailed-exitcode, 1 on any error. A failed check does not change the exit code: it is printed, and
+apply refuses to start until it passes.`
   static override examples = [
     '<%= config.bin %> plan plans/guestbook/2-shards.yaml',
     '<%= config.bin %> plan plans/guestbook/2-shards.yaml --out reshard.plan',
@@ -17,6 +19,7 @@ with their tasks and gates. Nothing is changed. Exit codes: 0 no changes (or cha
     json: Flags.boolean({summary: 'Print the plan as a versioned JSON object.'}),
     'detailed-exitcode': Flags.boolean({summary: 'Exit 2 when there are changes, 0 when there are none.'}),
     color: Flags.boolean({summary: 'Colour the output (default: on a TTY).', allowNo: true}),
+    offline: Flags.boolean({summary: 'Do not connect to the tablets: skip the pre-flight checks.'}),
   }
 
   async run(): Promise<void> {
@@ -30,10 +33,13 @@ with their tasks and gates. Nothing is changed. Exit codes: 0 no changes (or cha
     const store = await this.topo(flags.topo)
     const state = await readKeyspaceState(store, layout.keyspace)
     const p = plan(state, layout)
-    if (flags.out) savePlan(flags.out, p, state)
-    if (flags.json) this.json(planToJSON(p))
+    const {preflightForPlan, renderPreflightText} = await import('../preflight/index.js')
+    const preflight = await preflightForPlan(p, state, store, flags.offline)
+    if (flags.out) savePlan(flags.out, p, state, preflight)
+    if (flags.json) this.json({...planToJSON(p), preflight})
     else {
       this.out(renderPlanText(p, this.colors(flags.color), store.url))
+      if (p.kind !== 'noop') this.out('\n' + renderPreflightText(preflight, this.colors(flags.color)))
       if (flags.out)
         this.out(`Saved the plan to ${flags.out}. Apply exactly this plan with: shardform apply ${flags.out}`)
     }

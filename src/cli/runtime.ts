@@ -11,6 +11,11 @@ export function installRuntime(runtime: Runtime | undefined): void {
   installed = runtime
 }
 
+/** True when workflows run with the data plane (no other runtime installed): only then are there tablets to check. */
+export function usesDataPlane(): boolean {
+  return installed === undefined
+}
+
 /** The runtime workflows run with: the installed one, else the data plane (loaded lazily: mysql2 and zongji stay out
  * of start-up). */
 export async function workflowRuntime(): Promise<Runtime> {

@@ -14,7 +14,12 @@ export default class Show extends BaseCommand {
     const {args, flags} = await this.parse(Show)
     const {loadPlanFile, planToJSON, renderPlanText} = await import('../plan/index.js')
     const saved = loadPlanFile(args.file)
-    if (flags.json) this.json(planToJSON(saved.plan))
+    const pre = saved.preflight ? {preflight: saved.preflight} : {}
+    if (flags.json) this.json({...planToJSON(saved.plan), ...pre})
     else this.out(renderPlanText(saved.plan, this.colors(flags.color)))
+    if (!flags.json && pre.preflight && saved.plan.kind !== 'noop') {
+      const {renderPreflightText} = await import('../preflight/index.js')
+      this.out('\n' + renderPreflightText(pre.preflight, this.colors(flags.color)))
+    }
   }
 }

@@ -2,10 +2,11 @@
 import {readFileSync, writeFileSync} from 'node:fs'
 import {ShardformError} from '../errors.js'
 import {canonicalJSON, sha256} from '../util/canonical.js'
+import {printable} from '../util/printable.js'
 import {fingerprint, fingerprintInput, type KeyspaceState} from './keyspace-state.js'
 import {planShapeProblems} from './shape.js'
 import {explainTopologyChange} from './staleness.js'
-import {PLAN_FORMAT_VERSION, type Plan} from './types.js'
+import {PLAN_FORMAT_VERSION, type Plan, type PreflightReport} from './types.js'
 
 export const PLAN_FILE_KIND = 'shardform-plan'
 
@@ -15,26 +16,35 @@ export interface PlanFile {
   plan: Plan
   /** The topology records the plan was made from (fingerprintInput form). */
   topology: unknown
+  /** The pre-flight checks `plan` made (for the reviewer; apply runs them again). */
+  preflight?: PreflightReport
   checksum: string
 }
 
-function checksumOf(plan: Plan, topology: unknown): string {
-  return sha256(canonicalJSON({plan, topology}))
+/** The checksum covers the pre-flight results too when there are some (files without them keep their checksum). */
+function checksumOf(plan: Plan, topology: unknown, preflight?: PreflightReport): string {
+  return sha256(canonicalJSON(preflight === undefined ? {plan, topology} : {plan, topology, preflight}))
 }
 
-export function planFileContent(plan: Plan, state: KeyspaceState | undefined): PlanFile {
+export function planFileContent(plan: Plan, state: KeyspaceState | undefined, preflight?: PreflightReport): PlanFile {
   const topology = fingerprintInput(state)
   return {
     kind: PLAN_FILE_KIND,
     format_version: PLAN_FORMAT_VERSION,
     plan,
     topology,
-    checksum: checksumOf(plan, topology),
+    ...(preflight ? {preflight} : {}),
+    checksum: checksumOf(plan, topology, preflight),
   }
 }
 
-export function savePlan(file: string, plan: Plan, state: KeyspaceState | undefined): void {
-  writeFileSync(file, JSON.stringify(planFileContent(plan, state), null, 2) + '\n', {mode: 0o644})
+export function savePlan(
+  file: string,
+  plan: Plan,
+  state: KeyspaceState | undefined,
+  preflight?: PreflightReport,
+): void {
+  writeFileSync(file, JSON.stringify(planFileContent(plan, state, preflight), null, 2) + '\n', {mode: 0o644})
 }
 
 export function loadPlanFile(file: string): PlanFile {
@@ -52,7 +62,7 @@ export function loadPlanFile(file: string): PlanFile {
     data = JSON.parse(text)
   } catch (err) {
     throw new ShardformError(
-      `${file}: not a shardform plan file (invalid JSON: ${(err as Error).message}). Save a plan with: shardform plan <layout> --out FILE`,
+      `${file}: not a shardform plan file (invalid JSON: ${printable((err as Error).message)}). Save a plan with: shardform plan <layout> --out FILE`,
     )
   }
   if (
@@ -71,7 +81,7 @@ export function loadPlanFile(file: string): PlanFile {
       `${file}: plan format version ${JSON.stringify(data.format_version)} is not supported by this shardform (it reads version ${PLAN_FORMAT_VERSION}); make the plan again with this version`,
     )
   }
-  if (checksumOf(data.plan, data.topology) !== data.checksum) {
+  if (checksumOf(data.plan, data.topology, data.preflight) !== data.checksum) {
     throw new ShardformError(
       `${file}: the plan file was modified after \`shardform plan\` saved it (checksum mismatch), so it is refused. Make a new plan: shardform plan <layout> --out ${file}`,
     )

@@ -149,3 +149,26 @@ export interface Plan {
   /** Set for kind `revert`: the workflow it undoes, how far that got, and why the plan cancels or reverses. */
   revert?: {workflow: string; layout: string; stage: string; reason: string; cancelled: string[]; reversed: string[]}
 }
+
+export type PreflightStatus = 'pass' | 'warn' | 'fail'
+
+/** One pre-flight check on one target (a tablet alias, or the keyspace): what was found and how to fix it. */
+export interface PreflightCheck {
+  id: string
+  status: PreflightStatus
+  target: string
+  summary: string
+  /** One line: the statement or setting that fixes it (warn and fail only). */
+  fix?: string
+}
+
+/** Read-only checks of the plan's tablets (src/preflight), made by `plan` and again by `apply` before it starts. */
+export interface PreflightReport {
+  ran: boolean
+  /** Why the checks did not run (offline, a topology snapshot, nothing to apply). */
+  skipped?: string
+  checks: PreflightCheck[]
+  /** The rough duration the binlog retention was measured against. */
+  estimate?: {rows: number; rows_per_second: number; seconds: number}
+  checked_at?: string
+}

@@ -130,7 +130,9 @@ describe.each([
     const fromSnap = await cli(['plan', `${GB}/2-shards.yaml`, '--json', '--topo', `file:${snap}`])
     expect(fromSnap.code).toBe(0)
     const j = JSON.parse(fromSnap.stdout)
-    expect({...j, created_at: 0}).toEqual({...live, created_at: 0})
+    // A snapshot is planned offline: the pre-flight checks are skipped, and say why.
+    expect(j.preflight).toEqual({ran: false, skipped: expect.stringContaining('topology snapshot'), checks: []})
+    expect({...j, created_at: 0, preflight: 0}).toEqual({...live, created_at: 0, preflight: 0})
     const other = join(tmp, 'other.yaml')
     writeFileSync(
       other,
