@@ -148,4 +148,32 @@ export interface Plan {
   notes: string[]
   /** Set for kind `revert`: the workflow it undoes, how far that got, and why the plan cancels or reverses. */
   revert?: {workflow: string; layout: string; stage: string; reason: string; cancelled: string[]; reversed: string[]}
+  /** Sizes and durations measured on the tablets when the plan was made (src/estimate). */
+  estimates?: PlanEstimates
 }
+
+/** Rows and bytes of one table (or a shard's total). */
+export interface SizeEstimate {
+  rows: number
+  bytes: number
+}
+
+/** What a reshard will move and how long it should take (src/estimate). Not part of the fingerprint. */
+export type PlanEstimates =
+  | {ran: false; skipped: string}
+  | {
+      ran: true
+      /** information_schema (approximate) or exact (SELECT COUNT(*)). */
+      method: 'information_schema' | 'exact'
+      sources: Array<SizeEstimate & {shard: string; tables: Array<SizeEstimate & {name: string}>}>
+      /** Predicted from a sample of keyspace ids per sharded table. */
+      destinations: Array<SizeEstimate & {shard: string; share: number}>
+      /** max / mean of the destinations' predicted rows (1 = even). */
+      skew: number
+      sample: {rows: number}
+      rates: {copyRowsPerSec: number; diffRowsPerSec: number; applyRowsPerSec: number; source: string}
+      /** Average writes per second on the sources (from their status counters), 0 when unknown. */
+      writeRowsPerSec: number
+      /** catchupSeconds null: writes outpace the stream's apply rate. */
+      durations: {copySeconds: number; catchupSeconds: number | null; diffSeconds: number}
+    }
