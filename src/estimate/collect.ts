@@ -3,7 +3,9 @@ import type {Connection} from 'mysql2/promise'
 import {tableRouting, type VSchema} from '../keyspace/vschema.js'
 import {qid, withTablet} from '../mysql/connect.js'
 import type {Plan, PlanEstimates} from '../plan/types.js'
+import {SnapshotTopoStore} from '../topo/file.js'
 import type {TabletRecord} from '../topo/records.js'
+import type {TopoStore} from '../topo/store.js'
 import {
   DEFAULT_RATES,
   estimateDurations,
@@ -157,7 +159,14 @@ export async function estimatePlan(
   } catch (err) {
     return {ran: false, skipped: `tablets unreachable: ${(err as Error).message}`}
   }
-  const rates = {...DEFAULT_RATES, source: 'defaults (bench/RESULTS.md)'}
+  const rates = DEFAULT_RATES
+  const d = estimateDurations({
+    sourceRows: sources.map((s) => s.rows),
+    destinationRows: destinations.map((x) => x.rows),
+    diffParallelism: plan.desired.settings.diffParallelism ?? 2,
+    writeRowsPerSec,
+    rates,
+  })
   return {
     ran: true,
     method: opts.exact ? 'exact' : 'information_schema',
@@ -165,14 +174,26 @@ export async function estimatePlan(
     destinations,
     skew: skew(destinations.map((d) => d.rows)),
     sample: {rows: sampledRows},
-    rates,
-    writeRowsPerSec,
-    durations: estimateDurations({
-      sourceRows: sources.map((s) => s.rows),
-      destinationRows: destinations.map((d) => d.rows),
-      diffParallelism: plan.desired.settings.diffParallelism ?? 2,
-      writeRowsPerSec,
-      rates,
-    }),
+    rates: {
+      copy_rows_per_second: rates.copyRowsPerSec,
+      diff_rows_per_second: rates.diffRowsPerSec,
+      apply_rows_per_second: rates.applyRowsPerSec,
+      source: 'defaults (bench/RESULTS.md)',
+    },
+    write_rows_per_second: Math.round(writeRowsPerSec * 10) / 10,
+    durations: {copy_seconds: d.copySeconds, catchup_seconds: d.catchupSeconds, diff_seconds: d.diffSeconds},
   }
+}
+
+/** What `plan` shows: estimates, unless asked not to connect or planning against an exported snapshot. */
+export async function estimateForPlan(
+  plan: Plan,
+  tablets: TabletRecord[],
+  store: TopoStore,
+  opts: EstimateOptions & {offline?: boolean},
+): Promise<PlanEstimates | undefined> {
+  if (plan.kind !== 'reshard') return undefined
+  if (opts.offline) return {ran: false, skipped: '--offline'}
+  if (store instanceof SnapshotTopoStore) return {ran: false, skipped: 'planned against a topology snapshot, offline'}
+  return estimatePlan(plan, tablets, opts)
 }

@@ -1,2 +1,2 @@
-export {estimatePlan, type EstimateOptions} from './collect.js'
+export {estimatePlan, estimateForPlan, type EstimateOptions} from './collect.js'
 export * from './model.js'

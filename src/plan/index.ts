@@ -1,4 +1,4 @@
 export {plan, PlanError, type PlanOptions} from './planner.js'
-export {renderPlanText, planToJSON, summaryLine} from './render.js'
+export {planToJSON} from './render.js'
 export {savePlan, loadPlanFile, planStaleness, planFileContent, type PlanFile, type Staleness} from './planfile.js'
 export * from './types.js'

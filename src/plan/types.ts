@@ -171,9 +171,9 @@ export type PlanEstimates =
       /** max / mean of the destinations' predicted rows (1 = even). */
       skew: number
       sample: {rows: number}
-      rates: {copyRowsPerSec: number; diffRowsPerSec: number; applyRowsPerSec: number; source: string}
+      rates: {copy_rows_per_second: number; diff_rows_per_second: number; apply_rows_per_second: number; source: string}
       /** Average writes per second on the sources (from their status counters), 0 when unknown. */
-      writeRowsPerSec: number
-      /** catchupSeconds null: writes outpace the stream's apply rate. */
-      durations: {copySeconds: number; catchupSeconds: number | null; diffSeconds: number}
+      write_rows_per_second: number
+      /** catchup_seconds null: writes outpace the stream's apply rate. */
+      durations: {copy_seconds: number; catchup_seconds: number | null; diff_seconds: number}
     }
