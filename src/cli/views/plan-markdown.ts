@@ -63,11 +63,11 @@ export function renderPlanMarkdown(plan: Plan, preflight?: PreflightLike): strin
   out.push('', `<details><summary>Phases (${plan.phases.length}, ${plan.summary.tasks} tasks)</summary>`, '')
   plan.phases.forEach((ph, i) => {
     out.push(`${i + 1}. **${ph.name}** (${ph.mode}, gate: ${ph.gate})`)
-    for (const t of ph.tasks) out.push(`   - ${md(t.id)}: ${md(t.detail)}`)
+    for (const t of ph.tasks) out.push(`    - ${md(t.id)}: ${md(t.detail)}`)
   })
   out.push('', '</details>')
   if (plan.vschemaDiff) out.push('', '#### VSchema diff', '', fenced('diff', plan.vschemaDiff))
-  if (plan.notes.length) out.push('', ...plan.notes.map((n) => `> **Note:** ${md(n)}`))
+  for (const n of plan.notes) out.push('', `> **Note:** ${md(n)}`)
   return out.join('\n') + '\n'
 }
 
