@@ -9,6 +9,8 @@ import type {TopoStore} from '../topo/store.js'
 import {
   DEFAULT_RATES,
   estimateDurations,
+  ratesFromWorkflow,
+  type FinishedTask,
   predictDestinations,
   sampleStep,
   skew,
@@ -126,6 +128,7 @@ export async function estimatePlan(
   plan: Plan,
   tablets: TabletRecord[],
   opts: EstimateOptions = {},
+  last?: {id: string; tasks?: Record<string, FinishedTask>},
 ): Promise<PlanEstimates | undefined> {
   if (plan.kind !== 'reshard' || !plan.groups.length) return undefined
   const db = plan.desired.database
@@ -159,7 +162,11 @@ export async function estimatePlan(
   } catch (err) {
     return {ran: false, skipped: `tablets unreachable: ${(err as Error).message}`}
   }
-  const rates = DEFAULT_RATES
+  const measured = last?.tasks ? ratesFromWorkflow(last.tasks) : {}
+  const rates = {...DEFAULT_RATES, ...measured}
+  const rateSource = Object.keys(measured).length
+    ? `${Object.keys(measured).length === 2 ? 'copy and diff' : measured.copyRowsPerSec ? 'copy' : 'diff'} measured by workflow ${last!.id}, the rest defaults (bench/RESULTS.md)`
+    : 'defaults (bench/RESULTS.md)'
   const d = estimateDurations({
     sourceRows: sources.map((s) => s.rows),
     destinationRows: destinations.map((x) => x.rows),
@@ -178,7 +185,7 @@ export async function estimatePlan(
       copy_rows_per_second: rates.copyRowsPerSec,
       diff_rows_per_second: rates.diffRowsPerSec,
       apply_rows_per_second: rates.applyRowsPerSec,
-      source: 'defaults (bench/RESULTS.md)',
+      source: rateSource,
     },
     write_rows_per_second: Math.round(writeRowsPerSec * 10) / 10,
     durations: {copy_seconds: d.copySeconds, catchup_seconds: d.catchupSeconds, diff_seconds: d.diffSeconds},
@@ -191,9 +198,11 @@ export async function estimateForPlan(
   tablets: TabletRecord[],
   store: TopoStore,
   opts: EstimateOptions & {offline?: boolean},
+  /** The keyspace's last finished workflow: its clone and diff tasks give measured rates. */
+  last?: {id: string; tasks?: Record<string, FinishedTask>},
 ): Promise<PlanEstimates | undefined> {
   if (plan.kind !== 'reshard') return undefined
   if (opts.offline) return {ran: false, skipped: '--offline'}
   if (store instanceof SnapshotTopoStore) return {ran: false, skipped: 'planned against a topology snapshot, offline'}
-  return estimatePlan(plan, tablets, opts)
+  return estimatePlan(plan, tablets, opts, last)
 }

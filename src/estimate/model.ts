@@ -111,9 +111,10 @@ export function sampleStep(rows: number, size: number): number {
   return rows <= size ? 1 : Math.ceil(rows / size)
 }
 
-/** A duration for humans: 0.4 s, 12 s, 3 min 5 s, 2 h 10 min. */
+/** A duration for humans: < 0.1 s, 0.4 s, 12 s, 3 min 5 s, 2 h 10 min. */
 export function formatDuration(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds)) return 'never (writes outpace the stream)'
+  if (seconds < 0.05) return '< 0.1 s'
   if (seconds < 10) return `${seconds.toFixed(1)} s`
   if (seconds < 60) return `${Math.round(seconds)} s`
   const m = Math.floor(seconds / 60)
@@ -131,4 +132,52 @@ export function formatBytes(n: number): string {
     u++
   }
   return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`
+}
+
+/** A task as the workflow record keeps it (only what the rates need). */
+export interface FinishedTask {
+  state: string
+  started_at?: string
+  finished_at?: string
+  /** The same, as records stored camelCase spell them. */
+  startedAt?: string
+  finishedAt?: string
+  output?: Record<string, unknown>
+}
+
+/** Below this many rows a task's rate is mostly its fixed costs (connections, snapshot): not a rate to plan with. */
+export const MIN_ROWS_FOR_RATE = 10_000
+
+/**
+ * Copy and diff rates measured by a finished workflow: clone tasks record `output.rows` and their start and finish,
+ * diff tasks `output.compared` and `output.seconds`. Rows over seconds summed across tasks; a kind with too few rows
+ * is left out (the default applies).
+ */
+export function ratesFromWorkflow(tasks: Record<string, FinishedTask>): Partial<Rates> {
+  const sum = {clone: {rows: 0, secs: 0}, diff: {rows: 0, secs: 0}}
+  for (const [id, t] of Object.entries(tasks)) {
+    if (t.state !== 'done' || !t.output) continue
+    const started = t.started_at ?? t.startedAt
+    const finished = t.finished_at ?? t.finishedAt
+    if (id.startsWith('clone/') && typeof t.output.rows === 'number' && started && finished) {
+      const secs = (Date.parse(finished) - Date.parse(started)) / 1000
+      if (secs > 0) {
+        sum.clone.rows += t.output.rows
+        sum.clone.secs += secs
+      }
+    } else if (
+      id.startsWith('diff/') &&
+      typeof t.output.compared === 'number' &&
+      typeof t.output.seconds === 'number'
+    ) {
+      if (t.output.seconds > 0) {
+        sum.diff.rows += t.output.compared
+        sum.diff.secs += t.output.seconds
+      }
+    }
+  }
+  const out: Partial<Rates> = {}
+  if (sum.clone.rows >= MIN_ROWS_FOR_RATE) out.copyRowsPerSec = Math.round(sum.clone.rows / sum.clone.secs)
+  if (sum.diff.rows >= MIN_ROWS_FOR_RATE) out.diffRowsPerSec = Math.round(sum.diff.rows / sum.diff.secs)
+  return out
 }

@@ -6,6 +6,7 @@ import {
   formatBytes,
   formatDuration,
   predictDestinations,
+  ratesFromWorkflow,
   sampleStep,
   skew,
 } from '../../src/estimate/model.js'
@@ -110,10 +111,30 @@ describe('helpers', () => {
     expect(sampleStep(10_001, 2000)).toBe(6)
   })
   it('formats durations and bytes', () => {
+    expect(formatDuration(0.01)).toBe('< 0.1 s')
     expect(formatDuration(3.21)).toBe('3.2 s')
     expect(formatDuration(185)).toBe('3 min 5 s')
     expect(formatDuration(7800)).toBe('2 h 10 min')
     expect(formatBytes(512)).toBe('512 B')
     expect(formatBytes(1536)).toBe('1.5 KB')
+  })
+})
+
+describe('ratesFromWorkflow', () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString()
+  it('sums rows over seconds of done clone and diff tasks', () => {
+    const r = ratesFromWorkflow({
+      'clone/-80': {state: 'done', started_at: at(0), finished_at: at(10), output: {rows: 600_000}},
+      'clone/80-': {state: 'done', startedAt: at(0), finishedAt: at(10), output: {rows: 400_000}},
+      'diff/-80': {state: 'done', output: {compared: 500_000, seconds: 2}},
+      'diff/80-': {state: 'failed', output: {compared: 1, seconds: 100}},
+      'copy_schema/-80': {state: 'done', output: {}},
+    })
+    expect(r).toEqual({copyRowsPerSec: 50_000, diffRowsPerSec: 250_000})
+  })
+  it('leaves out a kind with too few rows to be a rate', () => {
+    expect(
+      ratesFromWorkflow({'clone/0': {state: 'done', started_at: at(0), finished_at: at(1), output: {rows: 4000}}}),
+    ).toEqual({})
   })
 })

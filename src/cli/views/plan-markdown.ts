@@ -90,7 +90,7 @@ function estimatesMarkdown(e: PlanEstimates): string[] {
     ...table(['shard', 'side', 'rows', 'size', 'share'], rows, [2, 3, 4]),
     '',
     `Skew ${e.skew.toFixed(2)} (largest destination / mean) from ${e.sample.rows} sampled keyspace ids; sizes from ${e.method === 'exact' ? 'exact counts' : 'information\\_schema (approximate)'}. ` +
-      `Copy ~${formatDuration(d.copy_seconds)}, catch-up ~${formatDuration(d.catchup_seconds)}, diff ~${formatDuration(d.diff_seconds)} (rates: ${md(e.rates.source)}).`,
+      `Estimated copy ${md(formatDuration(d.copy_seconds))}, catch-up ${md(formatDuration(d.catchup_seconds))}, diff ${md(formatDuration(d.diff_seconds))} (rates: ${md(e.rates.source)}).`,
   ]
 }
 

@@ -106,12 +106,12 @@ export function renderEstimatesText(e: PlanEstimates, c: Colors): string[] {
   const method = e.method === 'exact' ? 'exact counts' : 'information_schema, approximate'
   const out = [c.bold(`Estimates (${method}; ${e.sample.rows} keyspace ids sampled):`)]
   for (const r of rows)
-    out.push('  ' + r.map((v, i) => (i >= 2 ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  '))
+    out.push(('  ' + r.map((v, i) => (i >= 2 ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ')).trimEnd())
   const skewText = `skew ${e.skew.toFixed(2)} (largest destination / mean)`
   out.push(`  ${e.skew > 1.5 ? c.yellow(skewText) : skewText}`)
   const d = e.durations
   out.push(
-    `  copy ~${formatDuration(d.copy_seconds)}, catch-up ~${formatDuration(d.catchup_seconds)}, diff ~${formatDuration(d.diff_seconds)} (rates: ${e.rates.source})`,
+    `  estimated copy ${formatDuration(d.copy_seconds)}, catch-up ${formatDuration(d.catchup_seconds)}, diff ${formatDuration(d.diff_seconds)} (rates: ${e.rates.source})`,
   )
   return out
 }
