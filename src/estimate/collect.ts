@@ -1,7 +1,7 @@
 // Estimation I/O: table sizes from information_schema (or COUNT(*)), a sample of keyspace ids, the write rate.
 import type {Connection} from 'mysql2/promise'
 import {tableRouting, type VSchema} from '../keyspace/vschema.js'
-import {qid, withTablet} from '../mysql/connect.js'
+import {connectTablet, qid, withConnection} from '../mysql/connect.js'
 import type {Plan, PlanEstimates} from '../plan/types.js'
 import {SnapshotTopoStore} from '../topo/file.js'
 import type {TabletRecord} from '../topo/records.js'
@@ -34,6 +34,13 @@ function readTablet(tablets: TabletRecord[], shard: string): TabletRecord | unde
 }
 
 type Row = Record<string, unknown>
+
+/** A plan should not wait long on a tablet that does not answer: the estimate is skipped instead. */
+const CONNECT_TIMEOUT_MS = 5000
+
+async function onTablet<T>(t: TabletRecord, fn: (c: Connection) => Promise<T>): Promise<T> {
+  return withConnection(await connectTablet(t, 'app', {connectTimeout: CONNECT_TIMEOUT_MS}), fn)
+}
 type Measured = Extract<PlanEstimates, {ran: true}>
 
 async function query(c: Connection, sql: string, params: unknown[] = []): Promise<Row[]> {
@@ -144,8 +151,8 @@ export async function estimatePlan(
         const primary = tablets.find((t) => t.shard === shard && t.type === 'primary')
         const t = readTablet(tablets, shard)
         if (!t) return {ran: false, skipped: `source shard ${shard} has no tablet in the topology`}
-        const {tables, sampled} = await withTablet(t, 'app', (c) => sampleSource(c, db, vschema, opts))
-        if (primary) writeRowsPerSec += await withTablet(primary, 'app', writeRate)
+        const {tables, sampled} = await onTablet(t, (c) => sampleSource(c, db, vschema, opts))
+        if (primary) writeRowsPerSec += await onTablet(primary, writeRate)
         sampledRows += sampled
         samples.push({shard, tables})
         sources.push({
