@@ -30,6 +30,9 @@ export {
   type Problem,
 } from './layout/index.js'
 export * from './plan/index.js'
+// The plan's text view lives with the CLI's views; the library keeps exporting it.
+export {renderPlanText, summaryLine} from './cli/views/plan-text.js'
+export {renderPlanMarkdown} from './cli/views/plan-markdown.js'
 export {openTopo, exportSnapshot, type TopoSnapshot} from './topo/open.js'
 export {TopoError, type TopoStore, type Entry, type WatchEvent, type LockHandle} from './topo/store.js'
 export type * from './topo/records.js'

@@ -1,5 +1,5 @@
 export {plan, type PlanOptions} from './planner.js'
 export {PlanError} from './plan-error.js'
-export {renderPlanText, planToJSON, summaryLine} from './render.js'
+export {planToJSON} from './render.js'
 export {savePlan, loadPlanFile, planStaleness, planFileContent, type PlanFile, type Staleness} from './planfile.js'
 export * from './types.js'

@@ -148,6 +148,8 @@ export interface Plan {
   notes: string[]
   /** Set for kind `revert`: the workflow it undoes, how far that got, and why the plan cancels or reverses. */
   revert?: {workflow: string; layout: string; stage: string; reason: string; cancelled: string[]; reversed: string[]}
+  /** Sizes and durations measured on the tablets when the plan was made (src/estimate). */
+  estimates?: PlanEstimates
 }
 
 export type PreflightStatus = 'pass' | 'warn' | 'fail'
@@ -172,3 +174,29 @@ export interface PreflightReport {
   estimate?: {rows: number; rows_per_second: number; seconds: number}
   checked_at?: string
 }
+
+/** Rows and bytes of one table (or a shard's total). */
+export interface SizeEstimate {
+  rows: number
+  bytes: number
+}
+
+/** What a reshard will move and how long it should take (src/estimate). Not part of the fingerprint. */
+export type PlanEstimates =
+  | {ran: false; skipped: string}
+  | {
+      ran: true
+      /** information_schema (approximate) or exact (SELECT COUNT(*)). */
+      method: 'information_schema' | 'exact'
+      sources: Array<SizeEstimate & {shard: string; tables: Array<SizeEstimate & {name: string}>}>
+      /** Predicted from a sample of keyspace ids per sharded table. */
+      destinations: Array<SizeEstimate & {shard: string; share: number}>
+      /** max / mean of the destinations' predicted rows (1 = even). */
+      skew: number
+      sample: {rows: number}
+      rates: {copy_rows_per_second: number; diff_rows_per_second: number; apply_rows_per_second: number; source: string}
+      /** Average writes per second on the sources (from their status counters), 0 when unknown. */
+      write_rows_per_second: number
+      /** catchup_seconds null: writes outpace the stream's apply rate. */
+      durations: {copy_seconds: number; catchup_seconds: number | null; diff_seconds: number}
+    }

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {cli, hasStackTrace} from '../helpers/cli.js'
 import {startEtcd} from '../helpers/etcd.js'
+import {expectPlanSchema} from '../helpers/plan-schema.js'
 
 const GB = 'plans/guestbook'
 const tmp = mkdtempSync(join(tmpdir(), 'sf-e2e-plan-'))
@@ -82,7 +83,7 @@ describe.each([
   it('plan --json is the documented versioned object', async () => {
     const r = await run('plan', `${GB}/4-shards.yaml`, '--json')
     expect(r.code).toBe(0)
-    const j = JSON.parse(r.stdout)
+    const j = expectPlanSchema(JSON.parse(r.stdout))
     expect(j.format_version).toBe('1')
     expect(j.keyspace).toBe('test_keyspace')
     expect(j.fingerprint).toMatch(/^[0-9a-f]{16}$/)
@@ -117,7 +118,7 @@ describe.each([
     expect(saved.code).toBe(0)
     const shown = await cli(['show', file, '--json'])
     expect(shown.code).toBe(0)
-    expect(JSON.parse(shown.stdout)).toEqual(JSON.parse(saved.stdout))
+    expect(expectPlanSchema(JSON.parse(shown.stdout))).toEqual(expectPlanSchema(JSON.parse(saved.stdout)))
     const text = await cli(['show', file])
     expect(text.stdout).toMatch(/^Plan: 2 to create/m)
   })
@@ -126,13 +127,22 @@ describe.each([
     const snap = join(tmp, `${Math.random().toString(36).slice(2)}-snapshot.json`)
     const r = await run('topo', 'export', '--out', snap)
     expect(r.code).toBe(0)
-    const live = JSON.parse((await run('plan', `${GB}/2-shards.yaml`, '--json')).stdout)
+    const live = expectPlanSchema(JSON.parse((await run('plan', `${GB}/2-shards.yaml`, '--json')).stdout))
     const fromSnap = await cli(['plan', `${GB}/2-shards.yaml`, '--json', '--topo', `file:${snap}`])
     expect(fromSnap.code).toBe(0)
-    const j = JSON.parse(fromSnap.stdout)
-    // A snapshot is planned offline: the pre-flight checks are skipped, and say why.
+    const j = expectPlanSchema(JSON.parse(fromSnap.stdout))
+    // A snapshot is planned offline: the pre-flight checks and the estimates are skipped, and say why.
     expect(j.preflight).toEqual({ran: false, skipped: expect.stringContaining('topology snapshot'), checks: []})
-    expect({...j, created_at: 0, preflight: 0}).toEqual({...live, created_at: 0, preflight: 0})
+    expect(j.estimates).toEqual({ran: false, skipped: 'planned against a topology snapshot, offline'})
+    expect(live.estimates).toMatchObject({ran: false, skipped: expect.stringMatching(/^tablets unreachable: /)})
+    const same = {created_at: 0, estimates: 0, preflight: 0}
+    expect({...j, ...same}).toEqual({...live, ...same})
+    const md = await cli(['plan', `${GB}/2-shards.yaml`, '--format', 'markdown', '--topo', `file:${snap}`])
+    expect(md.code).toBe(0)
+    expect(md.stdout).toMatch(/^### shardform plan: reshard of keyspace test\\_keyspace\n/)
+    expect(md.stdout).toContain('<details><summary>Phases (10, 14 tasks)</summary>')
+    const both = await cli(['plan', `${GB}/2-shards.yaml`, '--json', '--format', 'text', '--topo', `file:${snap}`])
+    expect(both.code).toBe(1)
     const other = join(tmp, 'other.yaml')
     writeFileSync(
       other,

@@ -9,6 +9,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {REPL_PASSWORD_ENV} from '../../src/local/cluster.js'
 import {cli, hasStackTrace, type CliResult} from '../helpers/cli.js'
+import {expectPlanSchema} from '../helpers/plan-schema.js'
 import {guestbookFile, startTestCluster, type TestCluster} from '../helpers/cluster.js'
 
 // Distinctive, and different from anything else in the files searched (so a hit is a leak, not a coincidence).
@@ -92,9 +93,13 @@ describe('passwords never leave the environment', () => {
     const exportFile = join(dir, 'export.json')
     const journal = join(dir, 'load.journal')
     await run(['plan', c.layoutFiles[1], '--out', planFile])
-    await run(['plan', c.layoutFiles[1], '--json'])
+    // Estimates connect to the tablets: their JSON follows the schema and carries no password either.
+    const planned = expectPlanSchema(JSON.parse((await run(['plan', c.layoutFiles[1], '--json', '--exact'])).stdout))
+    expect(planned.estimates).toMatchObject({ran: true, method: 'exact'})
+    await run(['plan', c.layoutFiles[1], '--format', 'markdown'])
     await run(['show', planFile])
-    await run(['show', planFile, '--json'])
+    expectPlanSchema(JSON.parse((await run(['show', planFile, '--json'])).stdout))
+    await run(['show', planFile, '--format', 'markdown'])
     await run(['load', 'test_keyspace', '--duration', '1', '--rate', '40', '--journal', journal, '--json'])
     await run(['apply', planFile, '--auto-approve'])
     await run(['status'])

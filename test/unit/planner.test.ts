@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {plan, PlanError, type Plan} from '../../src/plan/index.js'
-import {renderPlanText} from '../../src/plan/render.js'
+import {renderPlanText} from '../../src/cli/views/plan-text.js'
 import {colors} from '../../src/util/color.js'
 import type {Layout} from '../../src/layout/types.js'
 import type {KeyspaceState} from '../../src/plan/keyspace-state.js'

@@ -2,10 +2,11 @@
 // a TTY, plain timestamped lines otherwise, and JSON lines with --json. The command chooses; the engine only emits.
 import type {RunnerEvent} from '../../engine/runner.js'
 import type {TaskProgress, WorkflowEvent, WorkflowSource} from '../../engine/types.js'
-import {planToJSON, renderPlanText} from '../../plan/render.js'
+import {planToJSON} from '../../plan/render.js'
 import type {Plan} from '../../plan/types.js'
 import type {Colors} from '../../util/color.js'
 import {clock, eventText, formatProgress} from './format.js'
+import {renderPlanText} from './plan-text.js'
 
 /** How a run ended, as the session words it. */
 export interface RunResult {

@@ -1,0 +1,2 @@
+export {estimatePlan, estimateForPlan, type EstimateOptions} from './collect.js'
+export * from './model.js'
