@@ -101,7 +101,7 @@ describe('refusals and fallbacks', () => {
       expect(errs[0]).toMatch(
         /^copy_schema\/-80: table vt_test_keyspace\.messages already exists on test-200 \(shard -80\) with a different definition:\n/,
       )
-      expect(errs[0]).toMatch(/^-  `time_created_ns` bigint\(20\) unsigned NOT NULL,$/m)
+      expect(errs[0]).toMatch(/^- {2}`time_created_ns` bigint\(20\) unsigned NOT NULL,$/m)
       expect(errs[0]).toMatch(
         /Make them identical \(or drop the table on test-200\) and retry: shardform retry test_keyspace copy_schema\/-80$/,
       )
@@ -134,7 +134,7 @@ describe('refusals and fallbacks', () => {
     'migrate_primary refuses while lag is above cutoverMaxLagSeconds; released, retry completes; load verify is clean',
     {timeout: 180_000},
     async () => {
-      let holder: Connection | undefined = await c.connect('test-200', 'admin')
+      const holder: Connection = await c.connect('test-200', 'admin')
       try {
         await holder.query('LOCK TABLES messages WRITE')
         injected('LOCK TABLES messages WRITE on destination primary test-200: filtered replication into -80 lags')
@@ -154,7 +154,6 @@ describe('refusals and fallbacks', () => {
       } finally {
         await holder.query('UNLOCK TABLES').catch(() => undefined)
         await holder.end().catch(() => undefined)
-        holder = undefined
       }
       injected('UNLOCK TABLES on test-200')
       // The limit is 0 s: the cutover needs a moment with the streams exactly caught up. Writes stop for it.
