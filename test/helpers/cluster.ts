@@ -184,8 +184,30 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
     throw err
   }
   trackPids(cluster.tablets.map((t) => t.pid))
-
-  const store = await openTopo(topoUrl)
+  let store: TopoStore | undefined
+  const stop = async () => {
+    await store?.close().catch(() => undefined)
+    await cluster.stop({kill: true, purge: true}).catch(() => undefined)
+    for (const t of cluster.tablets) live.delete(t.pid)
+    if (ownEtcd) await etcd!.stop()
+    rmSync(dir, {recursive: true, force: true})
+  }
+  try {
+    store = await openTopo(topoUrl)
+    if (opts.init !== undefined && opts.init !== false) {
+      await initKeyspace(store, layouts[opts.init === true ? 0 : opts.init])
+      if (opts.schema)
+        await loadSchemaOrThrow(
+          store,
+          layouts[opts.init === true ? 0 : opts.init].keyspace,
+          opts.schema === true ? GUESTBOOK_SCHEMA : opts.schema,
+        )
+    }
+  } catch (err) {
+    // A cluster that failed to get ready is stopped here: the caller never gets it to stop.
+    await stop()
+    throw err
+  }
   const records = new Map<string, TabletRecord>()
   for (const l of layouts) {
     for (const s of l.shards) {
@@ -223,16 +245,6 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
     }
   }
 
-  if (opts.init !== undefined && opts.init !== false) {
-    await initKeyspace(store, layouts[opts.init === true ? 0 : opts.init])
-    if (opts.schema)
-      await loadSchemaOrThrow(
-        store,
-        layouts[opts.init === true ? 0 : opts.init].keyspace,
-        opts.schema === true ? GUESTBOOK_SCHEMA : opts.schema,
-      )
-  }
-
   const waitReplication = async (timeoutMs = 15_000) => {
     const deadline = Date.now() + timeoutMs
     for (const t of cluster.tablets) {
@@ -251,7 +263,7 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
   return {
     dir,
     topoUrl,
-    store,
+    store: store!,
     etcd,
     layouts,
     layoutFiles: files,
@@ -262,13 +274,7 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
     connect,
     query,
     waitReplication,
-    stop: async () => {
-      await store.close().catch(() => undefined)
-      await cluster.stop({kill: true, purge: true}).catch(() => undefined)
-      for (const t of cluster.tablets) live.delete(t.pid)
-      if (ownEtcd) await etcd!.stop()
-      rmSync(dir, {recursive: true, force: true})
-    },
+    stop,
   }
 }
 
