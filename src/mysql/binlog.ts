@@ -126,7 +126,7 @@ export class BinlogReader {
       if (/^\s*COMMIT\b/i.test(q)) return this.commit()
       if (NOT_DDL.test(q)) return
       // A statement outside a transaction: DDL. It matters only when it touches the watched database.
-      if (concerns(q, ev.schema ?? '', db)) {
+      if (ddlConcerns(q, ev.schema ?? '', db)) {
         tx.ddl = q
         tx.ddlSchema = ev.schema ?? ''
       }
@@ -174,7 +174,7 @@ const QUALIFIED_TARGET =
  * Does a DDL statement change the watched database? It does when it names it, or when it ran there (its default
  * database) unless it names another database for what it changes (`USE db; DROP TABLE other.t` does not).
  */
-function concerns(sql: string, schema: string, db: string): boolean {
+export function ddlConcerns(sql: string, schema: string, db: string): boolean {
   if (mentions(sql, db)) return true
   if (schema !== db) return false
   if (/^\s*(?:CREATE|ALTER|DROP)\s+(?:DATABASE|SCHEMA)\b/i.test(sql)) return false
