@@ -24,13 +24,18 @@ export interface Settings {
   cutoverTimeoutSeconds: number
   cutoverMaxLagSeconds: number
   diffParallelism: number
+  /** DDL on a source during filtered replication: stop the stream (default) or run it on the destinations too. */
+  onDdl: OnDdl
 }
+
+export type OnDdl = 'stop' | 'exec'
 
 export const DEFAULT_SETTINGS: Settings = {
   maxReplicationLagSeconds: 30,
   cutoverTimeoutSeconds: 30,
   cutoverMaxLagSeconds: 5,
   diffParallelism: 2,
+  onDdl: 'stop',
 }
 
 /** A validated layout: everything the planner needs, secrets only as env variable names. */

@@ -19,6 +19,8 @@ export interface BinlogTransaction {
   changes: RowChange[]
   /** Set when the transaction is DDL on the watched database: the statement. */
   ddl?: string
+  /** The default database the DDL ran in on the source (its unqualified names refer to it). */
+  ddlSchema?: string
 }
 
 export interface BinlogReaderOptions {
@@ -124,7 +126,10 @@ export class BinlogReader {
       if (/^\s*COMMIT\b/i.test(q)) return this.commit()
       if (NOT_DDL.test(q)) return
       // A statement outside a transaction: DDL. It matters only when it touches the watched database.
-      if (ev.schema === db || mentions(q, db)) tx.ddl = q
+      if (ddlConcerns(q, ev.schema ?? '', db)) {
+        tx.ddl = q
+        tx.ddlSchema = ev.schema ?? ''
+      }
       return this.commit()
     }
   }
@@ -160,11 +165,28 @@ export class BinlogReader {
   }
 }
 
+// The first object a DDL statement names, when it is qualified with a database: `CREATE TABLE other.t`, `DROP VIEW
+// IF EXISTS other.v`, `CREATE INDEX i ON other.t`.
+const QUALIFIED_TARGET =
+  /^\s*(?:CREATE|ALTER|DROP|TRUNCATE|RENAME)\b[\s\S]*?\b(?:TABLES?|VIEW|INDEX\s+\S+\s+ON|TRIGGER|PROCEDURE|FUNCTION|EVENT|SEQUENCE)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(`(?:[^`]|``)+`|[A-Za-z0-9_$]+)\s*\.\s*(?:`|[A-Za-z0-9_$])/i
+
+/**
+ * Does a DDL statement change the watched database? It does when it names it, or when it ran there (its default
+ * database) unless it names another database for what it changes (`USE db; DROP TABLE other.t` does not).
+ */
+export function ddlConcerns(sql: string, schema: string, db: string): boolean {
+  if (mentions(sql, db)) return true
+  if (schema !== db) return false
+  if (/^\s*(?:CREATE|ALTER|DROP)\s+(?:DATABASE|SCHEMA)\b/i.test(sql)) return false
+  const m = QUALIFIED_TARGET.exec(sql)
+  return !m || m[1].replace(/^`|`$/g, '').replace(/``/g, '`') === db
+}
+
 function mentions(sql: string, db: string): boolean {
   const esc = db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
   return (
     new RegExp(`(^|[^A-Za-z0-9_$])\`?${esc}\`?\\s*\\.`, 'i').test(sql) ||
-    new RegExp(`DATABASE\\s+(IF\\s+(NOT\\s+)?EXISTS\\s+)?\`?${esc}\`?`, 'i').test(sql)
+    new RegExp(`(DATABASE|SCHEMA)\\s+(IF\\s+(NOT\\s+)?EXISTS\\s+)?\`?${esc}(\`|(?![A-Za-z0-9_$]))`, 'i').test(sql)
   )
 }
 

@@ -26,6 +26,9 @@ export const waitForFilteredReplication: Executor = async (ctx) => {
       )
       return {output: {lagSeconds: lag, eventsBehind: events}}
     }
-    await Promise.race(streams.map((s) => s.waitForLag(max, 1000, ctx.signal)))
+    // Wait for a stream still above the limit: one already within it would resolve at once, and this loop would
+    // spin without ever letting the others' lag be measured.
+    const behind = streams.filter((s, i) => !((st[i].lagSeconds ?? Number.POSITIVE_INFINITY) <= max))
+    await Promise.race(behind.map((s) => s.waitForLag(max, 1000, ctx.signal)))
   }
 }

@@ -186,8 +186,30 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
     throw err
   }
   trackPids(cluster.tablets.map((t) => t.pid))
-
-  const store = await openTopo(topoUrl)
+  let store: TopoStore | undefined
+  const stop = async () => {
+    await store?.close().catch(() => undefined)
+    await cluster.stop({kill: true, purge: true}).catch(() => undefined)
+    for (const t of cluster.tablets) live.delete(t.pid)
+    if (ownEtcd) await etcd!.stop()
+    rmSync(dir, {recursive: true, force: true})
+  }
+  try {
+    store = await openTopo(topoUrl)
+    if (opts.init !== undefined && opts.init !== false) {
+      await initKeyspace(store, layouts[opts.init === true ? 0 : opts.init])
+      if (opts.schema)
+        await loadSchemaOrThrow(
+          store,
+          layouts[opts.init === true ? 0 : opts.init].keyspace,
+          opts.schema === true ? GUESTBOOK_SCHEMA : opts.schema,
+        )
+    }
+  } catch (err) {
+    // A cluster that failed to get ready is stopped here: the caller never gets it to stop.
+    await stop()
+    throw err
+  }
   const records = new Map(specs.map((t) => [t.alias, t]))
   const tablet = (alias: string) => {
     const r = records.get(alias)
@@ -204,16 +226,6 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
     } finally {
       await c.end()
     }
-  }
-
-  if (opts.init !== undefined && opts.init !== false) {
-    await initKeyspace(store, layouts[opts.init === true ? 0 : opts.init])
-    if (opts.schema)
-      await loadSchemaOrThrow(
-        store,
-        layouts[opts.init === true ? 0 : opts.init].keyspace,
-        opts.schema === true ? GUESTBOOK_SCHEMA : opts.schema,
-      )
   }
 
   const waitReplication = async (timeoutMs = 15_000) => {
@@ -234,7 +246,7 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
   return {
     dir,
     topoUrl,
-    store,
+    store: store!,
     etcd,
     layouts,
     layoutFiles: files,
@@ -245,13 +257,7 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
     connect,
     query,
     waitReplication,
-    stop: async () => {
-      await store.close().catch(() => undefined)
-      await cluster.stop({kill: true, purge: true}).catch(() => undefined)
-      for (const t of cluster.tablets) live.delete(t.pid)
-      if (ownEtcd) await etcd!.stop()
-      rmSync(dir, {recursive: true, force: true})
-    },
+    stop,
   }
 }
 

@@ -26,6 +26,19 @@ export interface TestEtcd {
   stop(): Promise<void>
 }
 
+// Servers still running when the test process exits (a failed or killed test never reached stop()).
+const running = new Set<ChildProcess>()
+let exitHook = false
+function track(p: ChildProcess): void {
+  running.add(p)
+  p.once('exit', () => running.delete(p))
+  if (exitHook) return
+  exitHook = true
+  process.on('exit', () => {
+    for (const x of running) x.kill('SIGKILL')
+  })
+}
+
 export async function startEtcd(): Promise<TestEtcd> {
   const [clientPort, peerPort] = await freePorts(2)
   const dir = await mkdtemp(join(tmpdir(), 'shardform-etcd-'))
@@ -45,6 +58,7 @@ export async function startEtcd(): Promise<TestEtcd> {
     log = ''
     const p = spawn(ETCD_BIN, args, {stdio: ['ignore', 'ignore', 'pipe']})
     proc = p
+    track(p)
     p.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)))
     const exited = new Promise<never>((_, reject) =>
       p.once('exit', (code, sig) => reject(new Error(`etcd exited (${code ?? sig}) while starting: ${log.trim()}`))),

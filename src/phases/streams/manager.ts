@@ -99,6 +99,7 @@ export class StreamManager {
       vschema,
       referenceTables: source === (reverse ? group.destinations : group.sources)[0],
       serverId: readerServerId(id),
+      onDdl: this.plan.desired.settings.onDdl ?? 'stop',
     })
   }
 

@@ -14,6 +14,14 @@ export const STATE_DDL = [
     row_changes BIGINT UNSIGNED NOT NULL DEFAULT 0,
     updated_at DATETIME(6) NOT NULL
   ) ENGINE=InnoDB`,
+  // A source DDL a stream runs on its destination (onDdl: exec): DDL commits on its own, so the statement is noted
+  // here before it runs and the note goes with the position after it; a note found on restart means it may have run.
+  `CREATE TABLE IF NOT EXISTS ${STATE_DB}.stream_ddl (
+    id VARCHAR(255) NOT NULL PRIMARY KEY,
+    gtid VARCHAR(255) NOT NULL,
+    statement MEDIUMTEXT NOT NULL,
+    started_at DATETIME(6) NOT NULL
+  ) ENGINE=InnoDB`,
   // Written on a shard's own primary when shardform retires it: its data is stale from then on.
   `CREATE TABLE IF NOT EXISTS ${STATE_DB}.retired (
     keyspace VARCHAR(255) NOT NULL,
@@ -80,4 +88,25 @@ export function advanceStatement(
   quote: (s: string) => string,
 ): string {
   return `UPDATE ${STATE_DB}.streams SET position=${quote(position)}, transactions=transactions+${transactions}, row_changes=row_changes+${rowChanges}, updated_at=UTC_TIMESTAMP(6) WHERE id=${quote(id)}`
+}
+
+/** The GTID of the source DDL this stream started to run on its destination and has not yet moved past. */
+export async function readDdlNote(conn: Connection, id: string): Promise<string | undefined> {
+  const [rows] = (await conn.query(`SELECT gtid FROM ${STATE_DB}.stream_ddl WHERE id = ?`, [id])) as unknown as [
+    Array<{gtid: unknown}>,
+  ]
+  const g = rows[0]?.gtid
+  return g === undefined ? undefined : Buffer.isBuffer(g) ? g.toString('utf8') : String(g)
+}
+
+export async function writeDdlNote(conn: Connection, id: string, gtid: string, statement: string): Promise<void> {
+  await conn.query(
+    `REPLACE INTO ${STATE_DB}.stream_ddl (id, gtid, statement, started_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))`,
+    [id, gtid, statement],
+  )
+}
+
+/** Removes the note, inside the transaction that advances the stream past the DDL. */
+export function clearDdlNoteStatement(id: string, quote: (s: string) => string): string {
+  return `DELETE FROM ${STATE_DB}.stream_ddl WHERE id=${quote(id)}`
 }

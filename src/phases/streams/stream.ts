@@ -7,14 +7,22 @@ import type {KeyRange} from '../../keyspace/keyrange.js'
 import type {VSchema} from '../../keyspace/vschema.js'
 import {BinlogReader, type BinlogTransaction, type RowImage} from '../../mysql/binlog.js'
 import {quoteString} from '../../mysql/codec.js'
-import {connectTablet} from '../../mysql/connect.js'
+import {connectTablet, qid} from '../../mysql/connect.js'
 import {advance, behind, formatGtidPos, parseGtidPos, reached, type GtidPos} from '../../mysql/gtid.js'
 import {dataSession} from '../../mysql/session.js'
 import {describeSchema, type TableInfo} from '../../mysql/tables.js'
+import type {OnDdl} from '../../layout/types.js'
 import type {TabletRecord} from '../../topo/records.js'
 import {placement, rowFilter, type ShardRange} from '../routing.js'
 import {applyStatements, type ApplyOp} from './apply-sql.js'
-import {advanceStatement, readStream} from './state.js'
+import {
+  advanceStatement,
+  clearDdlNoteStatement,
+  ensureStateTables,
+  readDdlNote,
+  readStream,
+  writeDdlNote,
+} from './state.js'
 
 export interface StreamSpec {
   id: string
@@ -33,6 +41,8 @@ export interface StreamSpec {
   /** Reference tables are replicated from one source of a group only. */
   referenceTables: boolean
   serverId: number
+  /** DDL on the source: stop the stream (default), or run it on the destination and continue. */
+  onDdl?: OnDdl
 }
 
 export type StreamState = 'starting' | 'running' | 'paused' | 'stopped' | 'failed'
@@ -56,6 +66,16 @@ const MAX_QUEUED_CHANGES = 50_000
 const STOP_GRACE_MS = 5_000
 const MAX_BATCH_CHANGES = 5_000
 const MAX_BATCH_TX = 2_000
+/** Errors of a DDL run again after a crash between it and the position (its effect is already there). */
+const DDL_ALREADY_DONE = new Set([
+  1050, // table exists
+  1051, // unknown table
+  1054, // unknown column
+  1060, // duplicate column
+  1061, // duplicate key name
+  1091, // can't drop: no such column or key
+  1146, // table doesn't exist
+])
 
 export class Stream {
   private reader?: BinlogReader
@@ -110,15 +130,7 @@ export class Stream {
     this.position = parseGtidPos(row.position)
     this.transactions = row.transactions
     this.rowChanges = row.rowChanges
-    const schema = await describeSchema(this.apply, sp.database)
-    for (const t of schema.tables) {
-      const p = placement(sp.vschema, t, sp.groupDestinations)
-      this.tables.set(t.name, {
-        info: t,
-        keep: rowFilter(p, t, {name: sp.destinationShard, kr: sp.destRange}),
-        reference: p.kind === 'everywhere',
-      })
-    }
+    await this.loadTables()
     this.poll = await connectTablet(sp.source, 'admin')
     await this.pollSource()
     this.pollTimer = setInterval(() => void this.pollSource(), 1000)
@@ -133,6 +145,31 @@ export class Stream {
     })
     this.state = 'running'
     this.loop = this.run()
+  }
+
+  /** The destination's tables, as rows are routed and written: again after a DDL ran there. */
+  private async loadTables(): Promise<void> {
+    const sp = this.spec
+    const schema = await describeSchema(this.apply!, sp.database)
+    this.tables.clear()
+    for (const t of schema.tables) {
+      let p: ReturnType<typeof placement>
+      try {
+        p = placement(sp.vschema, t, sp.groupDestinations)
+      } catch (err) {
+        // A table the vschema cannot place (one a DDL just created, say) matters only once rows of it arrive.
+        const keep = () => {
+          throw err
+        }
+        this.tables.set(t.name, {info: t, keep, reference: false})
+        continue
+      }
+      this.tables.set(t.name, {
+        info: t,
+        keep: rowFilter(p, t, {name: sp.destinationShard, kr: sp.destRange}),
+        reference: p.kind === 'everywhere',
+      })
+    }
   }
 
   private async pollSource(): Promise<void> {
@@ -194,8 +231,11 @@ export class Stream {
         const next = advance(out.length ? this.positionAfter(out) : this.position, tx.gtid)
         if (!reached(this.pauseTarget, next)) break
       }
+      // A DDL transaction is a batch of its own: it commits by itself on the destination.
+      if (tx.ddl && out.length) break
       out.push(this.queue.shift()!)
       changes += tx.changes.length
+      if (tx.ddl) break
       this.queuedChanges -= tx.changes.length
     }
     return out
@@ -207,13 +247,9 @@ export class Stream {
 
   private async applyBatch(batch: BinlogTransaction[]): Promise<void> {
     const sp = this.spec
+    if (batch.length === 1 && batch[0].ddl) return this.applyDdl(batch[0])
     const ops: ApplyOp[] = []
     for (const tx of batch) {
-      if (tx.ddl) {
-        throw new Error(
-          `the source ${sp.sourceShard} (tablet ${sp.source.alias}) ran DDL on ${sp.database} while filtered replication was running: ${tx.ddl.trim()} (GTID ${tx.gtid}). The destinations cannot follow a schema change in the middle of a reshard; revert it on the source or cancel this workflow and apply again after the change.`,
-        )
-      }
       for (const ch of tx.changes) this.route(ch.table, ch.kind, ch.before, ch.after, ops)
     }
     const next = this.positionAfter(batch)
@@ -234,6 +270,46 @@ export class Stream {
     this.rowChanges += ops.length
     this.lastAppliedTs = batch[batch.length - 1].timestamp
     this.oldestPendingTs = this.queue[0]?.timestamp
+    this.notify()
+  }
+
+  /**
+   * A source DDL. `stop`: the stream fails with the statement. `exec`: the statement runs on the destination, then
+   * the position moves past it. DDL commits on its own, so a note of it is written first and removed with the
+   * position: found on restart, the statement may already have run, and errors saying so are accepted.
+   */
+  private async applyDdl(tx: BinlogTransaction): Promise<void> {
+    const sp = this.spec
+    const statement = tx.ddl!.trim()
+    if (sp.onDdl !== 'exec') {
+      throw new Error(
+        `the source ${sp.sourceShard} (tablet ${sp.source.alias}) ran DDL on ${sp.database} while filtered replication into ${sp.destinationShard} was running: ${statement} (GTID ${tx.gtid}). The stream stopped there (settings.onDdl: stop). To go on, cancel this reshard by applying the layout it started from, then apply the new layout again (set settings.onDdl: exec in it to have shardform run such statements on the destinations as it replicates).`,
+      )
+    }
+    const c = this.apply!
+    await ensureStateTables(c)
+    const again = (await readDdlNote(c, sp.id)) === tx.gtid
+    if (!again) await writeDdlNote(c, sp.id, tx.gtid, statement)
+    try {
+      await c.query(`USE ${qid(tx.ddlSchema || sp.database)}`)
+      await c.query(statement)
+    } catch (err) {
+      const errno = (err as {errno?: number}).errno
+      if (!again || !errno || !DDL_ALREADY_DONE.has(errno))
+        throw new Error(
+          `running the source's DDL on tablet ${sp.destination.alias} (settings.onDdl: exec) failed: ${statement} (GTID ${tx.gtid}): ${(err as Error).message}. Make the destination's schema match the source's by hand, then retry the failed task.`,
+          {cause: err},
+        )
+    }
+    const next = advance(this.position, tx.gtid)
+    await c.query(
+      `START TRANSACTION;${advanceStatement(sp.id, formatGtidPos(next), 1, 0, quoteString)};${clearDdlNoteStatement(sp.id, quoteString)};COMMIT`,
+    )
+    this.position = next
+    this.transactions += 1
+    this.lastAppliedTs = tx.timestamp
+    this.oldestPendingTs = this.queue[0]?.timestamp
+    await this.loadTables()
     this.notify()
   }
 
