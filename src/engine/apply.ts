@@ -124,12 +124,15 @@ export async function apply(req: ApplyRequest): Promise<ApplyResult> {
       const ph = writer.value.currentPhase ?? currentPhase(writer.value)?.name
       const file = writer.value.plan.desired.file
       req.ui?.info?.(`Resuming workflow ${writer.value.id} (applying ${file})${ph ? `, at phase ${ph}` : ''}.`)
+      // The lock of a holder that provably died (same host, its process gone) was taken over without waiting.
+      const took = lock.tookOver ? `; took over the lock of ${lock.tookOver.who}, which is no longer running` : ''
+      if (took) req.ui?.info?.(`Took over the keyspace lock of ${lock.tookOver!.who} (no longer running).`)
       await writer.mutate((wf) => {
         addEvent(wf, {
           who,
           type: 'resumed',
           phase: ph,
-          message: `resumed by ${lock.record.who}${ph ? ` at phase ${ph}` : ''}`,
+          message: `resumed by ${lock.record.who}${ph ? ` at phase ${ph}` : ''}${took}`,
         })
       })
     }

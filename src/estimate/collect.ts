@@ -3,7 +3,6 @@ import type {Connection} from 'mysql2/promise'
 import {tableRouting, type VSchema} from '../keyspace/vschema.js'
 import {connectTablet, qid, withConnection} from '../mysql/connect.js'
 import type {Plan, PlanEstimates} from '../plan/types.js'
-import {SnapshotTopoStore} from '../topo/file.js'
 import type {TabletRecord} from '../topo/records.js'
 import type {TopoStore} from '../topo/store.js'
 import {
@@ -210,6 +209,6 @@ export async function estimateForPlan(
 ): Promise<PlanEstimates | undefined> {
   if (plan.kind !== 'reshard') return undefined
   if (opts.offline) return {ran: false, skipped: '--offline'}
-  if (store instanceof SnapshotTopoStore) return {ran: false, skipped: 'planned against a topology snapshot, offline'}
+  if (store.snapshotFile) return {ran: false, skipped: 'planned against a topology snapshot, offline'}
   return estimatePlan(plan, tablets, opts, last)
 }

@@ -1,6 +1,5 @@
 // Pre-flight checks of a plan: probe every tablet it touches (read-only, in parallel), then judge the facts.
 import type {Plan, PreflightCheck, PreflightReport} from '../plan/types.js'
-import {SnapshotTopoStore} from '../topo/file.js'
 import type {KeyspaceState} from '../plan/keyspace-state.js'
 import type {TopoStore} from '../topo/store.js'
 import {estimateReshard, DEFAULT_ROWS_PER_SECOND, type DurationEstimate} from './estimate.js'
@@ -148,7 +147,7 @@ export async function preflightForPlan(
   offline: boolean,
 ): Promise<PreflightReport> {
   if (offline) return skippedPreflight('--offline')
-  if (store instanceof SnapshotTopoStore)
-    return skippedPreflight(`planned against the topology snapshot ${store.file}, offline`)
+  if (store.snapshotFile)
+    return skippedPreflight(`planned against the topology snapshot ${store.snapshotFile}, offline`)
   return runPreflight(plan, state)
 }

@@ -25,6 +25,10 @@ export class SnapshotTopoStore implements TopoReader {
     this.url = `file:${file}`
   }
 
+  get snapshotFile(): string {
+    return this.file
+  }
+
   static async open(file: string): Promise<SnapshotTopoStore> {
     const abs = resolve(file)
     const notSnapshot = (why: string) =>
@@ -89,6 +93,7 @@ export function readOnlyStore(snap: SnapshotTopoStore): TopoStore {
   }
   return {
     url: snap.url,
+    snapshotFile: snap.file,
     get: (path) => snap.get(path),
     list: (prefix) => snap.list(prefix),
     watch: () => snap.watch(),

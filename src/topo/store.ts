@@ -70,6 +70,8 @@ export interface LockHandle {
 export interface TopoReader {
   /** Human-readable location, e.g. `etcd://127.0.0.1:2379/shardform` or `file:/path`. */
   readonly url: string
+  /** Set when this is an exported snapshot (a file), not a live topology: nothing behind it can be reached. */
+  readonly snapshotFile?: string
   get<T>(path: string): Promise<Entry<T> | undefined>
   /** Every entry whose path starts with `prefix`, sorted by path. */
   list<T>(prefix: string): Promise<Entry<T>[]>

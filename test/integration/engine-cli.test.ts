@@ -8,7 +8,6 @@ import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {approveWorkflow} from '../../src/engine/commands.js'
-import type {WorkflowRecord} from '../../src/engine/types.js'
 import {tabletPath} from '../../src/topo/paths.js'
 import type {TabletRecord} from '../../src/topo/records.js'
 import type {TopoStore} from '../../src/topo/store.js'
@@ -328,20 +327,19 @@ describe('choosing and checking the workflow', () => {
     expect(after.events.at(-1)).toMatchObject({type: 'check_failed'})
   })
 
-  it('without a TTY and without --auto-approve, apply of a layout never prompts; the data plane fails clearly without servers', async () => {
+  it('without a TTY and without --auto-approve, apply of a layout never prompts; without servers the pre-flight checks stop it', async () => {
     const {url, store} = await fresh()
-    const noTty = await runCli(['apply', TWO_SHARDS], cliEnv(url, {}, false))
+    const noTty = await runCli(['apply', TWO_SHARDS], cliEnv(url, {}))
     expect(noTty.code).toBe(1)
     expect(noTty.stderr).toContain('without confirmation, and there is no terminal to ask on')
     expect(await workflows(store)).toEqual([])
     const r = await runCli(['apply', TWO_SHARDS, '--auto-approve'], cliEnv(url, {}, false))
-    // The topology-only phases run; copy_schema needs the tablets, which this test does not start.
+    // The data plane's pre-flight checks need the tablets, which this test does not start: apply stops before
+    // taking the lock or recording a workflow, naming the unreachable tablets.
     expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(/copy_schema\/-80 \(attempt 1\): .*(tablet test-100|test-200)/)
-    expect(r.stderr).toContain('retry it with: shardform retry test_keyspace copy_schema/-80')
-    const wf = (await workflows(store))[0] as WorkflowRecord
-    expect(wf.tasks['create_shards/-80'].state).toBe('done')
-    expect(wf.tasks['copy_schema/-80'].state).toBe('failed')
+    expect(r.stderr).toContain('pre-flight check(s) failed; apply did not start and changed nothing')
+    expect(r.stderr).toMatch(/FAIL\s+reachable\s+test-100/)
+    expect(await workflows(store)).toEqual([])
   })
 })
 
