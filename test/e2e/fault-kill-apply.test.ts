@@ -108,8 +108,8 @@ const MOMENTS: Moment[] = [
     delay: [0, 200],
   },
   {name: 'diff/-80 starting (streams held)', phase: 'diff', after: /diff\/-80: started/, delay: [0, 400]},
-  {name: 'mid-diff of -80', phase: 'diff', after: /diff\/-80: streams into -80 held/, delay: [1000, 2500]},
-  {name: 'mid-diff of 80-', phase: 'diff', after: /diff\/80-: streams into 80- held/, delay: [800, 2000]},
+  {name: 'mid-diff of -80', phase: 'diff', after: /diff\/-80: streams into -80 held/, delay: [100, 600]},
+  {name: 'mid-diff of 80-', phase: 'diff', after: /diff\/80-: streams into 80- held/, delay: [100, 500]},
   {
     name: 'migrate_rdonly / migrate_replica',
     phase: 'migrate_replica',
@@ -196,6 +196,12 @@ it(
       const got = await reach(p, m, () => id, 120_000)
       if (got === 'exited') {
         const r = await p.exited
+        // The workflow finished between two polls: the moments left were passed (the assertions below still require
+        // kills in clone, diff and migrate_primary, and at least 10 of them).
+        if (r.code === 0 && mi > 0) {
+          skipped.push(...MOMENTS.slice(mi).map((x) => x.name))
+          break
+        }
         throw new Error(
           `apply ended (${r.code}) before moment "${m.name}" (kill ${kills.length + 1}):\n${r.stdout.slice(-3000)}\n${r.stderr}`,
         )
@@ -250,7 +256,8 @@ it(
     const last = await p.exited
     console.log(`final apply exited ${last.code} after ${(last.ms / 1000).toFixed(1)} s`)
     expect(last.code, `${last.stdout.slice(-4000)}\n${last.stderr}`).toBe(0)
-    expect(last.stdout).toContain('Apply complete!')
+    // The last kill may land just after the workflow finished: then the final apply has nothing left to do.
+    expect(last.stdout).toMatch(/Apply complete!|No changes\. Keyspace test_keyspace matches/)
     if (/continuing the copy from the snapshot/.test(last.stdout)) resumedWithinTable = true
     const took = (Date.now() - started) / 1000
     await sleep(2000)
