@@ -9,14 +9,14 @@
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {apply, type ApplyResult} from '../../src/engine/apply.js'
+import {apply} from '../../src/engine/apply.js'
 import type {WorkflowRecord} from '../../src/engine/types.js'
-import {dataPlaneRuntime} from '../../src/phases/index.js'
 import type {StreamsRecord} from '../../src/phases/streams/manager.js'
 import {workflowStreamsPath} from '../../src/topo/paths.js'
 import {readKeyspaceState} from '../../src/plan/keyspace-state.js'
 import {guestbookFile, type TestCluster} from '../helpers/cluster.js'
 import {checkBulkRows, injected, KS, startFaultCluster, withApprovals, workflowById} from '../helpers/fault-cluster.js'
+import {dataPlaneSettings, failures} from '../helpers/apply.js'
 
 const ROWS = 100
 let c: TestCluster
@@ -34,13 +34,7 @@ afterAll(async () => {
   await c?.stop()
 })
 
-const settings = (more: {autoApprove?: boolean; noWait?: boolean} = {}) => ({
-  store: c.store,
-  runtime: dataPlaneRuntime(),
-  ui: {confirm: async () => true},
-  ...more,
-})
-const failures = (r: ApplyResult) => (r.state === 'failed' ? r.failed.map((t) => `${t.id}: ${t.error}`) : [])
+const settings = (more: {autoApprove?: boolean; noWait?: boolean} = {}) => dataPlaneSettings(c.store, more)
 
 /** A copy of one of the cluster's layouts that stops at the diff gate, with more settings. */
 function stoppingAtDiff(index: number, name: string, extraSettings?: string): string {

@@ -5,9 +5,8 @@
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {apply, retry, type ApplyResult} from '../../src/engine/apply.js'
+import {apply, retry} from '../../src/engine/apply.js'
 import type {WorkflowRecord} from '../../src/engine/types.js'
-import {dataPlaneRuntime} from '../../src/phases/index.js'
 import {readKeyspaceState} from '../../src/plan/keyspace-state.js'
 import {guestbookFile, type TestCluster} from '../helpers/cluster.js'
 import {
@@ -19,6 +18,7 @@ import {
   withApprovals,
   workflowById,
 } from '../helpers/fault-cluster.js'
+import {dataPlaneSettings, failures} from '../helpers/apply.js'
 
 const ROWS = 200
 let c: TestCluster
@@ -43,13 +43,7 @@ afterAll(async () => {
   await c?.stop()
 })
 
-const settings = (more: {autoApprove?: boolean; noWait?: boolean} = {}) => ({
-  store: c.store,
-  runtime: dataPlaneRuntime(),
-  ui: {confirm: async () => true},
-  ...more,
-})
-const failures = (r: ApplyResult) => (r.state === 'failed' ? r.failed.map((t) => `${t.id}: ${t.error}`) : [])
+const settings = (more: {autoApprove?: boolean; noWait?: boolean} = {}) => dataPlaneSettings(c.store, more)
 
 /** Statements on one destination primary, outside the binlog: its replicas and filtered replication never see them. */
 async function behindReplication(alias: string, statements: string[]): Promise<void> {

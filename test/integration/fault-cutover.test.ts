@@ -10,10 +10,9 @@ import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {apply, retry, type ApplyResult} from '../../src/engine/apply.js'
+import {apply, retry} from '../../src/engine/apply.js'
 import type {WorkflowRecord} from '../../src/engine/types.js'
 import {runLoad, verifyJournal, type LoadSummary} from '../../src/load/index.js'
-import {dataPlaneRuntime} from '../../src/phases/index.js'
 import {srvKeyspacePath} from '../../src/topo/paths.js'
 import {guestbookFile, type TestCluster} from '../helpers/cluster.js'
 import {
@@ -28,6 +27,7 @@ import {
   withApprovals,
   workflowById,
 } from '../helpers/fault-cluster.js'
+import {dataPlaneSettings, failures} from '../helpers/apply.js'
 
 const ROWS = 20_000
 let c: TestCluster
@@ -55,13 +55,7 @@ afterAll(async () => {
   await c?.stop()
 })
 
-const settings = (more: {autoApprove?: boolean; noWait?: boolean} = {}) => ({
-  store: c.store,
-  runtime: dataPlaneRuntime(),
-  ui: {confirm: async () => true},
-  ...more,
-})
-const failures = (r: ApplyResult) => (r.state === 'failed' ? r.failed.map((t) => `${t.id}: ${t.error}`) : [])
+const settings = (more: {autoApprove?: boolean; noWait?: boolean} = {}) => dataPlaneSettings(c.store, more)
 
 /** A grant change on one instance only, outside the binlog (as root: shardform's admin user has no GRANT OPTION). */
 const grantOnly = (alias: string, sql: string) => asRoot(c, alias, ['SET SESSION sql_log_bin = 0', sql])

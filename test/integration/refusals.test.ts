@@ -11,13 +11,13 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import type {Connection} from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {apply, retry, type ApplyResult} from '../../src/engine/apply.js'
+import {apply, retry} from '../../src/engine/apply.js'
 import type {WorkflowRecord} from '../../src/engine/types.js'
 import {runLoad, verifyJournal, type LoadSummary} from '../../src/load/index.js'
-import {dataPlaneRuntime} from '../../src/phases/index.js'
 import {readKeyspaceState} from '../../src/plan/keyspace-state.js'
 import {GUESTBOOK_SCHEMA, guestbookFile, type TestCluster} from '../helpers/cluster.js'
 import {injected, KS, readOnly, startFaultCluster, withApprovals, workflowById} from '../helpers/fault-cluster.js'
+import {dataPlaneSettings, failures} from '../helpers/apply.js'
 
 const REF_ROWS = 50
 let c: TestCluster
@@ -73,13 +73,7 @@ afterAll(async () => {
   if (src) rmSync(src, {recursive: true, force: true})
 })
 
-const settings = (more: {autoApprove?: boolean; noWait?: boolean} = {}) => ({
-  store: c.store,
-  runtime: dataPlaneRuntime(),
-  ui: {confirm: async () => true},
-  ...more,
-})
-const failures = (r: ApplyResult) => (r.state === 'failed' ? r.failed.map((t) => `${t.id}: ${t.error}`) : [])
+const settings = (more: {autoApprove?: boolean; noWait?: boolean} = {}) => dataPlaneSettings(c.store, more)
 
 describe('refusals and fallbacks', () => {
   it(
