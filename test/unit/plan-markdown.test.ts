@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
 import {fenced, md, renderPlanMarkdown} from '../../src/cli/views/plan-markdown.js'
 import {plan} from '../../src/plan/index.js'
-import type {Plan, PlanEstimates} from '../../src/plan/types.js'
+import type {Plan, PlanEstimates, PreflightReport} from '../../src/plan/types.js'
 import {GUESTBOOK, guestbook, stateOf} from '../helpers/state.js'
 
 const SAMPLE = new URL('../fixtures/plan-guestbook.md', import.meta.url)
@@ -23,7 +23,7 @@ const estimates: PlanEstimates = {
   durations: {copy_seconds: 0.4, catchup_seconds: 0, diff_seconds: 0.12},
 }
 
-const preflight = {
+const preflight: PreflightReport = {
   ran: true,
   checks: [
     {id: 'binlog_format', status: 'pass', target: 'test-100', summary: 'binlog_format is ROW'},

@@ -1,15 +1,8 @@
 // The plan as GitHub-flavoured markdown, for a pull request comment: summary, estimates, pre-flight, phases, vschema diff.
 import {formatBytes, formatDuration} from '../../estimate/model.js'
-import type {Change, Plan, PlanEstimates} from '../../plan/types.js'
+import type {Change, Plan, PlanEstimates, PreflightReport} from '../../plan/types.js'
 import {printable} from '../../util/printable.js'
 import {percent, summaryLine} from './plan-text.js'
-
-/** Pre-flight results as the pre-flight checks record them (rendered when a plan carries them). */
-export interface PreflightLike {
-  ran: boolean
-  skipped?: string
-  checks: Array<{id: string; status: string; target: string; summary: string; fix?: string}>
-}
 
 /**
  * Text from a layout, a vschema or MySQL, safe in markdown prose and table cells: control characters escaped,
@@ -39,7 +32,7 @@ function table(head: string[], rows: string[][], right: number[] = []): string[]
 
 const SYMBOL: Record<Change['action'], string> = {create: '+', retire: '-', update: '~', move: '→'}
 
-export function renderPlanMarkdown(plan: Plan, preflight?: PreflightLike): string {
+export function renderPlanMarkdown(plan: Plan, preflight?: PreflightReport): string {
   const out: string[] = []
   const ks = md(plan.keyspace)
   const file = md(plan.desired.file)
@@ -96,7 +89,7 @@ function estimatesMarkdown(e: PlanEstimates): string[] {
 
 const STATUS: Record<string, string> = {pass: '✅ pass', warn: '⚠️ warn', fail: '❌ fail'}
 
-function preflightMarkdown(p: PreflightLike): string[] {
+function preflightMarkdown(p: PreflightReport): string[] {
   if (!p.ran) return ['#### Pre-flight checks', '', `Skipped: ${md(p.skipped ?? 'not run')}.`]
   return [
     '#### Pre-flight checks',
