@@ -4,6 +4,7 @@
 // rdonly, replica and primary traffic back, then retire the new shards).
 import {keyRangeEqual, keyRangeFromJSON} from '../keyspace/keyrange.js'
 import type {Layout} from '../layout/types.js'
+import type {TabletType} from '../topo/records.js'
 import {deepEqual} from '../util/canonical.js'
 import {pushTo} from '../util/multimap.js'
 import {phasesOf, summarize} from './assemble.js'
@@ -89,15 +90,7 @@ export function revertPlan(state: KeyspaceState, layout: Layout, wf: ActiveWorkf
             ? `${g.destinations.join(', ')} read-only; wait (≤ ${layout.settings.cutoverTimeoutSeconds}s) for ${g.sources.join(', ')} to catch up; primary traffic back; ${g.sources.join(', ')} writable`
             : `SrvKeyspace ${type}: ${g.destinations.join(', ')} → ${g.sources.join(', ')}`
         add(`migrate_${type}`, {id: `migrate_${type}/${g.range}`, shard: g.range, group: gi, detail})
-        changes.push({
-          action: 'move',
-          kind: 'traffic',
-          name: `${type} ${g.range}`,
-          tabletType: type,
-          from: g.destinations,
-          to: g.sources,
-          detail: `${type}: ${g.destinations.join(', ')} → ${g.sources.join(', ')} (back)`,
-        })
+        changes.push(trafficBack(type, g))
       }
       for (const d of g.destinations) {
         add('retire_sources', {
@@ -127,15 +120,7 @@ export function revertPlan(state: KeyspaceState, layout: Layout, wf: ActiveWorkf
         group: gi,
         detail: `SrvKeyspace ${type}: ${g.destinations.join(', ')} → ${g.sources.join(', ')}`,
       })
-      changes.push({
-        action: 'move',
-        kind: 'traffic',
-        name: `${type} ${g.range}`,
-        tabletType: type,
-        from: g.destinations,
-        to: g.sources,
-        detail: `${type}: ${g.destinations.join(', ')} → ${g.sources.join(', ')} (back)`,
-      })
+      changes.push(trafficBack(type, g))
     }
     const created = g.destinations.filter((d) => done(`create_shards/${d}`) || state.shards.some((s) => s.name === d))
     add('stop_filtered_replication', {
@@ -229,4 +214,17 @@ function stageText(wf: ActiveWorkflow, cancelled: string[], reversed: string[]):
   if (!reversed.length) return `${ph}, before the primary cutover`
   if (!cancelled.length) return `${ph}, after the primary cutover and before the sources were retired`
   return `${ph}, primary cutover done for ${reversed.join(', ')} only`
+}
+
+/** The change a revert records when it moves one tablet type's traffic of a group back to its sources. */
+function trafficBack(type: TabletType, g: {range: string; sources: string[]; destinations: string[]}): Change {
+  return {
+    action: 'move',
+    kind: 'traffic',
+    name: `${type} ${g.range}`,
+    tabletType: type,
+    from: g.destinations,
+    to: g.sources,
+    detail: `${type}: ${g.destinations.join(', ')} → ${g.sources.join(', ')} (back)`,
+  }
 }

@@ -8,6 +8,7 @@ import {afterAll, beforeAll, expect, it} from 'vitest'
 import type {WorkflowRecord} from '../../src/engine/types.js'
 import {startLoad} from '../helpers/cli.js'
 import {assertBuilt, type Cli} from '../helpers/engine-cli.js'
+import {PHASES as PHASE_ORDER} from '../../src/plan/types.js'
 import {guestbookFile, type TestCluster} from '../helpers/cluster.js'
 import {
   bulkLoad,
@@ -48,18 +49,8 @@ afterAll(async () => {
   await c?.stop()
 })
 
-const PHASES = [
-  'apply_vschema',
-  'create_shards',
-  'copy_schema',
-  'clone',
-  'wait_for_filtered_replication',
-  'diff',
-  'migrate_rdonly',
-  'migrate_replica',
-  'migrate_primary',
-  'retire_sources',
-]
+/** Phase names in workflow order, to tell a moment the workflow has already passed. */
+const PHASES: readonly string[] = PHASE_ORDER.map((p) => p.name)
 
 interface Moment {
   name: string
