@@ -18,6 +18,17 @@ export function phasesOf(
     }))
 }
 
+/**
+ * `order` with apply_vschema moved: to the front, or right after migrate_primary (see vschemaAfterCutover for why the
+ * moment matters to the router).
+ */
+export function placeVSchema<T extends {name: PhaseName}>(order: ReadonlyArray<T>, at: 'first' | 'after_cutover'): T[] {
+  const vschema = order.find((ph) => ph.name === 'apply_vschema')!
+  const rest = order.filter((ph) => ph !== vschema)
+  const i = at === 'first' ? 0 : rest.findIndex((ph) => ph.name === 'migrate_primary') + 1
+  return [...rest.slice(0, i), vschema, ...rest.slice(i)]
+}
+
 /** The counts of the summary line. */
 export function summarize(changes: Change[], phases: PlanPhase[]): Plan['summary'] {
   const count = (action: Change['action']) => changes.filter((c) => c.action === action).length

@@ -23,12 +23,12 @@ import {
   type PlanTask,
   type ReshardGroup,
 } from './types.js'
-import {phasesOf, summarize} from './assemble.js'
+import {phasesOf, placeVSchema, summarize} from './assemble.js'
 import {fingerprint, type KeyspaceState} from './keyspace-state.js'
 import {PlanError} from './plan-error.js'
 import {isStartOf, revertPlan} from './revert.js'
 import {vschemaDiff} from './vschema-diff.js'
-import {vschemaRefusal} from './vschema-safety.js'
+import {vschemaAfterCutover, vschemaRefusal} from './vschema-safety.js'
 
 // PlanError lives in plan-error.ts (revert.ts throws it too); importers of it from here keep working.
 export {PlanError}
@@ -155,7 +155,8 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
     }
   }
 
-  const phases = buildPhases(layout, groups, vsChanged, tabletTasks, ix)
+  const vsLate = vsChanged && vschemaAfterCutover(state.keyspace.vschema, layout.vschema, p.primary)
+  const phases = buildPhases(layout, groups, vsChanged && {late: vsLate}, tabletTasks, ix)
   if (groups.length) {
     notes.push(
       'The application keeps writing during the copy; writes pause only inside migrate_primary (sources read-only until the destinations have caught up, at most the cutover timeout, then undone).',
@@ -220,17 +221,19 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
 function buildPhases(
   layout: Layout,
   groups: ReshardGroup[],
-  vsChanged: boolean,
+  vschema: false | {late: boolean},
   tabletTasks: PlanTask[],
   ix: StateIndex,
 ): PlanPhase[] {
   const tasks = new Map<PhaseName, PlanTask[]>()
   const add = (phase: PhaseName, t: PlanTask) => pushTo(tasks, phase, t)
-  if (vsChanged)
+  if (vschema)
     add('apply_vschema', {
       id: 'apply_vschema',
       shard: layout.keyspace,
-      detail: `store the vschema of ${layout.file} for keyspace ${layout.keyspace}`,
+      detail: vschema.late
+        ? `store the vschema of ${layout.file} for keyspace ${layout.keyspace} once one shard serves everything (until then the router needs the vschema the rows were placed by)`
+        : `store the vschema of ${layout.file} for keyspace ${layout.keyspace}`,
     })
   for (const t of tabletTasks) add('update_tablets', t)
 
@@ -302,7 +305,7 @@ function buildPhases(
       detail: `remove shard ${s} and tablets ${aliases.join(', ') || '(none)'} from the topology`,
     })
   }
-  return phasesOf(PHASES, tasks, layout)
+  return phasesOf(vschema && vschema.late ? placeVSchema(PHASES, 'after_cutover') : PHASES, tasks, layout)
 }
 
 /**

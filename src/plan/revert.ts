@@ -7,7 +7,7 @@ import type {Layout} from '../layout/types.js'
 import type {TabletType} from '../topo/records.js'
 import {deepEqual} from '../util/canonical.js'
 import {pushTo} from '../util/multimap.js'
-import {phasesOf, summarize} from './assemble.js'
+import {phasesOf, placeVSchema, summarize} from './assemble.js'
 import {fingerprint, type ActiveWorkflow, type KeyspaceState} from './keyspace-state.js'
 import {PlanError} from './plan-error.js'
 import {
@@ -20,6 +20,7 @@ import {
   type ReshardGroup,
 } from './types.js'
 import {vschemaDiff} from './vschema-diff.js'
+import {placementChanges} from './vschema-safety.js'
 
 export interface RevertInfo {
   /** The unfinished workflow being reverted. */
@@ -147,11 +148,21 @@ export function revertPlan(state: KeyspaceState, layout: Layout, wf: ActiveWorkf
   }
 
   const vsChanged = !deepEqual(state.keyspace.vschema, layout.vschema)
+  // Going back from one serving shard to several (the revert of a merge): the router needs the old vschema before the
+  // first traffic move, not once all traffic is back (vschemaAfterCutover).
+  const p = state.srvKeyspace.partitions
+  const vsFirst =
+    vsChanged &&
+    layout.shards.length > 1 &&
+    Math.max(p.primary.length, p.replica.length, p.rdonly.length) <= 1 &&
+    placementChanges(state.keyspace.vschema, layout.vschema)
   if (vsChanged) {
     add('apply_vschema', {
       id: 'apply_vschema',
       shard: layout.keyspace,
-      detail: `store the vschema of ${layout.file} again, once all traffic is back`,
+      detail: vsFirst
+        ? `store the vschema of ${layout.file} again, before any traffic moves back to several shards`
+        : `store the vschema of ${layout.file} again, once all traffic is back`,
     })
     changes.unshift({
       action: 'update',
@@ -161,7 +172,7 @@ export function revertPlan(state: KeyspaceState, layout: Layout, wf: ActiveWorkf
     })
   }
 
-  const phases = phasesOf(REVERT_PHASES, phaseTasks, layout)
+  const phases = phasesOf(vsFirst ? placeVSchema(REVERT_PHASES, 'first') : REVERT_PHASES, phaseTasks, layout)
   const stage = stageText(wf, cancelled, reversed)
   const reason = [
     cancelled.length

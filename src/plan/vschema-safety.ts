@@ -63,9 +63,27 @@ export function rerouteAll(serving: string[], groups: ReshardGroup[]): boolean {
   return groups.length === 1 && serving.every((s) => groups[0].sources.includes(s))
 }
 
+/** Would `desired` put some existing row on another shard than `current` does? */
+export function placementChanges(current: VSchema, desired: VSchema): boolean {
+  return current.sharded !== desired.sharded || movedTables(current, desired).length > 0
+}
+
+/**
+ * Must the new vschema wait until primary traffic has moved? The router routes every tablet type by the keyspace's one
+ * vschema. While several shards serve, it must be the vschema their rows were placed by; with one shard serving, any
+ * vschema sends everything to it. So a placement change is stored before the first traffic move when at most one
+ * shard serves now (a split), and after the primary cutover otherwise (a merge into one shard, the only such plan
+ * vschemaRefusal lets through).
+ */
+export function vschemaAfterCutover(current: VSchema, desired: VSchema, serving: string[]): boolean {
+  return serving.length > 1 && placementChanges(current, desired)
+}
+
 /** Why the plan's data movement does not make the change safe. */
 function whyNotMoved(serving: string[], groups: ReshardGroup[]): string {
   if (!groups.length) return 'This plan moves no data.'
+  if (rerouteAll(serving, groups))
+    return `This plan copies every row again, but into ${groups[0].destinations.length} shards: until the primary cutover, part of the traffic would still go to the old shards, and the router has one vschema for both (Vitess changes a primary vindex by moving the tables to another keyspace).`
   const sources = new Set(groups.flatMap((g) => g.sources))
   const kept = serving.filter((s) => !sources.has(s))
   return kept.length
@@ -79,8 +97,9 @@ export function vschemaRefusal(input: SafetyInput): Refusal | undefined {
   const shardingFlips = current.sharded !== desired.sharded
   const moved = movedTables(current, desired)
   if (!shardingFlips && !moved.length) return undefined
-  // The copy and filtered replication route every row by the new vschema (src/phases/routing.ts).
-  if (rerouteAll(serving, groups)) return undefined
+  // The copy and filtered replication route every row by the new vschema (src/phases/routing.ts); into one shard, the
+  // router needs no vschema that matches the rows, so the new one is stored after the cutover.
+  if (rerouteAll(serving, groups) && groups[0].destinations.length === 1) return undefined
   const why = shardingFlips
     ? `the vschema becomes ${desired.sharded ? 'sharded' : 'unsharded'}`
     : moved.map(([t, b, a]) => `table "${t}": primary vindex ${b} → ${a}`).join('; ')
@@ -88,6 +107,6 @@ export function vschemaRefusal(input: SafetyInput): Refusal | undefined {
   return {
     summary: `${file}: refusing a vschema change that moves existing rows of ${tables} to other shards of keyspace "${keyspace}" (${why})`,
     detail: `Keyspace "${keyspace}" holds data on ${serving.length} shards (${serving.join(', ')}); after this change the router would look for existing rows on the shard the new vschema names, not where they are. ${whyNotMoved(serving, groups)}`,
-    hint: `Keep the current vschema of ${tables} in ${file}, or reshard every serving shard (${serving.join(', ')}) in one group with the new vschema so that every row is copied again, e.g. merge to shard "0" and split again later.`,
+    hint: `Keep the current vschema of ${tables} in ${file}, or do it in two plans: merge every serving shard (${serving.join(', ')}) into one shard with the new vschema (stored after the cutover), then split again with it.`,
   }
 }

@@ -89,6 +89,34 @@ describe('revert of an unfinished workflow', () => {
     expect(p.current.shards.map((s) => s.name)).toEqual(['-80', '80-'])
   })
 
+  it('a merge reversed after its vschema was stored: the old vschema goes back before any traffic does', () => {
+    // wf-1 merges 2 → 1 (sharded → unsharded); it stored the unsharded vschema after its cutover (one shard serves).
+    const forward = plan(stateOf(two), one, {now: NOW})
+    const st = stateOf(two)
+    const tasks: Record<string, {state: string; attempts: number}> = {}
+    for (const ph of forward.phases) for (const t of ph.tasks) tasks[t.id] = {state: 'pending', attempts: 0}
+    for (const id of Object.keys(tasks).filter((id) => !id.startsWith('retire_sources/')))
+      tasks[id] = {state: 'done', attempts: 1}
+    st.keyspace = {...st.keyspace, vschema: one.vschema, sharded: false}
+    st.shards.push(shardRecord(one.shards[0]!, []))
+    for (const type of ['rdonly', 'replica', 'primary'] as const) st.srvKeyspace.partitions[type] = ['0']
+    st.activeWorkflows = [{id: 'wf-1', state: 'running', layoutFile: one.file, phase: 'x', plan: forward, tasks}]
+
+    const p = plan(st, two, {now: NOW})
+    expect(p.revert).toMatchObject({reversed: ['0']})
+    // While one shard serves, any vschema routes to it; once two serve, only the sharded one finds the rows.
+    expect(names(p).map(([n]) => n)).toEqual([
+      'apply_vschema',
+      'wait_for_filtered_replication',
+      'diff',
+      'migrate_rdonly',
+      'migrate_replica',
+      'migrate_primary',
+      'retire_sources',
+    ])
+    expect(p.phases[0]!.tasks[0]!.detail).toContain('before any traffic moves back to several shards')
+  })
+
   it('refuses once the sources are being retired, and says what to do', () => {
     expect(() => plan(during([...BEFORE_PRIMARY, 'migrate_primary/0'], ['retire_sources/0']), one)).toThrow(
       /already retiring 0, so it can no longer be reverted\. Let it finish/,

@@ -52,7 +52,7 @@ describe('vschema safety: refused while rows live on several shards', () => {
     expect(err!.summary).toContain('hash of page → xxhash of page')
     expect(err!.detail).toContain('2 shards (-80, 80-)')
     expect(err!.detail).toContain('This plan moves no data.')
-    expect(err!.hint).toContain('reshard every serving shard (-80, 80-) in one group')
+    expect(err!.hint).toContain('merge every serving shard (-80, 80-) into one shard with the new vschema')
   })
 
   it('primary vindex type changes', () => {
@@ -103,15 +103,25 @@ describe('vschema safety: refused while rows live on several shards', () => {
     expect(e.detail).toContain('2 groups')
   })
 
-  it('a reshard of every serving shard in one group copies every row again with the new vschema: allowed', () => {
-    const to = vs('    hash: { type: xxhash }', MESSAGES)
-    expect(allowed(TWO, BASE, ['-55', '55-aa', 'aa-'], to).groups).toEqual([
-      {range: '0', sources: ['-80', '80-'], destinations: ['-55', '55-aa', 'aa-']},
-    ])
-    expect(allowed(TWO, BASE, ['0'], to).kind).toBe('reshard')
+  it('every serving shard resharded into several shards with a new vindex: refused (the router has one vschema)', () => {
+    const e = refusal(TWO, BASE, ['-55', '55-aa', 'aa-'], vs('    hash: { type: xxhash }', MESSAGES))
+    expect(e.detail).toContain('copies every row again, but into 3 shards')
+    expect(e.hint).toContain('do it in two plans')
+  })
+
+  it('a merge of every serving shard into one with a new vschema: allowed, the vschema stored after the cutover', () => {
+    const order = (p: ReturnType<typeof plan>) => p.phases.map((ph) => ph.name)
+    const merged = allowed(TWO, BASE, ['0'], vs('    hash: { type: xxhash }', MESSAGES))
+    expect(merged.groups).toEqual([{range: '0', sources: ['-80', '80-'], destinations: ['0']}])
+    expect(order(merged).slice(-3)).toEqual(['migrate_primary', 'apply_vschema', 'retire_sources'])
     // Sharded → unsharded merge (going back from the guestbook's 2 shards to 1).
     const p = plan(stateOf(guestbook('2-shards.yaml')), guestbook('1-shard.yaml'), {now: NOW})
     expect(p.groups).toEqual([{range: '0', sources: ['-80', '80-'], destinations: ['0']}])
+    expect(order(p).indexOf('apply_vschema')).toBe(order(p).indexOf('migrate_primary') + 1)
+    expect(p.phases.find((ph) => ph.name === 'apply_vschema')!.tasks[0]!.detail).toContain('once one shard serves')
+    // A split stores it first: one shard serves until the first traffic move, whatever the vschema says.
+    const split = plan(stateOf(guestbook('1-shard.yaml')), guestbook('2-shards.yaml'), {now: NOW})
+    expect(order(split)[0]).toBe('apply_vschema')
   })
 
   it('sharded → unsharded with several shards serving (pure check)', () => {
