@@ -234,7 +234,9 @@ async function purgeSource(ctx: TaskContext, destTablets: TabletRecord[], source
   const db = ctx.plan.desired.database
   const group = groupOf(ctx)
   const srcRange = shardRange(ctx, source)
-  const vschema: VSchema = ctx.plan.desired.vschema.sharded ? ctx.plan.desired.vschema : ctx.plan.current.vschema
+  // The vschema that placed the rows on the sources (a merge may also change the vindex); an unsharded one has a
+  // single source, whose rows are all of them.
+  const vschema: VSchema = ctx.plan.current.vschema.sharded ? ctx.plan.current.vschema : ctx.plan.desired.vschema
   for (const t of destTablets) {
     const conn = await dataSession(t, 'read')
     try {
