@@ -186,6 +186,40 @@ describe('status', () => {
   })
 })
 
+describe('replication that pauses with apply', () => {
+  const withDone = (wf: WorkflowRecord, ids: string[]) => {
+    for (const id of ids) wf.tasks[id] = {...wf.tasks[id]!, state: 'done', attempts: 1}
+    return wf
+  }
+  const upTo = (wf: WorkflowRecord, last: string) => {
+    const ids = wf.plan.phases.flatMap((ph) => ph.tasks.map((t) => t.id))
+    return withDone(wf, ids.slice(0, ids.indexOf(last) + 1))
+  }
+
+  it('says which streams stop when apply waits, fails or is stopped once the clone is done, and none before', () => {
+    const before = guestbookWorkflow()
+    expect(describeResult({state: 'waiting', wf: before, stage: openGate(before)!}, {}).lines.join('\n')).not.toContain(
+      'paused',
+    )
+    const cloned = upTo(guestbookWorkflow(), 'clone/0')
+    const waiting = describeResult({state: 'waiting', wf: cloned, stage: openGate(cloned)!}, {}).lines
+    expect(waiting.at(-1)).toBe(
+      'Replication 0 → -80, 80- is paused until apply runs again: the shards it feeds fall behind meanwhile, and reads they already serve are stale.',
+    )
+    const stopped = describeResult({state: 'interrupted', wf: cloned, reason: new Error('SIGINT')}, {})
+    expect(stopped.err[1]).toContain('Replication 0 → -80, 80- is paused')
+    const failed = describeResult({state: 'failed', wf: cloned, failed: []}, {})
+    expect(failed.err.at(-1)).toContain('Replication 0 → -80, 80- is paused')
+  })
+
+  it('after the primary cutover it is the reverse replication that keeps the old shard current', () => {
+    const cut = upTo(guestbookWorkflow(), 'migrate_primary/0')
+    expect(describeResult({state: 'waiting', wf: cut, stage: openGate(cut)!}, {}).lines.at(-1)).toContain(
+      'Replication -80, 80- → 0 (reverse) is paused',
+    )
+  })
+})
+
 describe('exit codes', () => {
   it('0 done / no changes, 1 failed, 3 waiting, 130 interrupted', () => {
     const wf = guestbookWorkflow()

@@ -11,6 +11,8 @@ import {
   type GateStage,
 } from '../../engine/workflow.js'
 import {isErrorCode} from '../../errors.js'
+import type {WorkflowRecord} from '../../engine/types.js'
+import {liveStreams} from '../../phases/streams/live.js'
 import type {ApplyView, RunResult} from './apply.js'
 import {askYesNo, ask, canPrompt, PROMPT_INTERRUPTED} from './prompt.js'
 
@@ -155,7 +157,7 @@ export function describeResult(r: ApplyResult, hints: CommandHints): {code: numb
         err.push(`  ${t.id} (attempt ${t.attempts}): ${t.error ?? 'failed'}`)
         err.push(`  retry it with: ${retryCommand(r.wf.keyspace, t.id, hints)}`)
       }
-      return {code: EXIT.error, lines: [], err}
+      return {code: EXIT.error, lines: [], err: [...err, ...pausedReplication(r.wf)]}
     }
     case 'waiting':
       return {
@@ -164,6 +166,7 @@ export function describeResult(r: ApplyResult, hints: CommandHints): {code: numb
           `Workflow ${r.wf.id} is waiting for approval: ${describeStage(r.stage)}.`,
           `Approve with: ${approveCommand(r.wf.keyspace, r.stage, hints)}`,
           `then continue with: ${resumeCommand(hints)}`,
+          ...pausedReplication(r.wf),
         ],
         err: [],
       }
@@ -171,7 +174,28 @@ export function describeResult(r: ApplyResult, hints: CommandHints): {code: numb
       if (isErrorCode(r.reason, 'lock_lost')) {
         return {code: EXIT.error, lines: [], err: [`Error: ${(r.reason as Error).message}`]}
       }
-      return {code: EXIT.interrupted, lines: [], err: [`Stopped. Resume with: ${resumeCommand(hints)}`]}
+      return {
+        code: EXIT.interrupted,
+        lines: [],
+        err: [`Stopped. Resume with: ${resumeCommand(hints)}`, ...pausedReplication(r.wf)],
+      }
     }
   }
+}
+
+/**
+ * Streams run only inside a running apply: say which ones stop with it, and what that means for the shards they
+ * feed (those may already serve reads).
+ */
+export function pausedReplication(wf: WorkflowRecord): string[] {
+  const {forward, reverse} = liveStreams(wf)
+  const g = wf.plan.groups
+  const flows = [
+    ...forward.map((i) => `${g[i]!.sources.join(', ')} → ${g[i]!.destinations.join(', ')}`),
+    ...reverse.map((i) => `${g[i]!.destinations.join(', ')} → ${g[i]!.sources.join(', ')} (reverse)`),
+  ]
+  if (!flows.length) return []
+  return [
+    `Replication ${flows.join('; ')} is paused until apply runs again: the shards it feeds fall behind meanwhile, and reads they already serve are stale.`,
+  ]
 }

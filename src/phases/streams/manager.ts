@@ -2,7 +2,6 @@
 // stream; streams restart from their stored positions whenever apply restarts. Their status is published to
 // the topology (workflows/<id>/Streams) for `shardform status`.
 import {keyRangeFromJSON} from '../../keyspace/keyrange.js'
-import type {WorkflowRecord} from '../../engine/types.js'
 import type {Plan} from '../../plan/types.js'
 import {workflowStreamsPath} from '../../topo/paths.js'
 import {readKeyspaceState} from '../../plan/keyspace-state.js'
@@ -154,24 +153,4 @@ export class StreamManager {
     await this.publish()
     this.streams.clear()
   }
-}
-
-/**
- * Which streams should run for a workflow: forward streams of groups whose sources are cloned (or that never
- * needed a clone: a reverse takes over existing streams) until primary traffic moves; after that, until the
- * sources are retired, the reverse streams that keep the old shards current.
- */
-export function liveStreams(wf: WorkflowRecord): {forward: number[]; reverse: number[]} {
-  const done = (id: string) => wf.tasks[id]?.state === 'done'
-  const forward: number[] = []
-  const reverse: number[] = []
-  wf.plan.groups.forEach((g, gi) => {
-    if (g.mode === 'cancel') return
-    const cloned = g.sources.every((s) => !wf.tasks[`clone/${s}`] || done(`clone/${s}`))
-    const migrated = done(`migrate_primary/${g.range}`)
-    const retired = g.sources.some((s) => done(`retire_sources/${s}`))
-    if (cloned && !migrated) forward.push(gi)
-    if (migrated && !retired) reverse.push(gi)
-  })
-  return {forward, reverse}
 }
