@@ -119,3 +119,25 @@ export async function primarySnapshot(t: TabletRecord): Promise<Snapshot> {
     throw err
   }
 }
+
+/**
+ * Wait until a running replica has applied `gtid` (MASTER_GTID_WAIT). 'stopped': its replication is not running, so
+ * it never will; 'timeout': it is further behind than `timeoutSeconds`.
+ */
+export async function replicaReached(
+  t: TabletRecord,
+  gtid: string,
+  timeoutSeconds: number,
+): Promise<'reached' | 'stopped' | 'timeout'> {
+  const admin = await connectTablet(t, 'admin')
+  try {
+    const st = await slaveStatus(admin)
+    if (!st || text(st.Slave_SQL_Running) !== 'Yes') return 'stopped'
+    const [[row]] = (await admin.query('SELECT MASTER_GTID_WAIT(?, ?) AS r', [gtid, timeoutSeconds])) as unknown as [
+      Row[],
+    ]
+    return Number(row.r) === 0 ? 'reached' : 'timeout'
+  } finally {
+    await admin.end()
+  }
+}

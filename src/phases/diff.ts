@@ -1,17 +1,16 @@
-// diff/<dest>: schema, then every row. Each source of the group is read from a consistent snapshot at position P
-// while the stream from it into this destination is held exactly at P; the destination is then read as well, both
-// in primary-key order, the sources restricted to the destination's key range. Any difference fails the task.
+// diff/<dest>: schema, then every row. Each source of the group is read at a position P (on its rdonly, stopped there,
+// else in a consistent snapshot on its primary: diff-snapshot.ts) while the stream from it into this destination is
+// held exactly at P; the destination is then read as well, both in primary-key order, the sources restricted to the
+// destination's key range. Any difference fails the task.
 import type {Connection} from 'mysql2/promise'
 import type {Executor, TaskContext} from '../engine/types.js'
 import type {RowValue} from '../mysql/codec.js'
 import {dataSession} from '../mysql/session.js'
-import {primarySnapshot, type Snapshot} from '../mysql/snapshot.js'
+import type {Snapshot} from '../mysql/snapshot.js'
 import {formatKey, keyComparator, orderedSelect, RowCursor, rowsEqual} from '../mysql/rows.js'
 import {copyColumns, describeSchema, type TableInfo} from '../mysql/tables.js'
-import {setTimeout as sleep} from 'node:timers/promises'
-import {parseGtidPos, reached} from '../mysql/gtid.js'
-import type {TabletRecord} from '../topo/records.js'
-import {fmtRate, groupOf, keyspaceState, PhaseError, primaryOf, shardRange} from './context.js'
+import {fmtRate, groupOf, keyspaceState, PhaseError, primaryOf, shardRange, tabletOf} from './context.js'
+import {diffSnapshot, restartIfFrozen} from './diff-snapshot.js'
 import {copyRouter, placement} from './routing.js'
 import type {StreamManager} from './streams/manager.js'
 
@@ -56,6 +55,16 @@ async function diffDestination(ctx: TaskContext) {
   const groupDests = g.destinations.map((d) => shardRange(ctx, d))
   const state = await keyspaceState(ctx)
   const streams = (await manager.ensureGroup(gi)).filter((s) => s.spec.destinationShard === ctx.task.shard)
+  // rdonly tablets an interrupted run of this task left with replication stopped (diff-snapshot.ts).
+  const cp: {stopped: string[]} = {stopped: ctx.checkpoint<{stopped?: string[]}>()?.stopped ?? []}
+  for (const alias of cp.stopped) {
+    const t = state.tablets.find((x) => x.alias === alias)
+    if (t) await restartIfFrozen(t, ctx.log)
+  }
+  const noteFrozen = async (alias: string, stopped: boolean) => {
+    cp.stopped = [...cp.stopped.filter((a) => a !== alias), ...(stopped ? [alias] : [])]
+    await ctx.saveCheckpoint(cp)
+  }
   const snaps: Snapshot[] = []
   const dst = await dataSession(primaryOf(state, ctx.task.shard), 'read')
   const started = Date.now()
@@ -63,11 +72,14 @@ async function diffDestination(ctx: TaskContext) {
     for (const source of g.sources) {
       const stream = streams.find((s) => s.spec.sourceShard === source)
       if (!stream) throw new PhaseError(`no filtered replication from ${source} into ${ctx.task.shard} is running`)
-      snaps.push(await snapshotAtOrAfter(primaryOf(state, source), await stream.hold(ctx.signal), ctx.signal))
+      const held = await stream.hold(ctx.signal)
+      const rdonly = tabletOf(state, source, 'rdonly')
+      const primary = primaryOf(state, source)
+      snaps.push(await diffSnapshot({rdonly, primary, held, signal: ctx.signal, log: ctx.log, noteFrozen}))
       await stream.pauseAt(snaps[snaps.length - 1].gtid, 300_000, ctx.signal)
     }
     ctx.log(
-      `streams into ${ctx.task.shard} held at ${snaps.map((s) => `${g.sources[snaps.indexOf(s)]}@${s.gtid}`).join(', ')}; comparing`,
+      `streams into ${ctx.task.shard} held at ${snaps.map((s, i) => `${g.sources[i]}@${s.gtid} (read on ${s.kind} ${s.tablet.alias})`).join(', ')}; comparing`,
     )
     const readers = await Promise.all(snaps.map((s) => s.reader()))
     const srcSchemas = await Promise.all(readers.map((r) => describeSchema(r.conn, db)))
@@ -125,21 +137,6 @@ async function diffDestination(ctx: TaskContext) {
     for (const s of streams) s.unpause()
     await Promise.all(snaps.map((s) => s.release().catch(() => undefined)))
     await dst.end().catch(() => undefined)
-  }
-}
-
-/**
- * A consistent snapshot of a primary at a position the held stream has not passed. The binlog can show a transaction
- * a moment before a new snapshot includes it, so a snapshot may land just behind the stream: take it again.
- */
-async function snapshotAtOrAfter(primary: TabletRecord, held: string, signal: AbortSignal): Promise<Snapshot> {
-  const h = parseGtidPos(held)
-  for (let i = 0; ; i++) {
-    const snap = await primarySnapshot(primary)
-    if (reached(parseGtidPos(snap.gtid), h)) return snap
-    await snap.release()
-    if (i >= 200) throw new PhaseError(`could not take a snapshot of ${primary.alias} at or after ${held}`)
-    await sleep(25, undefined, {signal})
   }
 }
 

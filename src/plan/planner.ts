@@ -279,12 +279,17 @@ function buildPhases(
       detail: `until lag ≤ ${layout.settings.maxReplicationLagSeconds}s from ${groups[gi].sources.join(', ')}`,
     })
   }
+  // diff reads a source's rdonly (replication paused during the compare), else its primary (diff-snapshot.ts).
+  const readOn = (s: string) => {
+    const rdonly = ix.tabletsOf(s).find((t) => t.type === 'rdonly')
+    return rdonly ? `${s} (read on rdonly ${rdonly.alias})` : `${s} (read on its primary)`
+  }
   for (const {d, gi} of destOrder) {
     add('diff', {
       id: `diff/${d}`,
       shard: d,
       group: gi,
-      detail: `schema and rows of ${d} against ${groups[gi].sources.join(', ')} restricted to ${d}`,
+      detail: `schema and rows of ${d} against ${groups[gi].sources.map(readOn).join(', ')} restricted to ${d}`,
     })
   }
   for (const type of ['rdonly', 'replica', 'primary'] as const) {
