@@ -6,7 +6,7 @@ import type {Connection} from 'mysql2/promise'
 import type {Executor, TaskContext} from '../engine/types.js'
 import type {RowValue} from '../mysql/codec.js'
 import {dataSession} from '../mysql/session.js'
-import type {Snapshot} from '../mysql/snapshot.js'
+import type {Snapshot, SnapshotReader} from '../mysql/snapshot.js'
 import {formatKey, keyComparator, orderedSelect, RowCursor, rowsEqual} from '../mysql/rows.js'
 import {copyColumns, describeSchema, type TableInfo} from '../mysql/tables.js'
 import {fmtRate, groupOf, keyspaceState, PhaseError, primaryOf, shardRange, tabletOf} from './context.js'
@@ -66,6 +66,7 @@ async function diffDestination(ctx: TaskContext) {
     await ctx.saveCheckpoint(cp)
   }
   const snaps: Snapshot[] = []
+  const readers: SnapshotReader[] = []
   const dst = await dataSession(primaryOf(state, ctx.task.shard), 'read')
   const started = Date.now()
   try {
@@ -81,7 +82,7 @@ async function diffDestination(ctx: TaskContext) {
     ctx.log(
       `streams into ${ctx.task.shard} held at ${snaps.map((s, i) => `${g.sources[i]}@${s.gtid} (read on ${s.kind} ${s.tablet.alias})`).join(', ')}; comparing`,
     )
-    const readers = await Promise.all(snaps.map((s) => s.reader()))
+    readers.push(...(await Promise.all(snaps.map((s) => s.reader()))))
     const srcSchemas = await Promise.all(readers.map((r) => describeSchema(r.conn, db)))
     const dstSchema = await describeSchema(dst, db)
     const schemaProblems = compareSchemas(srcSchemas[0].tables, dstSchema.tables, g.sources[0], ctx.task.shard)
@@ -135,6 +136,7 @@ async function diffDestination(ctx: TaskContext) {
     return {output: {compared, tables: reports.map(({table, compared: n}) => ({table, compared: n})), seconds: secs}}
   } finally {
     for (const s of streams) s.unpause()
+    await Promise.all(readers.map((r) => r.close().catch(() => undefined)))
     await Promise.all(snaps.map((s) => s.release().catch(() => undefined)))
     await dst.end().catch(() => undefined)
   }
