@@ -75,8 +75,9 @@ describe('the keyspace lock', () => {
       ['apply', '--auto-approve', '--lock-timeout', '60s'],
       cliEnv(url, {SHARDFORM_TEST_SLEEP_MS: '40'}),
     )
-    await a.waitFor(/: started/, 30_000)
-    await sleep(300)
+    // Ctrl-C while a task runs (each takes 1.5 s): right after the next task starts, not after the earlier ones.
+    const startedSoFar = a.count(/: started/)
+    await until(async () => a.count(/: started/) > startedSoFar || undefined, 30_000)
     expect(d.done).toBe(false)
     a.proc.kill('SIGINT')
     const ra = await a.exited
@@ -120,7 +121,8 @@ describe('the keyspace lock', () => {
   })
 })
 
-describe('saved plans and gates', () => {
+// Many CLI processes in a row: on a busy machine each takes seconds to start.
+describe('saved plans and gates', {timeout: 180_000}, () => {
   it('refuses a stale saved plan and says what changed', async () => {
     const {url, store} = await fresh()
     const file = join(scratch, 'stale.plan')
