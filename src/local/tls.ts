@@ -23,7 +23,10 @@ export function checkLocalTls(tls: LocalTls): LocalTls {
       accessSync(file, constants.R_OK)
     } catch {
       // mariadbd would start without TLS and, with require_secure_transport, refuse every TCP client.
-      throw new ShardformError(`cannot read the ${what} ${file} for the local cluster's TLS; fix the path`)
+      throw new ShardformError(`cannot read the ${what} ${file} for the local cluster's TLS`, {
+        code: 'local.tls_file',
+        hint: 'Fix the path, or make the file readable by this user.',
+      })
     }
   }
   return out

@@ -47,7 +47,8 @@ afterAll(async () => {
 })
 
 const cluster = () => c!
-const run = (args: string[]) => cli(args, {env: cluster().env, timeoutMs: 300_000})
+// Killed before the test's own timeout, so no CLI outlives the test.
+const run = (args: string[]) => cli(args, {env: cluster().env, timeoutMs: 200_000})
 
 /** The tablet's record without TLS: a client that does not ask for it. */
 function plain(alias: string): TabletRecord {
