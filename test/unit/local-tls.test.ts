@@ -47,8 +47,10 @@ describe('local cluster TLS', () => {
       err = e
     }
     expect(err).toBeInstanceOf(ShardformError)
-    expect((err as Error).message).toBe(
-      `cannot read the server key ${missing} for the local cluster's TLS; fix the path`,
-    )
+    expect(err).toMatchObject({
+      code: 'local.tls_file',
+      summary: `cannot read the server key ${missing} for the local cluster's TLS`,
+      hint: 'Fix the path, or make the file readable by this user.',
+    })
   })
 })
