@@ -259,20 +259,25 @@ describe('etcd over TLS', () => {
     }
   })
 
-  it('the CLI takes the TLS files from the environment: topo init and topo show over etcds://', async () => {
-    const topo = `etcds://127.0.0.1:${etcdPort}/clitls`
-    const env = {...ETCD_ENV(), SHARDFORM_TOPO: topo}
-    const init = await cli(['topo', 'init', join(ROOT, 'plans/guestbook/1-shard.yaml')], {env})
-    expect(init.code, init.stderr).toBe(0)
-    expect(init.stdout).toContain(`Initialised keyspace test_keyspace in ${topo}`)
-    expect(init.stderr).toBe('')
-    const show = await cli(['topo', 'show', '--json'], {env})
-    expect(show.code, show.stderr).toBe(0)
-    expect(JSON.parse(show.stdout).keyspaces[0].name).toBe('test_keyspace')
-    const noKey = await cli(['topo', 'show'], {env: {...env, SHARDFORM_ETCD_KEY: undefined}})
-    expect(noKey.code).toBe(1)
-    expect(noKey.stderr).toBe(
-      'Error: SHARDFORM_ETCD_CERT is set but SHARDFORM_ETCD_KEY is not: a client certificate for etcd needs its key (set both, or neither).\n',
-    )
-  })
+  // Three CLI runs: each takes seconds on a busy machine (oclif loads every command).
+  it(
+    'the CLI takes the TLS files from the environment: topo init and topo show over etcds://',
+    {timeout: 180_000},
+    async () => {
+      const topo = `etcds://127.0.0.1:${etcdPort}/clitls`
+      const env = {...ETCD_ENV(), SHARDFORM_TOPO: topo}
+      const init = await cli(['topo', 'init', join(ROOT, 'plans/guestbook/1-shard.yaml')], {env})
+      expect(init.code, init.stderr).toBe(0)
+      expect(init.stdout).toContain(`Initialised keyspace test_keyspace in ${topo}`)
+      expect(init.stderr).toBe('')
+      const show = await cli(['topo', 'show', '--json'], {env})
+      expect(show.code, show.stderr).toBe(0)
+      expect(JSON.parse(show.stdout).keyspaces[0].name).toBe('test_keyspace')
+      const noKey = await cli(['topo', 'show'], {env: {...env, SHARDFORM_ETCD_KEY: undefined}})
+      expect(noKey.code).toBe(1)
+      expect(noKey.stderr).toBe(
+        'Error: SHARDFORM_ETCD_CERT is set but SHARDFORM_ETCD_KEY is not: a client certificate for etcd needs its key (set both, or neither).\n',
+      )
+    },
+  )
 })
