@@ -136,7 +136,12 @@ describe('TLS everywhere', () => {
       // Writes are under way through the router (over etcds:// and TLS) before the reshard starts.
       const count = async () =>
         Number((await cluster().query<{n: string}>('test-100', 'SELECT COUNT(*) AS n FROM messages'))[0]!.n)
-      for (let n = await count(); n < SEEDED + 20; n = await count()) await sleep(100)
+      for (let i = 0, n = await count(); n < SEEDED + 20; n = await count(), i++) {
+        // A load that cannot write (e.g. no TLS to the topology or the tablets) says why instead of hanging.
+        if (i === 600)
+          expect.fail(`the load wrote ${n - SEEDED} row(s) in a minute: ${JSON.stringify(await load.stop())}`)
+        await sleep(100)
+      }
 
       const applied = await run(['apply', cluster().layoutFiles[1]!, '--auto-approve'])
       const {summary, code, stderr} = await load.stop()
@@ -179,7 +184,8 @@ describe('TLS everywhere', () => {
           aliases[0],
         ).toEqual([])
       }
-      // The source served shardform's TLS connections (the snapshot, the binlog stream, the diff), nothing else.
+      // The source made TLS handshakes for shardform's clone, binlog stream and diff (no other way in), and still
+      // refuses plain clients, as does every other instance.
       expect(await accepts()).toBeGreaterThan(acceptsBefore)
       for (const alias of ALL)
         expect(await refusal(connectTablet(plain(alias), 'admin')), alias).toMatch(/Access denied/)
