@@ -22,6 +22,7 @@ import {checkTablets, prepareTemplate, provisionDatadir, setupInstance, type Clu
 import {setupReplication, waitReplicating} from './replication.js'
 import {DEFAULT_LOCAL_DIR, instanceState, readState, withDirLock, writeState} from './state.js'
 import {placeOf, tabletsFromLayouts, type ClusterTablet, type TabletPlace} from './tablets.js'
+import {checkLocalTls, type LocalTls} from './tls.js'
 
 export const REPL_PASSWORD_ENV = 'SHARDFORM_REPL_PASSWORD'
 
@@ -41,6 +42,11 @@ export interface StartClusterOptions extends ClusterCredentials {
   startTimeoutMs?: number
   /** How long to wait for replicas to connect to their primary (default 10 s). */
   replicationTimeoutMs?: number
+  /**
+   * Serve TLS only (require_secure_transport) with this server certificate, and replicate over TLS. Applies to
+   * instances started now (my.cnf is written at start) and to replication set up now.
+   */
+  tls?: LocalTls
   onProgress?: (line: string) => void
 }
 
@@ -85,6 +91,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
   const dir = resolve(opts.dir || DEFAULT_LOCAL_DIR)
   const say = opts.onProgress ?? (() => undefined)
   checkTablets(opts.tablets, opts)
+  const tls = opts.tls ? checkLocalTls(opts.tls) : undefined
   const timeout = opts.startTimeoutMs ?? 60_000
 
   return withDirLock(dir, '`shardform local up`', async () => {
@@ -136,7 +143,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
       toStart.map(async (j) => {
         try {
           if (j.action === 'started') await provisionDatadir(templateData!, j.p.datadir)
-          const cfg = {bufferPool: opts.bufferPool ?? '64M', redoLog: opts.redoLog, timeoutMs: timeout}
+          const cfg = {bufferPool: opts.bufferPool ?? '64M', redoLog: opts.redoLog, timeoutMs: timeout, tls}
           await startInstance(bins!, j.t, j.p, cfg, async (pid) => {
             state.tablets[j.t.alias] = instanceState(j.t, j.p, pid, false)
             await save()
@@ -182,7 +189,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
           return
         }
         try {
-          await withRoot(j.p.socket, (c) => setupReplication(c, primary.port, opts.replPassword))
+          await withRoot(j.p.socket, (c) => setupReplication(c, primary.port, opts.replPassword, tls))
           state.tablets[j.t.alias] = {...state.tablets[j.t.alias]!, primary: {alias: primary.alias, port: primary.port}}
         } catch (err) {
           failures.push(`tablet ${j.t.alias}: starting replication from ${primary.alias} failed: ${errorMessage(err)}`)
@@ -239,6 +246,8 @@ export interface LocalUpOptions {
   bufferPool?: string
   /** innodb_log_file_size (default 64M: with the template's 4M, InnoDB flushes pages all the time under writes). */
   redoLog?: string
+  /** Server TLS for every instance (see StartClusterOptions.tls). */
+  tls?: LocalTls
   onProgress?: (line: string) => void
 }
 
@@ -268,6 +277,7 @@ export async function localUp(opts: LocalUpOptions): Promise<LocalUpResult> {
     templateDir: opts.templateDir,
     bufferPool: opts.bufferPool,
     redoLog: opts.redoLog ?? '64M',
+    tls: opts.tls,
     onProgress: opts.onProgress,
   })
   return {...cluster, generatedPasswords: pw.generated, credentialsFile: resolve(pw.file)}

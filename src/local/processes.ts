@@ -19,6 +19,7 @@ import {
   type LocalState,
 } from './state.js'
 import type {ClusterTablet} from './tablets.js'
+import {tlsServerConfig, type LocalTls} from './tls.js'
 
 export type ProcessAction = 'started' | 'restarted' | 'running'
 
@@ -99,12 +100,20 @@ export async function startInstance(
   bins: MariaDBBinaries,
   t: ClusterTablet,
   p: InstancePaths,
-  cfg: {bufferPool: string; redoLog?: string; timeoutMs: number},
+  cfg: {bufferPool: string; redoLog?: string; timeoutMs: number; tls?: LocalTls},
   spawned: (pid: number) => Promise<void>,
 ): Promise<number> {
   const {pid, exited} = await spawnMariadbd(
     bins,
-    {alias: t.alias, role: t.type, port: t.port, serverId: t.port, bufferPool: cfg.bufferPool, redoLog: cfg.redoLog},
+    {
+      alias: t.alias,
+      role: t.type,
+      port: t.port,
+      serverId: t.port,
+      bufferPool: cfg.bufferPool,
+      redoLog: cfg.redoLog,
+      ...(cfg.tls ? {extraConfig: tlsServerConfig(cfg.tls)} : {}),
+    },
     p,
   )
   await spawned(pid)

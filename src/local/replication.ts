@@ -3,6 +3,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mysql2/promise'
 import {withRoot} from './mariadb.js'
 import {REPL_USER} from './provision.js'
+import type {LocalTls} from './tls.js'
 
 export interface ReplicationHealth {
   ioRunning: string
@@ -15,13 +16,23 @@ export interface ReplicationHealth {
 
 /**
  * Point a (re)started replica at its shard's primary with GTID: CHANGE MASTER … MASTER_USE_GTID=slave_pos resumes
- * from what it applied, so re-issuing it is safe, and it picks up a changed replication password.
+ * from what it applied, so re-issuing it is safe, and it picks up a changed replication password. With `tls` the
+ * replica connects over TLS and checks the primary's certificate against the CA (and 127.0.0.1 against its names);
+ * without, TLS is turned off explicitly (a replica once set up with TLS would otherwise keep it).
  */
-export async function setupReplication(conn: Connection, primaryPort: number, replPassword: string): Promise<void> {
+export async function setupReplication(
+  conn: Connection,
+  primaryPort: number,
+  replPassword: string,
+  tls?: LocalTls,
+): Promise<void> {
   await conn.query('STOP SLAVE')
+  const ssl = tls
+    ? ', MASTER_SSL=1, MASTER_SSL_CA=?, MASTER_SSL_VERIFY_SERVER_CERT=1'
+    : ', MASTER_SSL=0, MASTER_SSL_VERIFY_SERVER_CERT=0'
   await conn.query(
-    "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=?, MASTER_USER=?, MASTER_PASSWORD=?, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1",
-    [primaryPort, REPL_USER, replPassword],
+    `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=?, MASTER_USER=?, MASTER_PASSWORD=?, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1${ssl}`,
+    [primaryPort, REPL_USER, replPassword, ...(tls ? [tls.ca] : [])],
   )
   await conn.query('START SLAVE')
 }

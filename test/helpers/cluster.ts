@@ -14,6 +14,7 @@ import {
   startCluster,
   tabletsFromLayouts,
   type Cluster,
+  type LocalTls,
   type TabletProcess,
 } from '../../src/local/index.js'
 import {findMariaDB, templateKey} from '../../src/local/mariadb.js'
@@ -22,7 +23,7 @@ import {loadSchema} from '../../src/mysql/schema-file.js'
 import {dataPlaneRuntime} from '../../src/phases/index.js'
 import {initKeyspace} from '../../src/layout/init.js'
 import {openTopo} from '../../src/topo/open.js'
-import type {TabletRecord} from '../../src/topo/records.js'
+import type {TabletRecord, TlsFiles} from '../../src/topo/records.js'
 import type {TopoStore} from '../../src/topo/store.js'
 import {startEtcd, type TestEtcd} from './etcd.js'
 import {freePorts} from './ports.js'
@@ -45,6 +46,11 @@ export interface TestClusterOptions {
   bufferPool?: string
   /** innodb_log_file_size per instance (default: the template's 4M). */
   redoLog?: string
+  /**
+   * TLS everywhere: every instance serves only TLS with `server` (replicas replicate over TLS), the layouts'
+   * defaults.tls name `client`, and etcd is reached with `etcdEnv` (SHARDFORM_ETCD_*; pass a TLS `etcd`).
+   */
+  tls?: {server: LocalTls; client: TlsFiles; etcdEnv?: Record<string, string>}
 }
 
 export interface TestCluster {
@@ -58,7 +64,7 @@ export interface TestCluster {
   layoutFiles: string[]
   tablets: TabletProcess[]
   cluster: Cluster
-  /** Variables a CLI subprocess needs: passwords, SHARDFORM_TOPO, SHARDFORM_CREDENTIALS_FILE. */
+  /** Variables a CLI subprocess needs: passwords, SHARDFORM_TOPO, SHARDFORM_CREDENTIALS_FILE (and SHARDFORM_ETCD_* with tls). */
   env: Record<string, string>
   /** The tablet as the topology would record it (alias → record), whether or not it is registered. */
   tablet(alias: string): TabletRecord
@@ -107,10 +113,11 @@ function templateDir(): Promise<string> {
 }
 
 /** Copy a layout file into `outDir` with ports replaced (in declaration order) and the vschema path made absolute. */
-function rewriteLayout(file: string, outDir: string, nextPort: () => number): string {
+function rewriteLayout(file: string, outDir: string, nextPort: () => number, tls?: TlsFiles): string {
   const doc = parseDocument(readFileSync(file, 'utf8'))
   const vs = doc.get('vschema')
   if (typeof vs === 'string') doc.set('vschema', resolve(dirname(file), vs))
+  if (tls) doc.setIn(['defaults', 'tls'], doc.createNode(tls))
   const shards = doc.get('shards') as {
     items: Array<{value: {get(k: string): {items: Array<{set(k: string, v: unknown): void}>}}}>
   }
@@ -123,14 +130,14 @@ function rewriteLayout(file: string, outDir: string, nextPort: () => number): st
 }
 
 /** Copies of layout files in `outDir` with every tablet port moved to a free port of 127.0.0.1. */
-export async function rewriteLayouts(layoutFiles: string[], outDir: string): Promise<string[]> {
+export async function rewriteLayouts(layoutFiles: string[], outDir: string, tls?: TlsFiles): Promise<string[]> {
   mkdirSync(outDir, {recursive: true})
   const count = layoutFiles
     .map((f) => loadLayout(f))
     .reduce((n, l) => n + l.shards.reduce((m, s) => m + s.tablets.length, 0), 0)
   const ports = await freePorts(count)
   let i = 0
-  return layoutFiles.map((f) => rewriteLayout(f, outDir, () => ports[i++]!))
+  return layoutFiles.map((f) => rewriteLayout(f, outDir, () => ports[i++]!, tls))
 }
 
 /**
@@ -151,7 +158,7 @@ export async function startTestCluster(layoutFiles: string[], opts: TestClusterO
 
 async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOptions): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'shardform-cluster-'))
-  const files = await rewriteLayouts(layoutFiles, join(dir, 'layouts'))
+  const files = await rewriteLayouts(layoutFiles, join(dir, 'layouts'), opts.tls?.client)
   const layouts = files.map((f) => loadLayout(f))
 
   const passwords = testPasswords()
@@ -176,6 +183,7 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
       templateDir: await templateDir(),
       bufferPool: opts.bufferPool ?? '32M',
       ...(opts.redoLog ? {redoLog: opts.redoLog} : {}),
+      ...(opts.tls ? {tls: opts.tls.server} : {}),
     })
   } catch (err) {
     await import('../../src/local/index.js')
@@ -195,7 +203,7 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
     rmSync(dir, {recursive: true, force: true})
   }
   try {
-    store = await openTopo(topoUrl)
+    store = await openTopo(topoUrl, opts.tls?.etcdEnv ? {etcd: {env: opts.tls.etcdEnv}} : {})
     if (opts.init !== undefined && opts.init !== false) {
       await initKeyspace(store, layouts[opts.init === true ? 0 : opts.init])
       if (opts.schema)
@@ -252,7 +260,12 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
     layoutFiles: files,
     tablets: cluster.tablets,
     cluster,
-    env: {...passwords, SHARDFORM_TOPO: topoUrl, SHARDFORM_CREDENTIALS_FILE: join(dir, 'credentials.json')},
+    env: {
+      ...passwords,
+      ...opts.tls?.etcdEnv,
+      SHARDFORM_TOPO: topoUrl,
+      SHARDFORM_CREDENTIALS_FILE: join(dir, 'credentials.json'),
+    },
     tablet,
     connect,
     query,

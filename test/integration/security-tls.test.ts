@@ -2,8 +2,6 @@
 // require_secure_transport, users REQUIRE X509 / REQUIRE SSL; an etcd serving only https with client-certificate
 // authentication. shardform's connections (mysql2, the zongji binlog reader, the etcd client, the CLI) connect with
 // the files the layout / environment name, verify the server, and fail clearly without them.
-import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -25,76 +23,18 @@ import {openTopo} from '../../src/topo/open.js'
 import type {TabletRecord, TlsFiles} from '../../src/topo/records.js'
 import type {TopoStore} from '../../src/topo/store.js'
 import {cli, ROOT} from '../helpers/cli.js'
-import {ETCD_BIN} from '../helpers/etcd.js'
+import type {TestEtcd} from '../helpers/etcd.js'
 import {freePorts} from '../helpers/ports.js'
+import {etcdTlsEnv, makeCertificates, startTlsEtcd} from '../helpers/tls.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'sf-tls-'))
-const pem = (name: string) => join(dir, name)
+// MariaDB's certificate names only db.shardform.test: reached as `localhost` it fails the name check, reached by IP
+// its chain is checked.
+const certs = makeCertificates()
+const pem = (name: string) => certs.pem(name)
 let mysqlPort: number
 let mariadbPid: number | undefined
-let etcdProc: ChildProcess | undefined
+let etcd: TestEtcd | undefined
 let etcdPort: number
-
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, {cwd: dir, stdio: 'pipe'})
-}
-
-/**
- * A CA; server certificates for MariaDB (it names only db.shardform.test: reached as `localhost` it fails the name
- * check, reached by IP its chain is checked) and for etcd (IP 127.0.0.1); a client certificate; an unrelated CA.
- */
-function makeCertificates(): void {
-  writeFileSync(pem('server.ext'), 'subjectAltName=DNS:db.shardform.test\nextendedKeyUsage=serverAuth\n')
-  writeFileSync(pem('etcd.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n')
-  writeFileSync(pem('client.ext'), 'extendedKeyUsage=clientAuth\n')
-  for (const ca of ['ca', 'other-ca'])
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      `${ca}.key`,
-      '-out',
-      `${ca}.pem`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=shardform test ${ca}`,
-    )
-  for (const who of ['server', 'etcd', 'client']) {
-    openssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      `${who}.key`,
-      '-out',
-      `${who}.csr`,
-      '-subj',
-      `/CN=shardform-${who}`,
-    )
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${who}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${who}.pem`,
-      '-days',
-      '2',
-      '-extfile',
-      `${who}.ext`,
-    )
-  }
-}
 
 const ADMIN_PW = 'tls-admin-pw'
 const APP_PW = 'tls-app-pw'
@@ -102,7 +42,7 @@ const APP_PW = 'tls-app-pw'
 async function startMariaDB(): Promise<void> {
   const bins = findMariaDB()
   const template = await ensureTemplate(join(tmpdir(), 'shardform-test-templates', await templateKey(bins)), bins)
-  const p = instancePaths(join(dir, 'tls-1'))
+  const p = instancePaths(join(certs.dir, 'tls-1'))
   await copyTemplate(template, p.datadir)
   const {pid, exited} = await spawnMariadbd(
     bins,
@@ -141,58 +81,17 @@ async function startMariaDB(): Promise<void> {
   }
 }
 
-async function startEtcdTls(): Promise<void> {
-  const [peer] = await freePorts(1)
-  const url = `https://127.0.0.1:${etcdPort}`
-  etcdProc = spawn(
-    ETCD_BIN,
-    [
-      '--name',
-      'tls',
-      '--data-dir',
-      join(dir, 'etcd'),
-      '--listen-client-urls',
-      url,
-      '--advertise-client-urls',
-      url,
-      '--listen-peer-urls',
-      `http://127.0.0.1:${peer}`,
-      '--initial-advertise-peer-urls',
-      `http://127.0.0.1:${peer}`,
-      '--initial-cluster',
-      `tls=http://127.0.0.1:${peer}`,
-      '--initial-cluster-state',
-      'new',
-      '--cert-file',
-      pem('etcd.pem'),
-      '--key-file',
-      pem('etcd.key'),
-      '--trusted-ca-file',
-      pem('ca.pem'),
-      '--client-cert-auth',
-      '--log-level',
-      'error',
-      '--heartbeat-interval',
-      '50',
-      '--election-timeout',
-      '500',
-    ],
-    {stdio: 'ignore'},
-  )
-}
-
-const ETCD_ENV = () => ({
-  SHARDFORM_ETCD_CA: pem('ca.pem'),
-  SHARDFORM_ETCD_CERT: pem('client.pem'),
-  SHARDFORM_ETCD_KEY: pem('client.key'),
-})
+const ETCD_ENV = () => etcdTlsEnv(certs)
 
 beforeAll(async () => {
-  ;[mysqlPort, etcdPort] = await freePorts(2)
-  makeCertificates()
+  ;[mysqlPort] = await freePorts(1)
   process.env.SHARDFORM_TLS_ADMIN_PASSWORD = ADMIN_PW
   process.env.SHARDFORM_TLS_APP_PASSWORD = APP_PW
-  await Promise.all([startMariaDB(), startEtcdTls()])
+  const etcdStarted = startTlsEtcd(certs).then((e) => {
+    etcd = e
+    etcdPort = e.port
+  })
+  await Promise.all([startMariaDB(), etcdStarted])
 }, 120_000)
 
 afterAll(async () => {
@@ -203,9 +102,9 @@ afterAll(async () => {
       // gone
     }
   }
-  etcdProc?.kill('SIGKILL')
+  await etcd?.stop()
   await sleep(200)
-  rmSync(dir, {recursive: true, force: true})
+  certs.remove()
 })
 
 /** The tablet as the topology records it (by IP address, as the local cluster does). */
@@ -360,20 +259,25 @@ describe('etcd over TLS', () => {
     }
   })
 
-  it('the CLI takes the TLS files from the environment: topo init and topo show over etcds://', async () => {
-    const topo = `etcds://127.0.0.1:${etcdPort}/clitls`
-    const env = {...ETCD_ENV(), SHARDFORM_TOPO: topo}
-    const init = await cli(['topo', 'init', join(ROOT, 'plans/guestbook/1-shard.yaml')], {env})
-    expect(init.code, init.stderr).toBe(0)
-    expect(init.stdout).toContain(`Initialised keyspace test_keyspace in ${topo}`)
-    expect(init.stderr).toBe('')
-    const show = await cli(['topo', 'show', '--json'], {env})
-    expect(show.code, show.stderr).toBe(0)
-    expect(JSON.parse(show.stdout).keyspaces[0].name).toBe('test_keyspace')
-    const noKey = await cli(['topo', 'show'], {env: {...env, SHARDFORM_ETCD_KEY: undefined}})
-    expect(noKey.code).toBe(1)
-    expect(noKey.stderr).toBe(
-      'Error: SHARDFORM_ETCD_CERT is set but SHARDFORM_ETCD_KEY is not: a client certificate for etcd needs its key (set both, or neither).\n',
-    )
-  })
+  // Three CLI runs: each takes seconds on a busy machine (oclif loads every command).
+  it(
+    'the CLI takes the TLS files from the environment: topo init and topo show over etcds://',
+    {timeout: 180_000},
+    async () => {
+      const topo = `etcds://127.0.0.1:${etcdPort}/clitls`
+      const env = {...ETCD_ENV(), SHARDFORM_TOPO: topo}
+      const init = await cli(['topo', 'init', join(ROOT, 'plans/guestbook/1-shard.yaml')], {env})
+      expect(init.code, init.stderr).toBe(0)
+      expect(init.stdout).toContain(`Initialised keyspace test_keyspace in ${topo}`)
+      expect(init.stderr).toBe('')
+      const show = await cli(['topo', 'show', '--json'], {env})
+      expect(show.code, show.stderr).toBe(0)
+      expect(JSON.parse(show.stdout).keyspaces[0].name).toBe('test_keyspace')
+      const noKey = await cli(['topo', 'show'], {env: {...env, SHARDFORM_ETCD_KEY: undefined}})
+      expect(noKey.code).toBe(1)
+      expect(noKey.stderr).toBe(
+        'Error: SHARDFORM_ETCD_CERT is set but SHARDFORM_ETCD_KEY is not: a client certificate for etcd needs its key (set both, or neither).\n',
+      )
+    },
+  )
 })
