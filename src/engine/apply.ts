@@ -44,6 +44,8 @@ export interface RunSettings {
   lockTimeoutMs?: number
   /** Lease time-to-live of our lock: a crashed apply's lock expires this long after it died. */
   lockTtlSeconds?: number
+  /** The `shardform server` running the workflow (recorded in the keyspace lock: its claim). */
+  server?: string
   parallelism?: number
   hints?: CommandHints
   /** Ctrl-C. */
@@ -267,10 +269,11 @@ async function withLock<T>(
       operation,
       timeoutMs: req.lockTimeoutMs ?? 0,
       ...(req.lockTtlSeconds ? {ttlSeconds: req.lockTtlSeconds} : {}),
+      ...(req.server ? {server: req.server} : {}),
     })
   } catch (e) {
     // The store's message names the holder and the force-unlock command: a user error, not a bug.
-    if (isErrorCode(e, 'lock_held')) throw new EngineError((e as Error).message)
+    if (isErrorCode(e, 'lock_held')) throw new EngineError((e as Error).message, {code: 'engine.lock_held'})
     throw e
   }
   const ac = new AbortController()
