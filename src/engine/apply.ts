@@ -106,7 +106,11 @@ export async function apply(req: ApplyRequest): Promise<ApplyResult> {
   }
   const keyspace = target.kind === 'new' ? target.plan.keyspace : target.workflow.keyspace
   const operation =
-    target.kind === 'new' ? `apply ${target.source.file}` : `apply (resume workflow ${target.workflow.id})`
+    target.kind === 'new'
+      ? `apply ${target.source.file}`
+      : req.server
+        ? `server ${req.server} runs workflow ${target.workflow.id}`
+        : `apply (resume workflow ${target.workflow.id})`
   return withLock(req, keyspace, operation, async (lock, signal) => {
     let writer: WorkflowWriter
     const who = req.who ?? whoAmI()

@@ -66,6 +66,7 @@ export class Server {
   private readonly skipped = new Map<string, string>()
   private wake?: () => void
   private registration?: LockHandle
+  private lastError?: string
 
   constructor(private readonly o: ServerOptions) {}
 
@@ -86,7 +87,15 @@ export class Server {
     const stopAll = AbortSignal.any([signal, lost.signal])
     try {
       while (!stopAll.aborted) {
-        await this.scan(stopAll).catch((e: unknown) => this.say('error', `looking for work failed: ${errorMessage(e)}`))
+        await this.scan(stopAll).then(
+          () => (this.lastError = undefined),
+          (e: unknown) => {
+            // Once per distinct failure (an etcd outage would otherwise log a line a second).
+            const m = errorMessage(e)
+            if (m !== this.lastError) this.say('error', `looking for work failed: ${m}`)
+            this.lastError = m
+          },
+        )
         await this.pause(stopAll)
       }
     } finally {
