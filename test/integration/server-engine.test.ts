@@ -8,6 +8,8 @@ import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {approveWorkflow} from '../../src/engine/commands.js'
+import {follow} from '../../src/engine/follow.js'
+import type {RunnerEvent} from '../../src/engine/runner.js'
 import type {LockRecord} from '../../src/topo/records.js'
 import type {TopoStore} from '../../src/topo/store.js'
 import {
@@ -288,6 +290,41 @@ describe('servers run workflows', () => {
     // status names the server that runs it.
     const st = await runCli(['status', KS], cliEnv(url))
     expect(st.stdout).toMatch(/Run by server s1 \(/)
+    s1.proc.kill('SIGTERM')
+    expect((await s1.exited).code).toBe(0)
+  })
+
+  it('following on a terminal: each gate is asked, the answer recorded, and the server acts on it', async () => {
+    const {url, store} = await fresh()
+    const s1 = server('s1', url)
+    await s1.waitFor(/registered/)
+    const plan = await savedPlan(url, 'tty')
+    const rec = await runCli(['apply', plan, '--detach'], cliEnv(url))
+    expect(rec.code, rec.stderr).toBe(0)
+    const wf = await onlyWorkflow(store)
+    const asked: string[] = []
+    const events: RunnerEvent[] = []
+    const r = await follow(store, {
+      workflow: wf.id,
+      emitFrom: 0,
+      signal: new AbortController().signal,
+      who: 'tester@tty',
+      ui: {
+        askGate: async (stage) => {
+          asked.push(stage.gate)
+          return true
+        },
+        emit: (ev) => events.push(ev),
+      },
+    })
+    expect(r.state).toBe('done')
+    const done = await onlyWorkflow(store)
+    expect(asked.length).toBeGreaterThan(0)
+    expect(new Set(asked).size).toBe(asked.length) // each gate asked once
+    expect(done.approvals.map((a) => [a.gate, a.via, a.by])).toEqual(asked.map((g) => [g, 'tty', 'tester@tty']))
+    // Every recorded event was shown once, in order, from `created` on.
+    const shown = events.flatMap((e) => (e.kind === 'event' ? [e.event] : []))
+    expect(shown).toEqual(done.events)
     s1.proc.kill('SIGTERM')
     expect((await s1.exited).code).toBe(0)
   })
