@@ -227,6 +227,6 @@ export function pausedReplication(wf: WorkflowRecord): string[] {
   ]
   if (!flows.length) return []
   return [
-    `Replication ${flows.join('; ')} is paused until apply runs again: the shards it feeds fall behind meanwhile, and reads they already serve are stale.`,
+    `Replication ${flows.join('; ')} is paused until apply runs again or a shardform server is started: the shards it feeds fall behind meanwhile, and reads they already serve are stale.`,
   ]
 }
