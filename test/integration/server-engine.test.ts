@@ -2,7 +2,7 @@
 // etcd: registration and `server list`, a second server with a live id, apply --detach and approvals while servers run
 // the workflow, kill -9 and SIGTERM of the server driving it, apply following (exit codes, Ctrl-C), an unreachable
 // topology at start, a record the server cannot read. Processes are timed by their log lines, never by the clock.
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {hostname, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -10,6 +10,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {approveWorkflow} from '../../src/engine/commands.js'
 import {follow} from '../../src/engine/follow.js'
 import type {RunnerEvent} from '../../src/engine/runner.js'
+import {loadLayout} from '../../src/layout/index.js'
+import {initKeyspace} from '../../src/layout/init.js'
 import type {LockRecord} from '../../src/topo/records.js'
 import type {TopoStore} from '../../src/topo/store.js'
 import {
@@ -18,7 +20,9 @@ import {
   cliEnv,
   initGuestbook,
   KS,
+  ONE_SHARD,
   onlyWorkflow,
+  ROOT,
   runCli,
   runKey,
   TWO_SHARDS,
@@ -327,5 +331,48 @@ describe('servers run workflows', () => {
     expect(shown).toEqual(done.events)
     s1.proc.kill('SIGTERM')
     expect((await s1.exited).code).toBe(0)
+  })
+
+  it('fair share: two workflows on two servers, one each', async () => {
+    const {url, store} = await fresh()
+    // A second keyspace with its own tablets (the guestbook renamed).
+    const copy = async (file: string) => {
+      const text = (await readFile(join(ROOT, file), 'utf8'))
+        .replace(/^keyspace: test_keyspace/m, 'keyspace: ks2')
+        .replace(/^database: vt_test_keyspace/m, 'database: vt_ks2')
+        .replace(/vschema: \.\/vschema\.json/, `vschema: ${join(ROOT, 'plans/guestbook/vschema.json')}`)
+        .replaceAll('alias: test-', 'alias: ks2-')
+      const out = join(scratch, `ks2-${file.split('/').pop()}`)
+      await writeFile(out, text)
+      return out
+    }
+    await initKeyspace(store, loadLayout(await copy(ONE_SHARD)))
+    const ks2Split = await copy(TWO_SHARDS)
+    const s1 = server('s1', url)
+    const s2 = server('s2', url)
+    await s1.waitFor(/registered/)
+    await s2.waitFor(/registered/)
+    const plans = [await savedPlan(url, 'fair-1')]
+    const p2 = join(scratch, 'fair-2.plan')
+    expect((await runCli(['plan', ks2Split, '--out', p2], cliEnv(url))).code).toBe(0)
+    plans.push(p2)
+    for (const p of plans) expect((await runCli(['apply', p, '--detach'], cliEnv(url))).code).toBe(0)
+    const holders = await until(
+      async () => {
+        const h = [(await store.readLock(KS))?.server, (await store.readLock('ks2'))?.server]
+        return h.every(Boolean) ? h : undefined
+      },
+      30_000,
+      'both workflows to be claimed',
+    )
+    expect([...holders].sort()).toEqual(['s1', 's2'])
+    const list = JSON.parse((await runCli(['server', 'list', '--json'], cliEnv(url))).stdout) as {
+      servers: {id: string; workflows: {keyspace: string}[]}[]
+    }
+    expect(list.servers.map((x) => x.workflows.length)).toEqual([1, 1])
+    s1.proc.kill('SIGTERM')
+    s2.proc.kill('SIGTERM')
+    expect((await s1.exited).code).toBe(0)
+    expect((await s2.exited).code).toBe(0)
   })
 })
