@@ -173,6 +173,19 @@ it(
     }, 'the other server to take over')
     await startServer('s3')
 
+    // (d) SIGTERM of the driver while diff runs (streams held, a snapshot open): it stops at a committed position and
+    // hands the workflow back; another server takes it over and the diff runs again.
+    await servers[second]!.waitFor(/diff\/\S+: started/, 120_000)
+    await sleep(300)
+    servers[second]!.proc.kill('SIGTERM')
+    expect((await servers[second]!.exited).code).toBe(0)
+    injected(`SIGTERM of server ${second} (driver) during diff`)
+    const third = await until(async () => {
+      const h = await holder()
+      return h && h !== second ? h : undefined
+    }, 'another server to take over after SIGTERM in diff')
+    await startServer('s5')
+
     // Paused at the migrate_replica gate for a while, then approved.
     await gateOpenAt('migrate_replica')
     await sleep(2000)
@@ -234,7 +247,9 @@ it(
     expect(recordProblems(done)).toEqual([])
     expect(done.approvals.every((x) => x.via === 'approve')).toBe(true)
     console.log(
-      `holders: first ${first}, after kill -9 ${second}; tasks ${Object.values(done.tasks)
+      `holders: first ${first}, after kill -9 ${second}, after SIGTERM in diff ${third}; tasks ${Object.values(
+        done.tasks,
+      )
         .map((t) => `${t.id}×${t.attempts}`)
         .join(', ')}`,
     )
@@ -249,7 +264,8 @@ it(
     await checkBulkRows(c, ROWS)
 
     const live = Object.values(servers).filter((s) => !s.done)
-    expect(live.map((s) => s.proc.pid)).toEqual([servers.s4!.proc.pid]) // s1 killed, s2 and s3 stopped
+    // Of the five servers started, one was killed and three were stopped with SIGTERM: one is left.
+    expect(live.length).toBe(1)
     for (const s of live) s.proc.kill('SIGTERM')
     for (const s of live) expect((await s.exited).code).toBe(0)
   },

@@ -294,6 +294,10 @@ describe('servers run workflows', () => {
     // status names the server that runs it.
     const st = await runCli(['status', KS], cliEnv(url))
     expect(st.stdout).toMatch(/Run by server s1 \(/)
+    const sj = JSON.parse((await runCli(['status', KS, '--json'], cliEnv(url))).stdout) as {
+      workflows: {lock: {server?: string} | null}[]
+    }
+    expect(sj.workflows[0]?.lock?.server).toBe('s1')
     s1.proc.kill('SIGTERM')
     expect((await s1.exited).code).toBe(0)
   })
