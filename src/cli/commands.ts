@@ -21,6 +21,8 @@ import LocalDown from './local/down.js'
 import LocalStatus from './local/status.js'
 import LocalUp from './local/up.js'
 import SchemaLoad from './schema/load.js'
+import Server from './server.js'
+import ServerList from './server/list.js'
 
 export const COMMANDS = {
   plan: Plan,
@@ -45,4 +47,6 @@ export const COMMANDS = {
   'schema:load': SchemaLoad,
   load: Load,
   'load:verify': LoadVerify,
+  server: Server,
+  'server:list': ServerList,
 }

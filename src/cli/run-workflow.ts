@@ -43,6 +43,7 @@ export async function runWorkflow(
   colors: Colors,
   flags: RunFlagValues,
   fn: (settings: RunSettings) => Promise<ApplyResult>,
+  opts: {following?: boolean} = {},
 ): Promise<number> {
   const [{parseDuration}, {workflowRuntime}, {startSession}, {applyView}] = await Promise.all([
     import('../engine/workflow.js'),
@@ -60,6 +61,7 @@ export async function runWorkflow(
     hints,
     autoApprove: flags['auto-approve'],
     topoUrl: store.url,
+    following: opts.following,
   })
   try {
     const result = await fn({

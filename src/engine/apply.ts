@@ -44,6 +44,8 @@ export interface RunSettings {
   lockTimeoutMs?: number
   /** Lease time-to-live of our lock: a crashed apply's lock expires this long after it died. */
   lockTtlSeconds?: number
+  /** The `shardform server` running the workflow (recorded in the keyspace lock: its claim). */
+  server?: string
   parallelism?: number
   hints?: CommandHints
   /** Ctrl-C. */
@@ -60,12 +62,21 @@ export interface ApplyRequest extends RunSettings {
   target?: string
   /** With no target: which unfinished workflow. */
   workflowId?: string
+  /**
+   * Servers run workflows: record a new one (under the lock, released at once) without running it, or name the
+   * unfinished one the target resumes; either way return `recorded` and leave the running to them.
+   */
+  handOff?: boolean
 }
 
 export type ApplyResult =
   | {state: 'noop'; plan: Plan}
   | {state: 'cancelled'; plan: Plan}
   | {state: 'already_done'; wf: WorkflowRecord}
+  /** handOff: the workflow is in the topology for the servers to run (created now, or the one the target resumes). */
+  | {state: 'recorded'; wf: WorkflowRecord; created: boolean}
+  /** A following apply stopped following (Ctrl-C); the workflow goes on without it. */
+  | {state: 'left'; wf: WorkflowRecord}
   | RunOutcome
 
 type Target =
@@ -77,6 +88,10 @@ export async function apply(req: ApplyRequest): Promise<ApplyResult> {
   const {store} = req
   const target = await resolveTarget(req)
   if (target.kind === 'noop') return {state: 'noop', plan: target.plan}
+  if (target.kind === 'resume' && req.handOff) {
+    if (isFinished(target.workflow)) return {state: 'already_done', wf: target.workflow}
+    return {state: 'recorded', wf: target.workflow, created: false}
+  }
   if (target.kind === 'new') {
     req.ui?.showPlan?.(target.plan, target.source)
     if (!req.autoApprove && target.source.kind === 'layout') {
@@ -91,7 +106,11 @@ export async function apply(req: ApplyRequest): Promise<ApplyResult> {
   }
   const keyspace = target.kind === 'new' ? target.plan.keyspace : target.workflow.keyspace
   const operation =
-    target.kind === 'new' ? `apply ${target.source.file}` : `apply (resume workflow ${target.workflow.id})`
+    target.kind === 'new'
+      ? `apply ${target.source.file}`
+      : req.server
+        ? `server ${req.server} runs workflow ${target.workflow.id}`
+        : `apply (resume workflow ${target.workflow.id})`
   return withLock(req, keyspace, operation, async (lock, signal) => {
     let writer: WorkflowWriter
     const who = req.who ?? whoAmI()
@@ -116,6 +135,7 @@ export async function apply(req: ApplyRequest): Promise<ApplyResult> {
       )
       emitFrom = 0
       req.ui?.info?.(`Created workflow ${wf.id} (applying ${wf.plan.desired.file}).`)
+      if (req.handOff) return {state: 'recorded', wf: writer.value, created: true}
     } else {
       writer = await WorkflowWriter.load(store, target.workflow.id, writerOptions(req))
       if (isFinished(writer.value)) return {state: 'already_done', wf: writer.value}
@@ -267,10 +287,11 @@ async function withLock<T>(
       operation,
       timeoutMs: req.lockTimeoutMs ?? 0,
       ...(req.lockTtlSeconds ? {ttlSeconds: req.lockTtlSeconds} : {}),
+      ...(req.server ? {server: req.server} : {}),
     })
   } catch (e) {
     // The store's message names the holder and the force-unlock command: a user error, not a bug.
-    if (isErrorCode(e, 'lock_held')) throw new EngineError((e as Error).message)
+    if (isErrorCode(e, 'lock_held')) throw new EngineError((e as Error).message, {code: 'engine.lock_held'})
     throw e
   }
   const ac = new AbortController()

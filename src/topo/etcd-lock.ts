@@ -3,14 +3,16 @@
 import type {Lease, Watcher} from 'etcd3'
 import type {EtcdClient} from './etcd-client.js'
 import {cancelWatcher, waitForDelete, watchKey} from './etcd-watch.js'
-import {acquireLease, holderGone, LeaseLock, lockRecordOf, lockRequest} from './lease-lock.js'
+import {acquireLease, holderGone, holdRequest, LeaseLock, lockRecordOf, lockRequest} from './lease-lock.js'
 import {lockPath} from './paths.js'
 import type {LockRecord} from './records.js'
 import {
+  holdHeldError,
   isTopoError,
   recordText,
   TopoError,
   wrongLockError,
+  type HoldOptions,
   type LockHandle,
   type LockOptions,
   type TopoStore,
@@ -26,6 +28,25 @@ export class EtcdLocks {
 
   async lock(keyspace: string, opts: LockOptions): Promise<LockHandle> {
     const {path, ttlSeconds, record} = lockRequest(keyspace, opts)
+    return this.take({path, keyspace, ttlSeconds, record, timeoutMs: opts.timeoutMs})
+  }
+
+  /** A server's registration and the like: the same lease, at any path. */
+  async hold(path: string, opts: HoldOptions): Promise<LockHandle> {
+    const {ttlSeconds, record} = holdRequest(path, opts)
+    return this.take({path, keyspace: path, ttlSeconds, record, timeoutMs: 0, what: path})
+  }
+
+  private async take(t: {
+    path: string
+    keyspace: string
+    ttlSeconds: number
+    record: LockRecord
+    timeoutMs: number
+    what?: string
+  }): Promise<LockHandle> {
+    const {path, keyspace, ttlSeconds, record} = t
+    const what = t.what
     const ttl = Math.max(1, Math.ceil(ttlSeconds))
     const value = Buffer.from(recordText(record))
     const key = this.c.key(path)
@@ -39,33 +60,38 @@ export class EtcdLocks {
       throw e
     }
     const held = (revision: string, tookOver?: LockRecord) =>
-      this.handle({keyspace, record, lease, leaseId, ttl, revision, ...(tookOver ? {tookOver} : {})})
+      this.handle({keyspace, path, record, lease, leaseId, ttl, revision, what, ...(tookOver ? {tookOver} : {})})
     try {
-      return await acquireLease(keyspace, opts.timeoutMs, async () => {
-        const res = await this.c.call(() =>
-          client.kv.txn({
-            compare: [{key, target: 'Create', result: 'Equal', create_revision: 0}],
-            success: [{request_put: {key, value, lease: leaseId}}],
-            failure: [{request_range: {key}}],
-          }),
-        )
-        if (res.succeeded) return {handle: held(res.header.revision)}
-        const kv = res.responses[0]?.response_range?.kvs[0]
-        if (!kv) return {retry: true} // released in between
-        const holder = this.c.entryOf<LockRecord>(kv).value
-        if (!holderGone(holder)) {
-          return {holder, wait: (ms: number) => waitForDelete(this.c, key, res.header.revision, ms)}
-        }
-        // Only if the dead holder's key is unchanged: of two takers, one wins and the other waits for the winner.
-        // The put moves the key onto our lease, so the dead lease running out later does not delete it.
-        const took = await this.c.call(() =>
-          client.kv.txn({
-            compare: [{key, target: 'Mod', result: 'Equal', mod_revision: kv.mod_revision}],
-            success: [{request_put: {key, value, lease: leaseId}}],
-          }),
-        )
-        return took.succeeded ? {handle: held(took.header.revision, lockRecordOf(holder))} : {retry: true}
-      })
+      return await acquireLease(
+        keyspace,
+        t.timeoutMs,
+        async () => {
+          const res = await this.c.call(() =>
+            client.kv.txn({
+              compare: [{key, target: 'Create', result: 'Equal', create_revision: 0}],
+              success: [{request_put: {key, value, lease: leaseId}}],
+              failure: [{request_range: {key}}],
+            }),
+          )
+          if (res.succeeded) return {handle: held(res.header.revision)}
+          const kv = res.responses[0]?.response_range?.kvs[0]
+          if (!kv) return {retry: true} // released in between
+          const holder = this.c.entryOf<LockRecord>(kv).value
+          if (!holderGone(holder)) {
+            return {holder, wait: (ms: number) => waitForDelete(this.c, key, res.header.revision, ms)}
+          }
+          // Only if the dead holder's key is unchanged: of two takers, one wins and the other waits for the winner.
+          // The put moves the key onto our lease, so the dead lease running out later does not delete it.
+          const took = await this.c.call(() =>
+            client.kv.txn({
+              compare: [{key, target: 'Mod', result: 'Equal', mod_revision: kv.mod_revision}],
+              success: [{request_put: {key, value, lease: leaseId}}],
+            }),
+          )
+          return took.succeeded ? {handle: held(took.header.revision, lockRecordOf(holder))} : {retry: true}
+        },
+        what ? (h) => holdHeldError(path, h) : undefined,
+      )
     } catch (e) {
       await lease.revoke().catch(() => undefined)
       throw this.c.mapError(e)
@@ -95,6 +121,8 @@ export class EtcdLocks {
 
   private handle(h: {
     keyspace: string
+    path: string
+    what: string | undefined
     record: LockRecord
     lease: Lease
     leaseId: string
@@ -103,7 +131,7 @@ export class EtcdLocks {
     tookOver?: LockRecord
   }): LeaseLock {
     const {lease, leaseId, ttl} = h
-    const key = this.c.key(lockPath(h.keyspace))
+    const key = this.c.key(h.path)
     // Watched from just after our write: its deletion means the lock is gone (force-unlock, or the lease ran out).
     const keyWatch: Watcher = watchKey(this.c, key, String(BigInt(h.revision) + 1n))
     const ttlMs = ttl * 1000
@@ -114,6 +142,7 @@ export class EtcdLocks {
         ttlMs,
         beatMs: Math.max(100, ttlMs / 3),
         ...(h.tookOver ? {tookOver: h.tookOver} : {}),
+        ...(h.what ? {what: h.what} : {}),
       },
       {
         goneReason: async () => {

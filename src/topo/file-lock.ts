@@ -1,11 +1,19 @@
 // The file backend's keyspace lock: a record holding its own expiry, renewed under the store-wide mutex by the
 // holder's heartbeat; a record that expired, or whose holder is provably gone, is taken over.
 import {setTimeout as sleep} from 'node:timers/promises'
-import {acquireLease, holderGone, LeaseLock, lockRecordOf, lockRequest} from './lease-lock.js'
+import {acquireLease, holderGone, holdRequest, LeaseLock, lockRecordOf, lockRequest} from './lease-lock.js'
 import type {FileRecords} from './file-records.js'
 import {lockPath} from './paths.js'
 import type {LockRecord} from './records.js'
-import {recordText, TopoError, wrongLockError, type LockHandle, type LockOptions} from './store.js'
+import {
+  holdHeldError,
+  recordText,
+  TopoError,
+  wrongLockError,
+  type HoldOptions,
+  type LockHandle,
+  type LockOptions,
+} from './store.js'
 
 /** The lock record as the file backend stores it: the LockRecord plus its expiry. */
 interface StoredLock extends LockRecord {
@@ -31,19 +39,42 @@ export class FileLocks {
 
   async lock(keyspace: string, opts: LockOptions): Promise<LockHandle> {
     const {path, ttlSeconds, record} = lockRequest(keyspace, opts)
+    return this.take(path, keyspace, ttlSeconds, record, opts.timeoutMs)
+  }
+
+  /** A server's registration and the like: the same lease, at any path. */
+  async hold(path: string, opts: HoldOptions): Promise<LockHandle> {
+    const {ttlSeconds, record} = holdRequest(path, opts)
+    return this.take(path, path, ttlSeconds, record, 0, path)
+  }
+
+  private async take(
+    path: string,
+    keyspace: string,
+    ttlSeconds: number,
+    record: LockRecord,
+    timeoutMs: number,
+    what?: string,
+  ): Promise<LockHandle> {
     const ttlMs = ttlSeconds * 1000
-    return acquireLease(keyspace, opts.timeoutMs, async () => {
-      const taken = await this.ctx.critical(async (): Promise<{holder: StoredLock} | {tookOver?: LockRecord}> => {
-        const cur = await this.read(path)
-        if (cur && !isStale(cur)) return {holder: cur}
-        await this.ctx.records.write(path, recordText(stored(record, ttlMs)))
-        return cur ? {tookOver: lockRecordOf(cur)} : {}
-      })
-      if ('holder' in taken) {
-        return {holder: taken.holder, wait: (ms: number) => sleep(Math.max(1, Math.min(this.ctx.pollMs, ms)))}
-      }
-      return {handle: this.handle(keyspace, record, ttlMs, taken.tookOver)}
-    })
+    const heldError = what ? (h: LockRecord) => holdHeldError(path, h) : undefined
+    return acquireLease(
+      keyspace,
+      timeoutMs,
+      async () => {
+        const taken = await this.ctx.critical(async (): Promise<{holder: StoredLock} | {tookOver?: LockRecord}> => {
+          const cur = await this.read(path)
+          if (cur && !isStale(cur)) return {holder: cur}
+          await this.ctx.records.write(path, recordText(stored(record, ttlMs)))
+          return cur ? {tookOver: lockRecordOf(cur)} : {}
+        })
+        if ('holder' in taken) {
+          return {holder: taken.holder, wait: (ms: number) => sleep(Math.max(1, Math.min(this.ctx.pollMs, ms)))}
+        }
+        return {handle: this.handle(path, keyspace, record, ttlMs, taken.tookOver, what)}
+      },
+      heldError,
+    )
   }
 
   async readLock(keyspace: string): Promise<LockRecord | undefined> {
@@ -62,11 +93,24 @@ export class FileLocks {
     })
   }
 
-  private handle(keyspace: string, record: LockRecord, ttlMs: number, tookOver?: LockRecord): LeaseLock {
-    const path = lockPath(keyspace)
+  private handle(
+    path: string,
+    keyspace: string,
+    record: LockRecord,
+    ttlMs: number,
+    tookOver?: LockRecord,
+    what?: string,
+  ): LeaseLock {
     const {records} = this.ctx
     const h: LeaseLock = new LeaseLock(
-      {keyspace, record, ttlMs, beatMs: Math.max(10, Math.floor(ttlMs / 3)), ...(tookOver ? {tookOver} : {})},
+      {
+        keyspace,
+        record,
+        ttlMs,
+        beatMs: Math.max(10, Math.floor(ttlMs / 3)),
+        ...(tookOver ? {tookOver} : {}),
+        ...(what ? {what} : {}),
+      },
       {
         renew: () =>
           this.ctx.withMutex(async () => {

@@ -12,6 +12,7 @@ import {
   isTopoError,
   newLockRecord,
   TopoError,
+  type HoldOptions,
   type LockHandle,
   type LockOptions,
 } from './store.js'
@@ -37,6 +38,8 @@ export interface LeaseLockOptions {
   /** How often to renew (or, when the backend renews by itself, to check the lease is still fresh). */
   beatMs: number
   tookOver?: LockRecord
+  /** What is held, for messages (default `keyspace <keyspace>`). */
+  what?: string
 }
 
 export class LeaseLock implements LockHandle {
@@ -51,6 +54,7 @@ export class LeaseLock implements LockHandle {
   private beating = false
   private lastRenewed = Date.now()
   private readonly ttlMs: number
+  private readonly what?: string
   private readonly timer: NodeJS.Timeout
 
   constructor(
@@ -60,6 +64,7 @@ export class LeaseLock implements LockHandle {
     this.keyspace = opts.keyspace
     this.record = opts.record
     this.ttlMs = opts.ttlMs
+    this.what = opts.what
     if (opts.tookOver) this.tookOver = opts.tookOver
     this.lost = new Promise<never>((_, reject) => (this.rejectLost = reject))
     // Nobody has to listen to `lost`; an unobserved loss must not crash the process.
@@ -76,7 +81,7 @@ export class LeaseLock implements LockHandle {
   /** Signal the loss to `lost` and to later check()s; a no-op once released or already lost. */
   lose(why: string): void {
     if (this.lostError || this.released) return
-    this.lostError = lockLostError(this.keyspace, this.record.id, why)
+    this.lostError = lockLostError(this.keyspace, this.record.id, why, this.what)
     this.stop()
     this.prim.abandon?.()
     this.rejectLost(this.lostError)
@@ -84,7 +89,7 @@ export class LeaseLock implements LockHandle {
 
   async check(): Promise<void> {
     if (this.lostError) throw this.lostError
-    if (this.released) throw lockLostError(this.keyspace, this.record.id, 'it was released')
+    if (this.released) throw lockLostError(this.keyspace, this.record.id, 'it was released', this.what)
     const why = await this.prim.goneReason()
     if (why) this.lose(why)
     if (this.lostError) throw this.lostError
@@ -146,6 +151,7 @@ export function lockRecordOf(v: LockRecord): LockRecord {
   if (v.hostname !== undefined) r.hostname = v.hostname
   if (v.pid !== undefined) r.pid = v.pid
   if (v.pidStart !== undefined) r.pidStart = v.pidStart
+  if (v.server !== undefined) r.server = v.server
   return r
 }
 
@@ -156,7 +162,13 @@ export function lockRequest(
 ): {path: string; ttlSeconds: number; record: LockRecord} {
   const path = lockPath(keyspace)
   checkPath(path)
-  return {path, ttlSeconds: checkTtl(opts.ttlSeconds), record: newLockRecord(opts.operation)}
+  return {path, ttlSeconds: checkTtl(opts.ttlSeconds), record: newLockRecord(opts.operation, opts.server)}
+}
+
+/** What holding a record at `path` starts from (hold()): the ttl and our record with the caller's data. */
+export function holdRequest(path: string, opts: HoldOptions): {ttlSeconds: number; record: LockRecord} {
+  checkPath(path)
+  return {ttlSeconds: checkTtl(opts.ttlSeconds), record: {...opts.data, ...newLockRecord(opts.operation)}}
 }
 
 /** One attempt at taking a lock: the handle, or the live holder and a way to wait for it to go. */
@@ -171,6 +183,7 @@ export async function acquireLease(
   keyspace: string,
   timeoutMs: number,
   attempt: () => Promise<LockAttempt>,
+  heldError: (holder: LockRecord, waitedMs?: number) => TopoError = (h, w) => lockHeldError(keyspace, h, w),
 ): Promise<LeaseLock> {
   const started = Date.now()
   for (;;) {
@@ -178,7 +191,7 @@ export async function acquireLease(
     if ('handle' in a) return a.handle
     if ('retry' in a) continue
     const waited = Date.now() - started
-    if (waited >= timeoutMs) throw lockHeldError(keyspace, lockRecordOf(a.holder), timeoutMs > 0 ? waited : undefined)
+    if (waited >= timeoutMs) throw heldError(lockRecordOf(a.holder), timeoutMs > 0 ? waited : undefined)
     await a.wait(timeoutMs - waited)
   }
 }

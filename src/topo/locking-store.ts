@@ -1,7 +1,7 @@
 // What both backends' stores share for the keyspace lock: the held handles (released on close) and the TopoLocker
 // methods, answered by the backend's lock table.
 import type {LockRecord} from './records.js'
-import type {LockHandle, LockOptions, TopoLocker} from './store.js'
+import type {HoldOptions, LockHandle, LockOptions, TopoLocker} from './store.js'
 
 /** A backend's keyspace locks (file-lock.ts, etcd-lock.ts). */
 export interface KeyspaceLocks extends TopoLocker {
@@ -23,6 +23,10 @@ export abstract class LockingStore implements TopoLocker {
 
   forceUnlock(keyspace: string, lockId: string): Promise<LockRecord> {
     return this.keyspaceLocks.forceUnlock(keyspace, lockId)
+  }
+
+  hold(path: string, opts: HoldOptions): Promise<LockHandle> {
+    return this.keyspaceLocks.hold(path, opts)
   }
 
   /** On close: give back every lock still held (a failure only means it expires by itself). */

@@ -10,6 +10,10 @@ export const tabletPath = (alias: string) => `tablets/${alias}/Tablet`
 export const tabletsPrefix = () => 'tablets/'
 export const workflowPath = (id: string) => `workflows/${id}/Workflow`
 export const workflowsPrefix = () => 'workflows/'
+/** A `shardform server`'s registration, held under a lease while it runs. */
+export const serverPath = (id: string) => `servers/${id}/Server`
+export const serversPrefix = () => 'servers/'
+export const keyspacesPrefix = () => 'keyspaces/'
 /** Filtered-replication status of a workflow's streams, published by the apply running it. */
 export const workflowStreamsPath = (id: string) => `workflows/${id}/Streams`
 

@@ -82,4 +82,6 @@ export interface LockRecord {
   pid?: number
   /** The holder's process start time (util/process processStartTime): tells a reused pid apart. */
   pidStart?: string
+  /** The `shardform server` holding it (a server's claim on the keyspace's workflow). */
+  server?: string
 }

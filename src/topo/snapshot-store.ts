@@ -105,5 +105,6 @@ export function readOnlyStore(snap: SnapshotTopoStore): TopoStore {
     commit: () => refuse('commit changes'),
     lock: () => refuse('take a keyspace lock'),
     forceUnlock: () => refuse('remove a lock'),
+    hold: () => refuse('hold a record'),
   }
 }

@@ -53,6 +53,18 @@ export interface LockOptions {
   timeoutMs: number
   /** Lease time-to-live: a crashed holder's lock disappears this long after its last heartbeat. */
   ttlSeconds?: number
+  /** The `shardform server` taking it (stored in the record: the server's claim). */
+  server?: string
+}
+
+/** A record held under a lease like the keyspace lock, at any path (a server's registration). */
+export interface HoldOptions {
+  /** What the holder is, shown to whoever finds it held. */
+  operation: string
+  /** Lease time-to-live in seconds (default 15). */
+  ttlSeconds?: number
+  /** Stored in the record beside the holder's fields (who, host, pid, …). */
+  data?: Record<string, unknown>
 }
 
 export interface LockHandle {
@@ -110,6 +122,11 @@ export interface TopoLocker {
   lock(keyspace: string, opts: LockOptions): Promise<LockHandle>
   /** Remove a lock held by someone else; refuses unless `lockId` matches the holder. */
   forceUnlock(keyspace: string, lockId: string): Promise<LockRecord>
+  /**
+   * Hold the record at `path` under a lease until released (it goes when the holder dies): created when absent or
+   * its holder is provably gone; TopoError(lock_held) naming the live holder otherwise.
+   */
+  hold(path: string, opts: HoldOptions): Promise<LockHandle>
 }
 
 export interface TopoStore extends TopoReader, TopoWriter, TopoLocker {}
@@ -148,10 +165,19 @@ export function lockHeldError(keyspace: string, holder: LockRecord, waitedMs?: n
   )
 }
 
-export function lockLostError(keyspace: string, id: string, why: string): TopoError {
+export function lockLostError(keyspace: string, id: string, why: string, what = `keyspace ${keyspace}`): TopoError {
   return new TopoError(
     'lock_lost',
-    `lost the lock on keyspace ${keyspace} (lock ${id}): ${why}. Stop here; run the command again to resume.`,
+    `lost the lock on ${what} (lock ${id}): ${why}. Stop here; run the command again to resume.`,
+  )
+}
+
+/** A held record (hold()) whose holder lives. */
+export function holdHeldError(path: string, holder: LockRecord): TopoError {
+  const where = holder.hostname ? ` on ${holder.hostname}${holder.pid ? ` pid ${holder.pid}` : ''}` : ''
+  return new TopoError(
+    'lock_held',
+    `${path} is held by ${holder.who}${where} ("${holder.operation}") since ${holder.created}; it goes when that process stops.`,
   )
 }
 
@@ -163,7 +189,7 @@ export function wrongLockError(keyspace: string, holder: LockRecord, lockId: str
 }
 
 /** The record every backend stores for a new lock: random short id, who/where, what, when. */
-export function newLockRecord(operation: string): LockRecord {
+export function newLockRecord(operation: string, server?: string): LockRecord {
   const pidStart = processStartTime(process.pid)
   return {
     id: randomBytes(6).toString('hex'),
@@ -173,6 +199,7 @@ export function newLockRecord(operation: string): LockRecord {
     hostname: hostname(),
     pid: process.pid,
     ...(pidStart === undefined ? {} : {pidStart}),
+    ...(server === undefined ? {} : {server}),
   }
 }
 

@@ -189,6 +189,7 @@ export class FlakyStore implements TopoStore {
   lock: TopoStore['lock'] = (ks, opts) => this.inner.lock(ks, opts)
   readLock: TopoStore['readLock'] = (ks) => this.inner.readLock(ks)
   forceUnlock: TopoStore['forceUnlock'] = (ks, id) => this.inner.forceUnlock(ks, id)
+  hold: TopoStore['hold'] = (path, opts) => this.inner.hold(path, opts)
   close = () => this.inner.close()
 }
 

@@ -30,6 +30,11 @@ if (cmd === 'lock') {
   const h = await store.lock(rest[0], {operation: 'crash test', timeoutMs: 0, ttlSeconds: Number(rest[1])})
   console.log(JSON.stringify(h.record))
   setInterval(() => {}, 60_000)
+} else if (cmd === 'hold') {
+  const store = await openTopo(url)
+  const h = await store.hold(rest[0], {operation: 'crash test', ttlSeconds: Number(rest[1]), data: {role: 'child'}})
+  console.log(JSON.stringify(h.record))
+  setInterval(() => {}, 60_000)
 } else if (cmd === 'count') {
   const [path, times] = rest
   const store = await openTopo(url)
@@ -392,6 +397,32 @@ function topoContract(name: string, setup: () => Promise<Harness>, teardown: () 
       expect(mine.tookOver).toEqual(crashed)
       expect(await store.readLock('ks')).toEqual(mine.record)
       await mine.check()
+      await mine.release()
+    })
+
+    it('holds a record at any path under a lease: a second holder is refused naming the first, a dead one is replaced', async () => {
+      const h = await store.hold('servers/s1/Server', {operation: 'server s1', data: {serverId: 's1', version: '9'}})
+      const stored = (await store.get<Record<string, unknown>>('servers/s1/Server'))!.value
+      expect(stored).toMatchObject({serverId: 's1', version: '9', id: h.record.id, pid: process.pid})
+      const other = await open()
+      const err = await rejection(other.hold('servers/s1/Server', {operation: 'server s1 again'}))
+      expect(err.code).toBe('lock_held')
+      expect(err.message).toContain(`servers/s1/Server is held by ${h.record.who}`)
+      expect(err.message).toContain(`pid ${process.pid}`)
+      await h.release()
+      expect(await store.get('servers/s1/Server')).toBeUndefined()
+      await expect(h.check()).rejects.toMatchObject({code: 'lock_lost'})
+
+      const p = child(['hold', url, 'servers/s2/Server', '15'])
+      let dead: LockRecord
+      try {
+        dead = JSON.parse(await firstLine(p)) as LockRecord
+        expect((await rejection(other.hold('servers/s2/Server', {operation: 'x'}))).code).toBe('lock_held')
+      } finally {
+        await killed(p)
+      }
+      const mine = await other.hold('servers/s2/Server', {operation: 'after the crash'})
+      expect(mine.tookOver?.id).toBe(dead.id)
       await mine.release()
     })
 

@@ -204,7 +204,7 @@ describe('replication that pauses with apply', () => {
     const cloned = upTo(guestbookWorkflow(), 'clone/0')
     const waiting = describeResult({state: 'waiting', wf: cloned, stage: openGate(cloned)!}, {}).lines
     expect(waiting.at(-1)).toBe(
-      'Replication 0 → -80, 80- is paused until apply runs again: the shards it feeds fall behind meanwhile, and reads they already serve are stale.',
+      'Replication 0 → -80, 80- is paused until apply runs again or a shardform server is started: the shards it feeds fall behind meanwhile, and reads they already serve are stale.',
     )
     const stopped = describeResult({state: 'interrupted', wf: cloned, reason: new Error('SIGINT')}, {})
     expect(stopped.err[1]).toContain('Replication 0 → -80, 80- is paused')

@@ -7,6 +7,7 @@ import {
   plural,
   resumeCommand,
   retryCommand,
+  shellQuote,
   type CommandHints,
   type GateStage,
 } from '../../engine/workflow.js'
@@ -28,6 +29,8 @@ export interface SessionOptions {
   topoUrl: string
   /** Override for tests; default: stdin is a TTY. */
   interactive?: boolean
+  /** Servers run the workflow and this apply follows it: Ctrl-C stops only the following. */
+  following?: boolean
 }
 
 export interface Session {
@@ -48,7 +51,12 @@ export function startSession(opts: SessionOptions): Session {
   let signals = 0
   const onSignal = (sig: NodeJS.Signals) => {
     signals++
-    if (signals === 1) {
+    if (signals === 1 && opts.following) {
+      process.stderr.write(
+        `\n${sig === 'SIGINT' ? 'Ctrl-C' : sig}: no longer following; the workflow goes on on the servers.\n`,
+      )
+      ac.abort(new Error(`interrupted (${sig})`))
+    } else if (signals === 1) {
       process.stderr.write(
         `\n${sig === 'SIGINT' ? 'Ctrl-C' : sig}: stopping at a safe point (press Ctrl-C again to exit at once; the workflow resumes either way)…\n`,
       )
@@ -123,6 +131,10 @@ export function startSession(opts: SessionOptions): Session {
   }
 }
 
+function topoFlag(h: CommandHints): string {
+  return h.topo ? ` --topo ${shellQuote(h.topo)}` : ''
+}
+
 /** The question asked at a gate on a terminal. */
 export function gateQuestion(stage: GateStage): string {
   return `Approve ${describeStage(stage)}? yes/no`
@@ -141,6 +153,25 @@ export function describeResult(r: ApplyResult, hints: CommandHints): {code: numb
       return {code: EXIT.error, lines: [], err: ['Apply cancelled.']}
     case 'already_done':
       return {code: EXIT.ok, lines: [`Workflow ${r.wf.id} is already ${r.wf.state}; nothing to do.`], err: []}
+    case 'recorded':
+      return {
+        code: EXIT.ok,
+        lines: [
+          `Workflow ${r.wf.id} ${r.created ? 'recorded' : 'is unfinished'}; the servers run it (see shardform server list${topoFlag(hints)}).`,
+          `Follow it with: shardform status ${r.wf.keyspace}${topoFlag(hints)} --watch`,
+          `Gates wait for: shardform approve ${r.wf.keyspace}${topoFlag(hints)}`,
+        ],
+        err: [],
+      }
+    case 'left':
+      return {
+        code: EXIT.interrupted,
+        lines: [],
+        err: [
+          `Stopped following workflow ${r.wf.id} (only this command stopped): the servers keep running it.`,
+          `Follow it again with: shardform status ${r.wf.keyspace}${topoFlag(hints)} --watch`,
+        ],
+      }
     case 'done': {
       const n = Object.keys(r.wf.tasks).length
       return {
@@ -196,6 +227,6 @@ export function pausedReplication(wf: WorkflowRecord): string[] {
   ]
   if (!flows.length) return []
   return [
-    `Replication ${flows.join('; ')} is paused until apply runs again: the shards it feeds fall behind meanwhile, and reads they already serve are stale.`,
+    `Replication ${flows.join('; ')} is paused until apply runs again or a shardform server is started: the shards it feeds fall behind meanwhile, and reads they already serve are stale.`,
   ]
 }

@@ -99,7 +99,11 @@ export function renderWorkflowStatus(status: WorkflowStatus, colors: Colors): st
   out.push(
     `${colors.bold(`Workflow ${status.id}`)}  ${paintState(colors, status.state)}  (applying ${status.layout}, started ${when(status.created_at)} by ${status.created_by}${ended})`,
   )
-  if (status.lock)
+  if (status.lock?.server)
+    out.push(
+      `  Run by server ${status.lock.server} (${status.lock.who}) since ${when(status.lock.created)} (lock ${status.lock.id})`,
+    )
+  else if (status.lock)
     out.push(
       `  Lock ${status.lock.id}: held by ${status.lock.who} for "${status.lock.operation}" since ${when(status.lock.created)}`,
     )

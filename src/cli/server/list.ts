@@ -1,0 +1,19 @@
+import {Flags} from '@oclif/core'
+import {BaseCommand} from '../base.js'
+
+export default class ServerList extends BaseCommand {
+  static override summary = 'List the live servers and the workflows each holds.'
+  static override examples = ['<%= config.bin %> server list', '<%= config.bin %> server list --json']
+  static override flags = {json: Flags.boolean({summary: 'Print JSON.'})}
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(ServerList)
+    const store = await this.topo(flags.topo)
+    const {liveServers} = await import('../../server/registry.js')
+    const servers = await liveServers(store)
+    if (flags.json) return this.json({format_version: '1', topology: store.url, servers})
+    if (!servers.length) return this.out(`No live server in ${store.url}; apply runs workflows in-process.`)
+    const {renderServers} = await import('../views/servers.js')
+    this.out(renderServers(servers, store.url))
+  }
+}

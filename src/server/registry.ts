@@ -1,0 +1,128 @@
+// The registry of live servers: each holds servers/<id>/Server under a lease while it runs. What a server holds is
+// read from the keyspace locks it took (its claims), so the registry and the claims can never disagree.
+import {hostname} from 'node:os'
+import {holderGone} from '../topo/lease-lock.js'
+import {keyspacesPrefix, serverPath, serversPrefix} from '../topo/paths.js'
+import type {LockRecord} from '../topo/records.js'
+import {isTopoError, type LockHandle, type TopoReader, type TopoStore} from '../topo/store.js'
+import {ServerError} from './errors.js'
+
+/** What a server stores under servers/<id>/Server (beside the lock fields who, hostname, pid, …). */
+export interface ServerRecord extends LockRecord {
+  serverId: string
+  version: string
+  startedAt: string
+  /** File backend only: epoch ms the holder's heartbeat renews. */
+  expires?: number
+}
+
+/** One live server and the workflows it holds (its claims: the keyspace locks it took). */
+export interface ServerInfo {
+  id: string
+  host: string
+  pid: number | null
+  version: string
+  startedAt: string
+  workflows: {keyspace: string; lock: string; operation: string; since: string}[]
+}
+
+/** A record whose holder lives: not expired (file backend), not a dead process on this host. */
+export function isLive(v: Pick<LockRecord, 'hostname' | 'pid' | 'pidStart'> & {expires?: unknown}, now = Date.now()) {
+  if (typeof v.expires === 'number' && v.expires < now) return false
+  return !holderGone(v as LockRecord)
+}
+
+/** The server ids that hold each live keyspace lock, from `keyspaces/<ks>/lock` entries. */
+export function claimsOf(
+  locks: {path: string; value: LockRecord & {expires?: number}}[],
+  now = Date.now(),
+): Map<string, ServerInfo['workflows']> {
+  const out = new Map<string, ServerInfo['workflows']>()
+  for (const e of locks) {
+    const m = /^keyspaces\/([^/]+)\/lock$/.exec(e.path)
+    if (!m || !e.value?.server || !isLive(e.value, now)) continue
+    const list = out.get(e.value.server) ?? []
+    list.push({keyspace: m[1]!, lock: e.value.id, operation: e.value.operation, since: e.value.created})
+    out.set(e.value.server, list)
+  }
+  return out
+}
+
+/** The live servers, sorted by id, with what each holds. */
+export async function liveServers(store: TopoReader): Promise<ServerInfo[]> {
+  const [servers, keyspaces] = await Promise.all([
+    store.list<ServerRecord>(serversPrefix()),
+    store.list<LockRecord & {expires?: number}>(keyspacesPrefix()),
+  ])
+  const now = Date.now()
+  const claims = claimsOf(
+    keyspaces.filter((e) => e.path.endsWith('/lock')),
+    now,
+  )
+  return servers
+    .filter(
+      (e) => e.path.endsWith('/Server') && e.value && typeof e.value.serverId === 'string' && isLive(e.value, now),
+    )
+    .map((e) => serverInfo(e.value, claims.get(e.value.serverId) ?? []))
+    .sort((a, b) => a.id.localeCompare(b.id))
+}
+
+export function serverInfo(v: ServerRecord, workflows: ServerInfo['workflows']): ServerInfo {
+  return {
+    id: v.serverId,
+    host: v.hostname ?? '?',
+    pid: v.pid ?? null,
+    version: v.version,
+    startedAt: v.startedAt,
+    workflows,
+  }
+}
+
+/** Is at least one server live (then apply hands its workflow to the servers)? */
+export async function anyServerLive(store: TopoReader): Promise<boolean> {
+  return (await liveServers(store)).length > 0
+}
+
+/** A server id: what a topology path segment may hold, readable in logs. */
+export function checkServerId(id: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(id)) {
+    throw new ServerError(
+      'bad_server_id',
+      `"${id}" is not a valid server id: use 1-63 letters, digits, '.', '_' or '-' (e.g. --id ${defaultServerId()}).`,
+    )
+  }
+  return id
+}
+
+export function defaultServerId(): string {
+  return (
+    hostname()
+      .replace(/[^A-Za-z0-9_.-]/g, '-')
+      .slice(0, 63) || 'server'
+  )
+}
+
+/** Register: hold servers/<id>/Server under a lease. A live server with that id → ServerError naming it. */
+export async function register(
+  store: TopoStore,
+  r: {id: string; version: string; ttlSeconds: number},
+): Promise<LockHandle> {
+  const path = serverPath(r.id)
+  try {
+    return await store.hold(path, {
+      operation: `shardform server ${r.id}`,
+      ttlSeconds: r.ttlSeconds,
+      data: {serverId: r.id, version: r.version, startedAt: new Date().toISOString()},
+    })
+  } catch (e) {
+    if (!isTopoError(e, 'lock_held')) throw e
+    const cur = await store.get<ServerRecord>(path).catch(() => undefined)
+    const v = cur?.value
+    const holder = v ? `${v.hostname ?? '?'} pid ${v.pid ?? '?'} (started ${v.startedAt})` : 'another process'
+    throw new ServerError(
+      'server_id_live',
+      `a server with id ${r.id} is already running on ${holder} against ${store.url}; nothing started.`,
+      {hint: `Stop that server first, or start this one with another --id (see shardform server list).`},
+    )
+  }
+}
