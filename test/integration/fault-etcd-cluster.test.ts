@@ -5,6 +5,7 @@
 // exactly once on the right shard, every bulk row too, and the serving map names the new shards only.
 import {join} from 'node:path'
 import {afterAll, beforeAll, expect, it} from 'vitest'
+import type {WorkflowRecord} from '../../src/engine/types.js'
 import {readKeyspaceState} from '../../src/plan/keyspace-state.js'
 import {hasStackTrace, startLoad} from '../helpers/cli.js'
 import {guestbookFile, startTestCluster, type TestCluster} from '../helpers/cluster.js'
@@ -39,10 +40,10 @@ async function guestbook(): Promise<TestCluster> {
 }
 
 /**
- * Reshard 1 → 2 under load; when apply prints `at`, SIGKILL the member `pick` chooses (given the leader's index).
- * Returns how many applies it took. Asserts that nothing was lost and the serving map moved.
+ * Reshard 1 → 2 under load; when apply prints `at`, SIGKILL the etcd member `pick` chooses (given the leader's index)
+ * while `task` runs. Returns how many applies it took. Asserts that nothing was lost and the serving map moved.
  */
-async function reshardKilling(c: TestCluster, at: RegExp, pick: (leader: number) => number, what: string) {
+async function reshardKilling(c: TestCluster, at: RegExp, task: string, pick: (leader: number) => number) {
   const journal = join(c.dir, 'load.journal')
   const load = startLoad(
     KS,
@@ -51,13 +52,22 @@ async function reshardKilling(c: TestCluster, at: RegExp, pick: (leader: number)
   )
   let apply = cliProc(c, ['apply', c.layoutFiles[1]!, '--auto-approve'])
   await apply.waitFor(at, 120_000)
-  const leader = await etcd!.leader()
-  const victim = pick(leader)
-  await etcd!.kill(victim)
+  // Hold apply still where it printed `at` (the cutover lasts well under a second): the kill then lands inside
+  // `task`, and apply's next etcd requests meet a dead member (and, for the leader, an election).
+  apply.proc.kill('SIGSTOP')
+  let leader: number, victim: number, wf: WorkflowRecord | undefined
+  try {
+    leader = await etcd!.leader()
+    victim = pick(leader)
+    wf = await openWorkflow(c)
+    expect(wf?.tasks[task]?.state, `${task} runs when the member is killed`).toBe('running')
+    await etcd!.kill(victim)
+  } finally {
+    apply.proc.kill('SIGCONT')
+  }
   const killedAt = new Date().toISOString()
-  const wf = await openWorkflow(c)
   injected(
-    `SIGKILL of etcd member ${victim} (${etcd!.members[victim]!.host}, ${victim === leader ? 'the leader' : `a follower; leader ${leader}`}) ${what}; workflow at ${wf?.currentPhase}`,
+    `SIGKILL of etcd member ${victim} (${etcd!.members[victim]!.host}, ${victim === leader ? 'the leader' : `a follower; leader ${leader}`}) while ${task} runs`,
   )
   let applies = 1
   let r = await apply.exited
@@ -119,7 +129,7 @@ it(
     await etcd!.startStopped()
     const c = await guestbook()
     try {
-      await reshardKilling(c, /clone\/0: snapshot of 0/, (leader) => (leader + 1) % 3, 'while clone/0 copies')
+      await reshardKilling(c, /clone\/0: snapshot of 0/, 'clone/0', (leader) => (leader + 1) % 3)
     } finally {
       clusters.delete(c)
       await c.stop()
@@ -134,12 +144,7 @@ it(
     await etcd!.startStopped()
     const c = await guestbook()
     try {
-      await reshardKilling(
-        c,
-        /migrate_primary\/0: sources 0 are read-only/,
-        (leader) => leader,
-        'inside migrate_primary',
-      )
+      await reshardKilling(c, /migrate_primary\/0: sources 0 are read-only/, 'migrate_primary/0', (leader) => leader)
     } finally {
       clusters.delete(c)
       await c.stop()
