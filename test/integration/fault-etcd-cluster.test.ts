@@ -73,14 +73,14 @@ async function reshardKilling(c: TestCluster, at: RegExp, task: string, pick: (l
   let r = await apply.exited
   if (r.code !== 0) {
     // Stopping is allowed, but with a clear one-paragraph error and no stack trace; the next apply resumes.
-    console.log(`apply stopped (${r.code}): ${r.stderr.trim()}`)
+    console.log(`apply stopped (${r.code}): ${r.stderr.trim()}\n${r.stdout.trim().split('\n').slice(-8).join('\n')}`)
     expect(r.code, r.stdout + r.stderr).toBe(1)
     expect(r.stderr).toMatch(/^Error: /m)
     expect(hasStackTrace(r.stderr), r.stderr).toBe(false)
     apply = cliProc(c, ['apply', '--auto-approve', '--lock-timeout', '30s'])
     applies++
     r = await apply.exited
-    expect(r.stdout).toMatch(/Resuming workflow/)
+    expect(r.stdout, r.stderr).toMatch(/Resuming workflow/)
   }
   expect(r.code, r.stdout.slice(-3000) + r.stderr).toBe(0)
   expect(r.stdout).toContain('Apply complete!')
