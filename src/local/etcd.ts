@@ -48,13 +48,14 @@ export function etcdHealthy(port: number, timeoutMs = 1000): Promise<boolean> {
   })
 }
 
-/** A one-member etcd cluster on 127.0.0.1 (the local cluster's and the tests'). */
+/** A one-member etcd cluster on 127.0.0.1 (the local cluster's and the tests'), or one member of `initialCluster`. */
 export function etcdArgs(
   name: string,
   dataDir: string,
   clientPort: number,
   peerPort: number,
   tuning: {logLevel: string; heartbeatMs: number; electionMs: number; quotaMiB: number},
+  initialCluster?: string,
 ): string[] {
   const clientUrl = `http://127.0.0.1:${clientPort}`
   const peerUrl = `http://127.0.0.1:${peerPort}`
@@ -72,7 +73,7 @@ export function etcdArgs(
     '--initial-advertise-peer-urls',
     peerUrl,
     '--initial-cluster',
-    `${name}=${peerUrl}`,
+    initialCluster ?? `${name}=${peerUrl}`,
     '--initial-cluster-state',
     'new',
     '--log-level',

@@ -2,7 +2,8 @@
 // etcd3 is loaded only in connect(), so commands that never touch etcd do not pay for it.
 import type {Etcd3, IKeyValue, IOptions} from 'etcd3'
 import {etcdCredentials, parseEtcdUrl} from './etcd-url.js'
-import {faultHandling, type Etcd3Module} from './etcd-retry.js'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {faultHandling, neverSent, readRetryable, type Etcd3Module} from './etcd-retry.js'
 import {TopoError, type Entry} from './store.js'
 
 export interface EtcdTopoOptions {
@@ -24,6 +25,7 @@ export class EtcdClient {
     readonly client: Etcd3,
     url: string,
     readonly connectTimeoutMs: number,
+    private readonly callTimeoutMs: number,
   ) {
     const loc = parseEtcdUrl(url)
     this.url = `${loc.tls ? 'etcds' : 'etcd'}://${loc.hosts.join(',')}/${loc.root}`
@@ -49,11 +51,12 @@ export class EtcdClient {
         'grpc.keepalive_timeout_ms': 5_000,
       },
     })
-    const c = new EtcdClient(mod, client, url, opts.connectTimeoutMs ?? 5_000)
+    const c = new EtcdClient(mod, client, url, opts.connectTimeoutMs ?? 5_000, callTimeoutMs)
     try {
       // Fail here, with a clear message, rather than at the first real request.
-      await c.call(() =>
-        client.kv.range({key: c.key(''), count_only: true}, {deadline: Date.now() + c.connectTimeoutMs}),
+      await c.call(
+        () => client.kv.range({key: c.key(''), count_only: true}, {deadline: Date.now() + c.connectTimeoutMs}),
+        {read: true},
       )
     } catch (e) {
       client.close()
@@ -91,17 +94,31 @@ export class EtcdClient {
 
   /** The raw key-value of a key, if any. */
   async rawGet(key: Buffer): Promise<IKeyValue | undefined> {
-    const res = await this.call(() => this.client.kv.range({key}))
+    const res = await this.call(() => this.client.kv.range({key}), {read: true})
     return res.kvs[0]
   }
 
-  /** Run an etcd request, turning any failure into a TopoError. */
-  async call<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Run an etcd request, turning any failure into a TopoError. A read is asked again (for up to the call timeout)
+   * while the cluster elects a leader or a member drops; a write is not: its failure may hide a commit, which only
+   * the caller can check (the workflow writer recognises its own write).
+   */
+  async call<T>(fn: () => Promise<T>, opts: {read?: boolean} = {}): Promise<T> {
     if (this.closed) throw new TopoError('unavailable', `the topology store for ${this.url} is already closed.`)
-    try {
-      return await fn()
-    } catch (e) {
-      throw this.mapError(e)
+    const started = Date.now()
+    for (let delay = 100; ; delay = Math.min(delay * 2, 1_000)) {
+      try {
+        return await fn()
+      } catch (e) {
+        const again =
+          opts.read &&
+          !this.closed &&
+          readRetryable(this.mod, e) &&
+          !neverSent(this.mod, e) &&
+          Date.now() - started + delay < this.callTimeoutMs
+        if (!again) throw this.mapError(e)
+        await sleep(delay)
+      }
     }
   }
 
@@ -116,6 +133,14 @@ export class EtcdClient {
       err?.name === 'BrokenCircuitError' ||
       err?.name === 'TaskCancelledError' ||
       /UNAVAILABLE|DEADLINE|ECONNREFUSED|timed out/i.test(text)
+    // A member answered but could not serve it: no leader (an election, or quorum lost).
+    if (err instanceof m.GRPCUnavailableError && /etcdserver: /.test(text)) {
+      return new TopoError(
+        'unavailable',
+        `etcd at ${this.url} could not serve the request: ${grpcReason(text)} (a leader election, or too few ` +
+          `members up). Check the members with: etcdctl endpoint status --cluster.`,
+      )
+    }
     if (connection) {
       return new TopoError(
         'unavailable',

@@ -1,9 +1,26 @@
 // How etcd requests are retried: short plain retries instead of etcd3's circuit breaker, so a restarted etcd is
-// found quickly.
+// found quickly; a request that may have been applied is never sent again here (the caller finds out, see call()).
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {IOptions} from 'etcd3'
 
 export type Etcd3Module = typeof import('etcd3')
+
+/**
+ * The request never left this client: gRPC had no connection to the member it picked (down, restarting). Safe to
+ * send again, writes too; etcd3 sends each attempt to the next member of the URL.
+ */
+export function neverSent(mod: Etcd3Module, e: unknown): boolean {
+  return e instanceof mod.GRPCUnavailableError && /No connection established/.test(e.message)
+}
+
+/**
+ * A read may be asked again after any UNAVAILABLE: a member without a leader ("leader changed", "no leader",
+ * "request timed out" during an election) or a connection dropped mid-call. Not for writes: the same answers come
+ * back for a proposal that may have been committed.
+ */
+export function readRetryable(mod: Etcd3Module, e: unknown): boolean {
+  return e instanceof mod.GRPCUnavailableError
+}
 
 /**
  * etcd3's defaults put a circuit breaker on each host (refusing calls for 5 s after 3 failures) and back watches
@@ -20,8 +37,8 @@ export function faultHandling(mod: Etcd3Module): IOptions['faultHandling'] {
         try {
           return await fn({signal})
         } catch (e) {
-          // Only retry what was surely never sent: a timed-out write may have been applied.
-          if (attempt >= 3 || !(e instanceof mod.GRPCUnavailableError)) throw e
+          // Only what surely never reached etcd: a write that timed out, or met a leader change, may be applied.
+          if (attempt >= 3 || !neverSent(mod, e)) throw e
           await sleep(100 * attempt)
         }
       }

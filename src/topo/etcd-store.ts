@@ -38,7 +38,7 @@ export class EtcdTopoStore extends LockingStore implements TopoStore {
 
   async get<T>(path: string): Promise<Entry<T> | undefined> {
     checkPath(path)
-    const res = await this.c.call(() => this.c.client.kv.range({key: this.c.key(path)}))
+    const res = await this.c.call(() => this.c.client.kv.range({key: this.c.key(path)}), {read: true})
     const kv = res.kvs[0]
     return kv ? this.c.entryOf<T>(kv) : undefined
   }
@@ -46,8 +46,9 @@ export class EtcdTopoStore extends LockingStore implements TopoStore {
   async list<T>(prefix: string): Promise<Entry<T>[]> {
     checkPrefix(prefix)
     const key = this.c.key(prefix)
-    const res = await this.c.call(() =>
-      this.c.client.kv.range({key, range_end: prefixEnd(key), sort_order: 'Ascend', sort_target: 'Key'}),
+    const res = await this.c.call(
+      () => this.c.client.kv.range({key, range_end: prefixEnd(key), sort_order: 'Ascend', sort_target: 'Key'}),
+      {read: true},
     )
     return res.kvs.map((kv) => this.c.entryOf<T>(kv))
   }

@@ -12,7 +12,9 @@ export async function watchPrefix<T>(
   watchers: Set<() => Promise<void>>,
 ): Promise<() => void> {
   const key = c.key(prefix)
-  const head = await c.call(() => c.client.kv.range({key, range_end: prefixEnd(key), count_only: true}))
+  const head = await c.call(() => c.client.kv.range({key, range_end: prefixEnd(key), count_only: true}), {
+    read: true,
+  })
   // Start right after the revision we just saw: nothing committed after this call returns can be missed.
   const w = c.client
     .watch()

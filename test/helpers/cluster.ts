@@ -38,6 +38,8 @@ export interface TestClusterOptions {
   /** Topology backend: a fresh etcd (default; pass one to share it) or a file topology inside the cluster folder. */
   topo?: 'etcd' | 'file'
   etcd?: TestEtcd
+  /** Or a topology URL on an etcd the caller started and stops (e.g. a cluster of several members). */
+  topoUrl?: string
   /** `topo init` this layout (index into the list, or true for the first one). */
   init?: boolean | number
   /** Load the guestbook schema (or this SQL) on the serving primaries (needs init). */
@@ -163,9 +165,9 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
 
   const passwords = testPasswords()
   let etcd = opts.etcd
-  const ownEtcd = !etcd && opts.topo !== 'file'
+  const ownEtcd = !etcd && opts.topo !== 'file' && !opts.topoUrl
   if (ownEtcd) etcd = await startEtcd()
-  const topoUrl = opts.topo === 'file' ? `file:${join(dir, 'topo')}` : etcd!.newUrl()
+  const topoUrl = opts.topoUrl ?? (opts.topo === 'file' ? `file:${join(dir, 'topo')}` : etcd!.newUrl())
 
   const specs = tabletsFromLayouts(layouts)
   let cluster: Cluster

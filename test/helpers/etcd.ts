@@ -29,7 +29,8 @@ export interface TestEtcd {
 // Servers still running when the test process exits (a failed or killed test never reached stop()).
 const running = new Set<ChildProcess>()
 let exitHook = false
-function track(p: ChildProcess): void {
+/** Kill `p` when the test process exits, if it is still running then. */
+export function track(p: ChildProcess): void {
   running.add(p)
   p.once('exit', () => running.delete(p))
   if (exitHook) return
