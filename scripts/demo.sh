@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: the Vitess horizontal resharding guide with shardform. A local cluster (etcd + 9 mariadbd) for the
-# guestbook keyspace, recorded with one shard; guestbook traffic through the router the whole time; plan and apply
-# of the split into -80 and 80- (interactive on a terminal, --auto-approve otherwise); then the seed's "Verify Results".
+# guestbook keyspace, recorded with one shard; guestbook traffic through the router the whole time; a `shardform
+# server` that runs the workflow; plan and apply of the split into -80 and 80- (apply records the workflow and follows
+# it; interactive on a terminal, --auto-approve otherwise); then the seed's "Verify Results".
 # Re-runnable: it starts from a clean cluster each time, and stops it at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,7 +49,14 @@ echo; echo "\$ shardform load test_keyspace --rate 100 --journal $JOURNAL.live &
 ./bin/run.js load test_keyspace --rate 100 --concurrency 4 --journal "$JOURNAL.live" --json > "$DEMO/load.json" &
 LOAD_PID=$!
 trap 'kill -INT $LOAD_PID 2>/dev/null || true' EXIT
-sleep 2
+# The server runs workflows (and keeps their replication going between gates); apply only records and follows.
+echo; echo "\$ shardform server --id demo > $DEMO/server.log &    # in the background"
+./bin/run.js server --id demo > "$DEMO/server.log" 2>&1 &
+SERVER_PID=$!
+trap 'kill -INT $LOAD_PID 2>/dev/null || true; kill -TERM $SERVER_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do grep -q registered "$DEMO/server.log" && break; sleep 0.1; done
+sf server list
+sleep 1
 sf plan plans/guestbook/2-shards.yaml
 if [ -t 0 ] && [ -t 1 ] && [ -z "${DEMO_AUTO_APPROVE:-}" ]; then
   sf apply plans/guestbook/2-shards.yaml          # asks "Do you want to perform these actions?", then at each gate
@@ -58,7 +66,10 @@ fi
 sleep 2
 kill -INT $LOAD_PID
 wait $LOAD_PID || true
+kill -TERM $SERVER_PID
+wait $SERVER_PID || true
 trap - EXIT
+echo; echo "server log ($DEMO/server.log), last lines:"; tail -n 3 "$DEMO/server.log"
 node -e 'const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`\nload (background): ${s.acknowledged} changes acknowledged at ${s.ratePerSec}/s, ${s.errors} errors, p99 ${s.latencyMs.p99} ms, max ${s.latencyMs.max} ms; ${s.buffered.buffered} writes held during the cutover`)' "$DEMO/load.json"
 
 # Verify results, as in the seed: nothing acknowledged was lost, and each shard holds its own rows.
