@@ -23,6 +23,8 @@ export interface CopyProgress {
 
 export interface CopyTableOptions {
   source: Connection
+  /** The tablet `source` reads, named in read errors. */
+  sourceAlias?: string
   database: string
   table: TableInfo
   destinations: CopyDestination[]
@@ -149,7 +151,11 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
     if (o.signal?.aborted) return onAbort()
     o.signal?.addEventListener('abort', onAbort, {once: true})
     stream.on('close', () => o.signal?.removeEventListener('abort', onAbort))
-    stream.on('error', (err) => finish(new Error(`reading ${t.name}: ${(err as Error).message}`)))
+    stream.on('error', (err) => {
+      const from = o.sourceAlias ? ` from tablet ${o.sourceAlias}` : ''
+      const code = (err as Error & {code?: string}).code
+      finish(Object.assign(new Error(`reading ${t.name}${from}: ${(err as Error).message}`), {code}))
+    })
     stream.on('end', () => {
       try {
         if (pending.length) place()
