@@ -6,7 +6,7 @@ import {keyRangeContains} from '../keyspace/keyrange.js'
 import {tableRouting, type VSchema} from '../keyspace/vschema.js'
 import type {TaskContext, Executor} from '../engine/types.js'
 import type {RowValue} from '../mysql/codec.js'
-import {connectTablet, qid} from '../mysql/connect.js'
+import {connectTablet, qid, withoutTabletPrefix} from '../mysql/connect.js'
 import {copyTable, type CopyDestination} from '../mysql/copy.js'
 import {dataSession} from '../mysql/session.js'
 import {frozenPosition, primarySnapshot, rdonlySnapshot, type Snapshot} from '../mysql/snapshot.js'
@@ -116,7 +116,7 @@ async function snapshotLost(ctx: TaskContext, snap: Snapshot, err: unknown): Pro
     snap.kind === 'rdonly' ? `; while ${t.alias} is down, the retry takes the snapshot on the primary` : ''
   // The runner adds the retry command to the task's error.
   throw new PhaseError(
-    `the clone of ${ctx.task.shard} lost its snapshot on ${snap.kind} ${t.alias} (${t.host}:${t.port}): ${(err as Error).message}. Nothing was migrated. Start ${t.alias} again (shardform local up <layouts> restarts the stopped tablets of a local cluster), then retry: the copy starts over from a new snapshot${instead}.`,
+    `the clone of ${ctx.task.shard} lost its snapshot on ${snap.kind} ${t.alias} (${t.host}:${t.port}): ${withoutTabletPrefix((err as Error).message)}. Nothing was migrated. Start ${t.alias} again (shardform local up <layouts> restarts the stopped tablets of a local cluster), then retry: the copy starts over from a new snapshot${instead}.`,
   )
 }
 

@@ -32,10 +32,12 @@ import {
 
 /**
  * Bulk rows of the clone tests: the copy (from the rdonly's frozen snapshot) must still run when the kill lands, a
- * few tens of ms after the snapshot line is printed. 100k rows of ~200 bytes copy in about a second on an idle
- * machine, several on a busy one; each test checks that its kill did land inside the copy.
+ * few tens of ms after the snapshot line is printed. 50k rows of ~200 bytes copy in about half a second on an idle
+ * machine (LOAD DATA ~130k rows/s), seconds on a busy one; each test checks that its kill did land inside the copy.
  */
-const CLONE_ROWS = 100_000
+const CLONE_ROWS = 50_000
+/** Rows written on the source primary during the clone or after a restart: filtered replication must carry them. */
+const LATER = 500
 /** The stream test needs no long copy, only rows to check afterwards. */
 const STREAM_ROWS = 2_000
 /** The load's buffer window (s): writes refused while the cutover freezes the source are held this long. */
@@ -101,10 +103,12 @@ it(
     const apply = run(c, ['apply', c.layoutFiles[1], '--auto-approve'])
     // The copy reads the rdonly's frozen snapshot, not the primary: kill the primary as soon as that copy starts.
     await apply.waitFor(/clone\/0: snapshot of 0 on rdonly test-102/, 90_000)
+    // Rows the snapshot does not hold: only the stream, started from the snapshot's position, can bring them.
+    await addRows(c, CLONE_ROWS + 1, CLONE_ROWS + LATER)
     const pid = await killTablet(c, 'test-100')
     const copiedAtKill = /clone\/0: copied/.test(apply.stdout)
     injected(
-      `SIGKILL of mariadbd of source primary test-100 (${victim.host}:${victim.port}, pid ${pid}) during clone/0`,
+      `${LATER} inserts, then SIGKILL of mariadbd of source primary test-100 (${victim.host}:${victim.port}, pid ${pid}) during clone/0`,
     )
     expect(copiedAtKill, 'the kill landed before the copy finished').toBe(false)
 
@@ -128,12 +132,13 @@ it(
     const restarted = await restartStopped(c)
     injected(`restart of ${restarted.join(', ')} on its data directory`)
     expect(restarted.map((s) => s.split(' ')[0])).toEqual(['test-100'])
+    await addRows(c, CLONE_ROWS + LATER + 1, CLONE_ROWS + 2 * LATER)
     const retry = await run(c, ['retry', KS, 'clone/0', '--auto-approve']).exited
     expect(retry.code, retry.stdout + retry.stderr).toBe(0)
     expect(retry.stdout).toContain('Apply complete!')
 
     await expectDone(c, wf.id, CLONE_ROWS / 3)
-    const counts = await checkBulkRows(c, CLONE_ROWS)
+    const counts = await checkBulkRows(c, CLONE_ROWS + 2 * LATER)
     expect(Object.keys(counts)).toEqual(['-80', '80-'])
     console.log(`rows per shard: ${JSON.stringify(counts)}`)
   },
@@ -165,9 +170,10 @@ it(
     for (const t of ['wait_for_filtered_replication/-80', 'diff/-80', 'migrate_rdonly/0', 'migrate_primary/0'])
       expect(wf.tasks[t]!.state, t).toBe('pending')
     await expectSourceServing(c)
-    // Nothing lost on the source: the primary still has every row.
+    // Nothing lost on the source: the primary still has every row, and takes writes while its rdonly is down.
     const [src] = await c.query<{n: number | string}>('test-100', 'SELECT COUNT(*) AS n FROM messages')
     expect(Number(src!.n)).toBe(CLONE_ROWS)
+    await addRows(c, CLONE_ROWS + 1, CLONE_ROWS + LATER)
 
     const restarted = await restartStopped(c)
     injected(`restart of ${restarted.join(', ')} on its data directory`)
@@ -180,7 +186,7 @@ it(
     expect(retry.stdout).toMatch(/clone\/0: the snapshot of the interrupted copy is gone; removing the rows it wrote/)
 
     await expectDone(c, wf.id, CLONE_ROWS / 3)
-    const counts = await checkBulkRows(c, CLONE_ROWS)
+    const counts = await checkBulkRows(c, CLONE_ROWS + LATER)
     expect(Object.keys(counts)).toEqual(['-80', '80-'])
     console.log(`rows per shard: ${JSON.stringify(counts)}`)
   },
@@ -272,6 +278,16 @@ it(
     expect(Object.keys(counts)).toEqual(['-80', '80-'])
   },
 )
+
+/** Bulk-style rows from..to (page = time_created_ns) written on the source primary as the application. */
+async function addRows(c: TestCluster, from: number, to: number): Promise<void> {
+  await c.query(
+    'test-100',
+    `INSERT INTO messages (page, time_created_ns, message) SELECT seq, seq, CONCAT('later ', seq) FROM seq_${from}_to_${to}`,
+    [],
+    'app',
+  )
+}
 
 async function streamTransactions(c: TestCluster, alias: string): Promise<number> {
   const rows = await c.query<{n: number | string}>(alias, 'SELECT SUM(transactions) AS n FROM _shardform.streams')

@@ -7,7 +7,7 @@ import type {KeyRange} from '../../keyspace/keyrange.js'
 import type {VSchema} from '../../keyspace/vschema.js'
 import {BinlogReader, type BinlogTransaction, type RowImage} from '../../mysql/binlog.js'
 import {quoteString} from '../../mysql/codec.js'
-import {connectTablet, qid} from '../../mysql/connect.js'
+import {connectTablet, isConnectionLost, qid, withoutTabletPrefix} from '../../mysql/connect.js'
 import {advance, behind, formatGtidPos, parseGtidPos, reached, type GtidPos} from '../../mysql/gtid.js'
 import {dataSession} from '../../mysql/session.js'
 import {describeSchema, type TableInfo} from '../../mysql/tables.js'
@@ -77,28 +77,15 @@ const DDL_ALREADY_DONE = new Set([
   1146, // table doesn't exist
 ])
 
-/** Errors of a connection that broke or could not be made: the server is down or unreachable, not the request bad. */
-const CONNECTION_LOST = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-])
-
 /**
  * A source primary that cannot be read (stopped, crashed, unreachable): say which, and that the stream resumes from
  * its stored position once the tablet answers again. Other errors (a purged binlog, say) pass unchanged.
  */
 function sourceLost(sp: StreamSpec, err: unknown): Error {
   const e = err as Error & {code?: string}
-  if (!e?.code || !CONNECTION_LOST.has(e.code)) return e
+  if (!isConnectionLost(e)) return e
   const t = sp.source
-  const detail = (e.message || e.code).replace(/^tablet [^\s:]+(?: \([^)]*\))?:\s*/, '').replace(/\.\s*$/, '')
+  const detail = withoutTabletPrefix(e.message || String(e.code))
   const out = new Error(
     `filtered replication ${sp.sourceShard} → ${sp.destinationShard} cannot read the source primary ${t.alias} (${t.host}:${t.port}) of shard ${sp.sourceShard}: ${detail}. Nothing is lost: the stream continues from its stored position on ${sp.destination.alias} once the tablet answers again. If it stopped, start it again (shardform local up <layouts> restarts the stopped tablets of a local cluster), then retry the failed task.`,
     {cause: err},
