@@ -8,7 +8,7 @@
 // stopped in afterAll, whatever happened.
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {afterAll, beforeAll, expect, it} from 'vitest'
+import {afterAll, beforeAll, expect, it, onTestFailed} from 'vitest'
 import type {WorkflowRecord} from '../../src/engine/types.js'
 import type {StreamsRecord} from '../../src/phases/streams/manager.js'
 import {workflowStreamsPath} from '../../src/topo/paths.js'
@@ -69,6 +69,12 @@ async function cluster(rows: number): Promise<TestCluster> {
 function run(c: TestCluster, args: string[]): Cli {
   const p = cliProc(c, args)
   procs.push(p)
+  // A failing test shows where each of its commands got to (a hang is otherwise just a timeout).
+  onTestFailed(() =>
+    console.log(
+      `shardform ${args[0]} (pid ${p.proc.pid}, ${p.done ? 'exited' : 'still running'}):\n${p.stdout.slice(-3000)}\n${p.stderr.slice(-2000)}`,
+    ),
+  )
   return p
 }
 
