@@ -10,6 +10,9 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, expect, it, onTestFailed} from 'vitest'
 import type {WorkflowRecord} from '../../src/engine/types.js'
+import {copyTable} from '../../src/mysql/copy.js'
+import {dataSession} from '../../src/mysql/session.js'
+import {describeSchema} from '../../src/mysql/tables.js'
 import type {StreamsRecord} from '../../src/phases/streams/manager.js'
 import {workflowStreamsPath} from '../../src/topo/paths.js'
 import {startLoad} from '../helpers/cli.js'
@@ -282,6 +285,46 @@ it(
     expect(v.code, v.stdout + v.stderr).toBe(0)
     const counts = await checkBulkRows(c, STREAM_ROWS)
     expect(Object.keys(counts)).toEqual(['-80', '80-'])
+  },
+)
+
+it(
+  'the snapshot tablet dies while a table streams from it: the copy fails naming the tablet, never waits forever',
+  {timeout: 60_000},
+  async () => {
+    // Deterministic form of the rdonly test's race: mysql2 hands a streaming query's broken connection to the
+    // connection's error event, which its connect promise's leftover listener swallowed, and the copy waited forever
+    // (its test then timed out here). The fake destination kills the source's mariadbd on its second LOAD DATA chunk.
+    const c = await startFaultCluster([guestbookFile('1-shard.yaml')], {init: 0, schema: true})
+    clusters.push(c)
+    await bulkLoad(c, 20_000, {messageBytes: 200})
+    const source = await dataSession(c.tablet('test-102'), 'copy')
+    const table = (await describeSchema(source, 'vt_test_keyspace')).tables.find((t) => t.name === 'messages')!
+    let loads = 0
+    const destination = {
+      query: async () => {
+        if (++loads === 2) {
+          const pid = await killTablet(c, 'test-102')
+          injected(`SIGKILL of mariadbd of rdonly test-102 (pid ${pid}) while a copy streams messages from it`)
+        }
+        return [{}, undefined]
+      },
+    }
+    const err = await copyTable({
+      source,
+      sourceAlias: 'test-102',
+      database: 'vt_test_keyspace',
+      table,
+      destinations: [{conn: destination as never, alias: 'test-fake'}],
+      routeMany: (rows) => rows.map(() => 0),
+      chunkBytes: 64 << 10,
+    }).then(
+      () => undefined,
+      (e: Error) => e,
+    )
+    await source.end()
+    expect(loads).toBeGreaterThanOrEqual(2)
+    expect(err?.message).toMatch(/^reading messages from tablet test-102: /)
   },
 )
 
