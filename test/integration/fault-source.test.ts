@@ -182,7 +182,10 @@ it(
     // Nothing lost on the source: the primary still has every row, and takes writes while its rdonly is down.
     const [src] = await c.query<{n: number | string}>('test-100', 'SELECT COUNT(*) AS n FROM messages')
     expect(Number(src!.n)).toBe(CLONE_ROWS)
+    // Inserts, deletes and updates while the rdonly is down: the retry's new snapshot (or its stream) must carry them.
     await addRows(c, CLONE_ROWS + 1, CLONE_ROWS + LATER)
+    await c.query('test-100', 'DELETE FROM messages WHERE page <= 100', [], 'app')
+    await c.query('test-100', "UPDATE messages SET message = 'changed' WHERE page BETWEEN 101 AND 200", [], 'app')
 
     const restarted = await restartStopped(c)
     injected(`restart of ${restarted.join(', ')} on its data directory`)
@@ -195,7 +198,13 @@ it(
     expect(retry.stdout).toMatch(/clone\/0: the snapshot of the interrupted copy is gone; removing the rows it wrote/)
 
     await expectDone(c, wf.id, CLONE_ROWS / 3)
-    const counts = await checkBulkRows(c, CLONE_ROWS + LATER)
+    const counts = await checkBulkRows(c, CLONE_ROWS + LATER, {deleted: (p) => p <= 100})
+    const changed = await Promise.all(
+      ['test-200', 'test-300'].map((a) =>
+        c.query<{n: number | string}>(a, "SELECT COUNT(*) AS n FROM messages WHERE message = 'changed'"),
+      ),
+    )
+    expect(changed.reduce((n, [r]) => n + Number(r!.n), 0)).toBe(100)
     expect(Object.keys(counts)).toEqual(['-80', '80-'])
     console.log(`rows per shard: ${JSON.stringify(counts)}`)
   },
