@@ -82,7 +82,10 @@ export class BinlogReader {
       })
       z.on('error', (err: Error) => {
         if (this.stopped) return
-        const e = new Error(describeBinlogError(this.o.tablet.alias, err))
+        // The code stays: a caller tells a lost connection (the source down) from other failures by it.
+        const e = Object.assign(new Error(describeBinlogError(this.o.tablet.alias, err)), {
+          code: (err as Error & {code?: string}).code,
+        })
         if (!ready) reject(e)
         else this.o.onError(e)
       })

@@ -122,6 +122,30 @@ export function tabletError(t: Pick<TabletRecord, 'alias' | 'host' | 'port'>, er
   return out
 }
 
+/** Error codes of a connection that broke or could not be made: the server is down or unreachable. */
+const CONNECTION_LOST = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+])
+
+/** Did `err` come from a connection that broke or could not be made (rather than from a bad request)? */
+export function isConnectionLost(err: unknown): boolean {
+  const code = (err as {code?: unknown})?.code
+  return typeof code === 'string' && CONNECTION_LOST.has(code)
+}
+
+/** A tabletError's message without its "tablet X (host:port): " prefix, for a caller that names the tablet itself. */
+export function withoutTabletPrefix(message: string): string {
+  return message.replace(/^tablet [^\s:]+(?: \([^)]*\))?:\s*/, '').replace(/\.\s*$/, '')
+}
+
 /** Quote an identifier for MySQL: backticks doubled. Every identifier that reaches SQL goes through this. */
 export function qid(name: string): string {
   return '`' + String(name).replace(/`/g, '``') + '`'

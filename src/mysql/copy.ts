@@ -1,5 +1,6 @@
 // Copy one table from a snapshot reader to destination shards: stream rows in primary-key order, route each row,
 // write large LOAD DATA chunks. Memory is bounded: one chunk being filled and one in flight per destination.
+import type {EventEmitter} from 'node:events'
 import {Readable} from 'node:stream'
 import type {Connection} from 'mysql2/promise'
 import {LOAD_DATA_FORMAT, LoadDataEncoder, type RowValue} from './codec.js'
@@ -23,6 +24,8 @@ export interface CopyProgress {
 
 export interface CopyTableOptions {
   source: Connection
+  /** The tablet `source` reads, named in read errors. */
+  sourceAlias?: string
   database: string
   table: TableInfo
   destinations: CopyDestination[]
@@ -110,11 +113,12 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
     if (o.onSync) await o.onSync({rows, lastPk, skipped})
   }
 
-  const stream = (
-    o.source as unknown as {connection: {query(opts: object, params?: unknown[]): {stream(opts?: object): Readable}}}
+  const raw = (
+    o.source as unknown as {
+      connection: EventEmitter & {query(opts: object, params?: unknown[]): {stream(opts?: object): Readable}}
+    }
   ).connection
-    .query({sql, rowsAsArray: true}, where?.params ?? [])
-    .stream({highWaterMark: 2000})
+  const stream = raw.query({sql, rowsAsArray: true}, where?.params ?? []).stream({highWaterMark: 2000})
   const nCols = cols.length
   // Rows are routed in batches: a keyspace id computed alone costs several times more.
   let pending: RowValue[][] = []
@@ -148,8 +152,18 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
     const onAbort = () => finish(o.signal?.reason ?? new Error('aborted'))
     if (o.signal?.aborted) return onAbort()
     o.signal?.addEventListener('abort', onAbort, {once: true})
-    stream.on('close', () => o.signal?.removeEventListener('abort', onAbort))
-    stream.on('error', (err) => finish(new Error(`reading ${t.name}: ${(err as Error).message}`)))
+    const readFailed = (err: Error & {code?: string}) => {
+      const from = o.sourceAlias ? ` from tablet ${o.sourceAlias}` : ''
+      finish(Object.assign(new Error(`reading ${t.name}${from}: ${err.message}`), {code: err.code}))
+    }
+    // mysql2 tells a streaming query nothing when its connection breaks (the query has no callback to fail): the
+    // connection emits the error instead, and the row stream would wait forever (seen when a source rdonly died).
+    raw.on('error', readFailed)
+    stream.on('close', () => {
+      o.signal?.removeEventListener('abort', onAbort)
+      raw.off('error', readFailed)
+    })
+    stream.on('error', readFailed)
     stream.on('end', () => {
       try {
         if (pending.length) place()

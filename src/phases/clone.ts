@@ -6,7 +6,7 @@ import {keyRangeContains} from '../keyspace/keyrange.js'
 import {tableRouting, type VSchema} from '../keyspace/vschema.js'
 import type {TaskContext, Executor} from '../engine/types.js'
 import type {RowValue} from '../mysql/codec.js'
-import {qid} from '../mysql/connect.js'
+import {connectTablet, qid, withoutTabletPrefix} from '../mysql/connect.js'
 import {copyTable, type CopyDestination} from '../mysql/copy.js'
 import {dataSession} from '../mysql/session.js'
 import {frozenPosition, primarySnapshot, rdonlySnapshot, type Snapshot} from '../mysql/snapshot.js'
@@ -64,7 +64,7 @@ export const clone: Executor = async (ctx) => {
       ctx.log(`continuing the copy from the snapshot at GTID ${snap.gtid} on ${snap.tablet.alias}`)
     }
     try {
-      await copyAll(ctx, snap, cp, dests, destTablets, firstSource)
+      await copyAll(ctx, snap, cp, dests, destTablets, firstSource).catch((err) => snapshotLost(ctx, snap!, err))
       for (const t of destTablets) {
         const conn = await dataSession(t, 'apply')
         try {
@@ -98,6 +98,26 @@ export const clone: Executor = async (ctx) => {
       streams: group.destinations.map((d) => streamId(ctx.keyspace, source, d)),
     },
   }
+}
+
+/**
+ * A copy that failed because the tablet holding its snapshot went away (crashed, stopped): name it and say what to
+ * do. Whatever error surfaced first (a reader's, or a destination's meanwhile), the lost snapshot is what matters.
+ */
+async function snapshotLost(ctx: TaskContext, snap: Snapshot, err: unknown): Promise<never> {
+  if (ctx.signal.aborted) throw err
+  const t = snap.tablet
+  const probe = await connectTablet(t, 'admin').then(
+    (c) => c.end().then(() => undefined),
+    (e: unknown) => e as Error,
+  )
+  if (!probe) throw err
+  const instead =
+    snap.kind === 'rdonly' ? `; while ${t.alias} is down, the retry takes the snapshot on the primary` : ''
+  // The runner adds the retry command to the task's error.
+  throw new PhaseError(
+    `the clone of ${ctx.task.shard} lost its snapshot on ${snap.kind} ${t.alias} (${t.host}:${t.port}): ${withoutTabletPrefix((err as Error).message)}. Nothing was migrated. Start ${t.alias} again (shardform local up <layouts> restarts the stopped tablets of a local cluster), then retry: the copy starts over from a new snapshot${instead}.`,
+  )
 }
 
 function fallback(ctx: TaskContext, err: unknown, rdonly: TabletRecord): undefined {
@@ -185,6 +205,7 @@ async function copyAll(
         const router = copyRouter(p, table, dests)
         const res = await copyTable({
           source: reader.conn,
+          sourceAlias: snap.tablet.alias,
           database: db,
           table,
           destinations: conns,

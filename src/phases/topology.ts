@@ -1,11 +1,13 @@
 // Executors whose whole effect is topology records: returned as ops, committed with the task's "done" (exactly once).
 import type {Executor, TaskContext} from '../engine/types.js'
+import {errorMessage} from '../errors.js'
 import {sortShardNames} from '../keyspace/keyrange.js'
 import {shardRecord, tabletRecord} from '../layout/records.js'
 import {keyspacePath, shardPath, srvKeyspacePath, tabletPath} from '../topo/paths.js'
 import type {KeyspaceRecord, ShardRecord, SrvKeyspaceRecord, TabletRecord, TabletType} from '../topo/records.js'
 import type {Entry, TxnOp} from '../topo/store.js'
 import {groupOf, PhaseError, shardRange} from './context.js'
+import type {StreamManager} from './streams/manager.js'
 
 async function must<T>(ctx: TaskContext, path: string, what: string): Promise<Entry<T>> {
   const e = await ctx.store.get<T>(path)
@@ -136,7 +138,27 @@ export async function moveTrafficOps(
 export function migrateReadTraffic(type: 'rdonly' | 'replica'): Executor {
   return async (ctx) => {
     const g = groupOf(ctx)
+    await streamsRunning(ctx, type)
     ctx.log(`${type} traffic: ${g.sources.join(', ')} → ${g.destinations.join(', ')}`)
     return {ops: await moveTrafficOps(ctx, type, g.sources, g.destinations)}
+  }
+}
+
+/**
+ * Read traffic moves only onto shards that filtered replication keeps current: a stream that failed (its source
+ * primary down, say) is started again from its stored position, and when that fails nothing moves.
+ */
+async function streamsRunning(ctx: TaskContext, type: 'rdonly' | 'replica'): Promise<void> {
+  const manager = ctx.services as StreamManager | undefined
+  if (!manager) return
+  const g = groupOf(ctx)
+  try {
+    const failed = (await manager.ensureGroup(ctx.task.group!)).find((s) => s.failure)
+    if (failed) throw failed.failure
+  } catch (err) {
+    throw new PhaseError(
+      `not moving ${type} traffic to ${g.destinations.join(', ')}: nothing would keep them current: ${errorMessage(err)}`,
+      {cause: err},
+    )
   }
 }

@@ -3,7 +3,7 @@
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {prng} from '../../bench/lib/data.js'
-import {keyRangeContains, keyRangeFromJSON} from '../../src/keyspace/keyrange.js'
+import {keyRangeContains, keyRangeFromJSON, parseShardName} from '../../src/keyspace/keyrange.js'
 import {keyspaceIds} from '../../src/keyspace/vindexes/index.js'
 import {REPL_PASSWORD_ENV, startCluster, tabletsFromLayouts} from '../../src/local/index.js'
 import {rootConnection} from '../../src/local/mariadb.js'
@@ -69,15 +69,18 @@ export async function servingPrimaries(
 }
 
 /**
- * Every bulk row 1..n (but those `deleted`) is on exactly one serving shard, the one whose key range holds
- * hash(page); returns the count per shard. (The load generator never touches bulk rows.)
+ * Every bulk row 1..n (but those `deleted`) is on exactly one serving shard (or one of `on`: shard → primary alias,
+ * e.g. destinations not serving yet), the one whose key range holds hash(page); returns the count per shard. (The
+ * load generator never touches bulk rows.)
  */
 export async function checkBulkRows(
   c: TestCluster,
   n: number,
-  opts: {deleted?: (page: number) => boolean} = {},
+  opts: {deleted?: (page: number) => boolean; on?: Record<string, string>} = {},
 ): Promise<Record<string, number>> {
-  const shards = await servingPrimaries(c)
+  const shards = opts.on
+    ? Object.entries(opts.on).map(([shard, alias]) => ({shard, alias, kr: parseShardName(shard)}))
+    : await servingPrimaries(c)
   const seen = new Uint8Array(n + 1)
   const counts: Record<string, number> = {}
   const problems: string[] = []

@@ -7,7 +7,7 @@ import type {KeyRange} from '../../keyspace/keyrange.js'
 import type {VSchema} from '../../keyspace/vschema.js'
 import {BinlogReader, type BinlogTransaction, type RowImage} from '../../mysql/binlog.js'
 import {quoteString} from '../../mysql/codec.js'
-import {connectTablet, qid} from '../../mysql/connect.js'
+import {connectTablet, isConnectionLost, qid, withoutTabletPrefix} from '../../mysql/connect.js'
 import {advance, behind, formatGtidPos, parseGtidPos, reached, type GtidPos} from '../../mysql/gtid.js'
 import {dataSession} from '../../mysql/session.js'
 import {describeSchema, type TableInfo} from '../../mysql/tables.js'
@@ -77,6 +77,22 @@ const DDL_ALREADY_DONE = new Set([
   1146, // table doesn't exist
 ])
 
+/**
+ * A source primary that cannot be read (stopped, crashed, unreachable): say which, and that the stream resumes from
+ * its stored position once the tablet answers again. Other errors (a purged binlog, say) pass unchanged.
+ */
+function sourceLost(sp: StreamSpec, err: unknown): Error {
+  const e = err as Error & {code?: string}
+  if (!isConnectionLost(e)) return e
+  const t = sp.source
+  const detail = withoutTabletPrefix(e.message || String(e.code))
+  const out = new Error(
+    `filtered replication ${sp.sourceShard} → ${sp.destinationShard} cannot read the source primary ${t.alias} (${t.host}:${t.port}) of shard ${sp.sourceShard}: ${detail}. Nothing is lost: the stream continues from its stored position on ${sp.destination.alias} once the tablet answers again. If it stopped, start it again (shardform local up <layouts> restarts the stopped tablets of a local cluster), then retry the failed task.`,
+    {cause: err},
+  )
+  return Object.assign(out, {code: e.code})
+}
+
 export class Stream {
   private reader?: BinlogReader
   private apply?: Connection
@@ -131,18 +147,22 @@ export class Stream {
     this.transactions = row.transactions
     this.rowChanges = row.rowChanges
     await this.loadTables()
-    this.poll = await connectTablet(sp.source, 'admin')
-    await this.pollSource()
-    this.pollTimer = setInterval(() => void this.pollSource(), 1000)
-    this.pollTimer.unref()
-    this.reader = await BinlogReader.start({
-      tablet: sp.source,
-      database: sp.database,
-      fromGtid: row.position,
-      serverId: sp.serverId,
-      onTransaction: (tx) => this.enqueue(tx),
-      onError: (err) => this.fail(err),
-    })
+    try {
+      this.poll = await connectTablet(sp.source, 'admin')
+      await this.pollSource()
+      this.pollTimer = setInterval(() => void this.pollSource(), 1000)
+      this.pollTimer.unref()
+      this.reader = await BinlogReader.start({
+        tablet: sp.source,
+        database: sp.database,
+        fromGtid: row.position,
+        serverId: sp.serverId,
+        onTransaction: (tx) => this.enqueue(tx),
+        onError: (err) => this.fail(sourceLost(sp, err)),
+      })
+    } catch (err) {
+      throw sourceLost(sp, err)
+    }
     this.state = 'running'
     this.loop = this.run()
   }
