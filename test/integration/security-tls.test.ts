@@ -24,6 +24,7 @@ import {connectTablet} from '../../src/mysql/connect.js'
 import {openTopo} from '../../src/topo/open.js'
 import type {TabletRecord, TlsFiles} from '../../src/topo/records.js'
 import type {TopoStore} from '../../src/topo/store.js'
+import {registerProcess} from '../helpers/procs.js'
 import {cli, ROOT} from '../helpers/cli.js'
 import {ETCD_BIN} from '../helpers/etcd.js'
 import {freePorts} from '../helpers/ports.js'
@@ -122,6 +123,7 @@ async function startMariaDB(): Promise<void> {
     p,
   )
   mariadbPid = pid
+  registerProcess('mariadbd tls-1', pid)
   await waitReady('tls-1', pid, p, 60_000, exited)
   const root = await rootConnection(p.socket)
   try {
@@ -179,6 +181,7 @@ async function startEtcdTls(): Promise<void> {
     ],
     {stdio: 'ignore'},
   )
+  registerProcess('etcd (TLS)', etcdProc)
 }
 
 const ETCD_ENV = () => ({
