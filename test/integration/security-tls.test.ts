@@ -337,12 +337,17 @@ describe('etcd over TLS', () => {
     }
   }
 
+  // etcd is up (it was started without waiting) before any test: the refusals below must meet a running server.
+  beforeAll(async () => {
+    store = await openWhenUp(`etcds://127.0.0.1:${etcdPort}/tlsroot`, ETCD_ENV())
+  })
+
   afterAll(async () => {
     await store?.close()
   })
 
   it('etcds:// with SHARDFORM_ETCD_CA/_CERT/_KEY: reads and writes records', async () => {
-    store = await openWhenUp(`etcds://127.0.0.1:${etcdPort}/tlsroot`, ETCD_ENV())
+    if (!store) throw new Error('no store: etcd over TLS did not come up')
     expect(store.url).toBe(`etcds://127.0.0.1:${etcdPort}/tlsroot`)
     await store.create('keyspaces/x/Keyspace', {name: 'x'})
     expect((await store.get('keyspaces/x/Keyspace'))?.value).toEqual({name: 'x'})
