@@ -33,6 +33,13 @@ function sf(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Out> {
   })
 }
 
+/**
+ * The first `local up` of the folder, run once by whichever test needs the cluster first (the first test checks its
+ * output): a test run alone still finds the cluster up.
+ */
+let firstUp: Promise<Out> | undefined
+const upOnce = () => (firstUp ??= sf(['local', 'up', layouts[0]!, '--dir', localDir]))
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'shardform-e2e-local-'))
   localDir = join(dir, 'local')
@@ -55,7 +62,7 @@ afterAll(async () => {
 
 describe('shardform local / exec / schema load (CLI)', () => {
   it('local up starts etcd and the tablets, generating passwords into a 0600 credentials file', async () => {
-    const up = await sf(['local', 'up', layouts[0]!, '--dir', localDir])
+    const up = await upOnce()
     expect(up.stderr).not.toMatch(/Error/)
     expect(up.code).toBe(0)
     expect(up.stdout).toMatch(/Started 3 of 3 tablet\(s\) in [\d.]+ s; etcd on 127\.0\.0\.1:\d+ started/)
@@ -77,6 +84,7 @@ describe('shardform local / exec / schema load (CLI)', () => {
   })
 
   it('local status shows every process, its role and replication health', async () => {
+    await upOnce()
     const st = await sf(['local', 'status', '--dir', localDir, '--json'])
     expect(st.code).toBe(0)
     const s = JSON.parse(st.stdout)
@@ -92,6 +100,7 @@ describe('shardform local / exec / schema load (CLI)', () => {
   })
 
   it('topo init, schema load and exec work against the running tablets', async () => {
+    await upOnce()
     expect((await sf(['topo', 'init', layouts[0]!])).code).toBe(0)
     const schema = await sf(['schema', 'load', 'test_keyspace', join(ROOT, 'plans/guestbook/schema.sql')])
     expect(schema.code).toBe(0)
@@ -161,6 +170,7 @@ describe('shardform local / exec / schema load (CLI)', () => {
   })
 
   it('local down stops exactly its processes; --purge removes the data', async () => {
+    await upOnce()
     const state = JSON.parse(readFileSync(join(localDir, 'state.json'), 'utf8'))
     const pids = [state.etcd.pid, ...Object.values(state.tablets).map((t) => (t as {pid: number}).pid)]
     expect(pids.every(pidAlive)).toBe(true)

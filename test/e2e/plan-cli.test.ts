@@ -6,6 +6,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {cli, hasStackTrace} from '../helpers/cli.js'
 import {startEtcd} from '../helpers/etcd.js'
 import {expectPlanSchema} from '../helpers/plan-schema.js'
+import {loadLayout} from '../../src/layout/index.js'
+import {initKeyspace} from '../../src/layout/init.js'
+import {openTopo} from '../../src/topo/open.js'
 
 const GB = 'plans/guestbook'
 const tmp = mkdtempSync(join(tmpdir(), 'sf-e2e-plan-'))
@@ -25,16 +28,25 @@ describe.each([
   let topo: string
   const run = (...args: string[]) => cli([...args, '--topo', topo])
 
-  beforeAll(() => {
+  // The tests below read this topology, initialised here (not by the first test); the first test inits its own.
+  beforeAll(async () => {
     topo = topoUrl()
+    const store = await openTopo(topo)
+    try {
+      await initKeyspace(store, loadLayout(`${GB}/1-shard.yaml`))
+    } finally {
+      await store.close()
+    }
   })
 
   it('topo init bootstraps the keyspace, and refuses to do it twice', async () => {
-    const r = await run('topo', 'init', `${GB}/1-shard.yaml`)
+    const own = topoUrl()
+    const init = () => cli(['topo', 'init', `${GB}/1-shard.yaml`, '--topo', own])
+    const r = await init()
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/Initialised keyspace test_keyspace .*1 shard\(s\) \(0\), 3 tablet\(s\)/)
-    const again = await run('topo', 'init', `${GB}/1-shard.yaml`)
+    const again = await init()
     expect(again.code).toBe(1)
     expect(again.stderr).toMatch(
       /^Error: keyspace "test_keyspace" already exists in .*; topo init only bootstraps a new keyspace/,

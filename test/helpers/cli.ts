@@ -1,6 +1,7 @@
 // Run the built CLI (bin/run.js → dist) as a subprocess, the way a user does.
 import {spawn} from 'node:child_process'
 import {onTestFinished} from 'vitest'
+import {registerProcess} from './procs.js'
 
 export const BIN = new URL('../../bin/run.js', import.meta.url).pathname
 export const ROOT = new URL('../../', import.meta.url).pathname
@@ -12,6 +13,7 @@ export function startLoad(keyspace: string, args: string[], env: Record<string, 
     env: {...process.env, NO_COLOR: '1', ...env},
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  registerProcess(`shardform load ${keyspace}`, proc)
   let out = ''
   let err = ''
   proc.stdout.on('data', (d) => (out += d))
@@ -46,6 +48,7 @@ export function cli(
       env: {...process.env, NO_COLOR: '1', ...opts.env},
       stdio: ['pipe', 'pipe', 'pipe'],
     })
+    registerProcess(`shardform ${args.join(' ')}`, child)
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))

@@ -27,6 +27,7 @@ import type {TabletRecord, TlsFiles} from '../../src/topo/records.js'
 import type {TopoStore} from '../../src/topo/store.js'
 import {startEtcd, type TestEtcd} from './etcd.js'
 import {freePorts} from './ports.js'
+import {registerCleanup, registerProcess, releaseGroup} from './procs.js'
 
 export const GUESTBOOK_DIR = new URL('../../plans/guestbook/', import.meta.url).pathname
 export const guestbookFile = (name: string) => join(GUESTBOOK_DIR, name)
@@ -89,22 +90,9 @@ export function testPasswords(): Record<string, string> {
   return out
 }
 
-const live = new Set<number>()
-let exitHookInstalled = false
-function trackPids(pids: number[]): void {
-  for (const p of pids) live.add(p)
-  if (exitHookInstalled) return
-  exitHookInstalled = true
-  // A crashed test must not leave servers behind: they were started detached.
-  process.on('exit', () => {
-    for (const p of live) {
-      try {
-        process.kill(p, 'SIGKILL')
-      } catch {
-        // gone
-      }
-    }
-  })
+/** Register a cluster's mariadbd pids (group: its folder), so a test that never reaches stop() does not leave them. */
+export function registerTablets(c: {dir: string; tablets: TabletProcess[]}): void {
+  for (const t of c.tablets) registerProcess(`mariadbd ${t.alias} (${c.dir})`, t.pid, {group: c.dir})
 }
 
 let sharedTemplate: Promise<string> | undefined
@@ -195,15 +183,20 @@ async function startTestClusterOnce(layoutFiles: string[], opts: TestClusterOpti
     rmSync(dir, {recursive: true, force: true})
     throw err
   }
-  trackPids(cluster.tablets.map((t) => t.pid))
+  registerTablets({dir, tablets: cluster.tablets})
   let store: TopoStore | undefined
-  const stop = async () => {
-    await store?.close().catch(() => undefined)
-    await cluster.stop({kill: true, purge: true}).catch(() => undefined)
-    for (const t of cluster.tablets) live.delete(t.pid)
-    if (ownEtcd) await etcd!.stop()
-    rmSync(dir, {recursive: true, force: true})
-  }
+  let stopped: Promise<void> | undefined
+  const stop = () =>
+    (stopped ??= (async () => {
+      await store?.close().catch(() => undefined)
+      // Everything the cluster's folder records, restarted instances included (stopCluster reads its state file).
+      await cluster.stop({kill: true, purge: true}).catch(() => undefined)
+      releaseGroup(dir)
+      if (ownEtcd) await etcd!.stop()
+      rmSync(dir, {recursive: true, force: true})
+    })())
+  // A failing beforeAll or test that never calls stop(): procs-setup.ts runs it after the file.
+  registerCleanup(`test cluster ${dir}`, stop, {group: dir})
   try {
     store = await openTopo(topoUrl, opts.tls?.etcdEnv ? {etcd: {env: opts.tls.etcdEnv}} : {})
     if (opts.init !== undefined && opts.init !== false) {

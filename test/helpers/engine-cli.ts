@@ -10,6 +10,7 @@ import {loadLayout} from '../../src/layout/index.js'
 import {initKeyspace} from '../../src/layout/init.js'
 import {openTopo} from '../../src/topo/open.js'
 import type {TopoStore} from '../../src/topo/store.js'
+import {registerProcess} from './procs.js'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 export const BIN = join(ROOT, 'bin/run.js')
@@ -64,6 +65,7 @@ export class Cli {
   constructor(args: string[], env: NodeJS.ProcessEnv) {
     const bin = testRuntimeEnvs.has(env) ? TEST_BIN : BIN
     this.proc = spawn(process.execPath, [bin, ...args], {cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe']})
+    registerProcess(`shardform ${args.join(' ')}`, this.proc)
     this.proc.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()))
     this.proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()))
     this.exited = new Promise((ok) =>

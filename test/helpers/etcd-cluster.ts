@@ -8,7 +8,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {etcdArgs, etcdHealthy} from '../../src/local/etcd.js'
-import {ETCD_BIN, track} from './etcd.js'
+import {ETCD_BIN} from './etcd.js'
+import {registerProcess} from './procs.js'
 import {freePorts} from './ports.js'
 
 export interface EtcdMember {
@@ -60,7 +61,7 @@ export async function startEtcdCluster(size = 3): Promise<TestEtcdCluster> {
     m.log = ''
     const p = spawn(ETCD_BIN, m.args, {stdio: ['ignore', 'ignore', 'pipe']})
     m.proc = p
-    track(p)
+    registerProcess(`etcd member ${m.name}`, p)
     p.stderr!.on('data', (d: Buffer) => (m.log = (m.log + d.toString()).slice(-4000)))
   }
 

@@ -7,6 +7,7 @@ import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {etcdArgs, etcdHealthy} from '../../src/local/etcd.js'
 import {freePorts} from './ports.js'
+import {registerCleanup, registerProcess} from './procs.js'
 
 export const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd'
 
@@ -24,20 +25,6 @@ export interface TestEtcd {
   restart(): Promise<void>
   /** Kill it and remove its data dir. */
   stop(): Promise<void>
-}
-
-// Servers still running when the test process exits (a failed or killed test never reached stop()).
-const running = new Set<ChildProcess>()
-let exitHook = false
-/** Kill `p` when the test process exits, if it is still running then. */
-export function track(p: ChildProcess): void {
-  running.add(p)
-  p.once('exit', () => running.delete(p))
-  if (exitHook) return
-  exitHook = true
-  process.on('exit', () => {
-    for (const x of running) x.kill('SIGKILL')
-  })
 }
 
 export async function startEtcd(): Promise<TestEtcd> {
@@ -59,7 +46,7 @@ export async function startEtcd(): Promise<TestEtcd> {
     log = ''
     const p = spawn(ETCD_BIN, args, {stdio: ['ignore', 'ignore', 'pipe']})
     proc = p
-    track(p)
+    registerProcess(`etcd :${clientPort}`, p)
     p.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)))
     const exited = new Promise<never>((_, reject) =>
       p.once('exit', (code, sig) => reject(new Error(`etcd exited (${code ?? sig}) while starting: ${log.trim()}`))),
@@ -86,7 +73,19 @@ export async function startEtcd(): Promise<TestEtcd> {
     await gone
   }
 
-  await launch()
+  // A test that fails before stop() still gets its data dir removed (procs-setup.ts runs this after the file).
+  const forget = registerCleanup(`etcd :${clientPort} and ${dir}`, async () => {
+    await kill()
+    await rm(dir, {recursive: true, force: true})
+  })
+  try {
+    await launch()
+  } catch (err) {
+    await kill()
+    await rm(dir, {recursive: true, force: true})
+    forget()
+    throw err
+  }
   const root = () => `t${randomBytes(4).toString('hex')}`
   return {
     url: `etcd://127.0.0.1:${clientPort}/${root()}`,
@@ -99,6 +98,7 @@ export async function startEtcd(): Promise<TestEtcd> {
       await launch()
     },
     stop: async () => {
+      forget()
       await kill()
       await rm(dir, {recursive: true, force: true})
     },

@@ -12,6 +12,7 @@ import {readKeyspaceState} from '../../src/plan/keyspace-state.js'
 import {workflowPath, workflowsPrefix} from '../../src/topo/paths.js'
 import {Cli} from './engine-cli.js'
 import {startTestCluster, testPasswords, type TestCluster} from './cluster.js'
+import {registerProcess} from './procs.js'
 
 export const KS = 'test_keyspace'
 
@@ -141,7 +142,9 @@ export async function restartStopped(c: TestCluster): Promise<string[]> {
   for (const t of cluster.tablets) {
     const mine = c.tablets.find((x) => x.alias === t.alias)
     if (mine) mine.pid = t.pid
-    if (t.action !== 'running') restarted.push(`${t.alias} (${t.action}, pid ${t.pid})`)
+    if (t.action === 'running') continue
+    restarted.push(`${t.alias} (${t.action}, pid ${t.pid})`)
+    registerProcess(`mariadbd ${t.alias} (${c.dir}, restarted)`, t.pid, {group: c.dir})
   }
   return restarted
 }

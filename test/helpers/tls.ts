@@ -10,6 +10,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import type {LocalTls} from '../../src/local/index.js'
 import type {TlsFiles} from '../../src/topo/records.js'
 import {ETCD_BIN, type TestEtcd} from './etcd.js'
+import {registerProcess} from './procs.js'
 import {freePorts} from './ports.js'
 
 export interface TestCerts {
@@ -132,9 +133,6 @@ export async function startTlsEtcd(certs: TestCerts): Promise<TestEtcd> {
     ...['--log-level', 'error', '--heartbeat-interval', '50', '--election-timeout', '500'],
   ]
   let proc: ChildProcess | undefined
-  // A test process that dies before stop() must not leave it running.
-  const onExit = () => proc?.kill('SIGKILL')
-  process.once('exit', onExit)
   const kill = async () => {
     const p = proc
     proc = undefined
@@ -147,6 +145,8 @@ export async function startTlsEtcd(certs: TestCerts): Promise<TestEtcd> {
     let log = ''
     const p = spawn(ETCD_BIN, args, {stdio: ['ignore', 'ignore', 'pipe']})
     proc = p
+    // A test that fails before stop() must not leave it running (procs.ts).
+    registerProcess('etcd (TLS)', p)
     p.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)))
     let exited = false
     p.once('exit', () => (exited = true))
@@ -162,7 +162,6 @@ export async function startTlsEtcd(certs: TestCerts): Promise<TestEtcd> {
   }
   await launch().catch(async (err: unknown) => {
     await kill()
-    process.off('exit', onExit)
     throw err
   })
   const newUrl = () => `etcds://127.0.0.1:${port}/t${randomBytes(4).toString('hex')}`
@@ -178,7 +177,6 @@ export async function startTlsEtcd(certs: TestCerts): Promise<TestEtcd> {
     },
     stop: async () => {
       await kill()
-      process.off('exit', onExit)
       rmSync(data, {recursive: true, force: true})
     },
   }

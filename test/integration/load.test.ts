@@ -97,12 +97,18 @@ describe('load generator and verify', () => {
   })
 
   it('catches a deleted row, a duplicated row, a row in the wrong shard, altered content and a resurrected row', async () => {
+    // Its own clean run to damage (not the previous test's): empty tables, a journal of its own.
+    await clearTables()
     const {store} = await topo()
+    const journal = () => join(c.dir, 'damage.jsonl')
+    const s = await runLoad({store, keyspace: KS, rate: 400, durationMs: 2_000, concurrency: 4, journalFile: journal()})
+    expect(s.errors).toBe(0)
     const state = [...(await finalState(journal())).entries()]
     const live = state.filter(([, l]) => l.op !== 'delete').map(([k]) => k.split(':') as [string, string])
     const dead = state.filter(([, l]) => l.op === 'delete').map(([k]) => k.split(':') as [string, string])
     const [gone, twice, moved, altered] = live
     const [back] = dead
+    expect(altered && back, `${live.length} live and ${dead.length} deleted rows to damage`).toBeTruthy()
     const row = async ([page, ts]: [string, string]) =>
       (
         await c.query<{message: string}>(

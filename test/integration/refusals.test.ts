@@ -6,6 +6,7 @@
 //    writes; the reference table reaches every destination whole; the diff passes;
 //  - migrate_primary refuses while filtered replication lags above cutoverMaxLagSeconds (a destination held back with
 //    LOCK TABLES): nothing frozen, nothing moved; once released, retry completes; `load verify` is clean.
+// Each test takes the workflow from atCutover(), not from an earlier test: run alone, it starts the reshard itself.
 import {readFileSync, writeFileSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -16,14 +17,21 @@ import type {WorkflowRecord} from '../../src/engine/types.js'
 import {runLoad, verifyJournal, type LoadSummary} from '../../src/load/index.js'
 import {readKeyspaceState} from '../../src/plan/keyspace-state.js'
 import {GUESTBOOK_SCHEMA, guestbookFile, type TestCluster} from '../helpers/cluster.js'
-import {injected, KS, readOnly, startFaultCluster, withApprovals, workflowById} from '../helpers/fault-cluster.js'
+import {
+  injected,
+  KS,
+  openWorkflow,
+  readOnly,
+  startFaultCluster,
+  withApprovals,
+  workflowById,
+} from '../helpers/fault-cluster.js'
 import {dataPlaneSettings, failures} from '../helpers/apply.js'
 
 const REF_ROWS = 50
 let c: TestCluster
 let layout: string
 let src: string
-let wfId: string
 let journalFile: string
 let stopLoad: () => Promise<LoadSummary>
 
@@ -75,6 +83,18 @@ afterAll(async () => {
 
 const settings = (more: {autoApprove?: boolean; noWait?: boolean} = {}) => dataPlaneSettings(c.store, more)
 
+/**
+ * The reshard's workflow, at the migrate_primary gate or past it: the first test gets it there through a refusal;
+ * a test run without it gets there with a plain apply.
+ */
+async function atCutover(): Promise<WorkflowRecord> {
+  const open = await openWorkflow(c)
+  if (open) return open
+  const r = await apply({...settings({noWait: true}), target: layout})
+  expect(r.state, failures(r).join('\n')).toBe('waiting')
+  return (r as {wf: WorkflowRecord}).wf
+}
+
 describe('refusals and fallbacks', () => {
   it(
     'copy_schema refuses a different existing table on a destination; after it is dropped, retry continues',
@@ -99,7 +119,7 @@ describe('refusals and fallbacks', () => {
       expect(errs[0]).toMatch(
         /Make them identical \(or drop the table on test-200\) and retry: shardform retry test_keyspace copy_schema\/-80$/,
       )
-      wfId = (r as {wf: WorkflowRecord}).wf.id
+      const wfId = (r as {wf: WorkflowRecord}).wf.id
       const wf = await workflowById(c, wfId)
       expect(wf.tasks['copy_schema/80-']!.state).toBe('done')
       expect(wf.tasks['clone/0']!.state).toBe('pending')
@@ -112,7 +132,7 @@ describe('refusals and fallbacks', () => {
   )
 
   it('without an rdonly tablet the clone snapshots the primary under writes; the reference table is on every destination', async () => {
-    const wf = await workflowById(c, wfId)
+    const wf = await workflowById(c, (await atCutover()).id)
     expect(wf.tasks['clone/0']!.output?.snapshot).toMatchObject({kind: 'primary', tablet: 'test-100'})
     expect(wf.events.some((e) => e.task === 'clone/0' && /snapshot of 0 on primary test-100/.test(e.message))).toBe(
       true,
@@ -128,6 +148,7 @@ describe('refusals and fallbacks', () => {
     'migrate_primary refuses while lag is above cutoverMaxLagSeconds; released, retry completes; load verify is clean',
     {timeout: 180_000},
     async () => {
+      const wfId = (await atCutover()).id
       const holder: Connection = await c.connect('test-200', 'admin')
       try {
         await holder.query('LOCK TABLES messages WRITE')

@@ -22,6 +22,7 @@ import {connectTablet} from '../../src/mysql/connect.js'
 import {openTopo} from '../../src/topo/open.js'
 import type {TabletRecord, TlsFiles} from '../../src/topo/records.js'
 import type {TopoStore} from '../../src/topo/store.js'
+import {registerProcess} from '../helpers/procs.js'
 import {cli, ROOT} from '../helpers/cli.js'
 import type {TestEtcd} from '../helpers/etcd.js'
 import {freePorts} from '../helpers/ports.js'
@@ -62,6 +63,7 @@ async function startMariaDB(): Promise<void> {
     p,
   )
   mariadbPid = pid
+  registerProcess('mariadbd tls-1', pid)
   await waitReady('tls-1', pid, p, 60_000, exited)
   const root = await rootConnection(p.socket)
   try {
@@ -233,12 +235,17 @@ describe('etcd over TLS', () => {
     }
   }
 
+  // etcd is up (it was started without waiting) before any test: the refusals below must meet a running server.
+  beforeAll(async () => {
+    store = await openWhenUp(`etcds://127.0.0.1:${etcdPort}/tlsroot`, ETCD_ENV())
+  })
+
   afterAll(async () => {
     await store?.close()
   })
 
   it('etcds:// with SHARDFORM_ETCD_CA/_CERT/_KEY: reads and writes records', async () => {
-    store = await openWhenUp(`etcds://127.0.0.1:${etcdPort}/tlsroot`, ETCD_ENV())
+    if (!store) throw new Error('no store: etcd over TLS did not come up')
     expect(store.url).toBe(`etcds://127.0.0.1:${etcdPort}/tlsroot`)
     await store.create('keyspaces/x/Keyspace', {name: 'x'})
     expect((await store.get('keyspaces/x/Keyspace'))?.value).toEqual({name: 'x'})

@@ -308,11 +308,10 @@ describe('gates', () => {
     await until(async () => (await fx!.read()).state === 'waiting', 5000, 'the workflow to wait')
     // Another process: its own store handle and writer.
     const other = await FileTopoStore.open(fx.dir)
-    const t0 = Date.now()
     await approveWorkflow(other, 'ks', {who: 'ci@runner'})
+    // The runner waits on record changes only (no timer re-reads it): finishing at all means its watch saw the write.
     const out = await run
     expect(out.state).toBe('done')
-    expect(Date.now() - t0).toBeLessThan(2000)
     expect(events.some((e) => e.kind === 'event' && e.event.type === 'approved' && e.event.who === 'ci@runner')).toBe(
       true,
     )
