@@ -53,6 +53,8 @@ export class StreamManager {
   async ensure(g: number, source: string, destination: string, reverse = false): Promise<Stream> {
     const id = streamId(this.keyspace, source, destination)
     const running = this.streams.get(id)
+    // Taken over by another applier: never restarted by this one (its claim would only be refused).
+    if (running?.fenced) throw running.fenced
     if (running && !running.failure) return running
     if (running) {
       // A failed stream is restarted from its stored position: the cause may have been transient.
