@@ -25,6 +25,8 @@ export class StreamManager {
     private readonly workflowId: string,
     private readonly keyspace: string,
     private readonly plan: Plan,
+    /** One line per stream event worth a log line (a stream taken over by another applier). */
+    private readonly log: (line: string) => void = () => undefined,
   ) {
     this.publishTimer = setInterval(() => void this.publish(), 2000)
     this.publishTimer.unref()
@@ -65,7 +67,10 @@ export class StreamManager {
     if (!p) {
       p = this.open(g, source, destination, id, reverse)
       this.starting.set(id, p)
-      p.then((s) => this.streams.set(id, s))
+      p.then((s) => {
+        this.streams.set(id, s)
+        s.onFenced((err) => this.log(err.message.split('\n')[0]!))
+      })
         .catch(() => undefined)
         .finally(() => this.starting.delete(id))
     }
@@ -135,6 +140,9 @@ export class StreamManager {
   }
 
   async publish(): Promise<void> {
+    // A stream another applier took over means this process no longer runs the workflow: its view would overwrite
+    // the new owner's.
+    if ([...this.streams.values()].some((s) => s.fenced)) return
     const rec: StreamsRecord = {updated_at: new Date().toISOString(), streams: this.status()}
     const text = JSON.stringify(rec.streams)
     if (text === this.lastPublished) return

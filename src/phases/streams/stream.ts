@@ -116,6 +116,7 @@ export class Stream {
   private applying = false
   /** A second session on the destination that holds the stream's row locked while a DDL runs (fencing). */
   private guard?: Connection
+  private fenceListeners: Array<(err: Error) => void> = []
 
   private constructor(readonly spec: StreamSpec) {}
 
@@ -426,6 +427,12 @@ export class Stream {
     this.reader?.stop()
     this.wake?.()
     this.notify()
+    for (const l of this.fenceListeners) l(err)
+  }
+
+  /** Called once if another applier takes the stream over (to say so in the log). */
+  onFenced(listener: (err: Error) => void): void {
+    this.fenceListeners.push(listener)
   }
 
   /** Set when another applier took the stream over: this stream object never applies again. */
