@@ -7,7 +7,12 @@ import {workflowStreamsPath} from '../../topo/paths.js'
 import {readKeyspaceState} from '../../plan/keyspace-state.js'
 import type {TopoStore} from '../../topo/store.js'
 import {PhaseError, primaryOf, readerServerId, streamId} from '../context.js'
+import {HeartbeatWriter} from '../../mysql/heartbeat.js'
+import {PROCESS_OWNER} from './state.js'
 import {Stream, type StreamStatus} from './stream.js'
+
+/** How often stream status is published: `status` is current to within this (and one topology read). */
+const PUBLISH_MS = 500
 
 export interface StreamsRecord {
   updated_at: string
@@ -19,6 +24,8 @@ export class StreamManager {
   private starting = new Map<string, Promise<Stream>>()
   private publishTimer?: NodeJS.Timeout
   private lastPublished = ''
+  /** One heartbeat writer per source primary that running streams read from (shared by them). */
+  private heartbeats = new Map<string, HeartbeatWriter>()
 
   constructor(
     private readonly store: TopoStore,
@@ -28,7 +35,10 @@ export class StreamManager {
     /** One line per stream event worth a log line (a stream taken over by another applier). */
     private readonly log: (line: string) => void = () => undefined,
   ) {
-    this.publishTimer = setInterval(() => void this.publish(), 2000)
+    this.publishTimer = setInterval(() => {
+      this.syncHeartbeats()
+      void this.publish()
+    }, PUBLISH_MS)
     this.publishTimer.unref()
   }
 
@@ -69,6 +79,7 @@ export class StreamManager {
       this.starting.set(id, p)
       p.then((s) => {
         this.streams.set(id, s)
+        this.syncHeartbeats()
         s.onFenced((err) => this.log(err.message.split('\n')[0]!))
       })
         .catch(() => undefined)
@@ -135,6 +146,26 @@ export class StreamManager {
     await this.publish()
   }
 
+  /** Start a heartbeat writer for each source a live stream reads, stop those no stream reads any more. */
+  private syncHeartbeats(): void {
+    const want = new Map<string, Stream>()
+    for (const s of this.streams.values()) {
+      const st = s.status().state
+      if (st === 'running' || st === 'paused' || st === 'starting') want.set(s.spec.source.alias, s)
+    }
+    for (const [alias, w] of this.heartbeats) {
+      if (want.has(alias)) continue
+      this.heartbeats.delete(alias)
+      void w.stop()
+    }
+    for (const [alias, s] of want) {
+      if (this.heartbeats.has(alias)) continue
+      const w = new HeartbeatWriter(s.spec.source, s.spec.sourceShard, PROCESS_OWNER)
+      this.heartbeats.set(alias, w)
+      w.start()
+    }
+  }
+
   status(): StreamStatus[] {
     return [...this.streams.values()].map((s) => s.status())
   }
@@ -160,6 +191,8 @@ export class StreamManager {
     clearInterval(this.publishTimer)
     await Promise.allSettled([...this.starting.values()])
     await Promise.allSettled([...this.streams.values()].map((s) => s.stop()))
+    await Promise.allSettled([...this.heartbeats.values()].map((w) => w.stop()))
+    this.heartbeats.clear()
     await this.publish()
     this.streams.clear()
   }

@@ -9,6 +9,7 @@ import {BinlogReader, type BinlogTransaction, type RowImage} from '../../mysql/b
 import {quoteString} from '../../mysql/codec.js'
 import {connectTablet, qid} from '../../mysql/connect.js'
 import {advance, behind, formatGtidPos, parseGtidPos, reached, type GtidPos} from '../../mysql/gtid.js'
+import {HEARTBEAT_INTERVAL_MS, nowUs} from '../../mysql/heartbeat.js'
 import {dataSession} from '../../mysql/session.js'
 import {describeSchema, type TableInfo} from '../../mysql/tables.js'
 import type {OnDdl} from '../../layout/types.js'
@@ -16,6 +17,7 @@ import type {TabletRecord} from '../../topo/records.js'
 import {PhaseError} from '../context.js'
 import {placement, rowFilter, type ShardRange} from '../routing.js'
 import {applyStatements, type ApplyOp} from './apply-sql.js'
+import {heartbeatLagMs, type AppliedHeartbeat} from './lag.js'
 import {
   advanceStatement,
   claimStream,
@@ -67,6 +69,11 @@ export interface StreamStatus {
   position: string
   sourcePosition?: string
   eventsBehind?: number
+  /** Lag in ms: from the source's heartbeats once one was applied (else from binlog commit times, to the second). */
+  lagMs?: number
+  /** What lagMs was measured from: the source's heartbeats, or (none applied yet) binlog commit times. */
+  lagFrom?: 'heartbeat' | 'commit_time'
+  /** lagMs in seconds (kept for readers of older records). */
   lagSeconds?: number
   transactions: number
   rowChanges: number
@@ -117,6 +124,7 @@ export class Stream {
   /** A second session on the destination that holds the stream's row locked while a DDL runs (fencing). */
   private guard?: Connection
   private fenceListeners: Array<(err: Error) => void> = []
+  private heartbeat?: AppliedHeartbeat
 
   private constructor(readonly spec: StreamSpec) {}
 
@@ -321,9 +329,20 @@ export class Stream {
     this.position = next
     this.transactions += batch.length
     this.rowChanges += ops.length
+    this.noteHeartbeat(batch)
     this.lastAppliedTs = batch[batch.length - 1].timestamp
     this.oldestPendingTs = this.queue[0]?.timestamp
     this.notify()
+  }
+
+  /** The newest heartbeat of this stream's source, written by this process (its clock), in a committed batch. */
+  private noteHeartbeat(batch: BinlogTransaction[]): void {
+    const writer = PROCESS_OWNER
+    let tsUs: number | undefined
+    for (const tx of batch)
+      for (const hb of tx.heartbeats ?? [])
+        if (hb.writer === writer && hb.shard === this.spec.sourceShard) tsUs = Math.max(tsUs ?? 0, hb.tsUs)
+    if (tsUs !== undefined) this.heartbeat = {writtenMs: tsUs / 1000, appliedMs: nowUs() / 1000}
   }
 
   /**
@@ -531,6 +550,15 @@ export class Stream {
     // Right after (re)start, behindSince is "now" however far behind the stored position is: lag is unknown until
     // the first transaction shows its commit time (else a resumed stream looks caught up, or a failing one does).
     const pendingSince = this.oldestPendingTs ?? (this.received ? this.behindSince : undefined)
+    const beat = heartbeatLagMs(this.heartbeat, nowUs() / 1000, caughtUp, HEARTBEAT_INTERVAL_MS)
+    const seconds = src
+      ? caughtUp
+        ? 0
+        : pendingSince
+          ? Math.max(0, (Date.now() - pendingSince) / 1000)
+          : undefined
+      : undefined
+    const lagMs = beat ?? (seconds === undefined ? undefined : Math.round(seconds * 1000))
     return {
       id: sp.id,
       source: sp.sourceShard,
@@ -538,9 +566,9 @@ export class Stream {
       state: this.state,
       position: formatGtidPos(this.position),
       ...(src ? {sourcePosition: formatGtidPos(src), eventsBehind: Number(behind(this.position, src))} : {}),
-      ...(src
-        ? {lagSeconds: caughtUp ? 0 : pendingSince ? Math.max(0, (Date.now() - pendingSince) / 1000) : undefined}
-        : {}),
+      ...(lagMs === undefined
+        ? {}
+        : {lagMs, lagFrom: beat === undefined ? 'commit_time' : 'heartbeat', lagSeconds: lagMs / 1000}),
       transactions: this.transactions,
       rowChanges: this.rowChanges,
       ...(this.error ? {error: this.error.message} : {}),
