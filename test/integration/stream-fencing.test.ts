@@ -93,6 +93,21 @@ describe('two appliers of one stream', () => {
   let a: Stream
   let b: Stream
 
+  it('a streams table of an older version gets the owner columns on first use, once', async () => {
+    await dest.query('ALTER TABLE _shardform.streams DROP COLUMN owner, DROP COLUMN owned_at')
+    const columns = async () => {
+      const [rows] = (await dest.query(
+        `SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '_shardform' AND TABLE_NAME = 'streams' AND COLUMN_NAME LIKE 'own%' ORDER BY 1`,
+      )) as unknown as [Array<{c: string}>]
+      return rows.map((r) => String(r.c))
+    }
+    expect(await columns()).toEqual([])
+    await ensureStateTables(dest)
+    await ensureStateTables(dest)
+    expect(await columns()).toEqual(['owned_at', 'owner'])
+    expect((await readStream(dest, ID))?.position).toBeDefined()
+  })
+
   it('the second claims it: the first one’s next batch is refused and rolled back; nothing is applied twice', async () => {
     a = await start('applier-A', 4_100_001)
     const p1 = await insertOnSource(1, 10)

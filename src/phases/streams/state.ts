@@ -4,6 +4,7 @@
 import {randomBytes} from 'node:crypto'
 import {hostname} from 'node:os'
 import type {Connection} from 'mysql2/promise'
+import {PhaseError} from '../context.js'
 
 export const STATE_DB = '_shardform'
 
@@ -38,6 +39,9 @@ export const STATE_DDL = [
   ) ENGINE=InnoDB`,
 ]
 
+/** ALTER command denied to user. */
+const ER_TABLEACCESS_DENIED = 1142
+
 /** Columns added since the first release, for `streams` tables created before them. */
 const STREAM_COLUMNS_ADDED = [
   ['owner', `VARCHAR(255) NOT NULL DEFAULT ''`],
@@ -52,8 +56,20 @@ export async function ensureStateTables(conn: Connection): Promise<void> {
     [STATE_DB],
   )) as unknown as [Array<{c: unknown}>]
   const have = new Set(cols.map((r) => String(r.c)))
-  for (const [name, type] of STREAM_COLUMNS_ADDED)
-    if (!have.has(name)) await conn.query(`ALTER TABLE ${STATE_DB}.streams ADD COLUMN IF NOT EXISTS ${name} ${type}`)
+  for (const [name, type] of STREAM_COLUMNS_ADDED) {
+    if (have.has(name)) continue
+    try {
+      await conn.query(`ALTER TABLE ${STATE_DB}.streams ADD COLUMN IF NOT EXISTS ${name} ${type}`)
+    } catch (err) {
+      if ((err as {errno?: number}).errno !== ER_TABLEACCESS_DENIED) throw err
+      throw new PhaseError(`${STATE_DB}.streams was created by an older shardform and lacks its ${name} column`, {
+        code: 'phase.state_upgrade',
+        detail: `Adding it needs ALTER on ${STATE_DB}, once (stream owners fence appliers another one took over from).`,
+        hint: `GRANT ALTER ON \`\\_shardform\`.* TO <shardform's admin user>, then run the command again (the grant can be revoked after).`,
+        cause: err,
+      })
+    }
+  }
 }
 
 /** This process run's owner token for the streams it applies: host, pid and a random part (a restart differs). */

@@ -80,6 +80,14 @@ export interface StreamStatus {
   error?: string
 }
 
+/**
+ * The lag (s) a limit is checked against: none once the stream has applied all the source had at the last poll (a
+ * heartbeat's few ms of transit are not a backlog; a limit of 0 means "caught up").
+ */
+export function limitLag(st: StreamStatus): number | undefined {
+  return st.eventsBehind === 0 ? 0 : st.lagSeconds
+}
+
 const MAX_QUEUED_CHANGES = 50_000
 /** How long stop() lets the batch in flight finish before aborting it. */
 const STOP_GRACE_MS = 5_000
@@ -535,7 +543,7 @@ export class Stream {
   waitForLag(seconds: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     return this.waitFor(
       () => {
-        const l = this.status().lagSeconds
+        const l = limitLag(this.status())
         return l !== undefined && l <= seconds
       },
       timeoutMs,
