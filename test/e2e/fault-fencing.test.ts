@@ -93,6 +93,27 @@ it('a stale apply resumed after another took over applies nothing and says why',
     async () => (await streamRow('test-200'))!.transactions > claimed!.transactions,
   )
 
+  // B publishes lag in ms, measured from heartbeats, in status --json and status.
+  await until('status --json to show heartbeat lag of both streams', async () => {
+    const p = cliProc(c, ['status', KS, '--json'])
+    const kill = setTimeout(() => p.proc.kill('SIGKILL'), 30_000)
+    const st = await p.exited
+    clearTimeout(kill)
+    console.log(`status --json: ${st.code} ${st.stdout.slice(-800)} ${st.stderr.slice(-800)}`)
+    const wf = (JSON.parse(st.stdout) as {workflows: Array<{streams?: {streams: Array<Record<string, unknown>>}}>})
+      .workflows[0]
+    const streams = wf?.streams?.streams ?? []
+    return streams.length === 2 && streams.every((s) => s.lagFrom === 'heartbeat' && Number.isInteger(s.lagMs))
+  })
+  const text = await cliProc(c, ['status', KS]).exited
+  console.log(
+    text.stdout
+      .split('\n')
+      .filter((l) => / → /.test(l))
+      .join('\n'),
+  )
+  expect(text.stdout).toMatch(/0 → -80 +running {2}lag \d+ ms/)
+
   // A resumes: its binlog readers hold events read before the stop; the destinations refuse its batches.
   a.proc.kill('SIGCONT')
   injected(`SIGCONT of apply A (pid ${a.proc.pid})`)
