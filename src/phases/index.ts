@@ -39,7 +39,7 @@ export function dataPlaneRuntime(opts: DataPlaneOptions = {}): Runtime {
       delete_shards: deleteShards,
     },
     async start(wf, store) {
-      manager = new StreamManager(store, wf.id, wf.keyspace, wf.plan, log)
+      manager = new StreamManager(store, wf.id, wf.keyspace, wf.plan, {log})
       // Streams of groups already cloned resume from their stored positions. A failure here is not fatal: the task
       // that needs the stream reports it.
       const live = liveStreams(wf)

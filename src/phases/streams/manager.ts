@@ -19,6 +19,17 @@ export interface StreamsRecord {
   streams: StreamStatus[]
 }
 
+export interface StreamManagerOptions {
+  /** One line per stream event worth a log line (a stream taken over by another applier). */
+  log?: (line: string) => void
+  /**
+   * The owner token the streams claim (default: this process run's). A long-running process that can lose a stream
+   * and later be given it again passes a new token per grant (e.g. with its lease id): a token that lost a stream
+   * never takes it back.
+   */
+  owner?: string
+}
+
 export class StreamManager {
   private streams = new Map<string, Stream>()
   private starting = new Map<string, Promise<Stream>>()
@@ -32,8 +43,7 @@ export class StreamManager {
     private readonly workflowId: string,
     private readonly keyspace: string,
     private readonly plan: Plan,
-    /** One line per stream event worth a log line (a stream taken over by another applier). */
-    private readonly log: (line: string) => void = () => undefined,
+    private readonly opts: StreamManagerOptions = {},
   ) {
     this.publishTimer = setInterval(() => {
       this.syncHeartbeats()
@@ -80,7 +90,7 @@ export class StreamManager {
       p.then((s) => {
         this.streams.set(id, s)
         this.syncHeartbeats()
-        s.onFenced((err) => this.log(err.message.split('\n')[0]!))
+        s.onFenced((err) => this.opts.log?.(err.message.split('\n')[0]!))
       })
         .catch(() => undefined)
         .finally(() => this.starting.delete(id))
@@ -117,6 +127,7 @@ export class StreamManager {
       referenceTables: source === (reverse ? group.destinations : group.sources)[0],
       serverId: readerServerId(id),
       onDdl: this.plan.desired.settings.onDdl ?? 'stop',
+      ...(this.opts.owner ? {owner: this.opts.owner} : {}),
     })
   }
 
