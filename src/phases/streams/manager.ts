@@ -125,7 +125,9 @@ export class StreamManager {
       groupDestinations: dests,
       vschema,
       referenceTables: source === (reverse ? group.destinations : group.sources)[0],
-      serverId: readerServerId(id),
+      // Per owner: a reader of the same server id makes the source drop the other's connection, so a stale applier
+      // resumed after a takeover would cut the new owner's reader (and it would lose its own unread events).
+      serverId: readerServerId(`${id}\n${this.opts.owner ?? PROCESS_OWNER}`),
       onDdl: this.plan.desired.settings.onDdl ?? 'stop',
       ...(this.opts.owner ? {owner: this.opts.owner} : {}),
     })
