@@ -75,6 +75,9 @@ export interface StreamsStatus {
     destination: string
     state: string
     position: string
+    /** From the source's heartbeats (ms); absent in records of older versions. */
+    lagMs?: number
+    lagFrom?: string
     lagSeconds?: number
     eventsBehind?: number
     transactions: number

@@ -39,6 +39,8 @@ export interface TaskProgress {
   rate?: number
   etaSeconds?: number
   lagSeconds?: number
+  /** Lag in ms (shown instead of lagSeconds when set). */
+  lagMs?: number
   lagEvents?: number
   message?: string
 }

@@ -2,6 +2,7 @@
 // Only row changes of one database are kept; every transaction boundary is still reported so positions advance.
 import type {TabletRecord} from '../topo/records.js'
 import {tabletOptions} from './connect.js'
+import {HEARTBEAT_DB, HEARTBEAT_TABLE, heartbeatOf, type Heartbeat} from './heartbeat.js'
 
 export type RowImage = Record<string, unknown>
 
@@ -21,6 +22,8 @@ export interface BinlogTransaction {
   ddl?: string
   /** The default database the DDL ran in on the source (its unqualified names refer to it). */
   ddlSchema?: string
+  /** Heartbeat rows written in this transaction (never row changes of the watched database). */
+  heartbeats?: Heartbeat[]
 }
 
 export interface BinlogReaderOptions {
@@ -97,7 +100,8 @@ export class BinlogReader {
         // Row events of other databases are skipped before zongji looks their columns up in information_schema:
         // shardform's user may have no privilege there (zongji then stops with "Insufficient permissions"), and a
         // table dropped since would stop it the same way. Query events (DDL) still arrive for every database.
-        includeSchema: {[db]: true},
+        // The heartbeat table too: its rows measure lag (they are never applied anywhere).
+        includeSchema: {[db]: true, ...(db === HEARTBEAT_DB ? {} : {[HEARTBEAT_DB]: [HEARTBEAT_TABLE]})},
       })
     })
   }
@@ -112,6 +116,14 @@ export class BinlogReader {
     if (!tx) return
     if (name === 'writerows' || name === 'updaterows' || name === 'deleterows') {
       const map = ev.tableMap?.[ev.tableId ?? -1]
+      if (map?.parentSchema === HEARTBEAT_DB && map.tableName === HEARTBEAT_TABLE) {
+        if (name === 'deleterows') return
+        for (const r of ev.rows ?? []) {
+          const hb = heartbeatOf(name === 'writerows' ? (r as RowImage) : (r as {after: RowImage}).after)
+          if (hb) (tx.heartbeats ??= []).push(hb)
+        }
+        return
+      }
       if (!map || map.parentSchema !== db) return
       for (const r of ev.rows ?? []) {
         if (name === 'writerows') tx.changes.push({kind: 'insert', table: map.tableName, after: r as RowImage})

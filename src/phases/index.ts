@@ -12,7 +12,13 @@ import {StreamManager} from './streams/manager.js'
 import {applyVSchema, createShards, migrateReadTraffic, updateTablets} from './topology.js'
 import {waitForFilteredReplication} from './wait.js'
 
-export function dataPlaneRuntime(): Runtime {
+export interface DataPlaneOptions {
+  /** Where stream events are logged (default: standard error, one line each). */
+  log?: (line: string) => void
+}
+
+export function dataPlaneRuntime(opts: DataPlaneOptions = {}): Runtime {
+  const log = opts.log ?? ((line: string) => void process.stderr.write(`${line}\n`))
   let manager: StreamManager | undefined
   return {
     executors: {
@@ -33,7 +39,7 @@ export function dataPlaneRuntime(): Runtime {
       delete_shards: deleteShards,
     },
     async start(wf, store) {
-      manager = new StreamManager(store, wf.id, wf.keyspace, wf.plan)
+      manager = new StreamManager(store, wf.id, wf.keyspace, wf.plan, {log})
       // Streams of groups already cloned resume from their stored positions. A failure here is not fatal: the task
       // that needs the stream reports it.
       const live = liveStreams(wf)

@@ -2,6 +2,7 @@
 import type {Executor} from '../engine/types.js'
 import {groupOf} from './context.js'
 import type {StreamManager} from './streams/manager.js'
+import {limitLag} from './streams/stream.js'
 
 export const waitForFilteredReplication: Executor = async (ctx) => {
   const manager = ctx.services as StreamManager
@@ -13,22 +14,24 @@ export const waitForFilteredReplication: Executor = async (ctx) => {
     const st = streams.map((s) => s.status())
     const failed = streams.find((s) => s.failure)
     if (failed) throw failed.failure
-    const lag = Math.max(...st.map((s) => s.lagSeconds ?? Number.POSITIVE_INFINITY))
+    const lag = Math.max(...st.map((s) => limitLag(s) ?? Number.POSITIVE_INFINITY))
+    const lagMs = Math.round(Math.max(...st.map((s) => s.lagMs ?? (s.lagSeconds ?? Number.POSITIVE_INFINITY) * 1000)))
     const events = st.reduce((n, s) => n + (s.eventsBehind ?? 0), 0)
     ctx.progress({
       lagSeconds: Number.isFinite(lag) ? Math.round(lag * 10) / 10 : undefined,
+      lagMs: Number.isFinite(lagMs) ? lagMs : undefined,
       lagEvents: events,
       message: `from ${sources.join(', ')}`,
     })
     if (lag <= max) {
       ctx.log(
-        `filtered replication into ${ctx.task.shard} lags ${lag.toFixed(1)}s (${events} transaction(s) behind), within ${max}s`,
+        `filtered replication into ${ctx.task.shard} lags ${lagMs} ms (${events} transaction(s) behind), within ${max}s`,
       )
-      return {output: {lagSeconds: lag, eventsBehind: events}}
+      return {output: {lagSeconds: lag, lagMs, eventsBehind: events}}
     }
     // Wait for a stream still above the limit: one already within it would resolve at once, and this loop would
     // spin without ever letting the others' lag be measured.
-    const behind = streams.filter((s, i) => !((st[i].lagSeconds ?? Number.POSITIVE_INFINITY) <= max))
+    const behind = streams.filter((s, i) => !((limitLag(st[i]!) ?? Number.POSITIVE_INFINITY) <= max))
     await Promise.race(behind.map((s) => s.waitForLag(max, 1000, ctx.signal)))
   }
 }

@@ -133,7 +133,12 @@ export function renderWorkflowStatus(status: WorkflowStatus, colors: Colors): st
       `  Filtered replication (as of ${when(status.streams.updated_at)}${live ? '' : '; streams run only while an apply runs'}):`,
     )
     for (const s of status.streams.streams) {
-      const lag = s.lagSeconds === undefined ? 'lag ?' : `lag ${s.lagSeconds.toFixed(1)} s`
+      const lag =
+        s.lagMs !== undefined
+          ? `lag ${s.lagMs} ms`
+          : s.lagSeconds === undefined
+            ? 'lag ?'
+            : `lag ${s.lagSeconds.toFixed(1)} s`
       const behind = s.eventsBehind === undefined ? '' : `, ${s.eventsBehind} transaction(s) behind`
       const line = `    ${`${s.source} → ${s.destination}`.padEnd(taskWidth)} ${paintState(colors, s.state)}  ${lag}${behind}; ${s.rowChanges} row change(s) applied`
       out.push(s.error ? colors.red(`${line}; ${s.error}`) : line)

@@ -7,11 +7,27 @@ import {workflowStreamsPath} from '../../topo/paths.js'
 import {readKeyspaceState} from '../../plan/keyspace-state.js'
 import type {TopoStore} from '../../topo/store.js'
 import {PhaseError, primaryOf, readerServerId, streamId} from '../context.js'
+import {HeartbeatWriter} from '../../mysql/heartbeat.js'
+import {PROCESS_OWNER} from './state.js'
 import {Stream, type StreamStatus} from './stream.js'
+
+/** How often stream status is published: `status` is current to within this (and one topology read). */
+const PUBLISH_MS = 500
 
 export interface StreamsRecord {
   updated_at: string
   streams: StreamStatus[]
+}
+
+export interface StreamManagerOptions {
+  /** One line per stream event worth a log line (a stream taken over by another applier). */
+  log?: (line: string) => void
+  /**
+   * The owner token the streams claim (default: this process run's). A long-running process that can lose a stream
+   * and later be given it again passes a new token per grant (e.g. with its lease id): a token that lost a stream
+   * never takes it back.
+   */
+  owner?: string
 }
 
 export class StreamManager {
@@ -19,14 +35,20 @@ export class StreamManager {
   private starting = new Map<string, Promise<Stream>>()
   private publishTimer?: NodeJS.Timeout
   private lastPublished = ''
+  /** One heartbeat writer per source primary that running streams read from (shared by them). */
+  private heartbeats = new Map<string, HeartbeatWriter>()
 
   constructor(
     private readonly store: TopoStore,
     private readonly workflowId: string,
     private readonly keyspace: string,
     private readonly plan: Plan,
+    private readonly opts: StreamManagerOptions = {},
   ) {
-    this.publishTimer = setInterval(() => void this.publish(), 2000)
+    this.publishTimer = setInterval(() => {
+      this.syncHeartbeats()
+      void this.publish()
+    }, PUBLISH_MS)
     this.publishTimer.unref()
   }
 
@@ -53,6 +75,8 @@ export class StreamManager {
   async ensure(g: number, source: string, destination: string, reverse = false): Promise<Stream> {
     const id = streamId(this.keyspace, source, destination)
     const running = this.streams.get(id)
+    // Taken over by another applier: never restarted by this one (its claim would only be refused).
+    if (running?.fenced) throw running.fenced
     if (running && !running.failure) return running
     if (running) {
       // A failed stream is restarted from its stored position: the cause may have been transient.
@@ -63,7 +87,11 @@ export class StreamManager {
     if (!p) {
       p = this.open(g, source, destination, id, reverse)
       this.starting.set(id, p)
-      p.then((s) => this.streams.set(id, s))
+      p.then((s) => {
+        this.streams.set(id, s)
+        this.syncHeartbeats()
+        s.onFenced((err) => this.opts.log?.(err.message.split('\n')[0]!))
+      })
         .catch(() => undefined)
         .finally(() => this.starting.delete(id))
     }
@@ -97,8 +125,11 @@ export class StreamManager {
       groupDestinations: dests,
       vschema,
       referenceTables: source === (reverse ? group.destinations : group.sources)[0],
-      serverId: readerServerId(id),
+      // Per owner: a reader of the same server id makes the source drop the other's connection, so a stale applier
+      // resumed after a takeover would cut the new owner's reader (and it would lose its own unread events).
+      serverId: readerServerId(`${id}\n${this.opts.owner ?? PROCESS_OWNER}`),
       onDdl: this.plan.desired.settings.onDdl ?? 'stop',
+      ...(this.opts.owner ? {owner: this.opts.owner} : {}),
     })
   }
 
@@ -128,11 +159,34 @@ export class StreamManager {
     await this.publish()
   }
 
+  /** Start a heartbeat writer for each source a live stream reads, stop those no stream reads any more. */
+  private syncHeartbeats(): void {
+    const want = new Map<string, Stream>()
+    for (const s of this.streams.values()) {
+      const st = s.status().state
+      if (st === 'running' || st === 'paused' || st === 'starting') want.set(s.spec.source.alias, s)
+    }
+    for (const [alias, w] of this.heartbeats) {
+      if (want.has(alias)) continue
+      this.heartbeats.delete(alias)
+      void w.stop()
+    }
+    for (const [alias, s] of want) {
+      if (this.heartbeats.has(alias)) continue
+      const w = new HeartbeatWriter(s.spec.source, s.spec.sourceShard, PROCESS_OWNER)
+      this.heartbeats.set(alias, w)
+      w.start()
+    }
+  }
+
   status(): StreamStatus[] {
     return [...this.streams.values()].map((s) => s.status())
   }
 
   async publish(): Promise<void> {
+    // A stream another applier took over means this process no longer runs the workflow: its view would overwrite
+    // the new owner's.
+    if ([...this.streams.values()].some((s) => s.fenced)) return
     const rec: StreamsRecord = {updated_at: new Date().toISOString(), streams: this.status()}
     const text = JSON.stringify(rec.streams)
     if (text === this.lastPublished) return
@@ -150,6 +204,8 @@ export class StreamManager {
     clearInterval(this.publishTimer)
     await Promise.allSettled([...this.starting.values()])
     await Promise.allSettled([...this.streams.values()].map((s) => s.stop()))
+    await Promise.allSettled([...this.heartbeats.values()].map((w) => w.stop()))
+    this.heartbeats.clear()
     await this.publish()
     this.streams.clear()
   }

@@ -9,17 +9,25 @@ import {BinlogReader, type BinlogTransaction, type RowImage} from '../../mysql/b
 import {quoteString} from '../../mysql/codec.js'
 import {connectTablet, isConnectionLost, qid, withoutTabletPrefix} from '../../mysql/connect.js'
 import {advance, behind, formatGtidPos, parseGtidPos, reached, type GtidPos} from '../../mysql/gtid.js'
+import {HEARTBEAT_INTERVAL_MS, nowUs} from '../../mysql/heartbeat.js'
 import {dataSession} from '../../mysql/session.js'
 import {describeSchema, type TableInfo} from '../../mysql/tables.js'
 import type {OnDdl} from '../../layout/types.js'
 import type {TabletRecord} from '../../topo/records.js'
+import {PhaseError} from '../context.js'
 import {placement, rowFilter, type ShardRange} from '../routing.js'
 import {applyStatements, type ApplyOp} from './apply-sql.js'
+import {heartbeatLagMs, type AppliedHeartbeat} from './lag.js'
 import {
   advanceStatement,
+  claimStream,
   clearDdlNoteStatement,
   ensureStateTables,
+  lockOwnedStatement,
+  NOT_OWNER_ERRNO,
+  PROCESS_OWNER,
   readDdlNote,
+  readOwner,
   readStream,
   writeDdlNote,
 } from './state.js'
@@ -43,9 +51,15 @@ export interface StreamSpec {
   serverId: number
   /** DDL on the source: stop the stream (default), or run it on the destination and continue. */
   onDdl?: OnDdl
+  /** The applier's owner token (default: this process run's). */
+  owner?: string
 }
 
-export type StreamState = 'starting' | 'running' | 'paused' | 'stopped' | 'failed'
+/** fenced: another applier took the stream over; this one applies nothing more of it. */
+export type StreamState = 'starting' | 'running' | 'paused' | 'stopped' | 'failed' | 'fenced'
+
+/** Streams an owner token has claimed in this process: claimed again only while still theirs (never taken back). */
+const claimed = new Set<string>()
 
 export interface StreamStatus {
   id: string
@@ -55,10 +69,23 @@ export interface StreamStatus {
   position: string
   sourcePosition?: string
   eventsBehind?: number
+  /** Lag in ms: from the source's heartbeats once one was applied (else from binlog commit times, to the second). */
+  lagMs?: number
+  /** What lagMs was measured from: the source's heartbeats, or (none applied yet) binlog commit times. */
+  lagFrom?: 'heartbeat' | 'commit_time'
+  /** lagMs in seconds (kept for readers of older records). */
   lagSeconds?: number
   transactions: number
   rowChanges: number
   error?: string
+}
+
+/**
+ * The lag (s) a limit is checked against: none once the stream has applied all the source had at the last poll (a
+ * heartbeat's few ms of transit are not a backlog; a limit of 0 means "caught up").
+ */
+export function limitLag(st: StreamStatus): number | undefined {
+  return st.eventsBehind === 0 ? 0 : st.lagSeconds
 }
 
 const MAX_QUEUED_CHANGES = 50_000
@@ -118,6 +145,10 @@ export class Stream {
   private tables = new Map<string, {info: TableInfo; keep: (row: RowImage) => boolean; reference: boolean}>()
   private loop?: Promise<void>
   private applying = false
+  /** A second session on the destination that holds the stream's row locked while a DDL runs (fencing). */
+  private guard?: Connection
+  private fenceListeners: Array<(err: Error) => void> = []
+  private heartbeat?: AppliedHeartbeat
 
   private constructor(readonly spec: StreamSpec) {}
 
@@ -138,11 +169,14 @@ export class Stream {
     // A stream's destination never serves primary traffic while the stream runs (a new shard before its cutover, an
     // old one after it): keep application writes out even if a restart of the server cleared read_only.
     await this.apply.query('SET GLOBAL read_only = 1')
+    // Tables of older releases lack the owner columns: added on first use.
+    await ensureStateTables(this.apply)
     const row = await readStream(this.apply, sp.id)
     if (!row)
       throw new Error(
         `stream ${sp.id} has no stored position on tablet ${sp.destination.alias}; the clone of ${sp.sourceShard} must run first`,
       )
+    await this.claim()
     this.position = parseGtidPos(row.position)
     this.transactions = row.transactions
     this.rowChanges = row.rowChanges
@@ -165,6 +199,35 @@ export class Stream {
     }
     this.state = 'running'
     this.loop = this.run()
+  }
+
+  private get owner(): string {
+    return this.spec.owner ?? PROCESS_OWNER
+  }
+
+  /**
+   * Own the stream from here on: every batch checks the owner in its transaction. The first start of a stream in this
+   * process takes it from any earlier applier (that one's lease ran out, or it died); a restart within the process
+   * only keeps it, so a stale applier never takes a stream back from its successor.
+   */
+  private async claim(): Promise<void> {
+    const key = `${this.owner}\n${this.spec.id}`
+    const mode = claimed.has(key) ? 'keep' : 'take'
+    if (!(await claimStream(this.apply!, this.spec.id, this.owner, mode))) throw await this.fencedError()
+    claimed.add(key)
+  }
+
+  /** Why this applier may not apply the stream any more: who owns it now, since when. */
+  private async fencedError(): Promise<PhaseError> {
+    const sp = this.spec
+    const now = await readOwner(this.apply!, sp.id).catch(() => undefined)
+    const who = !now
+      ? `its stored position was removed from tablet ${sp.destination.alias}`
+      : `another applier (${now.owner || 'none recorded'}) took over stream ${sp.id} on tablet ${sp.destination.alias}${now.ownedAt ? ` at ${now.ownedAt}` : ''}`
+    return new PhaseError(`filtered replication ${sp.sourceShard} → ${sp.destinationShard} stopped here: ${who}`, {
+      code: 'phase.stream_fenced',
+      detail: `This applier (${this.owner}) lost the stream, most likely because it was paused or cut off past its lock's lease; it applies nothing more of it, and the batch it had ready was rolled back. The new owner continues from the stored position.`,
+    })
   }
 
   /** The destination's tables, as rows are routed and written: again after a DDL ran there. */
@@ -226,7 +289,8 @@ export class Stream {
       try {
         await this.applyBatch(batch)
       } catch (err) {
-        this.fail(err as Error)
+        if ((err as {fenced?: boolean}).fenced) this.fence(err as Error)
+        else this.fail(err as Error)
         return
       } finally {
         this.applying = false
@@ -273,13 +337,18 @@ export class Stream {
       for (const ch of tx.changes) this.route(ch.table, ch.kind, ch.before, ch.after, ops)
     }
     const next = this.positionAfter(batch)
-    const stmts = applyStatements(sp.database, ops)
-    stmts.push(advanceStatement(sp.id, formatGtidPos(next), batch.length, ops.length, quoteString))
+    // The owner check comes first: it locks the stream's row, and a stale applier's rows never run.
+    const stmts = [
+      advanceStatement(sp.id, this.owner, formatGtidPos(next), batch.length, ops.length, quoteString),
+      ...applyStatements(sp.database, ops),
+    ]
     const sql = `START TRANSACTION;${stmts.join(';')};COMMIT`
     try {
       await this.apply!.query(sql)
     } catch (err) {
       await this.apply!.query('ROLLBACK').catch(() => undefined)
+      if ((err as {errno?: number}).errno === NOT_OWNER_ERRNO)
+        throw Object.assign(await this.fencedError(), {fenced: true})
       throw new Error(
         `applying transactions up to ${batch[batch.length - 1].gtid} from ${sp.sourceShard} on tablet ${sp.destination.alias}: ${(err as Error).message}`,
         {cause: err},
@@ -288,9 +357,20 @@ export class Stream {
     this.position = next
     this.transactions += batch.length
     this.rowChanges += ops.length
+    this.noteHeartbeat(batch)
     this.lastAppliedTs = batch[batch.length - 1].timestamp
     this.oldestPendingTs = this.queue[0]?.timestamp
     this.notify()
+  }
+
+  /** The newest heartbeat of this stream's source, written by this process (its clock), in a committed batch. */
+  private noteHeartbeat(batch: BinlogTransaction[]): void {
+    const writer = PROCESS_OWNER
+    let tsUs: number | undefined
+    for (const tx of batch)
+      for (const hb of tx.heartbeats ?? [])
+        if (hb.writer === writer && hb.shard === this.spec.sourceShard) tsUs = Math.max(tsUs ?? 0, hb.tsUs)
+    if (tsUs !== undefined) this.heartbeat = {writtenMs: tsUs / 1000, appliedMs: nowUs() / 1000}
   }
 
   /**
@@ -308,23 +388,42 @@ export class Stream {
     }
     const c = this.apply!
     await ensureStateTables(c)
-    const again = (await readDdlNote(c, sp.id)) === tx.gtid
-    if (!again) await writeDdlNote(c, sp.id, tx.gtid, statement)
+    // DDL commits on its own, so the owner check cannot share its transaction: a second session holds the stream's
+    // row locked from the check to the position after the DDL, and a takeover waits until then.
+    this.guard ??= await dataSession(sp.destination, 'apply')
+    const guard = this.guard
     try {
-      await c.query(`USE ${qid(tx.ddlSchema || sp.database)}`)
-      await c.query(statement)
+      await guard.query(`START TRANSACTION;${lockOwnedStatement(sp.id, this.owner, quoteString)}`)
     } catch (err) {
-      const errno = (err as {errno?: number}).errno
-      if (!again || !errno || !DDL_ALREADY_DONE.has(errno))
-        throw new Error(
-          `running the source's DDL on tablet ${sp.destination.alias} (settings.onDdl: exec) failed: ${statement} (GTID ${tx.gtid}): ${(err as Error).message}. Make the destination's schema match the source's by hand, then retry the failed task.`,
-          {cause: err},
-        )
+      await guard.query('ROLLBACK').catch(() => undefined)
+      if ((err as {errno?: number}).errno === NOT_OWNER_ERRNO)
+        throw Object.assign(await this.fencedError(), {fenced: true})
+      throw err
     }
     const next = advance(this.position, tx.gtid)
-    await c.query(
-      `START TRANSACTION;${advanceStatement(sp.id, formatGtidPos(next), 1, 0, quoteString)};${clearDdlNoteStatement(sp.id, quoteString)};COMMIT`,
-    )
+    try {
+      const again = (await readDdlNote(c, sp.id)) === tx.gtid
+      if (!again) await writeDdlNote(c, sp.id, tx.gtid, statement)
+      try {
+        await c.query(`USE ${qid(tx.ddlSchema || sp.database)}`)
+        await c.query(statement)
+      } catch (err) {
+        const errno = (err as {errno?: number}).errno
+        if (!again || !errno || !DDL_ALREADY_DONE.has(errno))
+          throw new Error(
+            `running the source's DDL on tablet ${sp.destination.alias} (settings.onDdl: exec) failed: ${statement} (GTID ${tx.gtid}): ${(err as Error).message}. Make the destination's schema match the source's by hand, then retry the failed task.`,
+            {cause: err},
+          )
+      }
+      await guard.query(
+        `${advanceStatement(sp.id, this.owner, formatGtidPos(next), 1, 0, quoteString)};${clearDdlNoteStatement(sp.id, quoteString)};COMMIT`,
+      )
+    } catch (err) {
+      await guard.query('ROLLBACK').catch(() => undefined)
+      if ((err as {errno?: number}).errno === NOT_OWNER_ERRNO)
+        throw Object.assign(await this.fencedError(), {fenced: true})
+      throw err
+    }
     this.position = next
     this.transactions += 1
     this.lastAppliedTs = tx.timestamp
@@ -359,12 +458,33 @@ export class Stream {
   }
 
   private fail(err: Error): void {
-    if (this.state === 'failed' || this.state === 'stopped') return
+    if (this.state === 'failed' || this.state === 'stopped' || this.state === 'fenced') return
     this.state = 'failed'
     this.error = err
     this.reader?.stop()
     this.wake?.()
     this.notify()
+  }
+
+  /** Another applier owns the stream now: stop for good (not a failure to retry). */
+  private fence(err: Error): void {
+    if (this.state === 'fenced') return
+    this.state = 'fenced'
+    this.error = err
+    this.reader?.stop()
+    this.wake?.()
+    this.notify()
+    for (const l of this.fenceListeners) l(err)
+  }
+
+  /** Called once if another applier takes the stream over (to say so in the log). */
+  onFenced(listener: (err: Error) => void): void {
+    this.fenceListeners.push(listener)
+  }
+
+  /** Set when another applier took the stream over: this stream object never applies again. */
+  get fenced(): Error | undefined {
+    return this.state === 'fenced' ? this.error : undefined
   }
 
   private notify(): void {
@@ -375,7 +495,7 @@ export class Stream {
   private waitFor(cond: () => boolean, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     return new Promise((resolve, reject) => {
       const check = () => {
-        if (this.state === 'failed') return done(() => reject(this.error))
+        if (this.state === 'failed' || this.state === 'fenced') return done(() => reject(this.error))
         if (cond()) return done(() => resolve(true))
         if (this.state === 'stopped') return done(() => reject(new Error(`stream ${this.spec.id} was stopped`)))
       }
@@ -443,7 +563,7 @@ export class Stream {
   waitForLag(seconds: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     return this.waitFor(
       () => {
-        const l = this.status().lagSeconds
+        const l = limitLag(this.status())
         return l !== undefined && l <= seconds
       },
       timeoutMs,
@@ -458,6 +578,15 @@ export class Stream {
     // Right after (re)start, behindSince is "now" however far behind the stored position is: lag is unknown until
     // the first transaction shows its commit time (else a resumed stream looks caught up, or a failing one does).
     const pendingSince = this.oldestPendingTs ?? (this.received ? this.behindSince : undefined)
+    const beat = heartbeatLagMs(this.heartbeat, nowUs() / 1000, caughtUp, HEARTBEAT_INTERVAL_MS)
+    const seconds = src
+      ? caughtUp
+        ? 0
+        : pendingSince
+          ? Math.max(0, (Date.now() - pendingSince) / 1000)
+          : undefined
+      : undefined
+    const lagMs = beat ?? (seconds === undefined ? undefined : Math.round(seconds * 1000))
     return {
       id: sp.id,
       source: sp.sourceShard,
@@ -465,9 +594,9 @@ export class Stream {
       state: this.state,
       position: formatGtidPos(this.position),
       ...(src ? {sourcePosition: formatGtidPos(src), eventsBehind: Number(behind(this.position, src))} : {}),
-      ...(src
-        ? {lagSeconds: caughtUp ? 0 : pendingSince ? Math.max(0, (Date.now() - pendingSince) / 1000) : undefined}
-        : {}),
+      ...(lagMs === undefined
+        ? {}
+        : {lagMs, lagFrom: beat === undefined ? 'commit_time' : 'heartbeat', lagSeconds: lagMs / 1000}),
       transactions: this.transactions,
       rowChanges: this.rowChanges,
       ...(this.error ? {error: this.error.message} : {}),
@@ -479,7 +608,7 @@ export class Stream {
   }
 
   async stop(): Promise<void> {
-    if (this.state !== 'failed') this.state = 'stopped'
+    if (this.state !== 'failed' && this.state !== 'fenced') this.state = 'stopped'
     this.reader?.stop()
     this.wake?.()
     this.notify()
@@ -512,6 +641,7 @@ export class Stream {
     clearInterval(this.pollTimer)
     this.reader?.stop()
     await this.apply?.end().catch(() => undefined)
+    await this.guard?.end().catch(() => undefined)
     await this.poll?.end().catch(() => undefined)
   }
 }
