@@ -18,8 +18,8 @@ export function usesDataPlane(): boolean {
 
 /** The runtime workflows run with: the installed one, else the data plane (loaded lazily: mysql2 and zongji stay out
  * of start-up). */
-export async function workflowRuntime(): Promise<Runtime> {
+export async function workflowRuntime(opts: {owner?: string} = {}): Promise<Runtime> {
   if (installed) return installed
   const {dataPlaneRuntime} = await import('../phases/index.js')
-  return dataPlaneRuntime()
+  return dataPlaneRuntime(opts)
 }

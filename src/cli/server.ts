@@ -1,3 +1,5 @@
+import {randomBytes} from 'node:crypto'
+import {hostname} from 'node:os'
 import {Flags} from '@oclif/core'
 import {BaseCommand} from './base.js'
 
@@ -37,6 +39,8 @@ checkpoints. SIGTERM interrupts at committed positions, releases the claims and 
       import('./runtime.js'),
     ])
     const id = registry.checkServerId(flags.id ?? registry.defaultServerId())
+    const run = randomBytes(4).toString('hex')
+    let claims = 0
     const log = serverLogger(flags['log-format'] as 'text' | 'json', process.stdout)
     const say = (type: 'unreachable' | 'stopping', message: string) =>
       log({at: new Date().toISOString(), server: id, type, message})
@@ -57,7 +61,9 @@ checkpoints. SIGTERM interrupts at committed positions, releases the claims and 
           store,
           id,
           version: this.config.version,
-          runtime: workflowRuntime,
+          // A new stream owner per claim: a server that lost a workflow (paused past its lease) and is later given it
+          // again must be able to take its streams back from the server in between (stream fencing).
+          runtime: () => workflowRuntime({owner: `server ${id} ${hostname()}:${process.pid} ${run} claim ${++claims}`}),
           ttlSeconds: flags['lock-ttl'],
           log,
           hints: flags.topo ? {topo: flags.topo} : {},

@@ -15,6 +15,8 @@ import {waitForFilteredReplication} from './wait.js'
 export interface DataPlaneOptions {
   /** Where stream events are logged (default: standard error, one line each). */
   log?: (line: string) => void
+  /** The owner token streams claim (default: this process run's): a server passes a new one per claim. */
+  owner?: string
 }
 
 export function dataPlaneRuntime(opts: DataPlaneOptions = {}): Runtime {
@@ -39,7 +41,7 @@ export function dataPlaneRuntime(opts: DataPlaneOptions = {}): Runtime {
       delete_shards: deleteShards,
     },
     async start(wf, store) {
-      manager = new StreamManager(store, wf.id, wf.keyspace, wf.plan, {log})
+      manager = new StreamManager(store, wf.id, wf.keyspace, wf.plan, {log, ...(opts.owner ? {owner: opts.owner} : {})})
       // Streams of groups already cloned resume from their stored positions. A failure here is not fatal: the task
       // that needs the stream reports it.
       const live = liveStreams(wf)
