@@ -166,7 +166,8 @@ describe('registry', () => {
   })
 })
 
-describe('servers run workflows', () => {
+// Servers, CLI followers and their takeovers: many processes; on a busy machine each takes seconds to start.
+describe('servers run workflows', {timeout: 180_000}, () => {
   it('apply --detach records it; a server runs it between approvals; kill -9 of that server mid-phase: the other resumes and it completes', async () => {
     const {url, store} = await fresh()
     const slow = {SHARDFORM_TEST_SLEEP_MS: '1200'}
