@@ -2,7 +2,7 @@
 import type {Executor} from '../engine/types.js'
 import {groupOf} from './context.js'
 import type {StreamManager} from './streams/manager.js'
-import {limitLag} from './streams/stream.js'
+import {limitLag} from './streams/types.js'
 
 export const waitForFilteredReplication: Executor = async (ctx) => {
   const manager = ctx.services as StreamManager

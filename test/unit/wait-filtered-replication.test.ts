@@ -4,7 +4,7 @@
 import {describe, expect, it} from 'vitest'
 import type {TaskContext} from '../../src/engine/types.js'
 import {waitForFilteredReplication} from '../../src/phases/wait.js'
-import type {StreamStatus} from '../../src/phases/streams/stream.js'
+import type {StreamStatus} from '../../src/phases/streams/types.js'
 import {makePlan} from '../helpers/engine.js'
 
 /** A stream as the wait sees it: a status and a lag wait that a test timer settles. */

@@ -25,3 +25,28 @@ export function heartbeatLagMs(
   if (caughtUp) return Math.round(measured)
   return Math.round(Math.max(measured, nowMs - last.writtenMs - intervalMs))
 }
+
+/**
+ * Lag (s) from binlog commit times, to the second, used until a heartbeat was applied: 0 caught up, else since the
+ * oldest transaction not yet applied was committed; undefined while the source's position or that time is unknown.
+ */
+export function commitTimeLagSeconds(
+  sourceKnown: boolean,
+  caughtUp: boolean,
+  pendingSince: number | undefined,
+  nowMs: number,
+): number | undefined {
+  if (!sourceKnown) return undefined
+  if (caughtUp) return 0
+  return pendingSince ? Math.max(0, (nowMs - pendingSince) / 1000) : undefined
+}
+
+/** A status's lag fields: the heartbeat figure when there is one, else the commit-time one. */
+export function lagFields(
+  heartbeatMs: number | undefined,
+  commitSeconds: number | undefined,
+): {lagMs?: number; lagFrom?: 'heartbeat' | 'commit_time'; lagSeconds?: number} {
+  const lagMs = heartbeatMs ?? (commitSeconds === undefined ? undefined : Math.round(commitSeconds * 1000))
+  if (lagMs === undefined) return {}
+  return {lagMs, lagFrom: heartbeatMs === undefined ? 'commit_time' : 'heartbeat', lagSeconds: lagMs / 1000}
+}

@@ -9,7 +9,8 @@ import type {TopoStore} from '../../topo/store.js'
 import {PhaseError, primaryOf, readerServerId, streamId} from '../context.js'
 import {HeartbeatWriter} from '../../mysql/heartbeat.js'
 import {PROCESS_OWNER} from './state.js'
-import {Stream, type StreamStatus} from './stream.js'
+import {Stream} from './stream.js'
+import type {StreamStatus} from './types.js'
 
 /** How often stream status is published: `status` is current to within this (and one topology read). */
 const PUBLISH_MS = 500

@@ -3,122 +3,37 @@
 // the stream's stored position. The queue between them is bounded (the reader pauses the socket when it is full).
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mysql2/promise'
-import type {KeyRange} from '../../keyspace/keyrange.js'
-import type {VSchema} from '../../keyspace/vschema.js'
-import {BinlogReader, type BinlogTransaction, type RowImage} from '../../mysql/binlog.js'
+import {BinlogReader, type BinlogTransaction} from '../../mysql/binlog.js'
 import {quoteString} from '../../mysql/codec.js'
-import {connectTablet, isConnectionLost, qid, withoutTabletPrefix} from '../../mysql/connect.js'
+import {connectTablet, qid} from '../../mysql/connect.js'
 import {advance, behind, formatGtidPos, parseGtidPos, reached, type GtidPos} from '../../mysql/gtid.js'
 import {HEARTBEAT_INTERVAL_MS, nowUs} from '../../mysql/heartbeat.js'
 import {dataSession} from '../../mysql/session.js'
-import {describeSchema, type TableInfo} from '../../mysql/tables.js'
-import type {OnDdl} from '../../layout/types.js'
-import type {TabletRecord} from '../../topo/records.js'
-import {PhaseError} from '../context.js'
-import {placement, rowFilter, type ShardRange} from '../routing.js'
+import {describeSchema} from '../../mysql/tables.js'
+import {placement, rowFilter} from '../routing.js'
 import {applyStatements, type ApplyOp} from './apply-sql.js'
-import {heartbeatLagMs, type AppliedHeartbeat} from './lag.js'
+import {DDL_ALREADY_DONE, ddlFailed, ddlStopped, sourceLost} from './errors.js'
+import {claim, fencedError} from './fence.js'
+import {commitTimeLagSeconds, heartbeatLagMs, lagFields, type AppliedHeartbeat} from './lag.js'
+import {routeChange, type DestinationTable} from './route-change.js'
 import {
   advanceStatement,
-  claimStream,
   clearDdlNoteStatement,
   ensureStateTables,
   lockOwnedStatement,
   NOT_OWNER_ERRNO,
   PROCESS_OWNER,
   readDdlNote,
-  readOwner,
   readStream,
   writeDdlNote,
 } from './state.js'
-
-export interface StreamSpec {
-  id: string
-  workflow: string
-  database: string
-  sourceShard: string
-  /** The source shard's primary: where the binlog is read. */
-  source: TabletRecord
-  destinationShard: string
-  /** The destination shard's primary: where rows are applied. */
-  destination: TabletRecord
-  destRange: KeyRange
-  /** Every destination of the group (placement: single destination vs. by vindex). */
-  groupDestinations: ShardRange[]
-  vschema: VSchema
-  /** Reference tables are replicated from one source of a group only. */
-  referenceTables: boolean
-  serverId: number
-  /** DDL on the source: stop the stream (default), or run it on the destination and continue. */
-  onDdl?: OnDdl
-  /** The applier's owner token (default: this process run's). */
-  owner?: string
-}
-
-/** fenced: another applier took the stream over; this one applies nothing more of it. */
-export type StreamState = 'starting' | 'running' | 'paused' | 'stopped' | 'failed' | 'fenced'
-
-/** Streams an owner token has claimed in this process: claimed again only while still theirs (never taken back). */
-const claimed = new Set<string>()
-
-export interface StreamStatus {
-  id: string
-  source: string
-  destination: string
-  state: StreamState
-  position: string
-  sourcePosition?: string
-  eventsBehind?: number
-  /** Lag in ms: from the source's heartbeats once one was applied (else from binlog commit times, to the second). */
-  lagMs?: number
-  /** What lagMs was measured from: the source's heartbeats, or (none applied yet) binlog commit times. */
-  lagFrom?: 'heartbeat' | 'commit_time'
-  /** lagMs in seconds (kept for readers of older records). */
-  lagSeconds?: number
-  transactions: number
-  rowChanges: number
-  error?: string
-}
-
-/**
- * The lag (s) a limit is checked against: none once the stream has applied all the source had at the last poll (a
- * heartbeat's few ms of transit are not a backlog; a limit of 0 means "caught up").
- */
-export function limitLag(st: StreamStatus): number | undefined {
-  return st.eventsBehind === 0 ? 0 : st.lagSeconds
-}
+import {limitLag, type StreamSpec, type StreamState, type StreamStatus} from './types.js'
 
 const MAX_QUEUED_CHANGES = 50_000
 /** How long stop() lets the batch in flight finish before aborting it. */
 const STOP_GRACE_MS = 5_000
 const MAX_BATCH_CHANGES = 5_000
 const MAX_BATCH_TX = 2_000
-/** Errors of a DDL run again after a crash between it and the position (its effect is already there). */
-const DDL_ALREADY_DONE = new Set([
-  1050, // table exists
-  1051, // unknown table
-  1054, // unknown column
-  1060, // duplicate column
-  1061, // duplicate key name
-  1091, // can't drop: no such column or key
-  1146, // table doesn't exist
-])
-
-/**
- * A source primary that cannot be read (stopped, crashed, unreachable): say which, and that the stream resumes from
- * its stored position once the tablet answers again. Other errors (a purged binlog, say) pass unchanged.
- */
-function sourceLost(sp: StreamSpec, err: unknown): Error {
-  const e = err as Error & {code?: string}
-  if (!isConnectionLost(e)) return e
-  const t = sp.source
-  const detail = withoutTabletPrefix(e.message || String(e.code))
-  const out = new Error(
-    `filtered replication ${sp.sourceShard} → ${sp.destinationShard} cannot read the source primary ${t.alias} (${t.host}:${t.port}) of shard ${sp.sourceShard}: ${detail}. Nothing is lost: the stream continues from its stored position on ${sp.destination.alias} once the tablet answers again. If it stopped, start it again (shardform local up <layouts> restarts the stopped tablets of a local cluster), then retry the failed task.`,
-    {cause: err},
-  )
-  return Object.assign(out, {code: e.code})
-}
 
 export class Stream {
   private reader?: BinlogReader
@@ -142,7 +57,7 @@ export class Stream {
   private rowChanges = 0
   private wake?: () => void
   private listeners = new Set<() => void>()
-  private tables = new Map<string, {info: TableInfo; keep: (row: RowImage) => boolean; reference: boolean}>()
+  private tables = new Map<string, DestinationTable>()
   private loop?: Promise<void>
   private applying = false
   /** A second session on the destination that holds the stream's row locked while a DDL runs (fencing). */
@@ -176,7 +91,7 @@ export class Stream {
       throw new Error(
         `stream ${sp.id} has no stored position on tablet ${sp.destination.alias}; the clone of ${sp.sourceShard} must run first`,
       )
-    await this.claim()
+    await claim(this.apply!, this.spec, this.owner)
     this.position = parseGtidPos(row.position)
     this.transactions = row.transactions
     this.rowChanges = row.rowChanges
@@ -203,31 +118,6 @@ export class Stream {
 
   private get owner(): string {
     return this.spec.owner ?? PROCESS_OWNER
-  }
-
-  /**
-   * Own the stream from here on: every batch checks the owner in its transaction. The first start of a stream in this
-   * process takes it from any earlier applier (that one's lease ran out, or it died); a restart within the process
-   * only keeps it, so a stale applier never takes a stream back from its successor.
-   */
-  private async claim(): Promise<void> {
-    const key = `${this.owner}\n${this.spec.id}`
-    const mode = claimed.has(key) ? 'keep' : 'take'
-    if (!(await claimStream(this.apply!, this.spec.id, this.owner, mode))) throw await this.fencedError()
-    claimed.add(key)
-  }
-
-  /** Why this applier may not apply the stream any more: who owns it now, since when. */
-  private async fencedError(): Promise<PhaseError> {
-    const sp = this.spec
-    const now = await readOwner(this.apply!, sp.id).catch(() => undefined)
-    const who = !now
-      ? `its stored position was removed from tablet ${sp.destination.alias}`
-      : `another applier (${now.owner || 'none recorded'}) took over stream ${sp.id} on tablet ${sp.destination.alias}${now.ownedAt ? ` at ${now.ownedAt}` : ''}`
-    return new PhaseError(`filtered replication ${sp.sourceShard} → ${sp.destinationShard} stopped here: ${who}`, {
-      code: 'phase.stream_fenced',
-      detail: `This applier (${this.owner}) lost the stream, most likely because it was paused or cut off past its lock's lease; it applies nothing more of it, and the batch it had ready was rolled back. The new owner continues from the stored position.`,
-    })
   }
 
   /** The destination's tables, as rows are routed and written: again after a DDL ran there. */
@@ -334,7 +224,7 @@ export class Stream {
     if (batch.length === 1 && batch[0].ddl) return this.applyDdl(batch[0])
     const ops: ApplyOp[] = []
     for (const tx of batch) {
-      for (const ch of tx.changes) this.route(ch.table, ch.kind, ch.before, ch.after, ops)
+      for (const ch of tx.changes) routeChange(this.tables, this.spec, ch, ops)
     }
     const next = this.positionAfter(batch)
     // The owner check comes first: it locks the stream's row, and a stale applier's rows never run.
@@ -348,7 +238,7 @@ export class Stream {
     } catch (err) {
       await this.apply!.query('ROLLBACK').catch(() => undefined)
       if ((err as {errno?: number}).errno === NOT_OWNER_ERRNO)
-        throw Object.assign(await this.fencedError(), {fenced: true})
+        throw Object.assign(await fencedError(this.apply!, this.spec, this.owner), {fenced: true})
       throw new Error(
         `applying transactions up to ${batch[batch.length - 1].gtid} from ${sp.sourceShard} on tablet ${sp.destination.alias}: ${(err as Error).message}`,
         {cause: err},
@@ -382,9 +272,7 @@ export class Stream {
     const sp = this.spec
     const statement = tx.ddl!.trim()
     if (sp.onDdl !== 'exec') {
-      throw new Error(
-        `the source ${sp.sourceShard} (tablet ${sp.source.alias}) ran DDL on ${sp.database} while filtered replication into ${sp.destinationShard} was running: ${statement} (GTID ${tx.gtid}). The stream stopped there (settings.onDdl: stop). To go on, cancel this reshard by applying the layout it started from, then apply the new layout again (set settings.onDdl: exec in it to have shardform run such statements on the destinations as it replicates).`,
-      )
+      throw ddlStopped(sp, statement, tx.gtid)
     }
     const c = this.apply!
     await ensureStateTables(c)
@@ -397,7 +285,7 @@ export class Stream {
     } catch (err) {
       await guard.query('ROLLBACK').catch(() => undefined)
       if ((err as {errno?: number}).errno === NOT_OWNER_ERRNO)
-        throw Object.assign(await this.fencedError(), {fenced: true})
+        throw Object.assign(await fencedError(this.apply!, this.spec, this.owner), {fenced: true})
       throw err
     }
     const next = advance(this.position, tx.gtid)
@@ -409,11 +297,7 @@ export class Stream {
         await c.query(statement)
       } catch (err) {
         const errno = (err as {errno?: number}).errno
-        if (!again || !errno || !DDL_ALREADY_DONE.has(errno))
-          throw new Error(
-            `running the source's DDL on tablet ${sp.destination.alias} (settings.onDdl: exec) failed: ${statement} (GTID ${tx.gtid}): ${(err as Error).message}. Make the destination's schema match the source's by hand, then retry the failed task.`,
-            {cause: err},
-          )
+        if (!again || !errno || !DDL_ALREADY_DONE.has(errno)) throw ddlFailed(sp, statement, tx.gtid, err)
       }
       await guard.query(
         `${advanceStatement(sp.id, this.owner, formatGtidPos(next), 1, 0, quoteString)};${clearDdlNoteStatement(sp.id, quoteString)};COMMIT`,
@@ -421,7 +305,7 @@ export class Stream {
     } catch (err) {
       await guard.query('ROLLBACK').catch(() => undefined)
       if ((err as {errno?: number}).errno === NOT_OWNER_ERRNO)
-        throw Object.assign(await this.fencedError(), {fenced: true})
+        throw Object.assign(await fencedError(this.apply!, this.spec, this.owner), {fenced: true})
       throw err
     }
     this.position = next
@@ -430,31 +314,6 @@ export class Stream {
     this.oldestPendingTs = this.queue[0]?.timestamp
     await this.loadTables()
     this.notify()
-  }
-
-  private route(
-    table: string,
-    kind: 'insert' | 'update' | 'delete',
-    before: RowImage | undefined,
-    after: RowImage | undefined,
-    ops: ApplyOp[],
-  ): void {
-    const t = this.tables.get(table)
-    if (!t)
-      throw new Error(
-        `the source changed rows of table ${table}, which the destination ${this.spec.destinationShard} does not have`,
-      )
-    if (t.reference && !this.spec.referenceTables) return
-    const was = before !== undefined && t.keep(before)
-    const is = after !== undefined && t.keep(after)
-    // An update that moves a row across the key range boundary becomes a delete here or an insert here.
-    if (kind === 'insert' && is) ops.push({kind: 'insert', table: t.info, row: after!})
-    else if (kind === 'delete' && was) ops.push({kind: 'delete', table: t.info, row: before!})
-    else if (kind === 'update') {
-      if (was && is) ops.push({kind: 'update', table: t.info, before: before!, after: after!})
-      else if (was) ops.push({kind: 'delete', table: t.info, row: before!})
-      else if (is) ops.push({kind: 'insert', table: t.info, row: after!})
-    }
   }
 
   private fail(err: Error): void {
@@ -579,14 +438,7 @@ export class Stream {
     // the first transaction shows its commit time (else a resumed stream looks caught up, or a failing one does).
     const pendingSince = this.oldestPendingTs ?? (this.received ? this.behindSince : undefined)
     const beat = heartbeatLagMs(this.heartbeat, nowUs() / 1000, caughtUp, HEARTBEAT_INTERVAL_MS)
-    const seconds = src
-      ? caughtUp
-        ? 0
-        : pendingSince
-          ? Math.max(0, (Date.now() - pendingSince) / 1000)
-          : undefined
-      : undefined
-    const lagMs = beat ?? (seconds === undefined ? undefined : Math.round(seconds * 1000))
+    const seconds = commitTimeLagSeconds(src !== undefined, caughtUp, pendingSince, Date.now())
     return {
       id: sp.id,
       source: sp.sourceShard,
@@ -594,9 +446,7 @@ export class Stream {
       state: this.state,
       position: formatGtidPos(this.position),
       ...(src ? {sourcePosition: formatGtidPos(src), eventsBehind: Number(behind(this.position, src))} : {}),
-      ...(lagMs === undefined
-        ? {}
-        : {lagMs, lagFrom: beat === undefined ? 'commit_time' : 'heartbeat', lagSeconds: lagMs / 1000}),
+      ...lagFields(beat, seconds),
       transactions: this.transactions,
       rowChanges: this.rowChanges,
       ...(this.error ? {error: this.error.message} : {}),
