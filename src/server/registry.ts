@@ -51,20 +51,21 @@ export function claimsOf(
 /** The live servers, sorted by id, with what each holds. */
 export async function liveServers(store: TopoReader): Promise<ServerInfo[]> {
   const [servers, keyspaces] = await Promise.all([
-    store.list<ServerRecord>(serversPrefix()),
+    liveRecords(store),
     store.list<LockRecord & {expires?: number}>(keyspacesPrefix()),
   ])
+  const claims = claimsOf(keyspaces.filter((e) => e.path.endsWith('/lock')))
+  return servers.map((v) => serverInfo(v, claims.get(v.serverId) ?? [])).sort((a, b) => a.id.localeCompare(b.id))
+}
+
+/** The records of the live servers (no claims: that needs every keyspace record). */
+async function liveRecords(store: TopoReader): Promise<ServerRecord[]> {
   const now = Date.now()
-  const claims = claimsOf(
-    keyspaces.filter((e) => e.path.endsWith('/lock')),
-    now,
-  )
-  return servers
+  return (await store.list<ServerRecord>(serversPrefix()))
     .filter(
       (e) => e.path.endsWith('/Server') && e.value && typeof e.value.serverId === 'string' && isLive(e.value, now),
     )
-    .map((e) => serverInfo(e.value, claims.get(e.value.serverId) ?? []))
-    .sort((a, b) => a.id.localeCompare(b.id))
+    .map((e) => e.value)
 }
 
 export function serverInfo(v: ServerRecord, workflows: ServerInfo['workflows']): ServerInfo {
@@ -80,7 +81,7 @@ export function serverInfo(v: ServerRecord, workflows: ServerInfo['workflows']):
 
 /** Is at least one server live (then apply hands its workflow to the servers)? */
 export async function anyServerLive(store: TopoReader): Promise<boolean> {
-  return (await liveServers(store)).length > 0
+  return (await liveRecords(store)).length > 0
 }
 
 /** A server id: what a topology path segment may hold, readable in logs. */
