@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Everything a fresh Debian 12 machine needs: MariaDB and etcd from Debian (when missing), npm packages, a build.
+# Everything a fresh Debian 12 machine needs: MariaDB, etcd and Chromium from Debian (when missing), npm packages, a build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
 [ -x /usr/sbin/mariadbd ] || command -v mariadbd >/dev/null 2>&1 || need+=(mariadb-server)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
+# The dashboard's browser tests drive Debian's Chromium (playwright-core never downloads a browser here).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} from Debian"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
