@@ -12,6 +12,7 @@ import type {LockHandle, TopoStore, TxnOp} from '../topo/store.js'
 import {Runner, type RunOutcome, type RunnerUI} from './runner.js'
 import {decideForLayout, decideForPlanFile, decideNoArg, isPlanFile, listWorkflows, unfinished} from './select.js'
 import {isFinished, type Runtime, type TaskState, type WorkflowRecord, type WorkflowSource} from './types.js'
+import {lockOrAskServer} from './hand-back.js'
 import {readWorkflowEntry} from './record.js'
 import {WorkflowWriter, type WriterOptions} from './writer.js'
 import {
@@ -283,12 +284,13 @@ async function withLock<T>(
 ): Promise<T> {
   let lock: LockHandle
   try {
-    lock = await req.store.lock(keyspace, {
+    const opts = {
       operation,
       timeoutMs: req.lockTimeoutMs ?? 0,
       ...(req.lockTtlSeconds ? {ttlSeconds: req.lockTtlSeconds} : {}),
       ...(req.server ? {server: req.server} : {}),
-    })
+    }
+    lock = await lockOrAskServer(req.store, keyspace, opts, req.ui?.info)
   } catch (e) {
     // The store's message names the holder and the force-unlock command: a user error, not a bug.
     if (isErrorCode(e, 'lock_held')) throw new EngineError((e as Error).message, {code: 'engine.lock_held'})

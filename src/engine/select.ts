@@ -76,7 +76,10 @@ export function decideForLayout(open: WorkflowRecord[], layout: Layout, hints?: 
   )
 }
 
-/** `apply <plan-file>`: resume the workflow made from this very plan; refuse while another one is unfinished. */
+/**
+ * `apply <plan-file>`: resume the workflow made from this very plan, or start it (also when it reverts the unfinished
+ * one); refuse while another one is unfinished.
+ */
 export function decideForPlanFile(
   open: WorkflowRecord[],
   saved: PlanFile,
@@ -87,6 +90,8 @@ export function decideForPlanFile(
   if (!mine.length) return {action: 'new'}
   const same = mine.find((w) => w.source?.checksum === saved.checksum)
   if (same && mine.length === 1) return {action: 'resume', workflow: same}
+  // A saved revert of the one unfinished workflow (reviewed like any plan): it replaces that workflow.
+  if (!same && mine.length === 1 && saved.plan.revert?.workflow === mine[0]!.id) return {action: 'new'}
   const other = mine.find((w) => w !== same) ?? mine[0]!
   throw inProgressError(other, `${file} is a different plan`, hints)
 }

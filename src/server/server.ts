@@ -9,9 +9,10 @@ import type {RunnerEvent} from '../engine/runner.js'
 import {unfinished} from '../engine/select.js'
 import type {Runtime, WorkflowRecord} from '../engine/types.js'
 import {errorMessage, isErrorCode} from '../errors.js'
-import {keyspacesPrefix, workflowsPrefix} from '../topo/paths.js'
+import {handBackPrefix, keyspacesPrefix, workflowsPrefix} from '../topo/paths.js'
 import type {LockHandle, TopoStore} from '../topo/store.js'
 import {mayTake} from './fair-share.js'
+import {handBackRequests} from './hand-back.js'
 import {liveServers, register} from './registry.js'
 import {unreadableReason} from './readable.js'
 
@@ -81,7 +82,7 @@ export class Server {
       lost.abort(e)
     })
     const unwatch: (() => void)[] = []
-    for (const prefix of [keyspacesPrefix(), workflowsPrefix()]) {
+    for (const prefix of [keyspacesPrefix(), workflowsPrefix(), handBackPrefix()]) {
       unwatch.push(await store.watch(prefix, () => this.wake?.()).catch(() => () => undefined))
     }
     const stopAll = AbortSignal.any([signal, lost.signal])
@@ -112,6 +113,16 @@ export class Server {
   /** One look for work: take at most one workflow (so others see our claim before we count again). */
   private async scan(stop: AbortSignal): Promise<void> {
     const {store} = this.o
+    const wanted = await handBackRequests(store)
+    for (const h of this.held.values()) {
+      const who = wanted.get(h.keyspace)
+      if (!who || h.stop.signal.aborted) continue
+      this.say('released', `${who} asks for keyspace ${h.keyspace}: handing workflow ${h.workflow} back`, {
+        workflow: h.workflow,
+        keyspace: h.keyspace,
+      })
+      h.stop.abort(new Error(`${who} asked for keyspace ${h.keyspace}`))
+    }
     const servers = await liveServers(store)
     const held = new Map(servers.map((s) => [s.id, s.workflows.length]))
     const live = servers.map((s) => s.id)
@@ -134,7 +145,7 @@ export class Server {
         this.skip(id, e.version, `workflow ${id} failed; it waits for shardform retry (not run by servers)`, wf)
         continue
       }
-      if (await store.readLock(wf.keyspace)) continue
+      if (wanted.has(wf.keyspace) || (await store.readLock(wf.keyspace))) continue
       if (!mayTake(this.o.id, live, held)) continue
       if (await this.take(wf, stop)) return
     }

@@ -14,6 +14,12 @@ export const workflowsPrefix = () => 'workflows/'
 export const serverPath = (id: string) => `servers/${id}/Server`
 export const serversPrefix = () => 'servers/'
 export const keyspacesPrefix = () => 'keyspaces/'
+/**
+ * An apply's request that the server holding a keyspace hand it back (held under the apply's lease while it waits for
+ * the keyspace lock). Outside keyspaces/ so that it never changes a keyspace's fingerprint.
+ */
+export const handBackPath = (ks: string) => `handback/${ks}/Wanted`
+export const handBackPrefix = () => 'handback/'
 /** Filtered-replication status of a workflow's streams, published by the apply running it. */
 export const workflowStreamsPath = (id: string) => `workflows/${id}/Streams`
 

@@ -3,13 +3,15 @@
 // between. Shown: kill -9 of the server driving the workflow mid-phase (the other resumes it); for 30 s after
 // migrate_replica, probe rows written to the source arrive on their destination (read there directly); after
 // migrate_primary, at the retire_sources gate, probe rows written to the new shards arrive on the old one (reverse
-// replication); SIGTERM of the server holding the workflow in each of those waits (another takes over); the workflow
-// completes, the client saw no error, `load verify` is clean. Moments are chosen by records and log lines.
+// replication); SIGTERM of the server holding the workflow in each of those waits (another takes over); then, still at
+// that gate, a revert of the layout through the servers (the apply asks the holder to hand the keyspace back) completes:
+// shard 0 serves everything again, the client saw no error, `load verify` is clean. Moments are chosen by records and log lines.
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {openGate} from '../../src/engine/workflow.js'
+import {srvKeyspacePath} from '../../src/topo/paths.js'
 import {keyspaceIds} from '../../src/keyspace/vindexes/index.js'
 import {startLoad} from '../helpers/cli.js'
 import {guestbookFile, type TestCluster} from '../helpers/cluster.js'
@@ -239,19 +241,38 @@ it(
       `reverse probes: ${reverse.length} arrived; ms to arrive: median ${median(reverse)}, max ${Math.max(...reverse)}`,
     )
 
-    await approve('retire_sources')
+    // (e) Still at that gate, the operator reverts the layout: the apply asks the server holding the keyspace to hand
+    // it back, records the revert (the forward workflow is cancelled in the same commit), and the servers run it.
+    const oneShard = join(c.dir, 'revert.yaml')
+    writeFileSync(oneShard, withApprovals(readFileSync(c.layoutFiles[0]!, 'utf8'), 'default: none\n'))
+    const revertPlan = join(c.dir, 'revert.plan')
+    const rp = await run(['plan', oneShard, '--out', revertPlan]).exited
+    expect(rp.code, rp.stderr).toBe(0)
+    expect(rp.stdout).toMatch(/revert/i)
+    const ra = await run(['apply', revertPlan, '--detach']).exited
+    expect(ra.code, ra.stdout + ra.stderr).toBe(0)
+    expect(ra.stdout).toMatch(/Asking server \S+, which runs keyspace/)
+    injected('reverted the layout at the retire_sources gate (apply --detach)')
+    const forwardAfter = await workflowById(c, wf0.id)
+    expect(forwardAfter.state).toBe('cancelled')
+    expect(recordProblems(forwardAfter)).toEqual([])
+    expect(forwardAfter.approvals.every((x) => x.via === 'approve')).toBe(true)
+    const revertId = forwardAfter.events.map((e) => /reverted by workflow (\S+)/.exec(e.message)?.[1]).find(Boolean)!
+    expect(revertId).toBeTruthy()
     const done = await until(async () => {
-      const wf = await workflowById(c, wf0.id)
+      const wf = await workflowById(c, revertId)
       return wf.state === 'done' ? wf : undefined
-    }, 'the workflow to finish')
+    }, 'the revert to finish')
     expect(recordProblems(done)).toEqual([])
-    expect(done.approvals.every((x) => x.via === 'approve')).toBe(true)
+    const partitions = (await c.store.get<{partitions: Record<string, string[]>}>(srvKeyspacePath(KS)))!.value
+    expect(partitions.partitions).toEqual({primary: ['0'], replica: ['0'], rdonly: ['0']})
+    const caughtUp = Object.values(done.tasks).filter((t) => t.id.startsWith('wait_for_filtered_replication'))
     console.log(
-      `holders: first ${first}, after kill -9 ${second}, after SIGTERM in diff ${third}; tasks ${Object.values(
-        done.tasks,
+      `holders: first ${first}, after kill -9 ${second}, after SIGTERM in diff ${third}; forward tasks ${Object.values(
+        forwardAfter.tasks,
       )
         .map((t) => `${t.id}×${t.attempts}`)
-        .join(', ')}`,
+        .join(', ')}; revert ${revertId}: ${caughtUp.map((t) => `${t.id} ${JSON.stringify(t.output)}`).join(', ')}`,
     )
 
     await sleep(1000)

@@ -117,6 +117,26 @@ describe('which workflow apply runs', () => {
     expect(decideForPlanFile([fromFile], saved, 'renamed.plan')).toEqual({action: 'resume', workflow: fromFile})
   })
 
+  it('a saved revert of the unfinished workflow starts (it replaces that one); of another workflow it is refused', () => {
+    const wf = guestbookWorkflow()
+    const revert = {
+      ...wf.plan,
+      kind: 'revert' as const,
+      revert: {
+        workflow: wf.id,
+        layout: '1-shard.yaml',
+        stage: 'after migrate_primary',
+        reason: 'r',
+        cancelled: [],
+        reversed: ['0'],
+      },
+    }
+    const saved = planFileContent(revert, stateOf(guestbook('2-shards.yaml')))
+    expect(decideForPlanFile([wf], saved, 'back.plan')).toEqual({action: 'new'})
+    const other = {...wf, id: `${wf.id}-other`}
+    expect(() => decideForPlanFile([other], saved, 'back.plan')).toThrow(/back\.plan is a different plan/)
+  })
+
   it('no argument: the only unfinished workflow, or a clear error', () => {
     const a = guestbookWorkflow()
     const b = {...guestbookWorkflow(), id: 'other-ks-1', keyspace: 'other'}
