@@ -24,6 +24,8 @@ export interface Settings {
   cutoverTimeoutSeconds: number
   cutoverMaxLagSeconds: number
   diffParallelism: number
+  /** clone and diff pause between chunks while a source replica lags more than this (s); 0 = never. */
+  throttleReplicaLagSeconds: number
   /** DDL on a source during filtered replication: stop the stream (default) or run it on the destinations too. */
   onDdl: OnDdl
 }
@@ -35,6 +37,7 @@ export const DEFAULT_SETTINGS: Settings = {
   cutoverTimeoutSeconds: 30,
   cutoverMaxLagSeconds: 5,
   diffParallelism: 2,
+  throttleReplicaLagSeconds: 5,
   onDdl: 'stop',
 }
 

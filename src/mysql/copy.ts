@@ -47,6 +47,8 @@ export interface CopyTableOptions {
   onRows?: (rows: number) => void
   syncEveryBytes?: number
   signal?: AbortSignal
+  /** Awaited between chunks, the read paused meanwhile (a replica-lag throttle). */
+  throttle?: () => Promise<void>
 }
 
 const CHUNK = 4 << 20
@@ -118,6 +120,12 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
       connection: EventEmitter & {query(opts: object, params?: unknown[]): {stream(opts?: object): Readable}}
     }
   ).connection
+  // A throttled read may pause for minutes: the server must not give up writing the result to us meanwhile. The
+  // first wait comes before the read (a small table is one chunk).
+  if (o.throttle) {
+    await o.source.query('SET SESSION net_write_timeout = 86400')
+    await o.throttle()
+  }
   const stream = raw.query({sql, rowsAsArray: true}, where?.params ?? []).stream({highWaterMark: 2000})
   const nCols = cols.length
   // Rows are routed in batches: a keyspace id computed alone costs several times more.
@@ -184,7 +192,8 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
       const full = enc.findIndex((e) => e.size >= chunkBytes)
       if (full >= 0 || sinceSync >= syncEvery) {
         stream.pause()
-        const wait = full >= 0 ? send(full) : syncAll()
+        const sent = full >= 0 ? send(full) : syncAll()
+        const wait = o.throttle ? sent.then(o.throttle) : sent
         wait.then(
           () => {
             if (failure) return finish(failure)

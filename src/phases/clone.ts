@@ -14,6 +14,7 @@ import {describeSchema, type TableInfo} from '../mysql/tables.js'
 import type {TabletRecord} from '../topo/records.js'
 import {fmtRate, groupOf, keyspaceState, PhaseError, primaryOf, shardRange, streamId, tabletOf} from './context.js'
 import {copyRouter, placement, type ShardRange} from './routing.js'
+import {sourceThrottle} from './throttle.js'
 import {ensureStateTables, writeStreamStart} from './streams/state.js'
 import type {StreamManager} from './streams/manager.js'
 
@@ -173,6 +174,7 @@ async function copyAll(
         `table ${db}.${t.name} has no primary key; shardform needs one to copy, replicate and compare rows. Add one and retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`,
       )
   }
+  const throttle = await sourceThrottle(ctx, [ctx.task.shard], [snap.tablet.alias])
   const started = Date.now()
   let baseRows = Object.values(cp.tables).reduce((n, t) => n + t.rows, 0)
   const initialRows = baseRows
@@ -188,6 +190,7 @@ async function copyAll(
       unit: 'rows',
       rate: Math.round(rate),
       etaSeconds: rate > 0 ? Math.round((total - copied) / rate) : undefined,
+      ...(throttle.why ? {message: `throttled: ${throttle.why}`} : {}),
     })
   }
   const timer = setInterval(report, 1000)
@@ -213,6 +216,7 @@ async function copyAll(
           extraSelect: router.extraSelect,
           after: decodePk(prev?.lastPk),
           signal: ctx.signal,
+          throttle: () => throttle.wait(),
           onRows: (n) => live.set(table.name, n),
           onSync: async (pr) => {
             cp.tables[table.name] = {done: false, rows: (prev?.rows ?? 0) + pr.rows, lastPk: encodePk(pr.lastPk)}
@@ -245,8 +249,9 @@ async function copyAll(
   report()
   const secs = (Date.now() - started) / 1000
   const rows = Object.values(cp.tables).reduce((s, t) => s + t.rows, 0)
+  const waited = throttle.waitedMs ? `; throttled ${(throttle.waitedMs / 1000).toFixed(1)}s` : ''
   ctx.log(
-    `copied ${rows} row(s) of ${work.length} table(s) from ${ctx.task.shard} in ${secs.toFixed(1)}s (${fmtRate(rows / Math.max(secs, 0.001))} rows/s)`,
+    `copied ${rows} row(s) of ${work.length} table(s) from ${ctx.task.shard} in ${secs.toFixed(1)}s (${fmtRate(rows / Math.max(secs, 0.001))} rows/s)${waited}`,
   )
 }
 

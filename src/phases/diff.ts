@@ -10,6 +10,7 @@ import type {Snapshot, SnapshotReader} from '../mysql/snapshot.js'
 import {formatKey, keyComparator, orderedSelect, RowCursor, rowsEqual} from '../mysql/rows.js'
 import {copyColumns, describeSchema, type TableInfo} from '../mysql/tables.js'
 import {fmtRate, groupOf, keyspaceState, PhaseError, primaryOf, shardRange, tabletOf} from './context.js'
+import {sourceThrottle} from './throttle.js'
 import {diffSnapshot, restartIfFrozen} from './diff-snapshot.js'
 import {copyRouter, placement} from './routing.js'
 import type {StreamManager} from './streams/manager.js'
@@ -83,6 +84,13 @@ async function diffDestination(ctx: TaskContext) {
       `streams into ${ctx.task.shard} held at ${snaps.map((s, i) => `${g.sources[i]}@${s.gtid} (read on ${s.kind} ${s.tablet.alias})`).join(', ')}; comparing`,
     )
     readers.push(...(await Promise.all(snaps.map((s) => s.reader()))))
+    const throttle = await sourceThrottle(
+      ctx,
+      g.sources,
+      snaps.map((s) => s.tablet.alias),
+    )
+    // A throttled comparison may pause for minutes: the servers must not give up sending us rows meanwhile.
+    for (const c of [...readers.map((r) => r.conn), dst]) await c.query('SET SESSION net_write_timeout = 86400')
     const srcSchemas = await Promise.all(readers.map((r) => describeSchema(r.conn, db)))
     const dstSchema = await describeSchema(dst, db)
     const schemaProblems = compareSchemas(srcSchemas[0].tables, dstSchema.tables, g.sources[0], ctx.task.shard)
@@ -106,13 +114,15 @@ async function diffDestination(ctx: TaskContext) {
         dst,
         router.extraSelect,
         keep,
-        (n) => {
+        async (n) => {
           const secs = (Date.now() - started) / 1000
           ctx.progress({
             done: compared + n,
             unit: 'rows compared',
             rate: Math.round((compared + n) / Math.max(secs, 0.001)),
+            ...(throttle.why ? {message: `throttled: ${throttle.why}`} : {}),
           })
+          await throttle.wait()
         },
       )
       compared += rep.compared
@@ -130,8 +140,9 @@ async function diffDestination(ctx: TaskContext) {
         `diff of ${ctx.task.shard} against ${g.sources.join(', ')} found differences — ${lines.join(' | ')}. Nothing was migrated. Investigate, then retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`,
       )
     }
+    const waited = throttle.waitedMs ? `; throttled ${(throttle.waitedMs / 1000).toFixed(1)}s` : ''
     ctx.log(
-      `${compared} row(s) in ${reports.length} table(s) of ${dest.name} match ${g.sources.join(', ')} (${fmtRate(compared / Math.max(secs, 0.001))} rows/s)`,
+      `${compared} row(s) in ${reports.length} table(s) of ${dest.name} match ${g.sources.join(', ')} (${fmtRate(compared / Math.max(secs, 0.001))} rows/s)${waited}`,
     )
     return {output: {compared, tables: reports.map(({table, compared: n}) => ({table, compared: n})), seconds: secs}}
   } finally {
@@ -162,7 +173,8 @@ async function compareTable(
   dst: Connection,
   extra: string[],
   keep: (rows: RowValue[][]) => boolean[],
-  onProgress: (n: number) => void,
+  /** Every few thousand rows; the comparison waits for it (the throttle). */
+  onProgress: (n: number) => Promise<void>,
 ): Promise<TableReport> {
   const cols = copyColumns(table)
   const n = cols.length
@@ -213,7 +225,7 @@ async function compareTable(
         if (!dstCursor.buffered) await dstCursor.ready()
         d = dstCursor.shift()
       }
-      if ((++rep.compared & 8191) === 0) onProgress(rep.compared)
+      if ((++rep.compared & 8191) === 0) await onProgress(rep.compared)
     }
   } finally {
     for (const c of [...srcCursors, dstCursor]) c.close()

@@ -257,6 +257,17 @@ function buildPhases(
       detail: `tables and views of ${firstSource(gi)} → ${primary.alias} (${layout.database})`,
     })
   }
+  // clone and diff pause between chunks while a source replica they do not read lags more than the limit (the rdonly
+  // they read is paused on purpose): phases/throttle.ts.
+  const limit = layout.settings.throttleReplicaLagSeconds
+  const throttled = (shards: string[]): string => {
+    const watched = shards.flatMap((sh) => {
+      const ts = ix.tabletsOf(sh)
+      const read = ts.find((t) => t.type === 'rdonly')
+      return ts.filter((t) => (t.type === 'replica' || t.type === 'rdonly') && t !== read).map((t) => t.alias)
+    })
+    return limit > 0 && watched.length ? `; pauses while ${watched.join(' or ')} lags > ${limit}s` : ''
+  }
   for (const {s, gi} of srcOrder) {
     const tablets = ix.tabletsOf(s)
     const snap = tablets.find((t) => t.type === 'rdonly') ?? tablets.find((t) => t.type === 'primary')
@@ -268,7 +279,7 @@ function buildPhases(
       id: `clone/${s}`,
       shard: s,
       group: gi,
-      detail: `${how}; rows routed to ${groups[gi].destinations.join(', ')}; then filtered replication from the source primary`,
+      detail: `${how}; rows routed to ${groups[gi].destinations.join(', ')}${throttled([s])}; then filtered replication from the source primary`,
     })
   }
   for (const {d, gi} of destOrder) {
@@ -280,6 +291,7 @@ function buildPhases(
     })
   }
   // diff reads a source's rdonly (replication paused during the compare), else its primary (diff-snapshot.ts).
+  // The rdonly read for the snapshot is paused on purpose and does not count for the throttle (phases/throttle.ts).
   const readOn = (s: string) => {
     const rdonly = ix.tabletsOf(s).find((t) => t.type === 'rdonly')
     return rdonly ? `${s} (read on rdonly ${rdonly.alias})` : `${s} (read on its primary)`
@@ -289,7 +301,7 @@ function buildPhases(
       id: `diff/${d}`,
       shard: d,
       group: gi,
-      detail: `schema and rows of ${d} against ${groups[gi].sources.map(readOn).join(', ')} restricted to ${d}`,
+      detail: `schema and rows of ${d} against ${groups[gi].sources.map(readOn).join(', ')} restricted to ${d}${throttled(groups[gi].sources)}`,
     })
   }
   for (const type of ['rdonly', 'replica', 'primary'] as const) {
