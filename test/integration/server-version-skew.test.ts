@@ -68,7 +68,7 @@ it(
     await s1.waitFor(/not taking workflow zz-junk: its record cannot be read \(it has no id or keyspace\)/)
     expect(s1.count(new RegExp(`not taking workflow ${wf.id}:`))).toBe(1)
     expect(await store.readLock(KS)).toBeUndefined()
-  await store.delete('workflows/zz-junk/Workflow')
+    await store.delete('workflows/zz-junk/Workflow')
 
     // server list: its version; with a live server of another version, one line says so.
     const old = await register(store, {id: 's0-old', version: '0.0.1', ttlSeconds: 5})
