@@ -60,7 +60,7 @@ const HELP = `npm run bench -- [flags]      (or: tsx bench/run.ts [flags]; build
   --cutover-rate N     writes/s through the router during the cutover (default 300)
   --cutover-concurrency N  (default 8)
   --server-rate N      writes/s on the source during the server bench (default 150)
-  --server-seconds S   seconds of probe rows per lag measurement of the server bench (default 20)
+  --server-seconds S   seconds of probe rows per lag measurement of the server bench (default 60)
   --server-ttl S       --lock-ttl of the bench's servers (default 5)
   --server-kills N     kill -9 of the server holding the workflow, per mode (default 3)
   --only LIST          some of: ${BENCHES.join(', ')} (default: all)
@@ -80,7 +80,7 @@ const {values: flags} = parseArgs({
     'cutover-rate': {type: 'string', default: '300'},
     'cutover-concurrency': {type: 'string', default: '8'},
     'server-rate': {type: 'string', default: '150'},
-    'server-seconds': {type: 'string', default: '20'},
+    'server-seconds': {type: 'string', default: '60'},
     'server-ttl': {type: 'string', default: '5'},
     'server-kills': {type: 'string', default: '3'},
     only: {type: 'string'},
