@@ -46,8 +46,9 @@ import {pct} from './lib/busy.js'
 import {writeResults} from './lib/report.js'
 import {CLONE_TABLETS, cloneFresh} from './memory.js'
 import {loadMax, pidMap, steadyLag} from './steady-lag.js'
+import {serverScenario} from './server-scenario.js'
 
-const BENCHES = ['copy', 'guestbook', 'catchup', 'lag', 'diff', 'cutover', 'memory', 'plan'] as const
+const BENCHES = ['copy', 'guestbook', 'catchup', 'lag', 'diff', 'cutover', 'memory', 'plan', 'server'] as const
 type Bench = (typeof BENCHES)[number]
 
 const HELP = `npm run bench -- [flags]      (or: tsx bench/run.ts [flags]; build first, the CLI runs from dist/)
@@ -58,6 +59,10 @@ const HELP = `npm run bench -- [flags]      (or: tsx bench/run.ts [flags]; build
   --baseline-seconds S seconds of the load generator's own maximum (default 10)
   --cutover-rate N     writes/s through the router during the cutover (default 300)
   --cutover-concurrency N  (default 8)
+  --server-rate N      writes/s on the source during the server bench (default 150)
+  --server-seconds S   seconds of probe rows per lag measurement of the server bench (default 60)
+  --server-ttl S       --lock-ttl of the bench's servers (default 5)
+  --server-kills N     kill -9 of the server holding the workflow, per mode (default 3)
   --only LIST          some of: ${BENCHES.join(', ')} (default: all)
   --results FILE       Markdown report (default bench/RESULTS.md; "-" for none)
   --redo-mb N          InnoDB redo log of every instance, baselines too (default 64, as \`shardform local up\`)
@@ -74,6 +79,10 @@ const {values: flags} = parseArgs({
     'baseline-seconds': {type: 'string', default: '10'},
     'cutover-rate': {type: 'string', default: '300'},
     'cutover-concurrency': {type: 'string', default: '8'},
+    'server-rate': {type: 'string', default: '150'},
+    'server-seconds': {type: 'string', default: '60'},
+    'server-ttl': {type: 'string', default: '5'},
+    'server-kills': {type: 'string', default: '3'},
     only: {type: 'string'},
     results: {type: 'string', default: join(ROOT, 'bench/RESULTS.md')},
     profile: {type: 'boolean'},
@@ -103,6 +112,12 @@ const LAG_STEP = int('lag-step', flags['lag-step'])
 const BASELINE_SECONDS = int('baseline-seconds', flags['baseline-seconds'])
 const CUTOVER_RATE = int('cutover-rate', flags['cutover-rate'])
 const CUTOVER_CONCURRENCY = int('cutover-concurrency', flags['cutover-concurrency'])
+const SERVER = {
+  rate: int('server-rate', flags['server-rate']),
+  seconds: int('server-seconds', flags['server-seconds']),
+  ttl: int('server-ttl', flags['server-ttl']),
+  kills: int('server-kills', flags['server-kills']),
+}
 const REDO_MB = flags['redo-mb'] ? int('redo-mb', flags['redo-mb'], 4) : undefined
 setRedoMb(REDO_MB)
 const only = new Set<Bench>((flags.only ? flags.only.split(',').map((s) => s.trim()) : BENCHES) as Bench[])
@@ -623,6 +638,7 @@ async function main(): Promise<void> {
     if (want('guestbook')) await attempt('copy into the guestbook layout', () => guestbookScenario(work))
     if (want('memory')) await attempt('memory', () => memoryScenario(work))
     if (want('plan')) await attempt('plan', planScenario)
+    if (want('server')) await attempt('server', () => serverScenario(SERVER))
   } finally {
     await stopAll()
     rmSync(work, {recursive: true, force: true})
@@ -640,6 +656,9 @@ async function main(): Promise<void> {
         'memory rows': MEMORY_ROWS.join('/'),
         'lag step': `${LAG_STEP} s`,
         'cutover load': `${CUTOVER_RATE}/s × ${CUTOVER_CONCURRENCY}`,
+        ...(want('server')
+          ? {'server bench': `${SERVER.rate} writes/s, ${SERVER.seconds} s of probes, lock TTL ${SERVER.ttl} s`}
+          : {}),
       },
       loadBefore,
       loadAfter: loadAverage(),

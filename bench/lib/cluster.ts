@@ -1,6 +1,6 @@
 // Clusters for the benchmarks (test/helpers/cluster.ts: real mariadbd per tablet on free ports, etcd topology), the
 // CLI as a subprocess, and the workflow record.
-import {spawn, type ChildProcess} from 'node:child_process'
+import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
 import {copyFileSync, mkdirSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import type {Connection} from 'mysql2/promise'
@@ -145,12 +145,30 @@ export function setProfileDir(dir: string | undefined): void {
 export const profileDirOf = (label: string) =>
   profileDir ? join(profileDir, label.replace(/[^A-Za-z0-9_-]+/g, '-')) : undefined
 
-/** `node bin/run.js …` with the cluster's environment (passwords, topology); what a user runs. */
-export function cli(c: TestCluster, args: string[], opts: {profile?: string} = {}): CliRun {
+/** Can this process run a child under its own host name (root: `unshare --uts`)? */
+export function canFakeHost(): boolean {
+  try {
+    execFileSync('unshare', ['--uts', 'true'], {stdio: 'ignore'})
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * `node bin/run.js …` with the cluster's environment (passwords, topology); what a user runs. `host`: run it in its
+ * own UTS namespace under that host name (same network), as if on another machine (needs canFakeHost()).
+ */
+export function cli(c: TestCluster, args: string[], opts: {profile?: string; host?: string} = {}): CliRun {
   const t0 = Date.now()
   const prof = opts.profile ? profileDirOf(opts.profile) : undefined
   const nodeArgs = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []
-  const proc = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
+  const argv = [process.execPath, ...nodeArgs, BIN, ...args]
+  // unshare and sh exec in place: the child's pid is node's.
+  const [cmd, ...rest] = opts.host
+    ? ['unshare', '--uts', 'sh', '-c', 'hostname "$1" && shift && exec "$@"', 'sh', opts.host, ...argv]
+    : argv
+  const proc = spawn(cmd!, rest, {
     cwd: ROOT,
     env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...c.env},
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -56,6 +56,16 @@ binlog ROW with GTID, \`innodb_flush_log_at_trx_commit=2\`, \`sync_binlog=0\`).
 - **Memory**: peak RSS (VmHWM, sampled every 100 ms from /proc) of the \`shardform apply\` process cloning tables of
   each size, each into a fresh cluster.
 - **Plan**: median of in-process runs; cold start is a fresh \`shardform plan\` process against \`node -e 0\`.
+- **Server** (\`--only server\`, its own cluster: 20k rows on shard 0, primary + rdonly, split into \`-80\` and \`80-\`;
+  the workflow waits at the diff gate with its streams running; a steady writer inserts \`--server-rate\` rows/s on
+  the source throughout). Lag: a probe row is inserted on the source every 200 ms for \`--server-seconds\`, and timed
+  from just before its INSERT until a query on its destination primary returns it (polled every 20 ms), first while
+  \`shardform apply\` runs the streams in-process (it waits at the gate: no TTY), then, after it is stopped, while one of
+  two \`shardform server\`s runs them and no CLI runs. Takeover: \`kill -9\` of the server holding the keyspace lock, a
+  probe row inserted right after; the figure is kill → that row on its destination (median of \`--server-kills\`), beside
+  the lease TTL (\`--lock-ttl\`, \`--server-ttl\`); each killed server is replaced by a new one. Twice: with each server
+  under its own host name (\`unshare --uts\`, as on separate hosts: the dead holder is noticed when its lease expires),
+  and with both on one host (a dead pid is noticed at once, so the lease is not awaited).
 
 ## Finding what bounds a figure
 
@@ -85,7 +95,7 @@ export function writeResults(
     const noise = [noiseOf(d?.cpuCores), noiseOf(d?.baselineCpuCores)].map((x) => x ?? '—').join(' / ')
     return `| ${cell(f.figure)} | ${num(f.value, f.unit)} | ${cell(f.baseline ?? '—')} | ${num(f.baseline_value, f.baseline_value === undefined ? '' : f.unit)} | ${f.ratio ?? '—'} | ${cell(f.goal ?? '—')} | ${met} | ${noise === '— / —' ? '—' : noise} |`
   })
-  const order = ['Setup', 'Copy', 'Catch-up', 'Steady lag', 'Diff', 'Cutover', 'Memory', 'Plan']
+  const order = ['Setup', 'Copy', 'Catch-up', 'Steady lag', 'Diff', 'Cutover', 'Memory', 'Plan', 'Server']
   notes = [...notes].sort((a, b) => ((order.indexOf(a.section) + 100) % 100) - ((order.indexOf(b.section) + 100) % 100))
   const text = [
     '# shardform benchmarks',

@@ -2,6 +2,7 @@
 // created_by, write_id, …) are renamed on read, so a workflow in flight keeps working across an upgrade; the next write
 // stores it in the current shape. The plan inside the record is the plan contract (format_version): left as it is.
 import type {Entry} from '../topo/store.js'
+import {assertRecordReadable} from './record-format.js'
 import type {TaskRun, TaskState, WorkflowRecord} from './types.js'
 
 type Raw = Record<string, unknown>
@@ -47,6 +48,8 @@ export function readWorkflowRecord(raw: unknown): WorkflowRecord {
   return {...wf, tasks} as unknown as WorkflowRecord
 }
 
+/** A stored record to run or change (the writer's path): one in a newer format than this code is refused. */
 export function readWorkflowEntry(e: Entry<unknown> | undefined): Entry<WorkflowRecord> | undefined {
+  if (e) assertRecordReadable(e.path, e.value)
   return e && {...e, value: readWorkflowRecord(e.value)}
 }

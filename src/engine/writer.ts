@@ -7,6 +7,7 @@ import {errorMessage, isErrorCode} from '../errors.js'
 import {workflowPath} from '../topo/paths.js'
 import type {Entry, TopoStore, TxnOp} from '../topo/store.js'
 import {readWorkflowEntry} from './record.js'
+import {stampRecord} from './record-format.js'
 import type {WorkflowRecord} from './types.js'
 import {EngineError} from './workflow.js'
 
@@ -63,6 +64,7 @@ export class WorkflowWriter {
     alsoOps: TxnOp[] = [],
   ): Promise<WorkflowWriter> {
     const path = workflowPath(wf.id)
+    stampRecord(wf)
     if (!alsoOps.length) {
       const version = await store.create(path, wf)
       return new WorkflowWriter(store, {path, value: wf, version}, opts)
@@ -163,6 +165,7 @@ export class WorkflowWriter {
       const writeId = randomBytes(6).toString('hex')
       next.updatedAt = new Date().toISOString()
       next.writeId = writeId
+      stampRecord(next)
       const txn: TxnOp[] = [{op: 'put', path: this.path, value: next, version: base.version}, ...ops]
       let ambiguous = false
       let version: string | undefined

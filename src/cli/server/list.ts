@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base.js'
 
 export default class ServerList extends BaseCommand {
-  static override summary = 'List the live servers and the workflows each holds.'
+  static override summary = 'List the live servers, their versions and the workflows each holds.'
   static override examples = ['<%= config.bin %> server list', '<%= config.bin %> server list --json']
   static override flags = {json: Flags.boolean({summary: 'Print JSON.'})}
 
@@ -10,10 +10,13 @@ export default class ServerList extends BaseCommand {
     const {flags} = await this.parse(ServerList)
     const store = await this.topo(flags.topo)
     const {liveServers} = await import('../../server/registry.js')
+    const {versionSkew} = await import('../../server/version-skew.js')
     const servers = await liveServers(store)
-    if (flags.json) return this.json({format_version: '1', topology: store.url, servers})
+    const skew = versionSkew(servers)
+    if (flags.json)
+      return this.json({format_version: '1', topology: store.url, servers, ...(skew ? {version_skew: skew} : {})})
     if (!servers.length) return this.out(`No live server in ${store.url}; apply runs workflows in-process.`)
     const {renderServers} = await import('../views/servers.js')
-    this.out(renderServers(servers, store.url))
+    this.out(renderServers(servers, store.url) + (skew ?? ''))
   }
 }
