@@ -2,9 +2,9 @@
 // run, prints one JSON line per figure (stdout; progress on stderr) and writes bench/RESULTS.md.
 //   tsx bench/run.ts [--rows 1000000] [--backlog 200000] [--memory-rows 1000000,4000000] [--only copy,diff,…]
 import {execFileSync, spawn} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {parseArgs} from 'node:util'
 import type {TestCluster} from '../test/helpers/cluster.js'
 import {approveWorkflow} from '../src/engine/commands.js'
@@ -64,7 +64,8 @@ const HELP = `npm run bench -- [flags]      (or: tsx bench/run.ts [flags]; build
   --server-ttl S       --lock-ttl of the bench's servers (default 5)
   --server-kills N     kill -9 of the server holding the workflow, per mode (default 3)
   --only LIST          some of: ${BENCHES.join(', ')} (default: all)
-  --results FILE       Markdown report (default bench/RESULTS.md; "-" for none)
+  --results FILE       Markdown report (default bench/RESULTS.md for a whole run, bench/out/<groups>.md with --only,
+                       so that a partial run never replaces the full report; "-" for none)
   --redo-mb N          InnoDB redo log of every instance, baselines too (default 64, as \`shardform local up\`)
   --profile            V8 CPU profiles of the apply processes (bench/out/profiles/), summarised in the report
                        (slows them down: for finding bounds, not for the figures)
@@ -84,7 +85,7 @@ const {values: flags} = parseArgs({
     'server-ttl': {type: 'string', default: '5'},
     'server-kills': {type: 'string', default: '3'},
     only: {type: 'string'},
-    results: {type: 'string', default: join(ROOT, 'bench/RESULTS.md')},
+    results: {type: 'string'},
     profile: {type: 'boolean'},
     'redo-mb': {type: 'string'},
     help: {type: 'boolean', short: 'h'},
@@ -121,6 +122,8 @@ const SERVER = {
 const REDO_MB = flags['redo-mb'] ? int('redo-mb', flags['redo-mb'], 4) : undefined
 setRedoMb(REDO_MB)
 const only = new Set<Bench>((flags.only ? flags.only.split(',').map((s) => s.trim()) : BENCHES) as Bench[])
+const resultsFile =
+  flags.results ?? (flags.only ? join(ROOT, `bench/out/${[...only].join('-')}.md`) : join(ROOT, 'bench/RESULTS.md'))
 for (const b of only) {
   if (!BENCHES.includes(b)) {
     process.stderr.write(`--only: unknown bench "${b}" (one of ${BENCHES.join(', ')})\n`)
@@ -644,8 +647,9 @@ async function main(): Promise<void> {
     rmSync(work, {recursive: true, force: true})
   }
   const seconds = (Date.now() - startedAt.getTime()) / 1000
-  if (flags.results && flags.results !== '-') {
-    writeResults(flags.results, figures(), allNotes(), {
+  if (resultsFile !== '-') {
+    mkdirSync(dirname(resultsFile), {recursive: true})
+    writeResults(resultsFile, figures(), allNotes(), {
       startedAt,
       seconds,
       command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
@@ -665,7 +669,7 @@ async function main(): Promise<void> {
       neighbours: others,
       failures,
     })
-    log(`wrote ${flags.results}`)
+    log(`wrote ${resultsFile}`)
   }
   log(`done in ${(seconds / 60).toFixed(1)} min${failures.length ? ` with ${failures.length} failure(s)` : ''}`)
   process.exitCode = failures.length ? 1 : 0
