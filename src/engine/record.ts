@@ -48,6 +48,19 @@ export function readWorkflowRecord(raw: unknown): WorkflowRecord {
   return {...wf, tasks} as unknown as WorkflowRecord
 }
 
+/** What is missing from a stored record for anything to read it (a damaged record), or undefined when whole. */
+export function recordDamage(raw: unknown): string | undefined {
+  if (!isObject(raw)) return 'it is not a JSON object'
+  const wf = readWorkflowRecord(raw)
+  if (typeof wf.id !== 'string' || typeof wf.keyspace !== 'string') return 'it has no id or keyspace'
+  if (typeof wf.state !== 'string') return 'it has no state'
+  const plan = wf.plan as unknown as Raw | undefined
+  if (!isObject(plan) || !Array.isArray(plan.phases)) return 'it holds no plan'
+  if (!isObject(wf.tasks)) return 'it has no tasks'
+  if (!Array.isArray(wf.events) || !Array.isArray(wf.approvals)) return 'it has no events or approvals'
+  return undefined
+}
+
 /** A stored record to run or change (the writer's path): one in a newer format than this code is refused. */
 export function readWorkflowEntry(e: Entry<unknown> | undefined): Entry<WorkflowRecord> | undefined {
   if (e) assertRecordReadable(e.path, e.value)

@@ -8,15 +8,23 @@ import type {DesiredState} from '../plan/types.js'
 import {workflowsPrefix} from '../topo/paths.js'
 import type {TopoStore} from '../topo/store.js'
 import {canonicalJSON} from '../util/canonical.js'
-import {readWorkflowRecord} from './record.js'
+import {readWorkflowRecord, recordDamage} from './record.js'
 import {isFinished, type WorkflowRecord} from './types.js'
 import {currentPhase, EngineError, type CommandHints} from './workflow.js'
 
 /** Every workflow record in the topology, oldest first. */
 export async function listWorkflows(store: TopoStore, keyspace?: string): Promise<WorkflowRecord[]> {
-  const entries = await store.list(workflowsPrefix())
+  const entries = (await store.list(workflowsPrefix())).filter((e) => e.path.endsWith('/Workflow'))
+  // A damaged record is not guessed at (its keyspace may be unknown): say which, and how to look at it.
+  for (const e of entries) {
+    const damage = recordDamage(e.value)
+    if (damage)
+      throw new EngineError(`the workflow record ${e.path} in ${store.url} is damaged: ${damage}; nothing was done.`, {
+        code: 'engine.damaged_record',
+        hint: `Look at it (etcdctl get --prefix <root>/${e.path}, or the file under the topology directory); if it is not a workflow of yours, remove it.`,
+      })
+  }
   return entries
-    .filter((e) => e.path.endsWith('/Workflow') && e.value && typeof e.value === 'object')
     .map((e) => readWorkflowRecord(e.value))
     .filter((w) => !keyspace || w.keyspace === keyspace)
     .sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? '') || a.id.localeCompare(b.id))

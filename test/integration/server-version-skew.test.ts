@@ -68,6 +68,12 @@ it(
     await s1.waitFor(/not taking workflow zz-junk: its record cannot be read \(it has no id or keyspace\)/)
     expect(s1.count(new RegExp(`not taking workflow ${wf.id}:`))).toBe(1)
     expect(await store.readLock(KS)).toBeUndefined()
+    // The CLI does not guess at it either: one clear error naming the record (it used to be a TypeError).
+    const damaged = await runCli(['status', '--json'], env)
+    expect(damaged.code).toBe(1)
+    expect(damaged.stderr).toContain('the workflow record workflows/zz-junk/Workflow')
+    expect(damaged.stderr).toContain('is damaged: it has no id or keyspace')
+    expect(damaged.stderr).not.toMatch(/TypeError|\n\s+at /)
     await store.delete('workflows/zz-junk/Workflow')
 
     // server list: its version; with a live server of another version, one line says so.
