@@ -66,7 +66,8 @@ export async function buildApp(o: HttpOptions): Promise<HttpApp> {
   )
   registerMetrics(app, o)
   await registerDashboard(app, {apiPrefix: API_PREFIX, tokenRequired: Boolean(o.tokens), version: o.version})
-  app.addHook('onClose', async () => {
+  // Before the server waits for its connections to end: the event streams would never end by themselves.
+  app.addHook('preClose', async () => {
     for (const s of [...streams]) s()
     await hub.close()
   })
