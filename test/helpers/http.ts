@@ -1,5 +1,6 @@
 // Talking to `shardform server --listen` in tests: requests with a token and an Origin, server-sent events read with
 // fetch (waiting for an event that matches, never for a time), and /metrics parsed into samples.
+import {request as httpRequest} from 'node:http'
 
 export interface Sample {
   name: string
@@ -142,4 +143,18 @@ export class EventReader {
   close(): void {
     this.ac.abort()
   }
+}
+
+/** A GET with headers fetch() will not send (Host): node:http. */
+export function rawGet(url: string, headers: Record<string, string>): Promise<{status: number; json: any}> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, {headers}, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => (text += d))
+      res.on('end', () => resolve({status: res.statusCode ?? 0, json: parse(text)}))
+    })
+    req.on('error', reject)
+    req.end()
+  })
 }
