@@ -32,6 +32,12 @@ export function installAuth(app: FastifyInstance, tokens: TokenSet | undefined):
     if (!needsAuth(req.url)) return
     req.principal = tokens ? principalOf(req, tokens) : LOOPBACK_PRINCIPAL
   })
+  // API answers are data for one caller: not to be cached by a proxy, not to be sniffed into something else.
+  app.addHook('onSend', async (req, reply) => {
+    if (!needsAuth(req.url)) return
+    reply.header('cache-control', 'no-store')
+    reply.header('x-content-type-options', 'nosniff')
+  })
 }
 
 function principalOf(req: FastifyRequest, tokens: TokenSet): string {

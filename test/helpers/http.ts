@@ -34,7 +34,7 @@ export class Api {
     const token = opts.token === null ? undefined : (opts.token ?? this.token)
     const r = await fetch(this.base + path, {headers: this.headers(opts.headers ?? {}, token)})
     const text = await r.text()
-    return {status: r.status, text, json: parse(text), type: r.headers.get('content-type') ?? ''}
+    return {status: r.status, text, json: parse(text), type: r.headers.get('content-type') ?? '', headers: r.headers}
   }
 
   async post(path: string, body?: unknown, opts: {token?: string | null; origin?: string} = {}) {
