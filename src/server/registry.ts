@@ -58,6 +58,13 @@ export async function liveServers(store: TopoReader): Promise<ServerInfo[]> {
   return servers.map((v) => serverInfo(v, claims.get(v.serverId) ?? [])).sort((a, b) => a.id.localeCompare(b.id))
 }
 
+/** The `server list --json` document (also the HTTP API's /servers). */
+export async function serverListDocument(
+  store: TopoReader,
+): Promise<{format_version: '1'; topology: string; servers: ServerInfo[]}> {
+  return {format_version: '1', topology: store.url, servers: await liveServers(store)}
+}
+
 /** The records of the live servers (no claims: that needs every keyspace record). */
 async function liveRecords(store: TopoReader): Promise<ServerRecord[]> {
   const now = Date.now()
