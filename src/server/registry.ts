@@ -6,6 +6,7 @@ import {keyspacesPrefix, serverPath, serversPrefix} from '../topo/paths.js'
 import type {LockRecord} from '../topo/records.js'
 import {isTopoError, type LockHandle, type TopoReader, type TopoStore} from '../topo/store.js'
 import {ServerError} from './errors.js'
+import {versionSkew} from './version-skew.js'
 
 /** What a server stores under servers/<id>/Server (beside the lock fields who, hostname, pid, …). */
 export interface ServerRecord extends LockRecord {
@@ -56,6 +57,15 @@ export async function liveServers(store: TopoReader): Promise<ServerInfo[]> {
   ])
   const claims = claimsOf(keyspaces.filter((e) => e.path.endsWith('/lock')))
   return servers.map((v) => serverInfo(v, claims.get(v.serverId) ?? [])).sort((a, b) => a.id.localeCompare(b.id))
+}
+
+/** The `server list --json` document (also the HTTP API's /servers). */
+export async function serverListDocument(
+  store: TopoReader,
+): Promise<{format_version: '1'; topology: string; servers: ServerInfo[]; version_skew?: string}> {
+  const servers = await liveServers(store)
+  const skew = versionSkew(servers)
+  return {format_version: '1', topology: store.url, servers, ...(skew ? {version_skew: skew} : {})}
 }
 
 /** The records of the live servers (no claims: that needs every keyspace record). */

@@ -9,12 +9,10 @@ export default class ServerList extends BaseCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(ServerList)
     const store = await this.topo(flags.topo)
-    const {liveServers} = await import('../../server/registry.js')
-    const {versionSkew} = await import('../../server/version-skew.js')
-    const servers = await liveServers(store)
-    const skew = versionSkew(servers)
-    if (flags.json)
-      return this.json({format_version: '1', topology: store.url, servers, ...(skew ? {version_skew: skew} : {})})
+    const {serverListDocument} = await import('../../server/registry.js')
+    const doc = await serverListDocument(store)
+    if (flags.json) return this.json(doc)
+    const {servers, version_skew: skew} = doc
     if (!servers.length) return this.out(`No live server in ${store.url}; apply runs workflows in-process.`)
     const {renderServers} = await import('../views/servers.js')
     this.out(renderServers(servers, store.url) + (skew ?? ''))
