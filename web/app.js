@@ -49,7 +49,7 @@ function homePage(root, signal) {
   function follow(path, then) {
     if (followed.has(path)) return
     followed.add(path)
-    subscribe(path, () => then().catch(() => undefined), signal)
+    subscribe(path, () => Promise.resolve(then()).catch(() => undefined), signal)
   }
   function soon(fn) {
     clearTimeout(timer)
@@ -147,7 +147,7 @@ function renderServers(el, list) {
               h('span', {class: 'mono', text: s.id}),
               ` on ${s.host} pid ${s.pid}`,
               s.workflows?.length
-                ? ` · runs ${s.workflows.map((w) => w.id ?? w.workflow ?? w.keyspace).join(', ')}`
+                ? ` · runs ${s.workflows.map((w) => `${w.keyspace} (${w.operation})`).join(', ')}`
                 : ' · idle',
             ),
           ),

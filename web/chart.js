@@ -6,7 +6,7 @@ const WINDOW_S = 10 * 60
 
 /** A small lag chart: add(tSeconds, lagMs) appends a sample and redraws; samples older than 10 minutes drop off. */
 export class LagChart {
-  constructor(title) {
+  constructor() {
     this.xs = []
     this.ys = []
     this.el = h('div', {class: 'lag-chart'})
@@ -16,11 +16,10 @@ export class LagChart {
         height: 110,
         legend: {show: false},
         cursor: {show: false},
-        title,
         scales: {x: {time: true}, y: {range: (_u, _min, max) => [0, Math.max(1000, max * 1.2)]}},
         axes: [
           {size: 24, font: '10px system-ui', stroke: '#667'},
-          {size: 44, font: '10px system-ui', stroke: '#667', values: (_u, v) => v.map((x) => lagLabel(x))},
+          {size: 56, font: '10px system-ui', stroke: '#667', values: (_u, v) => v.map((x) => lagLabel(x))},
         ],
         series: [
           {},

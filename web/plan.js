@@ -1,9 +1,10 @@
 // The plan a workflow was made from: the layout diff (changes, the vschema diff), the reshard groups and the phases.
-import {h} from './dom.js'
+import {fmt, h} from './dom.js'
 
 const SYMBOL = {create: '+', retire: '-', update: '~', move: '→'}
 
-export function planView(plan) {
+export function planView(plan, layoutDiff) {
+  const diff = plan?.vschema_diff ?? plan?.vschemaDiff ?? layoutDiff
   if (!plan || !Array.isArray(plan.changes)) return h('p', {class: 'muted', text: 'No plan recorded.'})
   const s = plan.summary ?? {}
   return h(
@@ -14,7 +15,7 @@ export function planView(plan) {
       {},
       `${plan.kind} of keyspace `,
       h('strong', {text: plan.keyspace}),
-      ` to match ${plan.desired?.file ?? 'the layout'}; made ${plan.created_at ?? ''}. `,
+      ` to match ${plan.layout ?? plan.desired?.file ?? 'the layout'}; made ${fmt.dateTime(plan.created_at)}. `,
       `${s.create ?? 0} to create, ${s.retire ?? 0} to retire, ${s.update ?? 0} to update, ${s.move ?? 0} traffic moves, ${s.tasks ?? 0} tasks.`,
     ),
     h('h3', {text: 'Layout diff'}),
@@ -28,7 +29,7 @@ export function planView(plan) {
           h('span', {class: 'symbol', text: SYMBOL[ch.action] ?? '?'}),
           h('span', {class: 'mono', text: `${ch.kind} ${ch.name}`}),
           ch.detail ? h('span', {class: 'muted', text: ch.detail}) : null,
-          ch.kind === 'vschema' && plan.vschemaDiff ? vschemaDiff(plan.vschemaDiff) : null,
+          ch.kind === 'vschema' && diff ? vschemaDiff(diff) : null,
         ),
       ),
     ),

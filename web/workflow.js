@@ -60,7 +60,8 @@ export function workflowPage(root, id, signal) {
   }
 
   async function refresh() {
-    render(await api(`/api/v1/workflows/${enc(id)}`))
+    const r = await api(`/api/v1/workflows/${enc(id)}`)
+    render(r.workflow ?? r)
   }
 
   async function loadHistory() {
@@ -70,13 +71,13 @@ export function workflowPage(root, id, signal) {
 
   refresh()
     .then(() => api(`/api/v1/workflows/${enc(id)}/plan`))
-    .then((p) => fill(s.plan, h('h2', {text: 'Plan'}), planView(p.plan ?? p)))
+    .then((p) => fill(s.plan, h('h2', {text: 'Plan'}), planView(p.plan ?? p, p.layout_diff)))
     .catch((err) => say(err.status === 404 ? `No workflow ${id}.` : `Cannot load workflow ${id}: ${err.message}`))
   subscribe(
     `/api/v1/workflows/${enc(id)}/events`,
     (name, data) => {
       if (name !== 'workflow' || !data || typeof data !== 'object') return
-      const st = data.status ?? data
+      const st = data.workflow ?? data
       if (st.phases && (!last || st.updated_at >= last.updated_at || st.streams)) render(st)
     },
     signal,
@@ -234,7 +235,7 @@ function renderStreams(el, st, charts) {
   const t = Date.parse(st.streams.updated_at) / 1000
   const cards = streams.map((x) => {
     let c = charts.get(x.id)
-    if (!c) charts.set(x.id, (c = new LagChart(`${x.source} → ${x.destination}`)))
+    if (!c) charts.set(x.id, (c = new LagChart()))
     if (typeof x.lagMs === 'number' && Number.isFinite(t)) c.add(t, x.lagMs)
     return h(
       'div',

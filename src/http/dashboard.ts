@@ -31,8 +31,16 @@ function secure(reply: FastifyReply): void {
   reply.header('Cache-Control', 'no-cache')
 }
 
+export interface DashboardOptions {
+  /** Where the JSON API lives, e.g. /api/v1 (the page asks /api/v1/). */
+  apiPrefix: string
+  /** The server has a token file: the page asks for a token on the first 401 and sends it as a bearer header. */
+  tokenRequired: boolean
+  version: string
+}
+
 /** Serve the dashboard at / (index.html, app.js, …) and uPlot at /vendor/uplot/. */
-export async function registerDashboard(app: FastifyInstance, _o: unknown = {}): Promise<void> {
+export async function registerDashboard(app: FastifyInstance, _o?: DashboardOptions): Promise<void> {
   await app.register(fastifyStatic, {
     root: WEB_DIR,
     prefix: '/',
