@@ -47,12 +47,22 @@ export function workflowPage(root, id, signal) {
     }
   }
 
+  // Sections are rebuilt only when their part of the snapshot changed (streams publish every few seconds).
+  const seen = new Map()
+  const changed = (key, part) => {
+    const text = JSON.stringify(part) ?? ''
+    if (seen.get(key) === text) return false
+    seen.set(key, text)
+    return true
+  }
+
   function render(st) {
     last = st
-    renderHead(s.head, st)
-    renderGate(s.gate, st, post)
-    renderTree(s.tree, st, post)
-    renderStreams(s.streams, st, charts)
+    const {streams, phases, waiting, ...head} = st
+    if (changed('head', head)) renderHead(s.head, st)
+    if (changed('gate', waiting)) renderGate(s.gate, st, post)
+    if (changed('tree', phases)) renderTree(s.tree, st, post)
+    if (changed('streams', streams)) renderStreams(s.streams, st, charts)
     if (st.updated_at !== historyAt) {
       historyAt = st.updated_at
       loadHistory()
