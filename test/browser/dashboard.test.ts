@@ -33,12 +33,14 @@ let c: TestCluster
 let browser: Browser
 let userData: string
 let split: string
+let dir: string
 const procs: Cli[] = []
 
 beforeAll(async () => {
   assertBuilt()
   // The guestbook with a second table named like markup: in MySQL, in both layouts' vschemas.
-  const dir = await mkdtemp(join(tmpdir(), 'shardform-dashboard-layouts-'))
+  // (The cluster's copies of the layouts name this folder's vschema.json: it stays until afterAll.)
+  dir = await mkdtemp(join(tmpdir(), 'shardform-dashboard-layouts-'))
   const one = join(dir, '1-shard.yaml')
   writeFileSync(
     one,
@@ -56,7 +58,6 @@ beforeAll(async () => {
   )
   const schema = `${GUESTBOOK_SCHEMA}\nCREATE TABLE \`${XSS}\` (page BIGINT UNSIGNED NOT NULL PRIMARY KEY, note VARCHAR(64)) ENGINE=InnoDB;\n`
   c = await startTestCluster([one, join(dir, '2-shards.yaml')], {init: 0, schema})
-  await rm(dir, {recursive: true, force: true})
   split = c.layoutFiles[1]!
   await c.query(
     'test-100',
@@ -77,7 +78,7 @@ afterAll(async () => {
   for (const p of procs) if (!p.done) p.proc.kill('SIGTERM')
   await Promise.allSettled(procs.map((p) => p.exited))
   await c?.stop()
-  if (userData) await rm(userData, {recursive: true, force: true})
+  for (const d of [userData, dir]) if (d) await rm(d, {recursive: true, force: true})
 })
 
 function run(args: string[]): Cli {
