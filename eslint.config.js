@@ -17,7 +17,7 @@ const layers = [
   ['server', 'http'],
   ['cli'],
 ]
-const peers = {load: ['routing']}
+const peers = {load: ['routing'], http: ['server']}
 // Below-layer imports that are still wrong: the engine runs workflows and knows nothing of MySQL or tablets.
 const extra = {engine: ['mysql', 'routing', 'local', 'load', 'preflight', 'estimate']}
 const zones = layers.flatMap((layer, i) =>

@@ -15,6 +15,8 @@ checkpoints. SIGTERM interrupts at committed positions, releases the claims and 
   static override examples = [
     '<%= config.bin %> server --topo etcd://127.0.0.1:2379/shardform',
     '<%= config.bin %> server --id db-host-1 --log-format json',
+    '<%= config.bin %> server --listen 127.0.0.1:7780',
+    '<%= config.bin %> server --listen 0.0.0.0:7780 --token-file /etc/shardform/tokens',
   ]
   static override flags = {
     id: Flags.string({
@@ -22,6 +24,19 @@ checkpoints. SIGTERM interrupts at committed positions, releases the claims and 
       helpValue: 'NAME',
     }),
     'log-format': Flags.string({summary: 'Log lines as text or JSON.', options: ['text', 'json'], default: 'text'}),
+    listen: Flags.string({
+      summary:
+        'Also serve the HTTP API, the dashboard and /metrics on HOST:PORT (default host 127.0.0.1). Off unless given.',
+      description: `Any address other than loopback (127.0.0.1, ::1, localhost) needs --token-file, or the server refuses to start.
+See "HTTP API and metrics" in the README.`,
+      helpValue: 'HOST:PORT',
+    }),
+    'token-file': Flags.string({
+      summary:
+        'Named bearer tokens for --listen, one "name: token" a line (mode 0600). With it every API request needs one.',
+      helpValue: 'FILE',
+      dependsOn: ['listen'],
+    }),
     'lock-ttl': Flags.integer({
       summary: 'Lease of the registration and of each claim in seconds: a dead server loses its work this long after.',
       default: 10,
@@ -39,6 +54,10 @@ checkpoints. SIGTERM interrupts at committed positions, releases the claims and 
       import('./runtime.js'),
     ])
     const id = registry.checkServerId(flags.id ?? registry.defaultServerId())
+    // Checked before anything starts: a bad address or token file is a one-paragraph error, exit 1.
+    const http = flags.listen
+      ? await import('../http/start.js').then((m) => ({m, cfg: m.httpConfig(flags.listen!, flags['token-file'])}))
+      : undefined
     const run = randomBytes(4).toString('hex')
     let claims = 0
     const log = serverLogger(flags['log-format'] as 'text' | 'json', process.stdout)
@@ -56,7 +75,29 @@ checkpoints. SIGTERM interrupts at committed positions, releases the claims and 
     try {
       const store = await openTopoWaiting(flags.topo, (m) => say('unreachable', m), ac.signal)
       if (!store) return
+      let web: {url: string; close(): Promise<void>} | undefined
       try {
+        if (http) {
+          const {renderPlanText} = await import('./views/plan-text.js')
+          const {colors} = await import('../util/color.js')
+          web = await http.m.startHttp(
+            {
+              store,
+              version: this.config.version,
+              hints: flags.topo ? {topo: flags.topo} : {},
+              planText: (plan) => renderPlanText(plan, colors(false)),
+              log: (message) => log({at: new Date().toISOString(), server: id, type: 'error', message}),
+            },
+            http.cfg,
+          )
+          const auth = http.cfg.tokens ? `bearer tokens from ${http.cfg.tokens.file}` : 'no token (loopback only)'
+          log({
+            at: new Date().toISOString(),
+            server: id,
+            type: 'listening',
+            message: `HTTP API, dashboard and /metrics on ${web.url}/ (${auth})`,
+          })
+        }
         const server = new ServerLoop({
           store,
           id,
@@ -70,6 +111,7 @@ checkpoints. SIGTERM interrupts at committed positions, releases the claims and 
         })
         await server.run(ac.signal)
       } finally {
+        await web?.close().catch(() => undefined)
         await store.close().catch(() => undefined)
       }
     } finally {

@@ -1,8 +1,9 @@
 // `status` and `history`: what the workflow records say, as a tree (phases → tasks) with open gates and failures.
 import type {PlanPhase} from '../plan/types.js'
-import {workflowStreamsPath} from '../topo/paths.js'
+import {workflowPath, workflowStreamsPath} from '../topo/paths.js'
 import type {LockRecord} from '../topo/records.js'
 import type {TopoStore} from '../topo/store.js'
+import {readWorkflowEntry} from './record.js'
 import {listWorkflows} from './select.js'
 import {isFinished, type TaskProgress, type TaskStateName, type WorkflowEvent, type WorkflowRecord} from './types.js'
 import {
@@ -60,7 +61,16 @@ export interface WorkflowStatus {
   stopped: boolean
   resume_command?: string
   phases: PhaseStatus[]
-  waiting: {phase: string; stage: string; gate: string; tasks: string[]; description: string; command: string} | null
+  waiting: {
+    phase: string
+    stage: string
+    gate: string
+    tasks: string[]
+    description: string
+    command: string
+    /** When the workflow recorded that it waits at this gate (absent before the runner reached it). */
+    since?: string
+  } | null
   failures: Array<{task: string; phase: string; error: string; attempts: number; retry_command: string}>
   tasks: {total: number; done: number; running: number; failed: number}
   /** Filtered replication as last published by the apply running the workflow (absent: none yet). */
@@ -159,6 +169,7 @@ export function workflowStatus(wf: WorkflowRecord, lock: LockRecord | undefined,
             tasks: gate.tasks,
             description: describeStage(gate),
             command: approveCommand(wf.keyspace, gate, hints),
+            ...waitingSince(wf, gate.phase),
           }
         : null,
     failures,
@@ -169,6 +180,33 @@ export function workflowStatus(wf: WorkflowRecord, lock: LockRecord | undefined,
       failed: all.filter((t) => t.state === 'failed').length,
     },
   }
+}
+
+/** The last `waiting` event of the phase, if no approval came after it. */
+function waitingSince(wf: WorkflowRecord, phase: string): {since?: string} {
+  for (let i = wf.events.length - 1; i >= 0; i--) {
+    const e = wf.events[i]!
+    if (e.phase !== phase) continue
+    if (e.type === 'waiting') return {since: e.at}
+    if (e.type === 'approved') return {}
+  }
+  return {}
+}
+
+/** One workflow's status with its streams (undefined when there is no such workflow). */
+export async function workflowStatusOf(
+  store: TopoStore,
+  id: string,
+  hints?: CommandHints,
+): Promise<WorkflowStatus | undefined> {
+  const e = readWorkflowEntry(await store.get(workflowPath(id)))
+  if (!e?.value || typeof e.value !== 'object') return undefined
+  return withStreams(store, workflowStatus(e.value, await store.readLock(e.value.keyspace), hints))
+}
+
+async function withStreams(store: TopoStore, st: WorkflowStatus): Promise<WorkflowStatus> {
+  const streams = st.finished ? undefined : await store.get<StreamsStatus>(workflowStreamsPath(st.id))
+  return streams?.value.streams.length ? {...st, streams: streams.value} : st
 }
 
 /** Every unfinished workflow, and the last finished one of each keyspace (only `keyspace`'s when given). */
@@ -190,13 +228,16 @@ export async function collectStatus(
   pick.sort((a, b) => a.keyspace.localeCompare(b.keyspace) || a.createdAt.localeCompare(b.createdAt))
   const locks = new Map<string, LockRecord | undefined>()
   for (const ks of new Set(pick.map((w) => w.keyspace))) locks.set(ks, await store.readLock(ks))
-  return Promise.all(
-    pick.map(async (w) => {
-      const st = workflowStatus(w, locks.get(w.keyspace), hints)
-      const streams = st.finished ? undefined : await store.get<StreamsStatus>(workflowStreamsPath(w.id))
-      return streams?.value.streams.length ? {...st, streams: streams.value} : st
-    }),
-  )
+  return Promise.all(pick.map((w) => withStreams(store, workflowStatus(w, locks.get(w.keyspace), hints))))
+}
+
+/** Every workflow (finished or not; only `keyspace`'s when given), oldest first, without streams. */
+export async function listStatus(store: TopoStore, keyspace?: string, hints?: CommandHints): Promise<WorkflowStatus[]> {
+  const wfs = await listWorkflows(store, keyspace)
+  const locks = new Map<string, LockRecord | undefined>()
+  for (const ks of new Set(wfs.filter((w) => !isFinished(w)).map((w) => w.keyspace)))
+    locks.set(ks, await store.readLock(ks))
+  return wfs.map((w) => workflowStatus(w, locks.get(w.keyspace), hints))
 }
 
 export interface HistoryEntry extends WorkflowEvent {

@@ -102,7 +102,8 @@ export interface Approval {
   tasks: string[]
   by: string
   at: string
-  via: 'tty' | 'approve' | 'auto-approve'
+  /** approve: the CLI command; api: the HTTP API of `shardform server --listen` (by = the token's name). */
+  via: 'tty' | 'approve' | 'auto-approve' | 'api'
 }
 
 export type EventType =

@@ -4,6 +4,7 @@ import {randomBytes} from 'node:crypto'
 import {chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync} from 'node:fs'
 import {dirname, resolve} from 'node:path'
 import {ShardformError} from '../errors.js'
+import {assertPrivateFile} from '../util/private-file.js'
 
 export const DEFAULT_CREDENTIALS_FILE = '.shardform/credentials.json'
 
@@ -20,11 +21,7 @@ function fileValues(file: string): Record<string, string> | undefined {
   } catch {
     return undefined
   }
-  if ((st.mode & 0o077) !== 0) {
-    throw new ShardformError(
-      `${file} holds passwords but other users can read it (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${file}`,
-    )
-  }
+  assertPrivateFile(file, st, 'passwords')
   if (cache && cache.file === file && cache.mtimeMs === st.mtimeMs) return cache.values
   let values: Record<string, string>
   let text = ''

@@ -17,6 +17,8 @@ import {unreadableReason} from './readable.js'
 
 export type ServerLogType =
   | 'registered'
+  /** The HTTP side (server --listen) is up: the message names its URL. */
+  | 'listening'
   | 'claimed'
   | 'released'
   | 'skipped'
