@@ -14,7 +14,6 @@ import {afterAll, beforeAll, expect, it} from 'vitest'
 import {GUESTBOOK_SCHEMA, guestbookFile, startTestCluster, type TestCluster} from '../helpers/cluster.js'
 import {assertBuilt, ROOT, type Cli} from '../helpers/engine-cli.js'
 import {cliProc, injected, KS, openWorkflow, withApprovals, workflowById} from '../helpers/fault-cluster.js'
-import {freePorts} from '../helpers/ports.js'
 
 const XSS = '<img src=x onerror=alert(1)>'
 const ROWS = 200
@@ -87,21 +86,13 @@ function run(args: string[]): Cli {
   return p
 }
 
-/** `shardform server --listen` on a free port; resolves once its HTTP side answers. */
+/** `shardform server --listen 127.0.0.1:0`: the port the OS chose, from the line the server prints. */
 async function startServer(id: string, extra: string[] = []): Promise<{cli: Cli; url: string}> {
-  const [port] = await freePorts(1)
-  const cli = run(['server', '--id', id, '--lock-ttl', '5', '--listen', `127.0.0.1:${port}`, ...extra])
+  const cli = run(['server', '--id', id, '--lock-ttl', '5', '--listen', '127.0.0.1:0', ...extra])
+  const line = /dashboard and \/metrics on (http:\/\/127\.0\.0\.1:\d+)\//
+  await cli.waitFor(line, 30_000)
   await cli.waitFor(new RegExp(`server ${id} registered`), 30_000)
-  const url = `http://127.0.0.1:${port}`
-  for (;;) {
-    const ok = await fetch(`${url}/`).then(
-      (r) => r.ok,
-      () => false,
-    )
-    if (ok) return {cli, url}
-    if (cli.done) throw new Error(`server ${id} exited:\n${cli.stdout}\n${cli.stderr}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
+  return {cli, url: line.exec(cli.stdout + cli.stderr)![1]!}
 }
 
 /** Statements on a destination primary outside the binlog: neither its replicas nor filtered replication see them. */
@@ -145,7 +136,7 @@ it(
     await approveFirst.waitFor()
     const wf = await workflowById(c, wfId)
     await expect
-      .poll(() => page.locator('li.phase').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.phase)))
+      .poll(() => page.locator('li.phase').evaluateAll((els) => els.map((e) => e.getAttribute('data-phase'))))
       .toEqual(wf.plan.phases.map((p) => p.name))
     await task(page, 'clone/0', 'done').waitFor()
     // Clone's progress: every row of both tables copied (of an estimated total).
@@ -220,6 +211,6 @@ it('a server with --token-file: the page asks for the token once, then shows the
   await page.getByRole('button', {name: 'Use token'}).click()
   await page.locator(`.keyspace[data-keyspace="${KS}"]`).waitFor()
   expect(await page.locator('.token-form').count()).toBe(0)
-  expect(await page.evaluate(() => sessionStorage.getItem('shardform.token'))).toBe('0123456789abcdef0123456789abcdef')
+  expect(await page.evaluate("sessionStorage.getItem('shardform.token')")).toBe('0123456789abcdef0123456789abcdef')
   await page.close()
 })
