@@ -30,7 +30,6 @@ const CHROMIUM_ARGS = [
 
 let c: TestCluster
 let browser: Browser
-let userData: string
 let split: string
 let dir: string
 const procs: Cli[] = []
@@ -65,11 +64,8 @@ beforeAll(async () => {
   // hash(1), hash(2), hash(3) are all in -80: the table has no row for 80- until the test adds one behind its back.
   await c.query('test-100', `INSERT INTO \`${XSS}\` (page, note) VALUES (1, 'a'), (2, 'b'), (3, 'c')`)
   await c.waitReplication()
-  userData = await mkdtemp(join(tmpdir(), 'shardform-chromium-'))
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [...CHROMIUM_ARGS, `--user-data-dir=${userData}`],
-  })
+  // launch() gives the browser a fresh profile folder of its own (and removes it on close).
+  browser = await chromium.launch({executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS})
 }, 180_000)
 
 afterAll(async () => {
@@ -77,7 +73,7 @@ afterAll(async () => {
   for (const p of procs) if (!p.done) p.proc.kill('SIGTERM')
   await Promise.allSettled(procs.map((p) => p.exited))
   await c?.stop()
-  for (const d of [userData, dir]) if (d) await rm(d, {recursive: true, force: true})
+  if (dir) await rm(dir, {recursive: true, force: true})
 })
 
 function run(args: string[]): Cli {
