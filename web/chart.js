@@ -39,6 +39,7 @@ export class LagChart {
       this.xs.shift()
       this.ys.shift()
     }
+    this.el.dataset.samples = String(this.xs.length)
     this.plot.setData([this.xs, this.ys])
   }
 }

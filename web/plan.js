@@ -10,6 +10,7 @@ export function planView(plan, layoutDiff) {
   return h(
     'div',
     {class: 'plan-view'},
+    h('h2', {text: 'Plan'}),
     h(
       'p',
       {},
@@ -45,21 +46,25 @@ export function planView(plan, layoutDiff) {
           ),
         ]
       : null,
-    h('h3', {text: 'Phases'}),
     h(
-      'ol',
+      'details',
       {class: 'plan-phases'},
-      plan.phases.map((ph) =>
-        h(
-          'li',
-          {},
-          h('strong', {text: ph.name}),
-          h('span', {class: 'muted', text: ` ${ph.mode}, gate: ${ph.gate}`}),
+      h('summary', {text: `Phases and tasks as planned (${plan.phases.length} phases, ${s.tasks ?? 0} tasks)`}),
+      h(
+        'ol',
+        {},
+        plan.phases.map((ph) =>
           h(
-            'ul',
+            'li',
             {},
-            ph.tasks.map((t) =>
-              h('li', {}, h('span', {class: 'mono', text: t.id}), ' ', h('span', {class: 'muted', text: t.detail})),
+            h('strong', {text: ph.name}),
+            h('span', {class: 'muted', text: ` ${ph.mode}, gate: ${ph.gate}`}),
+            h(
+              'ul',
+              {},
+              ph.tasks.map((t) =>
+                h('li', {}, h('span', {class: 'mono', text: t.id}), ' ', h('span', {class: 'muted', text: t.detail})),
+              ),
             ),
           ),
         ),

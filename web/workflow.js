@@ -81,7 +81,7 @@ export function workflowPage(root, id, signal) {
 
   refresh()
     .then(() => api(`/api/v1/workflows/${enc(id)}/plan`))
-    .then((p) => fill(s.plan, h('h2', {text: 'Plan'}), planView(p.plan ?? p, p.layout_diff)))
+    .then((p) => fill(s.plan, planView(p.plan ?? p, p.layout_diff)))
     .catch((err) => say(err.status === 404 ? `No workflow ${id}.` : `Cannot load workflow ${id}: ${err.message}`))
   subscribe(
     `/api/v1/workflows/${enc(id)}/events`,
@@ -96,7 +96,7 @@ export function workflowPage(root, id, signal) {
 
 function renderHead(el, st) {
   const server = st.lock?.server
-    ? `server ${st.lock.server} (${st.lock.who ?? ''}${st.lock.pid ? ` pid ${st.lock.pid}` : ''})`
+    ? `server ${st.lock.server} (${st.lock.who ?? ''})`
     : st.lock
       ? `${st.lock.who ?? 'an apply'}`
       : st.finished
@@ -218,11 +218,14 @@ function progress(p, state) {
     parts.push(`${fmt.n(p.done)}${typeof p.total === 'number' ? ` / ${fmt.n(p.total)}` : ''} ${p.unit ?? ''}`.trim())
   if (state === 'running' && typeof p.rate === 'number') parts.push(`${fmt.n(Math.round(p.rate))} ${p.unit ?? ''}/s`)
   if (state === 'running' && typeof p.etaSeconds === 'number') parts.push(`ETA ${fmt.duration(p.etaSeconds)}`)
+  if (typeof p.lagMs === 'number') parts.push(`lag ${fmt.ms(p.lagMs)}`)
   if (p.message) parts.push(p.message)
+  // A bar only where there is a total (a diff counts rows compared without one; waiting for replication has none).
+  const known = typeof p.done === 'number' && typeof p.total === 'number' && p.total > 0
   return h(
     'div',
     {class: 'progress'},
-    bar(p.done, p.total),
+    known ? bar(p.done, p.total) : null,
     h('span', {class: 'progress-text', text: parts.join(' · ')}),
   )
 }
@@ -270,11 +273,14 @@ function renderStreams(el, st, charts) {
   )
 }
 
-function renderHistory(el, events) {
-  const rows = [...(Array.isArray(events) ? events : [])].reverse()
+const HISTORY_SHOWN = 12
+
+function renderHistory(el, events, all = el.dataset.all === 'yes') {
+  const list = [...(Array.isArray(events) ? events : [])].reverse()
+  const rows = all ? list : list.slice(0, HISTORY_SHOWN)
   fill(
     el,
-    h('h2', {text: 'History'}),
+    h('h2', {text: `History (${list.length} events, newest first)`}),
     h(
       'table',
       {class: 'events'},
@@ -303,5 +309,15 @@ function renderHistory(el, events) {
         ),
       ),
     ),
+    list.length > HISTORY_SHOWN
+      ? h('button', {
+          class: 'secondary show-all',
+          text: all ? `Show the latest ${HISTORY_SHOWN}` : `Show all ${list.length}`,
+          onclick: () => {
+            el.dataset.all = all ? 'no' : 'yes'
+            renderHistory(el, events)
+          },
+        })
+      : null,
   )
 }

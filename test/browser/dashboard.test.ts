@@ -118,6 +118,8 @@ it(
     const wfId = (await openWorkflow(c))!.id
 
     const page = await browser.newPage({viewport: {width: 1200, height: 900}})
+    // Waits are for DOM states; this only bounds a hang (a busy machine runs several suites at once).
+    page.setDefaultTimeout(90_000)
     const dialogs: string[] = []
     page.on('dialog', (d) => {
       dialogs.push(d.message())
@@ -155,9 +157,18 @@ it(
       .waitFor()
     expect((await workflowById(c, wfId)).approvals.map((a) => a.gate)).toEqual(['diff:first'])
     if (process.env.SHARDFORM_SCREENSHOT) {
+      // A picture with some lag history in the charts: 20 samples each (the streams publish twice a second).
+      await expect
+        .poll(
+          () => page.locator('.lag-chart').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-samples')))),
+          {timeout: 60_000, interval: 200},
+        )
+        .toSatisfy((n: number[]) => n.length > 0 && n.every((x) => x >= 20))
       const out = resolve(ROOT, process.env.SHARDFORM_SCREENSHOT)
       mkdirSync(dirname(out), {recursive: true})
-      await page.screenshot({path: out, fullPage: true})
+      // The page down to the plan's layout diff (the history below it is long).
+      const history = await page.locator('section.history').boundingBox()
+      await page.screenshot({path: out, fullPage: true, clip: {x: 0, y: 0, width: 1200, height: history!.y}})
     }
 
     // (3) A row on 80- that the source never had: diff/80- fails, the page shows its error and Retry.
