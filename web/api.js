@@ -93,6 +93,8 @@ export async function subscribe(path, onEvent, signal) {
         await askToken(false)
         continue
       }
+      // Gone (a keyspace or workflow that no longer exists): nothing to follow.
+      if (res.status === 404) return
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`)
       await readEvents(res.body, onEvent)
     } catch (err) {

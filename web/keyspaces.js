@@ -6,13 +6,13 @@ import {fill, h} from './dom.js'
 const TYPES = ['primary', 'replica', 'rdonly']
 
 /** "" → 0, "80" → 0.5, "" as an end → 1 (fraction of the key space, from the first 4 bytes). */
-function frac(hex, end) {
+export function frac(hex, end) {
   if (!hex) return end ? 1 : 0
   return parseInt((hex + '00000000').slice(0, 8), 16) / 2 ** 32
 }
 
 /** Pack shards into rows where none overlap; serving shards first, so sources sit on the top row. */
-function rows(shards) {
+export function rows(shards) {
   const order = [...shards].sort(
     (a, b) => b.serving.length - a.serving.length || frac(a.start, false) - frac(b.start, false),
   )
