@@ -37,7 +37,12 @@ export interface HttpApp {
 }
 
 export async function buildApp(o: HttpOptions): Promise<HttpApp> {
-  const app = Fastify({logger: false, bodyLimit: 64 * 1024})
+  // Bodies are checked as sent: no type coercion, no silently dropped properties.
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024,
+    ajv: {customOptions: {coerceTypes: false, removeAdditional: false}},
+  })
   const hub = new ServingHub(o.store)
   const streams = new Set<() => void>()
   app.setErrorHandler((err: FastifyError, _req, reply) => {
@@ -66,7 +71,8 @@ export async function buildApp(o: HttpOptions): Promise<HttpApp> {
   )
   registerMetrics(app, o)
   await registerDashboard(app, {apiPrefix: API_PREFIX, tokenRequired: Boolean(o.tokens), version: o.version})
-  app.addHook('onClose', async () => {
+  // Before the server waits for its connections to end: the event streams would never end by themselves.
+  app.addHook('preClose', async () => {
     for (const s of [...streams]) s()
     await hub.close()
   })
