@@ -26,8 +26,11 @@ function homePage(root, signal) {
   const servers = h('section', {class: 'servers'})
   const notice = h('div', {class: 'notice'})
   fill(root, notice, ks, wfs, servers)
+  // A browser keeps about six connections per server (HTTP/1.1), and every event stream holds one: the home page
+  // follows at most STREAMS of them (the serving maps of the first keyspaces, then unfinished workflows) and
+  // looks again every few seconds for the rest; the workflow page follows its one stream.
   const followed = new Set()
-  let timer
+  const timers = new Map()
 
   async function loadKeyspaces() {
     const r = await api('/api/v1/keyspaces')
@@ -47,13 +50,17 @@ function homePage(root, signal) {
     renderServers(servers, r.servers ?? r)
   }
   function follow(path, then) {
-    if (followed.has(path)) return
+    if (followed.has(path) || followed.size >= STREAMS) return
     followed.add(path)
-    subscribe(path, () => Promise.resolve(then()).catch(() => undefined), signal)
+    subscribe(path, () => soon(then), signal)
   }
+  // Events come in bursts (a stream publishes twice a second): one read for each burst.
   function soon(fn) {
-    clearTimeout(timer)
-    timer = setTimeout(() => fn().catch(() => undefined), 300)
+    clearTimeout(timers.get(fn))
+    timers.set(
+      fn,
+      setTimeout(() => fn().catch(() => undefined), 300),
+    )
   }
   const all = () =>
     Promise.all([loadKeyspaces(), loadWorkflows(), loadServers()]).then(
@@ -62,9 +69,14 @@ function homePage(root, signal) {
     )
   all()
   // New workflows and servers appear without an event of their own: look again now and then.
-  const poll = setInterval(all, 10_000)
-  signal.addEventListener('abort', () => clearInterval(poll))
+  const poll = setInterval(all, 5_000)
+  signal.addEventListener('abort', () => {
+    clearInterval(poll)
+    for (const t of timers.values()) clearTimeout(t)
+  })
 }
+
+const STREAMS = 3
 
 const GROUPS = [
   ['running', (w) => w.state === 'running'],

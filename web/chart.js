@@ -16,7 +16,7 @@ export class LagChart {
         height: 110,
         legend: {show: false},
         cursor: {show: false},
-        scales: {x: {time: true}, y: {range: (_u, _min, max) => [0, Math.max(1000, max * 1.2)]}},
+        scales: {x: {time: true}, y: {range: (_u, _min, max) => [0, Math.max(200, max * 1.2)]}},
         axes: [
           {size: 24, font: '10px system-ui', stroke: '#667'},
           {size: 56, font: '10px system-ui', stroke: '#667', values: (_u, v) => v.map((x) => lagLabel(x))},
