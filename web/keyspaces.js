@@ -49,6 +49,7 @@ function keyBar(shards) {
               title: `shard ${s.name} [${s.start || 'min'}, ${s.end || 'max'}): ${serves}`,
             },
             h('span', {class: 'segment-name', text: s.name}),
+            h('span', {class: 'segment-serves', text: s.serving.length ? s.serving.join(' · ') : 'not serving'}),
             h(
               'div',
               {class: 'bands'},
