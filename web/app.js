@@ -13,7 +13,10 @@ function route() {
   page = new AbortController()
   const m = /^#\/workflows\/(.+)$/.exec(location.hash)
   if (m) workflowPage(main, decodeURIComponent(m[1]), page.signal)
-  else homePage(main, page.signal)
+  else {
+    document.title = 'shardform'
+    homePage(main, page.signal)
+  }
   window.scrollTo(0, 0)
 }
 

@@ -95,6 +95,7 @@ export function workflowPage(root, id, signal) {
 }
 
 function renderHead(el, st) {
+  document.title = `${st.id} (${st.state}) · shardform`
   const server = st.lock?.server
     ? `server ${st.lock.server} (${st.lock.who ?? ''})`
     : st.lock
@@ -121,6 +122,14 @@ function renderHead(el, st) {
       st.finished_at ? fact('Finished', fmt.dateTime(st.finished_at)) : null,
     ),
     h('div', {class: 'overall'}, bar(st.tasks.done, st.tasks.total)),
+    st.stopped
+      ? h(
+          'p',
+          {class: 'error'},
+          'No process runs this workflow now (it stopped). Start a shardform server, or resume it: ',
+          h('code', {text: st.resume_command ?? 'shardform apply'}),
+        )
+      : null,
   )
 }
 
@@ -141,7 +150,15 @@ function renderGate(el, st, post) {
   fill(
     el,
     h('h2', {text: 'Waiting for approval'}),
-    h('p', {}, 'Gate ', h('span', {class: 'mono', text: w.gate}), ': ', w.description),
+    h(
+      'p',
+      {},
+      'Gate ',
+      h('span', {class: 'mono', text: w.gate}),
+      ': ',
+      w.description,
+      w.since ? h('span', {class: 'muted', text: ` — waiting since ${fmt.dateTime(w.since)}`}) : null,
+    ),
     h('p', {class: 'muted'}, 'Tasks: ', w.tasks.join(', '), ' · from the CLI: ', h('code', {text: w.command})),
     h(
       'div',
