@@ -32,6 +32,12 @@ export function installAuth(app: FastifyInstance, tokens: TokenSet | undefined):
     if (!needsAuth(req.url)) return
     req.principal = tokens ? principalOf(req, tokens) : LOOPBACK_PRINCIPAL
   })
+  // API answers are data for one caller: not to be cached by a proxy, not to be sniffed into something else.
+  app.addHook('onSend', async (req, reply) => {
+    if (!needsAuth(req.url)) return
+    reply.header('cache-control', 'no-store')
+    reply.header('x-content-type-options', 'nosniff')
+  })
 }
 
 function principalOf(req: FastifyRequest, tokens: TokenSet): string {
@@ -52,8 +58,15 @@ function principalOf(req: FastifyRequest, tokens: TokenSet): string {
 function checkOrigin(req: FastifyRequest): void {
   const origin = req.headers.origin
   if (origin === undefined) return
-  const own = req.headers.host ? `${req.protocol}://${req.headers.host}` : undefined
-  if (origin !== own)
+  // Host and port, not the scheme: behind a proxy that ends TLS the page is https:// while we see http://.
+  let host: string | undefined
+  try {
+    host = new URL(origin).host
+  } catch {
+    host = undefined
+  }
+  const own = req.headers.host
+  if (!host || !own || host !== own.toLowerCase())
     throw new HttpError(403, 'forbidden_origin', `requests from ${origin} may not change anything here.`, {
       hint: `Only pages served by this server (${own ?? 'its own origin'}) may send state-changing requests.`,
     })

@@ -4,6 +4,7 @@ import {collectHistory} from '../engine/status.js'
 import {listKeyspaces} from '../topo/describe.js'
 import {readKeyspaceRecords} from '../topo/keyspace-records.js'
 import type {AppContext} from './app.js'
+import {errorBody} from './error-body.js'
 import {HttpError} from './errors.js'
 import {servingMap, type ServingMap} from './serving.js'
 import {openEventStream} from './sse.js'
@@ -34,7 +35,13 @@ export function registerKeyspaces(api: FastifyInstance, ctx: AppContext): void {
     // Refuse an unknown keyspace with a plain 404 before the stream starts.
     await read(keyspace)
     const out = openEventStream(req, reply, ctx.streams)
-    const stop = await ctx.hub.follow(keyspace, (m, generation) => out.send('serving', m, generation))
+    let stop: (() => void) | undefined
+    try {
+      stop = await ctx.hub.follow(keyspace, (m, generation) => out.send('serving', m, generation))
+    } catch (e) {
+      out.send('error', errorBody(e).body.error)
+      return out.close()
+    }
     if (!stop) {
       out.send('gone', {keyspace, message: `keyspace ${keyspace} no longer exists`})
       out.close()

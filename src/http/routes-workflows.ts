@@ -9,6 +9,7 @@ import {describeStage} from '../engine/workflow.js'
 import {planToJSON} from '../plan/render.js'
 import {lockPath, workflowPath} from '../topo/paths.js'
 import type {AppContext} from './app.js'
+import {errorBody} from './error-body.js'
 import {HttpError} from './errors.js'
 import {openEventStream} from './sse.js'
 
@@ -106,10 +107,20 @@ export function registerWorkflows(api: FastifyInstance, ctx: AppContext): void {
         busy = false
       }
     }
-    const stops = await Promise.all([
-      store.watch(`workflows/${first.id}/`, () => void reread()),
-      store.watch(lockPath(first.keyspace), () => void reread()),
-    ])
+    // A watch that broke for good may have missed changes: say so and end the stream (the client reconnects).
+    const fail = (e: unknown) => {
+      out.send('error', errorBody(e).body.error)
+      out.close()
+    }
+    let stops: Array<() => void>
+    try {
+      stops = await Promise.all([
+        store.watch(`workflows/${first.id}/`, () => void reread(), fail),
+        store.watch(lockPath(first.keyspace), () => void reread(), fail),
+      ])
+    } catch (e) {
+      return fail(e)
+    }
     // A change between the first read and the watches starting.
     void reread()
     void out.closed.then(() => stops.forEach((s) => s()))

@@ -30,11 +30,14 @@ export class Api {
     return {...(token ? {authorization: `Bearer ${token}`} : {}), ...extra}
   }
 
-  async get(path: string, opts: {token?: string | null; headers?: Record<string, string>} = {}) {
+  async get(
+    path: string,
+    opts: {token?: string | null; headers?: Record<string, string>} = {},
+  ): Promise<{status: number; text: string; json: any; type: string; headers: Headers}> {
     const token = opts.token === null ? undefined : (opts.token ?? this.token)
     const r = await fetch(this.base + path, {headers: this.headers(opts.headers ?? {}, token)})
     const text = await r.text()
-    return {status: r.status, text, json: parse(text), type: r.headers.get('content-type') ?? ''}
+    return {status: r.status, text, json: parse(text), type: r.headers.get('content-type') ?? '', headers: r.headers}
   }
 
   async post(path: string, body?: unknown, opts: {token?: string | null; origin?: string} = {}) {
