@@ -5,7 +5,7 @@
 // click runs the task again and it passes; a table named `<img src=x onerror=alert(1)>` (in the schema and vschema,
 // so MySQL's and the layout's names reach the page) shows as text, no img element, no dialog. Then the token form
 // of a server with --token-file. SHARDFORM_SCREENSHOT=docs/dashboard.png saves the workflow page.
-import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
@@ -17,6 +17,7 @@ import {cliProc, injected, KS, openWorkflow, withApprovals, workflowById} from '
 
 const XSS = '<img src=x onerror=alert(1)>'
 const ROWS = 200
+const CHROMIUM = '/usr/bin/chromium'
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -65,7 +66,9 @@ beforeAll(async () => {
   await c.query('test-100', `INSERT INTO \`${XSS}\` (page, note) VALUES (1, 'a'), (2, 'b'), (3, 'c')`)
   await c.waitReplication()
   // launch() gives the browser a fresh profile folder of its own (and removes it on close).
-  browser = await chromium.launch({executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS})
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium; setup.sh does)`)
+  browser = await chromium.launch({executablePath: CHROMIUM, args: CHROMIUM_ARGS})
 }, 180_000)
 
 afterAll(async () => {
