@@ -155,6 +155,9 @@ it(
     await task(page, 'diff/-80', 'done').waitFor()
     const approveRest = page.getByRole('button', {name: 'Approve rest'})
     await approveRest.waitFor()
+    // Only the canary ran: the other diff still waits for its approval.
+    await task(page, 'diff/80-', 'waiting_approval').waitFor()
+    expect(await task(page, 'diff/80-').getAttribute('data-state')).toBe('waiting_approval')
     await task(page, 'diff/-80')
       .locator('.progress-text', {hasText: /rows compared/})
       .waitFor()
