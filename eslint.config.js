@@ -59,6 +59,17 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's plain browser modules (no build step).
+    files: ['web/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'sessionStorage', 'fetch', 'console', 'Node', 'TextDecoderStream']
+          .concat(['AbortController', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'])
+          .map((g) => [g, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['scripts/**', 'bench/**', 'test/**', 'bin/**'],
     rules: {'@typescript-eslint/no-explicit-any': 'off'},
     languageOptions: {
