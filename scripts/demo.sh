@@ -50,11 +50,14 @@ echo; echo "\$ shardform load test_keyspace --rate 100 --journal $JOURNAL.live &
 LOAD_PID=$!
 trap 'kill -INT $LOAD_PID 2>/dev/null || true' EXIT
 # The server runs workflows (and keeps their replication going between gates); apply only records and follows.
-echo; echo "\$ shardform server --id demo > $DEMO/server.log &    # in the background"
-./bin/run.js server --id demo > "$DEMO/server.log" 2>&1 &
+# It also serves the dashboard, the HTTP API and /metrics on 127.0.0.1 (--listen).
+DASHBOARD=127.0.0.1:${DEMO_DASHBOARD_PORT:-7780}
+echo; echo "\$ shardform server --id demo --listen $DASHBOARD > $DEMO/server.log &    # in the background"
+./bin/run.js server --id demo --listen "$DASHBOARD" > "$DEMO/server.log" 2>&1 &
 SERVER_PID=$!
 trap 'kill -INT $LOAD_PID 2>/dev/null || true; kill -TERM $SERVER_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q registered "$DEMO/server.log" && break; sleep 0.1; done
+echo; echo "Dashboard: http://$DASHBOARD/  (open it now: the workflow page follows the reshard live until the demo ends)"
 sf server list
 sleep 1
 sf plan plans/guestbook/2-shards.yaml
@@ -63,6 +66,8 @@ if [ -t 0 ] && [ -t 1 ] && [ -z "${DEMO_AUTO_APPROVE:-}" ]; then
 else
   sf apply plans/guestbook/2-shards.yaml --auto-approve
 fi
+echo; echo "\$ curl -s http://$DASHBOARD/metrics | grep -E '^shardform_task_rows_(copied|compared)' | head -4"
+curl -s "http://$DASHBOARD/metrics" | grep -E '^shardform_task_rows_(copied|compared)' | head -4 || true
 sleep 2
 kill -INT $LOAD_PID
 wait $LOAD_PID || true
