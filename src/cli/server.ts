@@ -63,7 +63,9 @@ checkpoints. SIGTERM interrupts at committed positions, releases the claims and 
           version: this.config.version,
           // A new stream owner per claim: a server that lost a workflow (paused past its lease) and is later given it
           // again must be able to take its streams back from the server in between (stream fencing).
-          runtime: () => workflowRuntime({owner: `server ${id} ${hostname()}:${process.pid} ${run} claim ${++claims}`}),
+          // The driver hands the streams out as work items while the workflow waits (any live server runs them).
+          runtime: () =>
+            workflowRuntime({owner: `server ${id} ${hostname()}:${process.pid} ${run} claim ${++claims}`, server: id}),
           ttlSeconds: flags['lock-ttl'],
           log,
           hints: flags.topo ? {topo: flags.topo} : {},

@@ -1,6 +1,7 @@
 // `status` and `history`: what the workflow records say, as a tree (phases → tasks) with open gates and failures.
 import type {PlanPhase} from '../plan/types.js'
 import {workflowStreamsPath} from '../topo/paths.js'
+import {mergeItemStreams} from './work-items.js'
 import type {LockRecord} from '../topo/records.js'
 import type {TopoStore} from '../topo/store.js'
 import {listWorkflows} from './select.js'
@@ -83,6 +84,8 @@ export interface StreamsStatus {
     transactions: number
     rowChanges: number
     error?: string
+    /** The `shardform server` running the stream (absent when an apply runs it). */
+    server?: string
   }>
 }
 
@@ -193,8 +196,11 @@ export async function collectStatus(
   return Promise.all(
     pick.map(async (w) => {
       const st = workflowStatus(w, locks.get(w.keyspace), hints)
-      const streams = st.finished ? undefined : await store.get<StreamsStatus>(workflowStreamsPath(w.id))
-      return streams?.value.streams.length ? {...st, streams: streams.value} : st
+      if (st.finished) return st
+      // The driver's own streams, and those servers run as work items (each from the server holding its claim).
+      const own = await store.get<StreamsStatus>(workflowStreamsPath(w.id))
+      const streams = await mergeItemStreams(store, w.id, own?.value).catch(() => own?.value)
+      return streams?.streams.length ? {...st, streams} : st
     }),
   )
 }
