@@ -11,7 +11,9 @@ servers/<id> in the topology; claims each unfinished workflow whose keyspace loc
 runs it with the same engine as apply. It never approves: at a gate it waits for \`shardform approve\`, with filtered
 and reverse replication running. With several servers (one per host, same topology), each takes a workflow only while
 no other live server holds fewer; one that dies loses its claims within --lock-ttl and another resumes from the stored
-checkpoints. SIGTERM interrupts at committed positions, releases the claims and deregisters.`
+checkpoints. While a workflow waits, its streams are work items any live server claims (fair share by item count)
+and runs from the stored positions; the driver takes one back when a phase needs it. SIGTERM interrupts at committed
+positions, releases the claims and deregisters.`
   static override examples = [
     '<%= config.bin %> server --topo etcd://127.0.0.1:2379/shardform',
     '<%= config.bin %> server --id db-host-1 --log-format json',

@@ -39,7 +39,10 @@ interface Running {
 }
 
 /** The live claims in a listing of workflows/: item (workflow/key) → claim record. */
-export function itemClaims(entries: Entry<unknown>[], now = Date.now()): Map<string, LockRecord & {server?: string}> {
+export function itemClaims(
+  entries: Pick<Entry<unknown>, 'path' | 'value'>[],
+  now = Date.now(),
+): Map<string, LockRecord & {server?: string}> {
   const out = new Map<string, LockRecord & {server?: string}>()
   for (const e of entries) {
     const p = parseItemPath(e.path)

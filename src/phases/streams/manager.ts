@@ -194,6 +194,8 @@ export class StreamManager {
 
   async ensure(g: number, source: string, destination: string, reverse = false): Promise<Stream> {
     const id = streamId(this.keyspace, source, destination)
+    // A hand-out in progress may be stopping this very stream: after it, the stream is taken back.
+    if (this.opts.handOut) await this.serial
     const running = this.streams.get(id)
     // Taken over by another applier: never restarted by this one (its claim would only be refused).
     if (running?.fenced) throw running.fenced
