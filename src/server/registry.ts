@@ -13,6 +13,8 @@ export interface ServerRecord extends LockRecord {
   serverId: string
   version: string
   startedAt: string
+  /** The kinds of work item it claims (absent: a server older than work items, which claims none). */
+  workItems?: string[]
   /** File backend only: epoch ms the holder's heartbeat renews. */
   expires?: number
 }
@@ -25,6 +27,8 @@ export interface ServerInfo {
   version: string
   startedAt: string
   workflows: {keyspace: string; lock: string; operation: string; since: string}[]
+  /** The kinds of work item it claims ('stream'); fair share over items counts only servers that claim them. */
+  workItems: string[]
   /** The streams it runs as work items (its item claims). */
   streams: {workflow: string; stream: string; since: string}[]
 }
@@ -104,6 +108,7 @@ export function serverInfo(
     version: v.version,
     startedAt: v.startedAt,
     workflows,
+    workItems: Array.isArray(v.workItems) ? v.workItems : [],
     streams,
   }
 }
@@ -142,7 +147,7 @@ export async function register(
     return await store.hold(path, {
       operation: `shardform server ${r.id}`,
       ttlSeconds: r.ttlSeconds,
-      data: {serverId: r.id, version: r.version, startedAt: new Date().toISOString()},
+      data: {serverId: r.id, version: r.version, startedAt: new Date().toISOString(), workItems: ['stream']},
     })
   } catch (e) {
     if (!isTopoError(e, 'lock_held')) throw e

@@ -146,7 +146,9 @@ export class Server {
     held.set(this.o.id, Math.max(held.get(this.o.id) ?? 0, this.held.size))
     const entries = await store.list<unknown>(workflowsPrefix())
     // Streams handed out as work items first: they keep replication alive while workflows wait.
-    if (await this.items.scan(entries, live, stop)) return true
+    const takers = servers.filter((s) => s.workItems.includes('stream')).map((s) => s.id)
+    if (!takers.includes(this.o.id)) takers.push(this.o.id)
+    if (await this.items.scan(entries, takers, stop)) return true
     for (const e of entries.filter((x) => x.path.endsWith('/Workflow'))) {
       const id = e.path.split('/')[1]!
       if (this.held.has(id) || stop.aborted) continue

@@ -98,8 +98,17 @@ export class StreamItems {
     const held = new Map<string, number>()
     for (const c of claims.values()) if (c.server) held.set(c.server, (held.get(c.server) ?? 0) + 1)
     held.set(this.o.server, Math.max(held.get(this.o.server) ?? 0, this.running.size))
-    for (const [k, item] of items) {
-      if (this.running.has(k) || claims.has(k) || why(k, item)) continue
+    // A server that joined (or runs fewer for another reason) gets work: hand one back while this server runs two or
+    // more than the live server running fewest (it then is the only one fair share lets take it).
+    // One at a time: not while an item waits to be claimed (the one handed back last, say).
+    const open = [...items].filter(([k, item]) => !this.running.has(k) && !claims.has(k) && !why(k, item))
+    const fewest = Math.min(...live.map((id) => held.get(id) ?? 0))
+    const spare = [...this.running.keys()].at(-1)
+    if (spare && !open.length && this.running.size >= fewest + 2) {
+      await this.release(spare, `fair share: another live server runs ${fewest}, this one ${this.running.size}`)
+      return true
+    }
+    for (const [k, item] of open) {
       if (!mayTake(this.o.server, live, held)) return false
       if (await this.take(k, item, workflows.get(item.workflow)!.wf!)) return true
     }
