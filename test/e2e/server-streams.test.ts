@@ -2,12 +2,14 @@
 // load through the router applied with `apply --detach`. At the migrate_replica gate the driver hands the four streams
 // out and each server runs at least one (their item claims, and `status --json`/`server list --json`, say who). Then
 // kill -9 of the server that is not the driver while it runs streams and the load writes: the other server takes
-// them over from the stored positions. Approved to the end (the reverse streams are handed out at the retire_sources
-// gate too): `load verify` finds nothing lost, duplicated or misplaced, and every bulk row is once on its shard.
+// them over from the stored positions; a third server that joins gets half of them. Approved to the end (the reverse
+// streams are handed out at the retire_sources gate too): `load verify` finds nothing lost, duplicated or misplaced,
+// and every bulk row is once on its shard.
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, expect, it} from 'vitest'
+import {collectStatus} from '../../src/engine/status.js'
 import {openGate} from '../../src/engine/workflow.js'
 import {parseItemPath, type StreamItem} from '../../src/engine/work-items.js'
 import {itemClaimsOf} from '../../src/server/registry.js'
@@ -81,6 +83,11 @@ async function allClaimed(wf: string, reverse: boolean): Promise<Map<string, str
   return new Map(mine.map((i) => [i.stream, claims.get(i.stream)!]))
 }
 
+/** The streams `status` shows (read in this process: polled often). */
+async function statusStreams(): Promise<StatusStream[]> {
+  return (await collectStatus(c.store, KS)).flatMap((w) => (w.streams?.streams ?? []) as StatusStream[])
+}
+
 async function gateOpenAt(phase: string): Promise<void> {
   await until(async () => {
     const wf = await openWorkflow(c)
@@ -150,13 +157,13 @@ it(
     injected(`streams at the gate: ${[...first].map(([s, v]) => `${s} on ${v}`).join(', ')} (driver ${driver})`)
 
     // status --json and server list --json say the same: which server runs each stream.
-    const st = await until(async () => {
-      const {workflows: all} = await json<StatusDoc>(['status', KS])
-      const streams = all.flatMap((w) => w.streams?.streams ?? [])
-      const ok = streams.length === 4 && streams.every((s) => s.state === 'running' && s.server === first.get(s.id))
-      return ok && streams
+    await until(async () => {
+      const streams = await statusStreams()
+      return streams.length === 4 && streams.every((s) => s.state === 'running' && s.server === first.get(s.id))
     })
-    expect(new Set(st.map((s) => s.server))).toEqual(new Set(['s1', 's2']))
+    const {workflows: all} = await json<StatusDoc>(['status', KS])
+    const st = all.flatMap((w) => w.streams?.streams ?? [])
+    expect(st.map((s) => [s.id, s.server]).sort()).toEqual([...first].sort())
     const listed = await json<{servers: Array<{id: string; streams: Array<{stream: string}>}>}>(['server', 'list'])
     for (const s of listed.servers)
       expect(s.streams.map((x) => x.stream).sort()).toEqual(
@@ -178,16 +185,29 @@ it(
       return m && [...m.values()].every((v) => v === driver)
     })
     await until(async () => {
-      const {workflows: all} = await json<StatusDoc>(['status', KS])
-      const streams = all.flatMap((w) => w.streams?.streams ?? [])
+      const streams = await statusStreams()
       return streams.length === 4 && streams.every((s) => s.state === 'running' && s.server === driver)
     })
 
-    // Through to the end: the reverse streams are handed out at the retire_sources gate as well.
+    // A new server gets its share: the one running all four hands two back, one at a time.
+    servers.s3 = run(['server', '--id', 's3', '--lock-ttl', '5'])
+    await servers.s3.waitFor(/server s3 registered/, 30_000)
+    const shared = await until(async () => {
+      const m = await allClaimed(wfId, false)
+      const on = (id: string) => [...(m?.values() ?? [])].filter((v) => v === id).length
+      return m && on(driver) === 2 && on('s3') === 2 && m
+    })
+    injected(`after s3 joined: ${[...shared].map(([k, v]) => `${k} on ${v}`).join(', ')}`)
+
+    // Through to the end (the driver takes the streams back from s3 for the phases that need them); the reverse
+    // streams are handed out at the retire_sources gate as well, to both servers.
     await approve('migrate_replica')
     await gateOpenAt('retire_sources')
-    const reverse = await until(() => allClaimed(wfId, true))
-    expect([...reverse.values()].every((v) => v === driver)).toBe(true)
+    const reverse = await until(async () => {
+      const m = await allClaimed(wfId, true)
+      return m && new Set(m.values()).size === 2 && m
+    })
+    expect(new Set(reverse.values())).toEqual(new Set([driver, 's3']))
     await approve('retire_sources')
     const done = await until(async () => {
       const wf = await workflowById(c, wfId)
@@ -206,7 +226,9 @@ it(
     expect(v.code, v.stdout + v.stderr).toBe(0)
     await checkBulkRows(c, ROWS)
 
-    servers[driver]!.proc.kill('SIGTERM')
-    expect((await servers[driver]!.exited).code).toBe(0)
+    for (const id of [driver, 's3']) {
+      servers[id]!.proc.kill('SIGTERM')
+      expect((await servers[id]!.exited).code).toBe(0)
+    }
   },
 )
