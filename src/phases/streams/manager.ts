@@ -4,9 +4,8 @@
 // are handed out as work items (items.ts) while the workflow waits, and taken back when a phase needs them.
 import {keyRangeFromJSON} from '../../keyspace/keyrange.js'
 import type {Plan} from '../../plan/types.js'
-import {workflowStreamsPath} from '../../topo/paths.js'
+import {workflowPath, workflowStreamsPath} from '../../topo/paths.js'
 import {readKeyspaceState} from '../../plan/keyspace-state.js'
-import {workflowPath} from '../../topo/paths.js'
 import type {TopoStore} from '../../topo/store.js'
 import {readWorkflowRecord} from '../../engine/record.js'
 import {isFinished, type WorkflowRecord} from '../../engine/types.js'
@@ -365,6 +364,9 @@ export class StreamManager {
       for (const key of items.keys()) await removeItem(this.store, this.workflowId, key)
       return
     }
+    // A driver that lost its claim (paused past its lease) leaves the streams to the one that took the workflow over.
+    const lock = await this.store.readLock(this.keyspace)
+    if (lock && lock.server !== this.opts.server) return
     const live = liveStreams(wf)
     for (const s of local) {
       if (s.fenced) continue
