@@ -1,6 +1,15 @@
 // Streams as work items, the pure parts: where their records live, whose claims count, when a driver hands out.
 import {describe, expect, it} from 'vitest'
-import {itemClaimPath, itemKey, itemPath, itemStatusPath, parseItemPath} from '../../src/engine/work-items.js'
+import {renderServers} from '../../src/cli/views/servers.js'
+import {
+  itemClaimPath,
+  itemKey,
+  itemPath,
+  itemStatusPath,
+  mergeItemStreams,
+  parseItemPath,
+} from '../../src/engine/work-items.js'
+import type {TopoReader} from '../../src/topo/store.js'
 import {idle} from '../../src/phases/streams/manager.js'
 import {itemClaimsOf} from '../../src/server/registry.js'
 import {itemClaims} from '../../src/server/stream-items.js'
@@ -48,5 +57,51 @@ describe('stream work items', () => {
     expect(idle({state: 'waiting', tasks: {a: task('done'), b: task('waiting_approval')}})).toBe(true)
     expect(idle({state: 'waiting', tasks: {a: task('running')}})).toBe(false)
     expect(idle({state: 'running', tasks: {a: task('done')}})).toBe(false)
+  })
+
+  it('status takes each stream from the server holding its claim, the driver’s for the rest', async () => {
+    const st = (id: string, server: string, position: string) => ({
+      updated_at: `2026-01-01T00:00:0${position}Z`,
+      server,
+      streams: [
+        {id, source: '0', destination: id.slice(-3), state: 'running', position, transactions: 0, rowChanges: 0},
+      ],
+    })
+    const entries = [
+      {path: itemClaimPath('wf1', '0->-40'), value: claim('s2')},
+      {path: itemStatusPath('wf1', '0->-40'), value: st('ks/0->-40', 's2', '5')},
+      // Published by a server that handed the stream back: its claim is gone, the record is stale.
+      {path: itemStatusPath('wf1', '0->c0-'), value: st('ks/0->c0-', 's3', '9')},
+    ]
+    const store = {list: async () => entries} as unknown as TopoReader
+    const driver = {
+      updated_at: '2026-01-01T00:00:01Z',
+      streams: [{...st('ks/0->80-', 's1', '1').streams[0]!, server: 's1'}],
+    }
+    const merged = await mergeItemStreams(store, 'wf1', driver)
+    expect(merged?.streams.map((s) => [s.id, s.server])).toEqual([
+      ['ks/0->-40', 's2'],
+      ['ks/0->80-', 's1'],
+    ])
+    expect(merged?.updated_at).toBe('2026-01-01T00:00:05Z')
+  })
+
+  it('server list shows the streams each server runs', () => {
+    const text = renderServers(
+      [
+        {
+          id: 's2',
+          host: 'h',
+          pid: 1,
+          version: '0.1.0',
+          startedAt: '2026-01-01T00:00:00Z',
+          workflows: [],
+          workItems: ['stream'],
+          streams: [{workflow: 'wf1', stream: 'ks/0->-40', since: 't'}],
+        },
+      ],
+      'etcd://x',
+    )
+    expect(text).toMatch(/s2 .* 1 stream\(s\): ks\/0->-40/)
   })
 })
