@@ -72,12 +72,12 @@ export function itemClaimsOf(
   return out
 }
 
-/** The live servers, sorted by id, with what each holds. */
-export async function liveServers(store: TopoReader): Promise<ServerInfo[]> {
+/** The live servers, sorted by id, with what each holds (`streams: false`: without reading the stream claims). */
+export async function liveServers(store: TopoReader, opts: {streams?: boolean} = {}): Promise<ServerInfo[]> {
   const [servers, keyspaces, workflows] = await Promise.all([
     liveRecords(store),
     store.list<LockRecord & {expires?: number}>(keyspacesPrefix()),
-    store.list<unknown>(workflowsPrefix()),
+    opts.streams === false ? [] : store.list<unknown>(workflowsPrefix()),
   ])
   const claims = claimsOf(keyspaces.filter((e) => e.path.endsWith('/lock')))
   const items = itemClaimsOf(workflows)

@@ -139,7 +139,8 @@ export class Server {
   /** One look for work: take at most one workflow (so others see our claim before we count again). */
   private async scan(stop: AbortSignal): Promise<boolean> {
     const {store} = this.o
-    const servers = await liveServers(store)
+    // Stream claims are counted from the listing of workflows/ below.
+    const servers = await liveServers(store, {streams: false})
     const held = new Map(servers.map((s) => [s.id, s.workflows.length]))
     const live = servers.map((s) => s.id)
     if (!live.includes(this.o.id)) live.push(this.o.id)

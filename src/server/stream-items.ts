@@ -23,7 +23,11 @@ export interface StreamItemsOptions {
   store: TopoStore
   server: string
   ttlSeconds: number
-  say: (type: 'claimed' | 'released' | 'error', message: string, extra: {workflow: string; keyspace: string}) => void
+  say: (
+    type: 'claimed' | 'released' | 'error',
+    message: string,
+    extra: {workflow: string; keyspace: string; stream: string},
+  ) => void
   /** Look again soon (a stream was fenced, a claim lost). */
   wake: () => void
 }
@@ -132,7 +136,7 @@ export class StreamItems {
     }
     // A new owner token per claim: fencing lets it take the stream from whoever ran it before.
     const owner = `server ${server} ${hostname()}:${process.pid} ${this.run} item ${++this.claims}`
-    const ctx = {workflow: item.workflow, keyspace: item.keyspace}
+    const ctx = {workflow: item.workflow, keyspace: item.keyspace, stream: item.stream}
     const manager = new StreamManager(store, wf.id, wf.keyspace, wf.plan, {
       owner,
       server,
@@ -155,7 +159,7 @@ export class StreamItems {
 
   private async start(k: string, r: Running): Promise<void> {
     const {item} = r
-    const ctx = {workflow: item.workflow, keyspace: item.keyspace}
+    const ctx = {workflow: item.workflow, keyspace: item.keyspace, stream: item.stream}
     try {
       r.stream = await r.manager.ensure(item.group, item.source, item.destination, item.reverse)
       r.stream.onFenced(() => this.o.wake())
@@ -177,6 +181,7 @@ export class StreamItems {
     this.o.say('released', `handed back stream ${r.item.source} → ${r.item.destination}: ${why}`, {
       workflow: r.workflow,
       keyspace: r.keyspace,
+      stream: r.item.stream,
     })
     this.o.wake()
   }
