@@ -18,7 +18,7 @@ export function usesDataPlane(): boolean {
 
 /** The runtime workflows run with: the installed one, else the data plane (loaded lazily: mysql2 and zongji stay out
  * of start-up). */
-export async function workflowRuntime(opts: {owner?: string} = {}): Promise<Runtime> {
+export async function workflowRuntime(opts: {owner?: string; server?: string} = {}): Promise<Runtime> {
   if (installed) return installed
   const {dataPlaneRuntime} = await import('../phases/index.js')
   return dataPlaneRuntime(opts)

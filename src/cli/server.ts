@@ -11,7 +11,9 @@ servers/<id> in the topology; claims each unfinished workflow whose keyspace loc
 runs it with the same engine as apply. It never approves: at a gate it waits for \`shardform approve\`, with filtered
 and reverse replication running. With several servers (one per host, same topology), each takes a workflow only while
 no other live server holds fewer; one that dies loses its claims within --lock-ttl and another resumes from the stored
-checkpoints. SIGTERM interrupts at committed positions, releases the claims and deregisters.
+checkpoints. While a workflow waits, its streams are work items any live server claims (fair share by item count)
+and runs from the stored positions; the driver takes one back when a phase needs it. SIGTERM interrupts at committed
+positions, releases the claims and deregisters.
 With --listen it also serves the HTTP API (/api/v1/), the dashboard (/) and /metrics, approvals and retries included;
 on any address other than loopback only with --token-file (see "HTTP API and metrics" in the README).`
   static override examples = [
@@ -106,7 +108,9 @@ See "HTTP API and metrics" in the README.`,
           version: this.config.version,
           // A new stream owner per claim: a server that lost a workflow (paused past its lease) and is later given it
           // again must be able to take its streams back from the server in between (stream fencing).
-          runtime: () => workflowRuntime({owner: `server ${id} ${hostname()}:${process.pid} ${run} claim ${++claims}`}),
+          // The driver hands the streams out as work items while the workflow waits (any live server runs them).
+          runtime: () =>
+            workflowRuntime({owner: `server ${id} ${hostname()}:${process.pid} ${run} claim ${++claims}`, server: id}),
           ttlSeconds: flags['lock-ttl'],
           log,
           hints: flags.topo ? {topo: flags.topo} : {},

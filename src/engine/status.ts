@@ -1,6 +1,7 @@
 // `status` and `history`: what the workflow records say, as a tree (phases → tasks) with open gates and failures.
 import type {PlanPhase} from '../plan/types.js'
 import {workflowPath, workflowStreamsPath} from '../topo/paths.js'
+import {mergeItemStreams} from './work-items.js'
 import type {LockRecord} from '../topo/records.js'
 import type {TopoStore} from '../topo/store.js'
 import {readWorkflowEntry} from './record.js'
@@ -93,6 +94,8 @@ export interface StreamsStatus {
     transactions: number
     rowChanges: number
     error?: string
+    /** The `shardform server` running the stream (absent when an apply runs it). */
+    server?: string
   }>
 }
 
@@ -205,8 +208,11 @@ export async function workflowStatusOf(
 }
 
 async function withStreams(store: TopoStore, st: WorkflowStatus): Promise<WorkflowStatus> {
-  const streams = st.finished ? undefined : await store.get<StreamsStatus>(workflowStreamsPath(st.id))
-  return streams?.value.streams.length ? {...st, streams: streams.value} : st
+  if (st.finished) return st
+  // The driver's own streams, and those servers run as work items (each from the server holding its claim).
+  const own = await store.get<StreamsStatus>(workflowStreamsPath(st.id))
+  const streams = await mergeItemStreams(store, st.id, own?.value).catch(() => own?.value)
+  return streams?.streams.length ? {...st, streams} : st
 }
 
 /** Every unfinished workflow, and the last finished one of each keyspace (only `keyspace`'s when given). */

@@ -8,7 +8,7 @@ import {diff} from './diff.js'
 import {migratePrimary} from './migrate-primary.js'
 import {retireSources} from './retire.js'
 import {liveStreams} from './streams/live.js'
-import {StreamManager} from './streams/manager.js'
+import {idle, StreamManager} from './streams/manager.js'
 import {applyVSchema, createShards, migrateReadTraffic, updateTablets} from './topology.js'
 import {waitForFilteredReplication} from './wait.js'
 
@@ -17,6 +17,8 @@ export interface DataPlaneOptions {
   log?: (line: string) => void
   /** The owner token streams claim (default: this process run's): a server passes a new one per claim. */
   owner?: string
+  /** The `shardform server` driving the workflow: it hands streams out as work items while the workflow waits. */
+  server?: string
 }
 
 export function dataPlaneRuntime(opts: DataPlaneOptions = {}): Runtime {
@@ -41,10 +43,19 @@ export function dataPlaneRuntime(opts: DataPlaneOptions = {}): Runtime {
       delete_shards: deleteShards,
     },
     async start(wf, store) {
-      manager = new StreamManager(store, wf.id, wf.keyspace, wf.plan, {log, ...(opts.owner ? {owner: opts.owner} : {})})
+      manager = new StreamManager(store, wf.id, wf.keyspace, wf.plan, {
+        log,
+        ...(opts.owner ? {owner: opts.owner} : {}),
+        ...(opts.server ? {server: opts.server, handOut: true} : {}),
+      })
       // Streams of groups already cloned resume from their stored positions. A failure here is not fatal: the task
-      // that needs the stream reports it.
+      // that needs the stream reports it. A server driving a waiting workflow offers them to the servers instead.
       const live = liveStreams(wf)
+      if (opts.server && idle(wf)) {
+        for (const g of live.forward) await manager.offer(g, false).catch(() => undefined)
+        for (const g of live.reverse) await manager.offer(g, true).catch(() => undefined)
+        return manager
+      }
       for (const g of live.forward) await manager.ensureGroup(g).catch(() => undefined)
       for (const g of live.reverse) await manager.ensureReverse(g).catch(() => undefined)
       return manager

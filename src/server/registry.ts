@@ -2,7 +2,8 @@
 // read from the keyspace locks it took (its claims), so the registry and the claims can never disagree.
 import {hostname} from 'node:os'
 import {holderGone} from '../topo/lease-lock.js'
-import {keyspacesPrefix, serverPath, serversPrefix} from '../topo/paths.js'
+import {claimLive, parseItemPath} from '../engine/work-items.js'
+import {keyspacesPrefix, serverPath, serversPrefix, workflowsPrefix} from '../topo/paths.js'
 import type {LockRecord} from '../topo/records.js'
 import {isTopoError, type LockHandle, type TopoReader, type TopoStore} from '../topo/store.js'
 import {ServerError} from './errors.js'
@@ -13,6 +14,8 @@ export interface ServerRecord extends LockRecord {
   serverId: string
   version: string
   startedAt: string
+  /** The kinds of work item it claims (absent: a server older than work items, which claims none). */
+  workItems?: string[]
   /** File backend only: epoch ms the holder's heartbeat renews. */
   expires?: number
 }
@@ -25,6 +28,10 @@ export interface ServerInfo {
   version: string
   startedAt: string
   workflows: {keyspace: string; lock: string; operation: string; since: string}[]
+  /** The kinds of work item it claims ('stream'); fair share over items counts only servers that claim them. */
+  workItems: string[]
+  /** The streams it runs as work items (its item claims). */
+  streams: {workflow: string; stream: string; since: string}[]
 }
 
 /** A record whose holder lives: not expired (file backend), not a dead process on this host. */
@@ -49,14 +56,35 @@ export function claimsOf(
   return out
 }
 
-/** The live servers, sorted by id, with what each holds. */
-export async function liveServers(store: TopoReader): Promise<ServerInfo[]> {
-  const [servers, keyspaces] = await Promise.all([
+/** The server ids that hold each live stream item claim, from `workflows/<id>/items/<key>/Claim` entries. */
+export function itemClaimsOf(
+  entries: {path: string; value: unknown}[],
+  now = Date.now(),
+): Map<string, ServerInfo['streams']> {
+  const out = new Map<string, ServerInfo['streams']>()
+  for (const e of entries) {
+    const p = parseItemPath(e.path)
+    const v = e.value as (LockRecord & {stream?: string; expires?: number}) | undefined
+    if (p?.kind !== 'Claim' || !v?.server || !claimLive(v, now)) continue
+    const list = out.get(v.server) ?? []
+    list.push({workflow: p.workflow, stream: v.stream ?? p.key, since: v.created})
+    out.set(v.server, list)
+  }
+  return out
+}
+
+/** The live servers, sorted by id, with what each holds (`streams: false`: without reading the stream claims). */
+export async function liveServers(store: TopoReader, opts: {streams?: boolean} = {}): Promise<ServerInfo[]> {
+  const [servers, keyspaces, workflows] = await Promise.all([
     liveRecords(store),
     store.list<LockRecord & {expires?: number}>(keyspacesPrefix()),
+    opts.streams === false ? [] : store.list<unknown>(workflowsPrefix()),
   ])
   const claims = claimsOf(keyspaces.filter((e) => e.path.endsWith('/lock')))
-  return servers.map((v) => serverInfo(v, claims.get(v.serverId) ?? [])).sort((a, b) => a.id.localeCompare(b.id))
+  const items = itemClaimsOf(workflows)
+  return servers
+    .map((v) => serverInfo(v, claims.get(v.serverId) ?? [], items.get(v.serverId) ?? []))
+    .sort((a, b) => a.id.localeCompare(b.id))
 }
 
 /** The `server list --json` document (also the HTTP API's /servers). */
@@ -78,7 +106,11 @@ async function liveRecords(store: TopoReader): Promise<ServerRecord[]> {
     .map((e) => e.value)
 }
 
-export function serverInfo(v: ServerRecord, workflows: ServerInfo['workflows']): ServerInfo {
+export function serverInfo(
+  v: ServerRecord,
+  workflows: ServerInfo['workflows'],
+  streams: ServerInfo['streams'] = [],
+): ServerInfo {
   return {
     id: v.serverId,
     host: v.hostname ?? '?',
@@ -86,6 +118,8 @@ export function serverInfo(v: ServerRecord, workflows: ServerInfo['workflows']):
     version: v.version,
     startedAt: v.startedAt,
     workflows,
+    workItems: Array.isArray(v.workItems) ? v.workItems : [],
+    streams,
   }
 }
 
@@ -123,7 +157,7 @@ export async function register(
     return await store.hold(path, {
       operation: `shardform server ${r.id}`,
       ttlSeconds: r.ttlSeconds,
-      data: {serverId: r.id, version: r.version, startedAt: new Date().toISOString()},
+      data: {serverId: r.id, version: r.version, startedAt: new Date().toISOString(), workItems: ['stream']},
     })
   } catch (e) {
     if (!isTopoError(e, 'lock_held')) throw e

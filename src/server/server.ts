@@ -15,6 +15,7 @@ import {mayTake} from './fair-share.js'
 import {handBackRequests} from './hand-back.js'
 import {liveServers, register} from './registry.js'
 import {unreadableReason} from './readable.js'
+import {StreamItems} from './stream-items.js'
 
 export type ServerLogType =
   | 'registered'
@@ -38,6 +39,8 @@ export interface ServerLog {
   message: string
   workflow?: string
   keyspace?: string
+  /** type claimed/released of a stream work item: which stream. */
+  stream?: string
   /** type workflow/progress: what the engine emitted. */
   event?: RunnerEvent
 }
@@ -70,8 +73,18 @@ export class Server {
   private wake?: () => void
   private registration?: LockHandle
   private lastError?: string
+  /** The streams this server runs as work items (of any workflow, whoever drives it). */
+  private readonly items: StreamItems
 
-  constructor(private readonly o: ServerOptions) {}
+  constructor(private readonly o: ServerOptions) {
+    this.items = new StreamItems({
+      store: o.store,
+      server: o.id,
+      ttlSeconds: o.ttlSeconds,
+      say: (type, message, extra) => this.say(type, message, extra),
+      wake: () => this.wake?.(),
+    })
+  }
 
   /** Run until `signal` aborts, then hand everything back. */
   async run(signal: AbortSignal): Promise<void> {
@@ -85,13 +98,23 @@ export class Server {
     })
     const unwatch: (() => void)[] = []
     for (const prefix of [keyspacesPrefix(), workflowsPrefix(), handBackPrefix()]) {
-      unwatch.push(await store.watch(prefix, () => this.wake?.()).catch(() => () => undefined))
+      // Status records change every half second while streams run: they are no work to look for.
+      const wake = (path: string) => !/\/(Status|Streams)$/.test(path) && this.wake?.()
+      unwatch.push(
+        await store
+          .watch(prefix, (ev) => wake(ev.type === 'put' ? ev.entry.path : ev.path))
+          .catch(() => () => undefined),
+      )
     }
     const stopAll = AbortSignal.any([signal, lost.signal])
     try {
       while (!stopAll.aborted) {
+        let again = false
         await this.scan(stopAll).then(
-          () => (this.lastError = undefined),
+          (took) => {
+            again = took
+            this.lastError = undefined
+          },
           (e: unknown) => {
             // Once per distinct failure (an etcd outage would otherwise log a line a second).
             const m = errorMessage(e)
@@ -99,13 +122,17 @@ export class Server {
             this.lastError = m
           },
         )
-        await this.pause(stopAll)
+        // Took a stream item: look again at once (fair share decides from the claims as they are now).
+        if (!again) await this.pause(stopAll)
       }
     } finally {
-      this.say('stopping', `stopping: handing back ${this.held.size} workflow(s)`)
+      this.say('stopping', `stopping: handing back ${this.held.size} workflow(s) and ${this.items.size} stream(s)`)
       for (const u of unwatch) u()
       for (const h of this.held.values()) h.stop.abort(new Error(`server ${this.o.id} is stopping`))
-      await Promise.allSettled([...this.held.values()].map((h) => h.done))
+      await Promise.allSettled([
+        ...[...this.held.values()].map((h) => h.done),
+        this.items.stopAll(`server ${this.o.id} is stopping`),
+      ])
       await this.registration.release().catch(() => undefined)
       this.say('stopped', `server ${this.o.id} stopped and deregistered`)
     }
@@ -113,7 +140,7 @@ export class Server {
   }
 
   /** One look for work: take at most one workflow (so others see our claim before we count again). */
-  private async scan(stop: AbortSignal): Promise<void> {
+  private async scan(stop: AbortSignal): Promise<boolean> {
     const {store} = this.o
     const wanted = await handBackRequests(store)
     for (const h of this.held.values()) {
@@ -125,12 +152,17 @@ export class Server {
       })
       h.stop.abort(new Error(`${who} asked for keyspace ${h.keyspace}`))
     }
-    const servers = await liveServers(store)
+    // Stream claims are counted from the listing of workflows/ below.
+    const servers = await liveServers(store, {streams: false})
     const held = new Map(servers.map((s) => [s.id, s.workflows.length]))
     const live = servers.map((s) => s.id)
     if (!live.includes(this.o.id)) live.push(this.o.id)
     held.set(this.o.id, Math.max(held.get(this.o.id) ?? 0, this.held.size))
     const entries = await store.list<unknown>(workflowsPrefix())
+    // Streams handed out as work items first: they keep replication alive while workflows wait.
+    const takers = servers.filter((s) => s.workItems.includes('stream')).map((s) => s.id)
+    if (!takers.includes(this.o.id)) takers.push(this.o.id)
+    if (await this.items.scan(entries, takers, stop)) return true
     for (const e of entries.filter((x) => x.path.endsWith('/Workflow'))) {
       const id = e.path.split('/')[1]!
       if (this.held.has(id) || stop.aborted) continue
@@ -149,8 +181,9 @@ export class Server {
       }
       if (wanted.has(wf.keyspace) || (await store.readLock(wf.keyspace))) continue
       if (!mayTake(this.o.id, live, held)) continue
-      if (await this.take(wf, stop)) return
+      if (await this.take(wf, stop)) return false
     }
+    return false
   }
 
   /** Claim (the keyspace lock, taken by apply's resume path) and run; false when another server was faster. */

@@ -76,6 +76,8 @@ describe('liveness of registrations and claims', () => {
       version: '0.1.0',
       startedAt: '2026-01-01T00:00:00Z',
       workflows: [],
+      workItems: [],
+      streams: [],
     })
   })
   it('server ids are path-safe names', () => {

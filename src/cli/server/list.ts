@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base.js'
 
 export default class ServerList extends BaseCommand {
-  static override summary = 'List the live servers, their versions and the workflows each holds.'
+  static override summary = 'List the live servers, their versions, and the workflows and streams each holds.'
   static override examples = ['<%= config.bin %> server list', '<%= config.bin %> server list --json']
   static override flags = {json: Flags.boolean({summary: 'Print JSON.'})}
 

@@ -1,4 +1,4 @@
-// `server list` as text: one row per live server, with the workflows it holds.
+// `server list` as text: one row per live server, with the workflows and streams it holds.
 import type {ServerInfo} from '../../server/registry.js'
 import {table} from '../../util/table.js'
 import {dateTime} from './format.js'
@@ -10,7 +10,10 @@ export function renderServers(servers: ServerInfo[], url: string): string {
     s.pid,
     s.version,
     dateTime(s.startedAt),
-    s.workflows.length ? s.workflows.map((w) => `${w.keyspace} (${w.operation})`).join('; ') : '-',
+    [
+      ...s.workflows.map((w) => `${w.keyspace} (${w.operation})`),
+      ...(s.streams.length ? [`${s.streams.length} stream(s): ${s.streams.map((x) => x.stream).join(', ')}`] : []),
+    ].join('; ') || '-',
   ])
   return `Live servers in ${url}:\n` + table(['ID', 'HOST', 'PID', 'VERSION', 'STARTED', 'HOLDS'], rows)
 }

@@ -140,7 +140,7 @@ export function renderWorkflowStatus(status: WorkflowStatus, colors: Colors): st
             ? 'lag ?'
             : `lag ${s.lagSeconds.toFixed(1)} s`
       const behind = s.eventsBehind === undefined ? '' : `, ${s.eventsBehind} transaction(s) behind`
-      const line = `    ${`${s.source} → ${s.destination}`.padEnd(taskWidth)} ${paintState(colors, s.state)}  ${lag}${behind}; ${s.rowChanges} row change(s) applied`
+      const line = `    ${`${s.source} → ${s.destination}`.padEnd(taskWidth)} ${paintState(colors, s.state)}  ${lag}${behind}; ${s.rowChanges} row change(s) applied${s.server ? ` (server ${s.server})` : ''}`
       out.push(s.error ? colors.red(`${line}; ${s.error}`) : line)
     }
   }

@@ -1,11 +1,16 @@
 // The streams of one workflow, run inside the apply process. Each (source, destination) pair of a group is one
 // stream; streams restart from their stored positions whenever apply restarts. Their status is published to
-// the topology (workflows/<id>/Streams) for `shardform status`.
+// the topology (workflows/<id>/Streams) for `shardform status`. Run by a `shardform server` (handOut), the streams
+// are handed out as work items (items.ts) while the workflow waits, and taken back when a phase needs them.
 import {keyRangeFromJSON} from '../../keyspace/keyrange.js'
 import type {Plan} from '../../plan/types.js'
-import {workflowStreamsPath} from '../../topo/paths.js'
+import {workflowPath, workflowStreamsPath} from '../../topo/paths.js'
 import {readKeyspaceState} from '../../plan/keyspace-state.js'
 import type {TopoStore} from '../../topo/store.js'
+import {readWorkflowRecord} from '../../engine/record.js'
+import {isFinished, type WorkflowRecord} from '../../engine/types.js'
+import {itemKey, listItems, putItem, removeItem, waitUnclaimed, type StreamItem} from './items.js'
+import {liveStreams} from './live.js'
 import {PhaseError, primaryOf, readerServerId, streamId} from '../context.js'
 import {HeartbeatWriter} from '../../mysql/heartbeat.js'
 import {PROCESS_OWNER} from './state.js'
@@ -17,6 +22,8 @@ const PUBLISH_MS = 500
 
 export interface StreamsRecord {
   updated_at: string
+  /** An item's Status record: the server running the stream. */
+  server?: string
   streams: StreamStatus[]
 }
 
@@ -29,6 +36,19 @@ export interface StreamManagerOptions {
    * never takes it back.
    */
   owner?: string
+  /** The `shardform server` running these streams (shown in status). */
+  server?: string
+  /** A server's driver: hand the streams out as work items while the workflow waits (needs `server`). */
+  handOut?: boolean
+  /** Publish status here (an item's Status record, with `server`) instead of workflows/<id>/Streams. */
+  statusPath?: string
+  /** How long taking a stream back waits for the server running it to hand it back (ms; then fencing takes it). */
+  takeBackMs?: number
+}
+
+/** Waiting for approval with no task running: the streams are not needed by the driver until something changes. */
+export function idle(wf: Pick<WorkflowRecord, 'state' | 'tasks'>): boolean {
+  return wf.state === 'waiting' && !Object.values(wf.tasks).some((t) => t.state === 'running')
 }
 
 export class StreamManager {
@@ -38,6 +58,12 @@ export class StreamManager {
   private lastPublished = ''
   /** One heartbeat writer per source primary that running streams read from (shared by them). */
   private heartbeats = new Map<string, HeartbeatWriter>()
+  /** Handing out and taking back, one at a time (a stream is never both here and out). */
+  private serial: Promise<unknown> = Promise.resolve()
+  /** Per stream: how many times this manager took it back (each time under a new owner token). */
+  private generation = new Map<string, number>()
+  private unwatch?: () => void
+  private stopped = false
 
   constructor(
     private readonly store: TopoStore,
@@ -51,6 +77,98 @@ export class StreamManager {
       void this.publish()
     }, PUBLISH_MS)
     this.publishTimer.unref()
+    if (opts.handOut) {
+      void store
+        .watch<unknown>(workflowPath(workflowId), (ev) => {
+          if (ev.type === 'put' && idle(readWorkflowRecord(ev.entry.value))) void this.handOutIfIdle()
+        })
+        .then((u) => (this.unwatch = u))
+        .catch(() => undefined)
+    }
+  }
+
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.serial.then(fn, fn)
+    this.serial = p.catch(() => undefined)
+    return p
+  }
+
+  private owner(id: string): string | undefined {
+    const n = this.generation.get(id) ?? 0
+    const base = this.opts.owner
+    return n === 0 ? base : `${base ?? PROCESS_OWNER} take ${n}`
+  }
+
+  /**
+   * The workflow waits: stop the streams here at committed positions and hand each out as a work item (a server
+   * claims it and runs it from the stored position). Re-read under the lock: a phase may have started meanwhile.
+   */
+  handOutIfIdle(): Promise<void> {
+    return this.locked(async () => {
+      const cur = await this.store.get<unknown>(workflowPath(this.workflowId))
+      if (!cur || !idle(readWorkflowRecord(cur.value)) || this.stopped) return
+      await this.handOutLocal()
+    })
+  }
+
+  private async handOutLocal(): Promise<void> {
+    for (const [id, s] of [...this.streams]) {
+      if (s.fenced) continue
+      this.streams.delete(id)
+      await s.stop()
+      await putItem(this.store, this.itemOf(s, 'running'))
+      this.opts.log?.(`stream ${s.spec.sourceShard} → ${s.spec.destinationShard} handed out to the servers`)
+    }
+    this.syncHeartbeats()
+    await this.publish()
+  }
+
+  private itemOf(s: Stream, desired: StreamItem['desired']): Omit<StreamItem, 'updatedAt'> {
+    const {sourceShard: source, destinationShard: destination} = s.spec
+    return {...this.itemFields(source, destination), desired}
+  }
+
+  private itemFields(source: string, destination: string) {
+    const g = this.plan.groups.findIndex(
+      (x) =>
+        (x.sources.includes(source) && x.destinations.includes(destination)) ||
+        (x.destinations.includes(source) && x.sources.includes(destination)),
+    )
+    const reverse = g >= 0 && this.plan.groups[g]!.destinations.includes(source)
+    return {
+      workflow: this.workflowId,
+      keyspace: this.keyspace,
+      stream: streamId(this.keyspace, source, destination),
+      group: g,
+      source,
+      destination,
+      reverse,
+    }
+  }
+
+  /** A new driver of a waiting workflow: offer its live streams as items instead of running them here. */
+  async offer(g: number, reverse: boolean): Promise<void> {
+    const group = this.plan.groups[g]
+    const [from, to] = reverse ? [group.destinations, group.sources] : [group.sources, group.destinations]
+    for (const s of from)
+      for (const d of to) await putItem(this.store, {...this.itemFields(s, d), group: g, reverse, desired: 'running'})
+  }
+
+  /** Before running a stream here: ask the server running it (if any) to hand it back, and wait until it has. */
+  private takeBack(source: string, destination: string): Promise<void> {
+    if (!this.opts.handOut) return Promise.resolve()
+    return this.locked(async () => {
+      const key = itemKey(source, destination)
+      const items = await listItems(this.store, this.workflowId)
+      const item = items.get(key)
+      if (!item) return
+      const id = streamId(this.keyspace, source, destination)
+      if (item.desired !== 'driver') await putItem(this.store, {...item, desired: 'driver'})
+      const back = await waitUnclaimed(this.store, this.workflowId, key, this.opts.takeBackMs ?? 30_000)
+      if (!back) this.opts.log?.(`stream ${source} → ${destination} was not handed back in time; taking it over`)
+      // A new owner token: the one this manager used before was taken over by the server that ran the item.
+      this.generation.set(id, (this.generation.get(id) ?? 0) + 1)
+    })
   }
 
   /** Start (if not running) every stream of group `g` whose source has been cloned. */
@@ -75,6 +193,8 @@ export class StreamManager {
 
   async ensure(g: number, source: string, destination: string, reverse = false): Promise<Stream> {
     const id = streamId(this.keyspace, source, destination)
+    // A hand-out in progress may be stopping this very stream: after it, the stream is taken back.
+    if (this.opts.handOut) await this.serial
     const running = this.streams.get(id)
     // Taken over by another applier: never restarted by this one (its claim would only be refused).
     if (running?.fenced) throw running.fenced
@@ -86,7 +206,7 @@ export class StreamManager {
     }
     let p = this.starting.get(id)
     if (!p) {
-      p = this.open(g, source, destination, id, reverse)
+      p = this.takeBack(source, destination).then(() => this.open(g, source, destination, id, reverse))
       this.starting.set(id, p)
       p.then((s) => {
         this.streams.set(id, s)
@@ -128,9 +248,9 @@ export class StreamManager {
       referenceTables: source === (reverse ? group.destinations : group.sources)[0],
       // Per owner: a reader of the same server id makes the source drop the other's connection, so a stale applier
       // resumed after a takeover would cut the new owner's reader (and it would lose its own unread events).
-      serverId: readerServerId(`${id}\n${this.opts.owner ?? PROCESS_OWNER}`),
+      serverId: readerServerId(`${id}\n${this.owner(id) ?? PROCESS_OWNER}`),
       onDdl: this.plan.desired.settings.onDdl ?? 'stop',
-      ...(this.opts.owner ? {owner: this.opts.owner} : {}),
+      ...(this.owner(id) ? {owner: this.owner(id)} : {}),
     })
   }
 
@@ -150,11 +270,21 @@ export class StreamManager {
     await this.stopWhere((s) => from.includes(s.spec.sourceShard) && to.includes(s.spec.destinationShard))
   }
 
-  async stopWhere(match: (s: Stream) => boolean): Promise<void> {
+  async stopWhere(
+    match: (s: {spec: Pick<Stream['spec'], 'sourceShard' | 'destinationShard'>}) => boolean,
+  ): Promise<void> {
     for (const [id, s] of this.streams) {
       if (match(s)) {
         this.streams.delete(id)
         await s.stop()
+      }
+    }
+    if (this.opts.handOut) {
+      // Streams handed out: taken back (the server running one stops it at a committed position), then forgotten.
+      for (const [key, item] of await listItems(this.store, this.workflowId)) {
+        if (!match({spec: {sourceShard: item.source, destinationShard: item.destination}})) continue
+        await this.takeBack(item.source, item.destination)
+        await removeItem(this.store, this.workflowId, key)
       }
     }
     await this.publish()
@@ -181,20 +311,26 @@ export class StreamManager {
   }
 
   status(): StreamStatus[] {
-    return [...this.streams.values()].map((s) => s.status())
+    const server = this.opts.server
+    return [...this.streams.values()].map((s) => (server ? {...s.status(), server} : s.status()))
   }
 
   async publish(): Promise<void> {
     // A stream another applier took over means this process no longer runs the workflow: its view would overwrite
     // the new owner's.
     if ([...this.streams.values()].some((s) => s.fenced)) return
-    const rec: StreamsRecord = {updated_at: new Date().toISOString(), streams: this.status()}
+    const rec: StreamsRecord = {
+      updated_at: new Date().toISOString(),
+      ...(this.opts.statusPath && this.opts.server ? {server: this.opts.server} : {}),
+      streams: this.status(),
+    }
     const text = JSON.stringify(rec.streams)
     if (text === this.lastPublished) return
+    const path = this.opts.statusPath ?? workflowStreamsPath(this.workflowId)
     try {
-      const cur = await this.store.get(workflowStreamsPath(this.workflowId))
-      if (cur) await this.store.update(workflowStreamsPath(this.workflowId), rec, cur.version)
-      else await this.store.create(workflowStreamsPath(this.workflowId), rec)
+      const cur = await this.store.get(path)
+      if (cur) await this.store.update(path, rec, cur.version)
+      else await this.store.create(path, rec)
       this.lastPublished = text
     } catch {
       // Status publishing is best effort; the next tick tries again.
@@ -202,12 +338,41 @@ export class StreamManager {
   }
 
   async stopAll(): Promise<void> {
+    this.stopped = true
     clearInterval(this.publishTimer)
+    this.unwatch?.()
     await Promise.allSettled([...this.starting.values()])
-    await Promise.allSettled([...this.streams.values()].map((s) => s.stop()))
+    await this.serial
+    const local = [...this.streams.values()]
+    await Promise.allSettled(local.map((s) => s.stop()))
     await Promise.allSettled([...this.heartbeats.values()].map((w) => w.stop()))
     this.heartbeats.clear()
+    if (this.opts.handOut) await this.leaveItems(local).catch(() => undefined)
     await this.publish()
     this.streams.clear()
+  }
+
+  /**
+   * The driver leaves (finished, interrupted, handing the workflow to another server): a finished workflow's items
+   * go; otherwise the streams it ran are offered to the servers until the next driver takes back what it needs.
+   */
+  private async leaveItems(local: Stream[]): Promise<void> {
+    const cur = await this.store.get<unknown>(workflowPath(this.workflowId))
+    const wf = cur && readWorkflowRecord(cur.value)
+    const items = await listItems(this.store, this.workflowId)
+    if (!wf || isFinished(wf)) {
+      for (const key of items.keys()) await removeItem(this.store, this.workflowId, key)
+      return
+    }
+    // A driver that lost its claim (paused past its lease) leaves the streams to the one that took the workflow over.
+    const lock = await this.store.readLock(this.keyspace)
+    if (lock && lock.server !== this.opts.server) return
+    const live = liveStreams(wf)
+    for (const s of local) {
+      if (s.fenced) continue
+      const f = this.itemFields(s.spec.sourceShard, s.spec.destinationShard)
+      if ((f.reverse ? live.reverse : live.forward).includes(f.group))
+        await putItem(this.store, this.itemOf(s, 'running'))
+    }
   }
 }

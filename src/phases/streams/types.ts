@@ -48,6 +48,8 @@ export interface StreamStatus {
   transactions: number
   rowChanges: number
   error?: string
+  /** The `shardform server` running the stream (absent when an apply runs it). */
+  server?: string
 }
 
 /**
