@@ -78,7 +78,7 @@ export function loadPlanFile(file: string): PlanFile {
   }
   if (data.format_version !== PLAN_FORMAT_VERSION) {
     throw new ShardformError(
-      `${file}: plan format version ${JSON.stringify(data.format_version)} is not supported by this shardform (it reads version ${PLAN_FORMAT_VERSION}); make the plan again with this version`,
+      `${file}: plan format version ${shownVersion(data.format_version)} is not supported by this shardform (it reads version ${PLAN_FORMAT_VERSION}); make the plan again with this version`,
     )
   }
   if (checksumOf(data.plan, data.topology, data.preflight) !== data.checksum) {
@@ -105,4 +105,12 @@ export interface Staleness {
 export function planStaleness(saved: PlanFile, state: KeyspaceState | undefined): Staleness {
   if (fingerprint(state) === saved.plan.fingerprint) return {stale: false, changes: []}
   return {stale: true, changes: explainTopologyChange(saved.topology, fingerprintInput(state))}
+}
+
+/** A stored format version as one short, printable token (the file may hold anything there). */
+function shownVersion(v: unknown): string {
+  if (typeof v !== 'string' && typeof v !== 'number')
+    return v === null ? 'null' : `(a ${Array.isArray(v) ? 'list' : typeof v})`
+  const s = JSON.stringify(v).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s
 }

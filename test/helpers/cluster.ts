@@ -140,7 +140,7 @@ export async function startTestCluster(layoutFiles: string[], opts: TestClusterO
     try {
       return await startTestClusterOnce(layoutFiles, opts)
     } catch (err) {
-      if (attempt >= 3 || !/is already in use/.test((err as Error).message)) throw err
+      if (attempt >= 3 || !/already in use/.test((err as Error).message)) throw err
       console.log(`cluster start failed (${(err as Error).message.split(';')[0]}); starting it again`)
     }
   }

@@ -69,6 +69,15 @@ describe('saved plans', () => {
     data.format_version = '99'
     writeFileSync(f, JSON.stringify(data))
     expect(() => loadPlanFile(f)).toThrow(/plan format version "99" is not supported/)
+    // Whatever the file holds there comes out as one short printable token (a line separator once broke the line).
+    for (const [v, shown] of [
+      ['9\u2028x', '"9\\u2028x"'],
+      [{'a\r\n': 1}, '(a object)'],
+      [null, 'null'],
+    ] as const) {
+      writeFileSync(f, JSON.stringify({...data, format_version: v}))
+      expect(() => loadPlanFile(f)).toThrow(`plan format version ${shown} is not supported`)
+    }
   })
 })
 
