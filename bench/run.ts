@@ -62,7 +62,7 @@ const HELP = `npm run bench -- [flags]      (or: tsx bench/run.ts [flags]; build
   --server-rate N      writes/s on the source during the server bench (default 150)
   --server-seconds S   seconds of probe rows per lag measurement of the server bench (default 60)
   --server-ttl S       --lock-ttl of the bench's servers (default 5)
-  --server-kills N     kill -9 of the server holding the workflow, per mode (default 3)
+  --server-kills N     kill -9 of the server running a stream, per mode (default 3)
   --only LIST          some of: ${BENCHES.join(', ')} (default: all)
   --results FILE       Markdown report (default bench/RESULTS.md for a whole run, bench/out/<groups>.md with --only,
                        so that a partial run never replaces the full report; "-" for none)

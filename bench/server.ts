@@ -1,12 +1,14 @@
 // Issue 12's benchmarks on one cluster and one workflow (a 1 → 2 split left waiting at the diff gate, streams running):
 //   1. lag while `shardform apply` runs the streams in-process, then while a `shardform server` runs them and no CLI
 //      runs: probe rows written on the source, timed until they are readable on their destination, under a steady writer;
-//   2. takeover after `kill -9` of the server holding the workflow: kill → a probe row written right after the kill is
-//      readable on its destination, beside the lease TTL; with the servers under their own host names (a dead holder
-//      is noticed only when its lease expires, as across hosts) and on one host (a dead pid is noticed at once).
+//   2. takeover after `kill -9` of the server running a stream (its work-item claim while the workflow waits): kill →
+//      a probe row into that stream's key range, written right after the kill, is readable on its destination, beside
+//      the lease TTL; with the servers under their own host names (a dead holder is noticed only when its lease
+//      expires, as across hosts) and on one host (a dead pid is noticed at once).
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
+import {readItems} from '../src/engine/work-items.js'
 import {openGate} from '../src/engine/workflow.js'
 import type {TestCluster} from '../test/helpers/cluster.js'
 import {canFakeHost, cli, cliOk, KEYSPACE, pidOf, stopChild, workflowOf, type CliRun} from './lib/cluster.js'
@@ -85,6 +87,18 @@ async function waitingAtDiff(c: TestCluster): Promise<boolean> {
 
 const holder = async (c: TestCluster) => (await c.store.readLock(KEYSPACE))?.server
 
+/** The server running the stream into `dest` (its work-item claim), else the workflow's holder (the driver). */
+async function streamHolder(c: TestCluster, dest: string): Promise<string | undefined> {
+  const wf = (await c.store.list<{id: string; state: string}>('workflows/')).find(
+    (e) => e.path.endsWith('/Workflow') && e.value.state !== 'done',
+  )
+  if (!wf) return holder(c)
+  const {claims} = await readItems(c.store, wf.value.id)
+  const shard = dest === LOW ? '-80' : '80-'
+  const claim = [...claims.entries()].find(([key]) => key.endsWith(`->${shard}`))?.[1]
+  return claim?.server ?? holder(c)
+}
+
 export async function serverBench(c: TestCluster, o: ServerBenchOptions): Promise<ServerBenchResult> {
   const pids: Record<string, number> = {}
   for (const a of [SOURCE, LOW, HIGH]) pids[a] = pidOf(c, a)
@@ -147,32 +161,33 @@ export async function serverBench(c: TestCluster, o: ServerBenchOptions): Promis
       Object.fromEntries([...servers].map(([id, run]) => [`node (server ${id})`, run.pid])),
     )
 
-    // 2. kill -9 of the holder, o.kills times per mode; a new server replaces each killed one.
+    // 2. kill -9 of the server running the stream into LOW (a work item while the workflow waits), o.kills times per
+    // mode; a new server replaces each killed one. The probe goes into that stream's key range.
     const killLoop = async (mode: string, hostOf: () => string | undefined): Promise<Takeover[]> => {
       const out: Takeover[] = []
       for (let i = 0; i < o.kills; i++) {
-        const killed = await until(() => holder(c), 'a holder')
+        const killed = await until(() => streamHolder(c, LOW), 'a server running the stream')
         await (
-          await prober.probe()
+          await prober.probe(LOW)
         ).arrived
         await sleep(1000)
         const run = servers.get(killed)!
         const t0 = Date.now()
         run.proc.kill('SIGKILL')
         const probeAt = Date.now()
-        const {arrived} = await prober.probe()
+        const {arrived} = await prober.probe(LOW)
         let lockMs: number | undefined
         let by = '?'
         const lock = until(
           async () => {
-            const h = await holder(c)
+            const h = await streamHolder(c, LOW)
             if (h && h !== killed) {
               lockMs ??= Date.now() - t0
               by = h
             }
             return h && h !== killed
           },
-          'another server to take the workflow',
+          'another server to take the stream',
           120_000,
         )
         const probeMs = (await arrived) + (probeAt - t0)
@@ -181,7 +196,7 @@ export async function serverBench(c: TestCluster, o: ServerBenchOptions): Promis
         await run.done
         out.push({killed, by, lockMs, probeMs})
         log(
-          `${mode}: kill -9 of ${killed}: ${by} holds the workflow after ${lockMs} ms, a probe arrived after ${probeMs} ms`,
+          `${mode}: kill -9 of ${killed}: ${by} runs the stream after ${lockMs} ms, a probe arrived after ${probeMs} ms`,
         )
         await startServer(hostOf())
       }

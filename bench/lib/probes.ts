@@ -66,9 +66,11 @@ export class Prober {
     for (const r of this.reads.values()) await r.end().catch(() => undefined)
   }
 
-  /** Write one probe row now; `arrived`: ms from just before the INSERT to its arrival on the destination. */
-  async probe(): Promise<{arrived: Promise<number>}> {
-    const page = Prober.BASE + ++this.seq
+  /** Write one probe row now (into `to`'s key range when given); `arrived`: ms from just before the INSERT to its arrival on the destination. */
+  async probe(to?: string): Promise<{arrived: Promise<number>}> {
+    let page = Prober.BASE + ++this.seq
+    // A row for destination `to`: the next page whose keyspace id falls there.
+    while (to && destinationOf(page, this.o.low, this.o.high) !== to) page = Prober.BASE + ++this.seq
     const dest = destinationOf(page, this.o.low, this.o.high)
     const writtenAt = Date.now()
     await this.write!.query('INSERT INTO messages (page, time_created_ns, message) VALUES (?, ?, ?)', [
