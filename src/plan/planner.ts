@@ -29,6 +29,7 @@ import {PlanError} from './plan-error.js'
 import {isStartOf, revertPlan} from './revert.js'
 import {vschemaDiff} from './vschema-diff.js'
 import {vschemaAfterCutover, vschemaRefusal} from './vschema-safety.js'
+import {cloneSnapshotText, diffReadText, throttleText} from './source-reads.js'
 
 // PlanError lives in plan-error.ts (revert.ts throws it too); importers of it from here keep working.
 export {PlanError}
@@ -257,24 +258,11 @@ function buildPhases(
       detail: `tables and views of ${firstSource(gi)} → ${primary.alias} (${layout.database})`,
     })
   }
-  // clone and diff pause between chunks while a source replica they do not read lags more than the limit (the rdonly
-  // they read is paused on purpose): phases/throttle.ts.
+  // clone and diff pause while a source replica they do not read lags more than this (source-reads.ts).
   const limit = layout.settings.throttleReplicaLagSeconds
-  const throttled = (shards: string[]): string => {
-    const watched = shards.flatMap((sh) => {
-      const ts = ix.tabletsOf(sh)
-      const read = ts.find((t) => t.type === 'rdonly')
-      return ts.filter((t) => (t.type === 'replica' || t.type === 'rdonly') && t !== read).map((t) => t.alias)
-    })
-    return limit > 0 && watched.length ? `; pauses while ${watched.join(' or ')} lags > ${limit}s` : ''
-  }
+  const throttled = (shards: string[]) => throttleText(shards.map(ix.tabletsOf), limit)
   for (const {s, gi} of srcOrder) {
-    const tablets = ix.tabletsOf(s)
-    const snap = tablets.find((t) => t.type === 'rdonly') ?? tablets.find((t) => t.type === 'primary')
-    const how =
-      snap?.type === 'rdonly'
-        ? `snapshot on rdonly ${snap.alias} (replication paused during the copy)`
-        : `consistent-snapshot transaction on primary ${snap?.alias ?? '?'}`
+    const how = cloneSnapshotText(ix.tabletsOf(s))
     add('clone', {
       id: `clone/${s}`,
       shard: s,
@@ -290,12 +278,7 @@ function buildPhases(
       detail: `until lag ≤ ${layout.settings.maxReplicationLagSeconds}s from ${groups[gi].sources.join(', ')}`,
     })
   }
-  // diff reads a source's rdonly (replication paused during the compare), else its primary (diff-snapshot.ts).
-  // The rdonly read for the snapshot is paused on purpose and does not count for the throttle (phases/throttle.ts).
-  const readOn = (s: string) => {
-    const rdonly = ix.tabletsOf(s).find((t) => t.type === 'rdonly')
-    return rdonly ? `${s} (read on rdonly ${rdonly.alias})` : `${s} (read on its primary)`
-  }
+  const readOn = (s: string) => diffReadText(s, ix.tabletsOf(s))
   for (const {d, gi} of destOrder) {
     add('diff', {
       id: `diff/${d}`,
