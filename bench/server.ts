@@ -5,12 +5,12 @@
 //      a probe row into that stream's key range, written right after the kill, is readable on its destination, beside
 //      the lease TTL; with the servers under their own host names (a dead holder is noticed only when its lease
 //      expires, as across hosts) and on one host (a dead pid is noticed at once).
-import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {readItems} from '../src/engine/work-items.js'
 import {openGate} from '../src/engine/workflow.js'
 import type {TestCluster} from '../test/helpers/cluster.js'
+import {gatedLayout} from '../test/helpers/fault-cluster.js'
 import {canFakeHost, cli, cliOk, KEYSPACE, pidOf, stopChild, workflowOf, type CliRun} from './lib/cluster.js'
 import {log} from './lib/out.js'
 import {percentiles, Prober, SteadyWriter, type Percentiles} from './lib/probes.js'
@@ -70,16 +70,6 @@ async function until<T>(fn: () => T | undefined | Promise<T | undefined>, what: 
 }
 
 /** The split layout with one gate, before the diff: the workflow waits there with its streams running. */
-function gatedLayout(c: TestCluster): string {
-  const text = readFileSync(c.layoutFiles[1]!, 'utf8')
-  const out = join(c.dir, 'server-split.yaml')
-  writeFileSync(
-    out,
-    text.replace(/approvals:\n( {2}.*\n)+/, 'approvals:\n  default: none\n  phases:\n    diff: phase\n'),
-  )
-  return out
-}
-
 async function waitingAtDiff(c: TestCluster): Promise<boolean> {
   const wf = await workflowOf(c.store).catch(() => undefined)
   return wf?.state === 'waiting' && openGate(wf)?.phase === 'diff'
@@ -132,7 +122,11 @@ export async function serverBench(c: TestCluster, o: ServerBenchOptions): Promis
   try {
     // 1b. In-process apply: clone, then it waits at the diff gate (no TTY: it waits for `shardform approve`).
     const plan = join(c.dir, 'server-split.plan')
-    await cliOk(c, ['plan', gatedLayout(c), '--out', plan], [0, 2])
+    await cliOk(
+      c,
+      ['plan', gatedLayout(c, 1, 'server-split.yaml', 'default: none\nphases:\n  diff: phase\n'), '--out', plan],
+      [0, 2],
+    )
     apply = cli(c, ['apply', plan, '--json'])
     await until(() => waitingAtDiff(c), 'apply to wait at the diff gate')
     await (

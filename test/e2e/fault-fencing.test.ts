@@ -2,7 +2,6 @@
 // lease; a second apply takes the workflow over and its streams run; the first is SIGCONTed. It applies nothing more
 // (its batch is refused by the destinations and rolled back), it says which stream another applier took over, and in
 // the end every acknowledged write is in place exactly once (the diff passes, `load verify` finds nothing wrong).
-import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, expect, it} from 'vitest'
@@ -10,7 +9,7 @@ import {parseGtidPos, reached} from '../../src/mysql/gtid.js'
 import {startLoad} from '../helpers/cli.js'
 import {guestbookFile, type TestCluster} from '../helpers/cluster.js'
 import {assertBuilt, type Cli} from '../helpers/engine-cli.js'
-import {cliProc, injected, KS, openWorkflow, startFaultCluster, withApprovals} from '../helpers/fault-cluster.js'
+import {cliProc, injected, KS, openWorkflow, startFaultCluster, gatedLayout} from '../helpers/fault-cluster.js'
 
 let c: TestCluster
 const DESTS = {'-80': 'test-200', '80-': 'test-300'} as const
@@ -61,8 +60,7 @@ const ownedBy = (pid: number) => async () => {
 }
 
 it('a stale apply resumed after another took over applies nothing and says why', {timeout: 300_000}, async () => {
-  const layout = join(c.dir, 'gated.yaml')
-  writeFileSync(layout, withApprovals(readFileSync(c.layoutFiles[1]!, 'utf8'), 'default: none\nphases:\n  diff: phase'))
+  const layout = gatedLayout(c, 1, 'gated.yaml', 'default: none\nphases:\n  diff: phase')
   const planFile = join(c.dir, 'gated.plan')
   const planned = await cliProc(c, ['plan', layout, '--out', planFile]).exited
   expect(planned.code, planned.stdout + planned.stderr).toBe(0)

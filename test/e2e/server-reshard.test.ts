@@ -6,7 +6,6 @@
 // replication); SIGTERM of the server holding the workflow in each of those waits (another takes over); then, still at
 // that gate, a revert of the layout through the servers (the apply asks the holder to hand the keyspace back) completes:
 // shard 0 serves everything again, the client saw no error, `load verify` is clean. Moments are chosen by records and log lines.
-import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, expect, it} from 'vitest'
@@ -25,7 +24,7 @@ import {
   openWorkflow,
   recordProblems,
   startFaultCluster,
-  withApprovals,
+  gatedLayout,
   workflowById,
 } from '../helpers/fault-cluster.js'
 
@@ -128,13 +127,11 @@ it(
   'servers run a split under load between approvals; kill -9 and SIGTERM hand it on; replication lives between gates',
   {timeout: 600_000},
   async () => {
-    const layout = join(c.dir, 'split.yaml')
-    writeFileSync(
-      layout,
-      withApprovals(
-        readFileSync(c.layoutFiles[1]!, 'utf8'),
-        'default: none\nphases:\n  migrate_replica: phase\n  migrate_primary: phase\n  retire_sources: phase\n',
-      ),
+    const layout = gatedLayout(
+      c,
+      1,
+      'split.yaml',
+      'default: none\nphases:\n  migrate_replica: phase\n  migrate_primary: phase\n  retire_sources: phase\n',
     )
     const journal = join(c.dir, 'load.journal')
     const load = startLoad(
@@ -243,8 +240,7 @@ it(
 
     // (e) Still at that gate, the operator reverts the layout: the apply asks the server holding the keyspace to hand
     // it back, records the revert (the forward workflow is cancelled in the same commit), and the servers run it.
-    const oneShard = join(c.dir, 'revert.yaml')
-    writeFileSync(oneShard, withApprovals(readFileSync(c.layoutFiles[0]!, 'utf8'), 'default: none\n'))
+    const oneShard = gatedLayout(c, 0, 'revert.yaml', 'default: none\n')
     const revertPlan = join(c.dir, 'revert.plan')
     const rp = await run(['plan', oneShard, '--out', revertPlan]).exited
     expect(rp.code, rp.stderr).toBe(0)

@@ -5,7 +5,6 @@
 // them over from the stored positions; a third server that joins gets half of them. Approved to the end (the reverse
 // streams are handed out at the retire_sources gate too, and SIGTERM of s3 hands its share to the other): `load
 // verify` finds nothing lost, duplicated or misplaced, and every bulk row is once on its shard.
-import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, expect, it} from 'vitest'
@@ -26,7 +25,7 @@ import {
   openWorkflow,
   recordProblems,
   startFaultCluster,
-  withApprovals,
+  gatedLayout,
   workflowById,
 } from '../helpers/fault-cluster.js'
 
@@ -121,13 +120,11 @@ it(
   'each of two servers runs streams of a 1 → 4 split; kill -9 of one hands them to the other',
   {timeout: 400_000},
   async () => {
-    const layout = join(c.dir, 'split.yaml')
-    writeFileSync(
-      layout,
-      withApprovals(
-        readFileSync(c.layoutFiles[1]!, 'utf8'),
-        'default: none\nphases:\n  migrate_replica: phase\n  retire_sources: phase\n',
-      ),
+    const layout = gatedLayout(
+      c,
+      1,
+      'split.yaml',
+      'default: none\nphases:\n  migrate_replica: phase\n  retire_sources: phase\n',
     )
     const journal = join(c.dir, 'load.journal')
     const load = startLoad(

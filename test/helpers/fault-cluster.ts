@@ -1,5 +1,6 @@
 // Fault injection on a real test cluster (issue #8): bulk rows, kill -9 / restart of a tablet's mariadbd, the CLI
 // as a subprocess, and checks that every bulk row is on exactly one shard, the one owning its keyspace id.
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {prng} from '../../bench/lib/data.js'
@@ -192,6 +193,13 @@ export async function readOnly(c: TestCluster, alias: string): Promise<boolean> 
 export function withApprovals(text: string, approvals: string, settings?: string): string {
   let out = text.replace(/approvals:\n( {2}.*\n)+/, `approvals:\n${approvals.replace(/^/gm, '  ').trimEnd()}\n`)
   if (settings) out = out.replace(/^shards:/m, `settings:\n${settings.replace(/^/gm, '  ').trimEnd()}\nshards:`)
+  return out
+}
+
+/** Layout `i` of cluster `c` with these approvals (and settings), written as `name` into the cluster's folder. */
+export function gatedLayout(c: TestCluster, i: number, name: string, approvals: string, settings?: string): string {
+  const out = join(c.dir, name)
+  writeFileSync(out, withApprovals(readFileSync(c.layoutFiles[i]!, 'utf8'), approvals, settings))
   return out
 }
 

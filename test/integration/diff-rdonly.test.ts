@@ -1,14 +1,12 @@
 // Where diff reads the sources (as the seed's SplitDiff does): on a source rdonly whose replication it stops at the
 // held stream's position and starts again afterwards, sparing the primary that serves the application; on the
 // primary when the rdonly cannot serve (its replication is not running).
-import {readFileSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {apply} from '../../src/engine/apply.js'
 import type {WorkflowRecord} from '../../src/engine/types.js'
 import {dataPlaneSettings, failures} from '../helpers/apply.js'
 import {guestbookFile, startTestCluster, type TestCluster} from '../helpers/cluster.js'
-import {withApprovals} from '../helpers/fault-cluster.js'
+import {gatedLayout} from '../helpers/fault-cluster.js'
 
 const ROWS = 2000
 let c: TestCluster
@@ -54,11 +52,7 @@ it(
 
     // The merge back, stopped at its diff gate (its clone used the rdonly too); then -80's rdonly stops replicating,
     // so diff/0 reads -80 on its primary and 80- on its rdonly.
-    const merge1 = join(c.dir, '1-shard-diff-gate.yaml')
-    writeFileSync(
-      merge1,
-      withApprovals(readFileSync(c.layoutFiles[0], 'utf8'), 'default: none\nphases:\n  diff: phase'),
-    )
+    const merge1 = gatedLayout(c, 0, '1-shard-diff-gate.yaml', 'default: none\nphases:\n  diff: phase')
     const atGate = await apply({...dataPlaneSettings(c.store, {noWait: true}), target: merge1})
     expect(atGate.state, failures(atGate).join('\n')).toBe('waiting')
     await c.query('test-202', 'STOP SLAVE')

@@ -6,7 +6,6 @@
 // destinations directly (bulk rows, and the load generator's journal through `load verify`).
 // Each test has its own cluster (none depends on another's outcome); every process a test starts is registered and
 // stopped in afterAll, whatever happened.
-import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, expect, it, onTestFailed} from 'vitest'
 import type {WorkflowRecord} from '../../src/engine/types.js'
@@ -29,7 +28,7 @@ import {
   restartStopped,
   servingPrimaries,
   startFaultCluster,
-  withApprovals,
+  gatedLayout,
   workflowById,
 } from '../helpers/fault-cluster.js'
 
@@ -218,11 +217,7 @@ it(
     const victim = c.tablet('test-100')
     // Stop at the gate of migrate_rdonly: clone, catch-up and diff are done, the streams run (inside the apply, which
     // waits for the approval) and carry the load's writes.
-    const layout = join(c.dir, '2-shards-gate.yaml')
-    writeFileSync(
-      layout,
-      withApprovals(readFileSync(c.layoutFiles[1], 'utf8'), 'default: none\nphases:\n  migrate_rdonly: phase'),
-    )
+    const layout = gatedLayout(c, 1, '2-shards-gate.yaml', 'default: none\nphases:\n  migrate_rdonly: phase')
     // Without a terminal a layout needs --auto-approve (which would open the gate too): apply it as a saved plan.
     const saved = join(c.dir, 'gate.plan')
     const planned = await run(c, ['plan', layout, '--out', saved]).exited

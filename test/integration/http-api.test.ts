@@ -4,13 +4,13 @@
 // (401) or from another Origin (403) with nothing recorded; /metrics at the clone gate and after it (rows copied, each
 // stream's lag, row changes applied moving as rows are written); the serving-map stream when rdonly traffic moves.
 // Every wait is for an event of the workflow's stream or the serving stream, never for a time.
-import {chmodSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {WorkflowRecord} from '../../src/engine/types.js'
 import {guestbookFile, type TestCluster} from '../helpers/cluster.js'
 import {assertBuilt, type Cli} from '../helpers/engine-cli.js'
-import {cliProc, injected, KS, startFaultCluster, withApprovals, workflowById} from '../helpers/fault-cluster.js'
+import {cliProc, injected, KS, startFaultCluster, gatedLayout, workflowById} from '../helpers/fault-cluster.js'
 import {Api, type EventReader, type Sample, type Sse} from '../helpers/http.js'
 
 const ROWS = 3000
@@ -113,13 +113,11 @@ describe('a workflow run by a server, driven through the API', () => {
     'approve with a token; 401 and 403 record nothing; /metrics at the clone gate and after',
     {timeout: 180_000},
     async () => {
-      const layout = join(c.dir, 'split.yaml')
-      writeFileSync(
-        layout,
-        withApprovals(
-          readFileSync(c.layoutFiles[1]!, 'utf8'),
-          'default: none\nphases:\n  clone: canary\n  diff: phase\n  migrate_rdonly: phase\n  migrate_replica: phase',
-        ),
+      const layout = gatedLayout(
+        c,
+        1,
+        'split.yaml',
+        'default: none\nphases:\n  clone: canary\n  diff: phase\n  migrate_rdonly: phase\n  migrate_replica: phase',
       )
       const planFile = join(c.dir, 'split.plan')
       const p = await run(['plan', layout, '--out', planFile]).exited

@@ -3,8 +3,6 @@
 // old shards. The router routes every tablet type by the keyspace's one vschema, so until the cutover it must still be
 // the sharded one: an UPDATE of an existing row sent through the router must reach the shard that holds it. (With the
 // unsharded vschema stored first, everything went to -80 and updates of rows on 80- matched nothing.)
-import {readFileSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
 import type {ResultSetHeader} from 'mysql2'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {apply} from '../../src/engine/apply.js'
@@ -13,7 +11,7 @@ import {readKeyspaceState} from '../../src/plan/keyspace-state.js'
 import {Router} from '../../src/routing/router.js'
 import {dataPlaneSettings, failures} from '../helpers/apply.js'
 import {guestbookFile, startTestCluster, type TestCluster} from '../helpers/cluster.js'
-import {KS, withApprovals} from '../helpers/fault-cluster.js'
+import {KS, gatedLayout} from '../helpers/fault-cluster.js'
 
 const ROWS = 200
 let c: TestCluster
@@ -46,11 +44,7 @@ it(
     expect(await onShard('test-200')).toBeGreaterThan(0)
     expect(await onShard('test-300')).toBeGreaterThan(0)
 
-    const layout = join(c.dir, '1-shard-stop-primary.yaml')
-    writeFileSync(
-      layout,
-      withApprovals(readFileSync(c.layoutFiles[0], 'utf8'), 'default: none\nphases:\n  migrate_primary: phase'),
-    )
+    const layout = gatedLayout(c, 0, '1-shard-stop-primary.yaml', 'default: none\nphases:\n  migrate_primary: phase')
     const first = await apply({...dataPlaneSettings(c.store, {noWait: true}), target: layout})
     expect(first.state, failures(first).join('\n')).toBe('waiting')
     const wf = (first as {wf: WorkflowRecord}).wf

@@ -1,15 +1,13 @@
 // Issue 15 (5): clone and diff pause while a replica of the source shard lags more than
 // settings.throttleReplicaLagSeconds (the rdonly they read is paused on purpose and does not count), say so in the log
 // and in their progress (what `status` shows), and go on once the replica has caught up; nothing is lost meanwhile.
-import {readFileSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {apply} from '../../src/engine/apply.js'
 import type {RunnerEvent} from '../../src/engine/runner.js'
 import {dataPlaneRuntime} from '../../src/phases/index.js'
 import {guestbookFile, startTestCluster, type TestCluster} from '../helpers/cluster.js'
-import {bulkLoad, withApprovals} from '../helpers/fault-cluster.js'
+import {bulkLoad, gatedLayout} from '../helpers/fault-cluster.js'
 
 const ROWS = 3000
 let c: TestCluster
@@ -50,11 +48,7 @@ async function count(alias: string): Promise<number> {
 }
 
 it('clone waits while the source replica lags, shows why, and copies everything once it has caught up', async () => {
-  const layout = join(c.dir, 'split-throttled.yaml')
-  writeFileSync(
-    layout,
-    withApprovals(readFileSync(c.layoutFiles[1]!, 'utf8'), 'default: none\n', 'throttleReplicaLagSeconds: 1\n'),
-  )
+  const layout = gatedLayout(c, 1, 'split-throttled.yaml', 'default: none\n', 'throttleReplicaLagSeconds: 1\n')
   // A write the delayed replica holds back: its lag grows by a second every second.
   await delayReplica(3600)
   await c.query('test-100', 'INSERT INTO messages (page, time_created_ns, message) VALUES (?, ?, ?)', [
