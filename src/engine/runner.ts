@@ -364,6 +364,7 @@ export class Runner {
       ts.startedAt = startedAt
       delete ts.finishedAt
       delete ts.error
+      delete ts.runner
       ts.runs = [...(ts.runs ?? []), {attempt, startedAt, by}]
       trimRuns(ts)
       wf.state = 'running'

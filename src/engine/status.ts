@@ -1,6 +1,7 @@
 // `status` and `history`: what the workflow records say, as a tree (phases → tasks) with open gates and failures.
 import type {PlanPhase} from '../plan/types.js'
 import {workflowPath, workflowStreamsPath} from '../topo/paths.js'
+import {handedOutTasks} from './task-items.js'
 import {mergeItemStreams} from './work-items.js'
 import type {LockRecord} from '../topo/records.js'
 import type {TopoStore} from '../topo/store.js'
@@ -31,6 +32,8 @@ export interface TaskStatus {
   error?: string
   progress?: TaskProgress & {at?: string}
   retry_command?: string
+  /** The `shardform server` running the task as a work item (absent when its driver runs it). */
+  server?: string
 }
 
 export type PhaseStatusName = 'done' | 'running' | 'waiting' | 'failed' | 'pending'
@@ -211,8 +214,27 @@ async function withStreams(store: TopoStore, st: WorkflowStatus): Promise<Workfl
   if (st.finished) return st
   // The driver's own streams, and those servers run as work items (each from the server holding its claim).
   const own = await store.get<StreamsStatus>(workflowStreamsPath(st.id))
-  const streams = await mergeItemStreams(store, st.id, own?.value).catch(() => own?.value)
-  return streams?.streams.length ? {...st, streams} : st
+  type S = StreamsStatus['streams'][number]
+  const none = {runners: new Map<string, string>(), streams: [] as S[]}
+  const tasks = await handedOutTasks<S>(store, st.id).catch(() => none)
+  const merged = await mergeItemStreams(store, st.id, own?.value).catch(() => own?.value)
+  // A diff running on another server runs the streams into its destination there.
+  const streams = tasks.streams.length
+    ? {
+        updated_at: merged?.updated_at ?? '',
+        streams: [
+          ...(merged?.streams ?? []).filter((s) => !tasks.streams.some((t) => t.id === s.id)),
+          ...tasks.streams,
+        ].sort((a, b) => a.id.localeCompare(b.id)),
+      }
+    : merged
+  const phases = tasks.runners.size
+    ? st.phases.map((p) => ({
+        ...p,
+        tasks: p.tasks.map((t) => (tasks.runners.has(t.id) ? {...t, server: tasks.runners.get(t.id)} : t)),
+      }))
+    : st.phases
+  return streams?.streams.length ? {...st, phases, streams} : {...st, phases}
 }
 
 /** Every unfinished workflow, and the last finished one of each keyspace (only `keyspace`'s when given). */

@@ -94,6 +94,8 @@ export interface TaskState {
   checkpoint?: unknown
   checkpointAt?: string
   output?: Record<string, unknown>
+  /** A task handed out as a work item (task-items.ts): the claimant running it now; only it may write checkpoints. */
+  runner?: string
 }
 
 export interface Approval {

@@ -4,7 +4,7 @@
 import type {Connection} from 'mysql2/promise'
 import {keyRangeContains} from '../keyspace/keyrange.js'
 import {tableRouting, type VSchema} from '../keyspace/vschema.js'
-import type {TaskContext, Executor} from '../engine/types.js'
+import type {TaskContext, TaskResult, Executor} from '../engine/types.js'
 import type {RowValue} from '../mysql/codec.js'
 import {connectTablet, qid, withoutTabletPrefix} from '../mysql/connect.js'
 import {copyTable, type CopyDestination} from '../mysql/copy.js'
@@ -37,10 +37,19 @@ const decodePk = (pk: unknown[] | undefined) =>
     RowValue[] | undefined
 
 export const clone: Executor = async (ctx) => {
+  const r = await cloneCopy(ctx)
+  await (ctx.services as StreamManager).ensureGroup(ctx.task.group!, [ctx.task.shard])
+  return r
+}
+
+/**
+ * The copy and the streams' start positions, without starting the streams: what a server other than the workflow's
+ * driver runs when it claims the task (its driver starts the streams). `ctx.services` may be absent there.
+ */
+export const cloneCopy = async (ctx: TaskContext): Promise<TaskResult> => {
   const source = ctx.task.shard
   const group = groupOf(ctx)
-  const gi = ctx.task.group!
-  const manager = ctx.services as StreamManager
+  const manager = ctx.services as StreamManager | undefined
   const state = await keyspaceState(ctx)
   const dests = group.destinations.map((d) => shardRange(ctx, d))
   const destTablets = group.destinations.map((d) => primaryOf(state, d))
@@ -52,7 +61,7 @@ export const clone: Executor = async (ctx) => {
     if (!snap) {
       if (cp.snapshot) {
         ctx.log(`the snapshot of the interrupted copy is gone; removing the rows it wrote and copying ${source} again`)
-        await Promise.all(manager.from(source).map((s) => s.stop()))
+        await Promise.all((manager?.from(source) ?? []).map((s) => s.stop()))
         await purgeSource(ctx, destTablets, source)
       }
       const rdonly = tabletOf(state, source, 'rdonly')
@@ -89,7 +98,6 @@ export const clone: Executor = async (ctx) => {
         .catch((err) => ctx.log(`could not restart replication on ${snap!.tablet.alias}: ${(err as Error).message}`))
     }
   }
-  await manager.ensureGroup(gi, [source])
   const rows = Object.values(cp.tables).reduce((n, t) => n + t.rows, 0)
   return {
     output: {

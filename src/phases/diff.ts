@@ -55,7 +55,7 @@ async function diffDestination(ctx: TaskContext) {
   const dest = shardRange(ctx, ctx.task.shard)
   const groupDests = g.destinations.map((d) => shardRange(ctx, d))
   const state = await keyspaceState(ctx)
-  const streams = (await manager.ensureGroup(gi)).filter((s) => s.spec.destinationShard === ctx.task.shard)
+  const streams = await manager.ensureInto(gi, ctx.task.shard)
   // rdonly tablets an interrupted run of this task left with replication stopped (diff-snapshot.ts).
   const cp: {stopped: string[]} = {stopped: ctx.checkpoint<{stopped?: string[]}>()?.stopped ?? []}
   for (const alias of cp.stopped) {

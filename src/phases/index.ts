@@ -11,6 +11,9 @@ import {liveStreams} from './streams/live.js'
 import {idle, StreamManager} from './streams/manager.js'
 import {applyVSchema, createShards, migrateReadTraffic, updateTablets} from './topology.js'
 import {waitForFilteredReplication} from './wait.js'
+import {cloneViaServers, diffViaServers} from './tasks/via-servers.js'
+
+export {claimedExecutor, type ClaimedExecutor} from './tasks/via-servers.js'
 
 export interface DataPlaneOptions {
   /** Where stream events are logged (default: standard error, one line each). */
@@ -30,9 +33,10 @@ export function dataPlaneRuntime(opts: DataPlaneOptions = {}): Runtime {
       update_tablets: updateTablets,
       create_shards: createShards,
       copy_schema: copySchema,
-      clone,
+      // Driven by a server: clone and diff tasks run on whichever live server claims them.
+      clone: opts.server ? cloneViaServers : clone,
       wait_for_filtered_replication: waitForFilteredReplication,
-      diff,
+      diff: opts.server ? diffViaServers : diff,
       migrate_rdonly: migrateReadTraffic('rdonly'),
       migrate_replica: migrateReadTraffic('replica'),
       migrate_primary: migratePrimary,

@@ -3,6 +3,7 @@
 import {hostname} from 'node:os'
 import {holderGone} from '../topo/lease-lock.js'
 import {claimLive, parseItemPath} from '../engine/work-items.js'
+import {taskClaims} from '../engine/task-items.js'
 import {keyspacesPrefix, serverPath, serversPrefix, workflowsPrefix} from '../topo/paths.js'
 import type {LockRecord} from '../topo/records.js'
 import {isTopoError, type LockHandle, type TopoReader, type TopoStore} from '../topo/store.js'
@@ -32,6 +33,8 @@ export interface ServerInfo {
   workItems: string[]
   /** The streams it runs as work items (its item claims). */
   streams: {workflow: string; stream: string; since: string}[]
+  /** The clone and diff tasks it runs as work items (its task claims). */
+  tasks: {workflow: string; task: string; since: string}[]
 }
 
 /** A record whose holder lives: not expired (file backend), not a dead process on this host. */
@@ -73,6 +76,19 @@ export function itemClaimsOf(
   return out
 }
 
+/** The server ids that hold each live task claim, from `workflows/<id>/tasks/<task>/Claim` entries. */
+function taskClaimsOf(entries: {path: string; value: unknown}[]): Map<string, ServerInfo['tasks']> {
+  const out = new Map<string, ServerInfo['tasks']>()
+  for (const [k, v] of taskClaims(entries)) {
+    if (!v.server) continue
+    const i = k.indexOf('/')
+    const list = out.get(v.server) ?? []
+    list.push({workflow: k.slice(0, i), task: k.slice(i + 1), since: v.created})
+    out.set(v.server, list)
+  }
+  return out
+}
+
 /** The live servers, sorted by id, with what each holds (`streams: false`: without reading the stream claims). */
 export async function liveServers(store: TopoReader, opts: {streams?: boolean} = {}): Promise<ServerInfo[]> {
   const [servers, keyspaces, workflows] = await Promise.all([
@@ -82,8 +98,9 @@ export async function liveServers(store: TopoReader, opts: {streams?: boolean} =
   ])
   const claims = claimsOf(keyspaces.filter((e) => e.path.endsWith('/lock')))
   const items = itemClaimsOf(workflows)
+  const tasks = taskClaimsOf(workflows)
   return servers
-    .map((v) => serverInfo(v, claims.get(v.serverId) ?? [], items.get(v.serverId) ?? []))
+    .map((v) => serverInfo(v, claims.get(v.serverId) ?? [], items.get(v.serverId) ?? [], tasks.get(v.serverId) ?? []))
     .sort((a, b) => a.id.localeCompare(b.id))
 }
 
@@ -110,6 +127,7 @@ export function serverInfo(
   v: ServerRecord,
   workflows: ServerInfo['workflows'],
   streams: ServerInfo['streams'] = [],
+  tasks: ServerInfo['tasks'] = [],
 ): ServerInfo {
   return {
     id: v.serverId,
@@ -120,6 +138,7 @@ export function serverInfo(
     workflows,
     workItems: Array.isArray(v.workItems) ? v.workItems : [],
     streams,
+    tasks,
   }
 }
 
@@ -157,7 +176,7 @@ export async function register(
     return await store.hold(path, {
       operation: `shardform server ${r.id}`,
       ttlSeconds: r.ttlSeconds,
-      data: {serverId: r.id, version: r.version, startedAt: new Date().toISOString(), workItems: ['stream']},
+      data: {serverId: r.id, version: r.version, startedAt: new Date().toISOString(), workItems: ['stream', 'task']},
     })
   } catch (e) {
     if (!isTopoError(e, 'lock_held')) throw e

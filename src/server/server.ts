@@ -16,6 +16,7 @@ import {handBackRequests} from './hand-back.js'
 import {liveServers, register} from './registry.js'
 import {unreadableReason} from './readable.js'
 import {StreamItems} from './stream-items.js'
+import {TaskItems} from './task-items.js'
 
 export type ServerLogType =
   | 'registered'
@@ -75,15 +76,20 @@ export class Server {
   private lastError?: string
   /** The streams this server runs as work items (of any workflow, whoever drives it). */
   private readonly items: StreamItems
+  /** The clone and diff tasks this server runs as work items. */
+  private readonly tasks: TaskItems
 
   constructor(private readonly o: ServerOptions) {
-    this.items = new StreamItems({
+    const common = {
       store: o.store,
       server: o.id,
       ttlSeconds: o.ttlSeconds,
-      say: (type, message, extra) => this.say(type, message, extra),
+      say: (type: 'claimed' | 'released' | 'error', message: string, extra: Partial<ServerLog>) =>
+        this.say(type, message, extra),
       wake: () => this.wake?.(),
-    })
+    }
+    this.items = new StreamItems(common)
+    this.tasks = new TaskItems(common)
   }
 
   /** Run until `signal` aborts, then hand everything back. */
@@ -126,12 +132,16 @@ export class Server {
         if (!again) await this.pause(stopAll)
       }
     } finally {
-      this.say('stopping', `stopping: handing back ${this.held.size} workflow(s) and ${this.items.size} stream(s)`)
+      this.say(
+        'stopping',
+        `stopping: handing back ${this.held.size} workflow(s), ${this.items.size} stream(s) and ${this.tasks.size} task(s)`,
+      )
       for (const u of unwatch) u()
       for (const h of this.held.values()) h.stop.abort(new Error(`server ${this.o.id} is stopping`))
       await Promise.allSettled([
         ...[...this.held.values()].map((h) => h.done),
         this.items.stopAll(`server ${this.o.id} is stopping`),
+        this.tasks.stopAll(`server ${this.o.id} is stopping`),
       ])
       await this.registration.release().catch(() => undefined)
       this.say('stopped', `server ${this.o.id} stopped and deregistered`)
@@ -163,6 +173,10 @@ export class Server {
     const takers = servers.filter((s) => s.workItems.includes('stream')).map((s) => s.id)
     if (!takers.includes(this.o.id)) takers.push(this.o.id)
     if (await this.items.scan(entries, takers, stop)) return true
+    // Then clone and diff tasks, among the servers that run them (older versions do not).
+    const taskTakers = servers.filter((s) => s.workItems.includes('task')).map((s) => s.id)
+    if (!taskTakers.includes(this.o.id)) taskTakers.push(this.o.id)
+    if (await this.tasks.scan(entries, taskTakers, stop)) return true
     for (const e of entries.filter((x) => x.path.endsWith('/Workflow'))) {
       const id = e.path.split('/')[1]!
       if (this.held.has(id) || stop.aborted) continue

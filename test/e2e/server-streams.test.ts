@@ -147,6 +147,17 @@ it(
     await gateOpenAt('migrate_replica')
     const wfId = (await openWorkflow(c))!.id
     const driver = (await c.store.readLock(KS))!.server!
+    // Clone and diff ran as work items: the two diffs handed out at once went to different servers.
+    const events = (await workflowById(c, wfId)).events
+    const ranOn = (prefix: string) =>
+      new Set(
+        events
+          .filter((e) => e.type === 'log' && e.task?.startsWith(prefix) && e.message.startsWith('runs on server '))
+          .map((e) => e.message.split(' ')[3]),
+      )
+    injected(`clone ran on ${[...ranOn('clone/')].join(', ')}; diffs on ${[...ranOn('diff/')].join(', ')}`)
+    expect(ranOn('clone/').size).toBe(1)
+    expect([...ranOn('diff/')].sort()).toEqual(['s1', 's2'])
     const first = await until(async () => {
       const m = await allClaimed(wfId, false)
       return m && new Set(m.values()).size === 2 ? m : undefined

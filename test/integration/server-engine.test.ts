@@ -218,6 +218,44 @@ describe('servers run workflows', {timeout: 180_000}, () => {
     await expectExactlyOnce(store, wf.id, Object.keys(wf.tasks))
   })
 
+  it('on the file backend (one host): two servers share it; kill -9 of the driver mid-phase, the other takes over at once', async () => {
+    const url = `file:${join(scratch, 'file-topo')}`
+    const store = await initGuestbook(url)
+    stores.push(store)
+    const slow = {SHARDFORM_TEST_SLEEP_MS: '600'}
+    const servers = {s1: server('s1', url, slow), s2: server('s2', url, slow)}
+    await servers.s1.waitFor(/registered/)
+    await servers.s2.waitFor(/registered/)
+    const list = await runCli(['server', 'list', '--json'], cliEnv(url))
+    expect(list.code, list.stderr).toBe(0)
+    expect((JSON.parse(list.stdout) as {servers: {id: string}[]}).servers.map((x) => x.id)).toEqual(['s1', 's2'])
+    const a = await runCli(['apply', await savedPlan(url, 'file'), '--detach'], cliEnv(url))
+    expect(a.code, a.stderr).toBe(0)
+    const wf = await onlyWorkflow(store)
+    const stop = {done: false}
+    const approving = approveAll(store, stop)
+    try {
+      const first = await until(() => holder(store), 30_000, 'a server to claim the workflow')
+      await until(() => store.get(`test-starts/${wf.id}/clone:0/1`), 60_000, 'clone/0 to start')
+      servers[first.server as 's1' | 's2'].proc.kill('SIGKILL')
+      // Same host: the dead pid's lock is taken over without waiting for its expiry.
+      const next = await until(
+        async () => {
+          const l = await holder(store)
+          return l && l.server !== first.server ? l : undefined
+        },
+        30_000,
+        'the other server to take over',
+      )
+      expect(next.pid).toBe(servers[first.server === 's1' ? 's2' : 's1'].proc.pid)
+      await finished(store)
+    } finally {
+      stop.done = true
+      await approving
+    }
+    await expectExactlyOnce(store, wf.id, Object.keys(wf.tasks))
+  })
+
   it('apply follows with the same lines and exit code; SIGTERM of each server in turn hands the workflow on', async () => {
     const {url, store} = await fresh()
     const slow = {SHARDFORM_TEST_SLEEP_MS: '800'}

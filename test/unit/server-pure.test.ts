@@ -78,6 +78,7 @@ describe('liveness of registrations and claims', () => {
       workflows: [],
       workItems: [],
       streams: [],
+      tasks: [],
     })
   })
   it('server ids are path-safe names', () => {

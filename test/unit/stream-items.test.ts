@@ -86,7 +86,7 @@ describe('stream work items', () => {
     expect(merged?.updated_at).toBe('2026-01-01T00:00:05Z')
   })
 
-  it('server list shows the streams each server runs', () => {
+  it('server list shows the streams and tasks each server runs', () => {
     const text = renderServers(
       [
         {
@@ -96,12 +96,14 @@ describe('stream work items', () => {
           version: '0.1.0',
           startedAt: '2026-01-01T00:00:00Z',
           workflows: [],
-          workItems: ['stream'],
+          workItems: ['stream', 'task'],
           streams: [{workflow: 'wf1', stream: 'ks/0->-40', since: 't'}],
+          tasks: [{workflow: 'wf1', task: 'diff/-40', since: 't'}],
         },
       ],
       'etcd://x',
     )
     expect(text).toMatch(/s2 .* 1 stream\(s\): ks\/0->-40/)
+    expect(text).toMatch(/1 task\(s\): diff\/-40/)
   })
 })

@@ -13,6 +13,7 @@ export function renderServers(servers: ServerInfo[], url: string): string {
     [
       ...s.workflows.map((w) => `${w.keyspace} (${w.operation})`),
       ...(s.streams.length ? [`${s.streams.length} stream(s): ${s.streams.map((x) => x.stream).join(', ')}`] : []),
+      ...(s.tasks?.length ? [`${s.tasks.length} task(s): ${s.tasks.map((x) => x.task).join(', ')}`] : []),
     ].join('; ') || '-',
   ])
   return `Live servers in ${url}:\n` + table(['ID', 'HOST', 'PID', 'VERSION', 'STARTED', 'HOLDS'], rows)

@@ -124,7 +124,10 @@ export function renderWorkflowStatus(status: WorkflowStatus, colors: Colors): st
       const attempt = t.attempts > 1 ? ` (attempt ${t.attempts})` : ''
       const prog = t.state === 'running' || (t.progress && t.state !== 'done') ? formatProgress(t.progress, '  ') : ''
       const extra = prog && t.state !== 'failed' ? `  ${prog}` : ''
-      out.push(`      ${TASK_MARK[t.state]} ${t.id.padEnd(taskWidth)} ${paintState(colors, t.state)}${attempt}${extra}`)
+      const on = t.server && t.state === 'running' ? ` on server ${t.server}` : ''
+      out.push(
+        `      ${TASK_MARK[t.state]} ${t.id.padEnd(taskWidth)} ${paintState(colors, t.state)}${on}${attempt}${extra}`,
+      )
     }
   }
   if (status.streams) {

@@ -64,6 +64,8 @@ export class StreamManager {
   private generation = new Map<string, number>()
   private unwatch?: () => void
   private stopped = false
+  /** Destinations whose streams run elsewhere for a diff (lend). */
+  private readonly lent = new Set<string>()
 
   constructor(
     private readonly store: TopoStore,
@@ -177,6 +179,36 @@ export class StreamManager {
     return this.ensureBetween(g, sources ?? group.sources, group.destinations, false)
   }
 
+  /** The streams of group `g` into one destination (from every source of the group). */
+  ensureInto(g: number, destination: string): Promise<Stream[]> {
+    return this.ensureBetween(g, this.plan.groups[g].sources, [destination], false)
+  }
+
+  /**
+   * A diff of `destination` runs on another server, with the streams into it: stop them here at committed positions
+   * and start none of them until `unlend`.
+   */
+  async lend(destination: string): Promise<void> {
+    this.lent.add(destination)
+    await Promise.allSettled([...this.starting.values()])
+    for (const [id, s] of [...this.streams]) {
+      if (s.spec.destinationShard !== destination) continue
+      this.streams.delete(id)
+      await s.stop()
+    }
+    this.syncHeartbeats()
+  }
+
+  /** The diff is over: run the streams into `destination` here again, under a new owner token (the diff's took them). */
+  async unlend(g: number, destination: string): Promise<Stream[]> {
+    this.lent.delete(destination)
+    for (const s of this.plan.groups[g].sources) {
+      const id = streamId(this.keyspace, s, destination)
+      this.generation.set(id, (this.generation.get(id) ?? 0) + 1)
+    }
+    return this.ensureInto(g, destination)
+  }
+
   /** The reverse streams of group `g` (destinations → sources), which run after its primary cutover. */
   ensureReverse(g: number): Promise<Stream[]> {
     const group = this.plan.groups[g]
@@ -195,6 +227,8 @@ export class StreamManager {
     const id = streamId(this.keyspace, source, destination)
     // A hand-out in progress may be stopping this very stream: after it, the stream is taken back.
     if (this.opts.handOut) await this.serial
+    if (this.lent.has(destination))
+      throw new PhaseError(`the streams into ${destination} run on the server diffing it; they come back when its diff ends`)
     const running = this.streams.get(id)
     // Taken over by another applier: never restarted by this one (its claim would only be refused).
     if (running?.fenced) throw running.fenced

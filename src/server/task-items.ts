@@ -1,0 +1,160 @@
+// A server's share of the clone and diff tasks handed out as work items (engine/task-items.ts): it claims an open item
+// under fair share (by task count), runs it as the task's runner from its stored checkpoint, and reports the result
+// for the driver to record. It stops a task whose item went away or changed (the driver moved on), whose claim was
+// lost, or when the server stops; the driver hands such a task out again.
+import {randomBytes} from 'node:crypto'
+import {hostname} from 'node:os'
+import {runClaimedTask} from '../engine/claimed-task.js'
+import {readWorkflowRecord} from '../engine/record.js'
+import {
+  parseTaskItemPath,
+  taskClaimPath,
+  taskClaims,
+  taskResultPath,
+  type TaskItem,
+  type TaskItemResult,
+} from '../engine/task-items.js'
+import {errorMessage} from '../errors.js'
+import {claimedExecutor} from '../phases/tasks/via-servers.js'
+import type {Entry, LockHandle, TopoStore} from '../topo/store.js'
+import {isTopoError} from '../topo/store.js'
+import {mayTake} from './fair-share.js'
+import {unreadableReason} from './readable.js'
+
+export interface TaskItemsOptions {
+  store: TopoStore
+  server: string
+  ttlSeconds: number
+  say: (type: 'claimed' | 'released' | 'error', message: string, extra: {workflow: string; keyspace: string}) => void
+  wake: () => void
+}
+
+interface Running {
+  item: TaskItem
+  stop: AbortController
+  done: Promise<void>
+}
+
+export class TaskItems {
+  private readonly running = new Map<string, Running>()
+  private readonly run = randomBytes(4).toString('hex')
+  private claims = 0
+
+  constructor(private readonly o: TaskItemsOptions) {}
+
+  get size(): number {
+    return this.running.size
+  }
+
+  /** One look over a listing of workflows/: stop what is no longer ours, then take at most one open task. */
+  async scan(entries: Entry<unknown>[], live: string[], stop: AbortSignal): Promise<boolean> {
+    const items = new Map<string, TaskItem>()
+    const results = new Map<string, TaskItemResult>()
+    const records = new Map<string, unknown>()
+    for (const e of entries) {
+      const m = /^workflows\/([^/]+)\/Workflow$/.exec(e.path)
+      if (m) records.set(m[1]!, e.value)
+      const p = parseTaskItemPath(e.path)
+      if (p?.kind === 'Item' && e.value) items.set(`${p.workflow}/${p.task}`, e.value as TaskItem)
+      if (p?.kind === 'Result' && e.value) results.set(`${p.workflow}/${p.task}`, e.value as TaskItemResult)
+    }
+    // Run already: its result waits for the driver (written before the claim was let go, so seen in this listing).
+    const reported = (k: string, item: TaskItem) =>
+      results.get(k)?.attempt === item.attempt && results.get(k)?.handout === item.handout
+    for (const [k, r] of this.running) {
+      const cur = items.get(k)
+      if (!cur || cur.attempt !== r.item.attempt || cur.handout !== r.item.handout)
+        r.stop.abort(new Error('its driver no longer hands it out (stopped, or handed it out again)'))
+    }
+    if (stop.aborted) return false
+    const claims = taskClaims(entries)
+    const held = new Map<string, number>()
+    for (const c of claims.values()) if (c.server) held.set(c.server, (held.get(c.server) ?? 0) + 1)
+    held.set(this.o.server, Math.max(held.get(this.o.server) ?? 0, this.running.size))
+    for (const [k, item] of items) {
+      if (this.running.has(k) || claims.has(k) || reported(k, item)) continue
+      const raw = records.get(item.workflow)
+      if (!raw || unreadableReason(raw)) continue
+      if (!mayTake(this.o.server, live, held)) return false
+      if (await this.take(k, item, raw, stop)) return true
+    }
+    return false
+  }
+
+  private async take(k: string, item: TaskItem, raw: unknown, stop: AbortSignal): Promise<boolean> {
+    const {store, server} = this.o
+    let claim: LockHandle
+    try {
+      claim = await store.hold(taskClaimPath(item.workflow, item.task), {
+        operation: `task ${item.task} of workflow ${item.workflow}`,
+        ttlSeconds: this.o.ttlSeconds,
+        data: {server, task: item.task},
+      })
+    } catch (e) {
+      if (isTopoError(e, 'lock_held')) return false
+      throw e
+    }
+    const ctx = {workflow: item.workflow, keyspace: item.keyspace}
+    const runner = `server ${server} ${hostname()}:${process.pid} ${this.run} task ${++this.claims}`
+    const ac = new AbortController()
+    const onStop = () => ac.abort(new Error(`server ${server} is stopping`))
+    stop.addEventListener('abort', onStop, {once: true})
+    claim.lost.catch(() => ac.abort(new Error('its claim was lost (lease expired)')))
+    const wf = readWorkflowRecord(raw)
+    const ce = claimedExecutor(item.phase, {
+      store,
+      workflow: wf.id,
+      keyspace: wf.keyspace,
+      task: item.task,
+      plan: wf.plan,
+      owner: runner,
+      server,
+      log: (line) => this.o.say('error', line, ctx),
+    })
+    this.o.say('claimed', `claimed task ${item.task} (attempt ${item.attempt}) of workflow ${item.workflow}`, ctx)
+    const done = (async () => {
+      let how: string
+      try {
+        if (!ce) throw new Error(`phase ${item.phase} is not run as a work item by this version`)
+        const res = await runClaimedTask({
+          store,
+          item,
+          runner,
+          server,
+          who: `server ${server}@${hostname()}`,
+          exec: ce.exec,
+          services: ce.services,
+          signal: ac.signal,
+        })
+        // The streams a diff ran stop at committed positions before the driver takes them back.
+        await ce.stop()
+        await writeResult(store, item, res)
+        how = res.ok ? 'done' : `failed: ${res.error}`
+      } catch (e) {
+        await ce?.stop().catch(() => undefined)
+        how = `stopped (${errorMessage(ac.signal.aborted ? ac.signal.reason : e)})`
+      } finally {
+        stop.removeEventListener('abort', onStop)
+        this.running.delete(k)
+        await claim.release().catch(() => undefined)
+        this.o.wake()
+      }
+      this.o.say('released', `task ${item.task} of workflow ${item.workflow}: ${how}`, ctx)
+    })()
+    this.running.set(k, {item, stop: ac, done})
+    return true
+  }
+
+  /** Stop every task at a safe point (its checkpoint) and let go of the claims. */
+  async stopAll(why: string): Promise<void> {
+    for (const r of this.running.values()) r.stop.abort(new Error(why))
+    await Promise.allSettled([...this.running.values()].map((r) => r.done))
+  }
+}
+
+async function writeResult(store: TopoStore, item: TaskItem, res: TaskItemResult): Promise<void> {
+  const path = taskResultPath(item.workflow, item.task)
+  const cur = await store.get(path)
+  if (cur) await store.update(path, res, cur.version)
+  else await store.create(path, res)
+}
