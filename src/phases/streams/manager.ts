@@ -228,7 +228,9 @@ export class StreamManager {
     // A hand-out in progress may be stopping this very stream: after it, the stream is taken back.
     if (this.opts.handOut) await this.serial
     if (this.lent.has(destination))
-      throw new PhaseError(`the streams into ${destination} run on the server diffing it; they come back when its diff ends`)
+      throw new PhaseError(
+        `the streams into ${destination} run on the server diffing it; they come back when its diff ends`,
+      )
     const running = this.streams.get(id)
     // Taken over by another applier: never restarted by this one (its claim would only be refused).
     if (running?.fenced) throw running.fenced
