@@ -215,6 +215,7 @@ function taskRow(t, post) {
       h('span', {class: 'task-id mono', text: t.id}),
       badge(t.state === 'waiting_approval' ? 'waiting' : t.state),
       t.attempts > 1 ? h('span', {class: 'muted', text: `attempt ${t.attempts}`}) : null,
+      t.server && t.state === 'running' ? h('span', {class: 'muted', text: `on server ${t.server}`}) : null,
       !t.approved && t.state === 'pending' ? h('span', {class: 'muted', text: 'needs approval'}) : null,
       t.state === 'failed'
         ? h('button', {
