@@ -7,7 +7,9 @@
 import {chmodSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {setTimeout as sleep} from 'node:timers/promises'
 import type {WorkflowRecord} from '../../src/engine/types.js'
+import {readItems} from '../../src/engine/work-items.js'
 import {guestbookFile, type TestCluster} from '../helpers/cluster.js'
 import {assertBuilt, type Cli} from '../helpers/engine-cli.js'
 import {cliProc, injected, KS, startFaultCluster, gatedLayout, workflowById} from '../helpers/fault-cluster.js'
@@ -167,8 +169,15 @@ describe('a workflow run by a server, driven through the API', () => {
       expect(ok.json.approval).toMatchObject({gate: 'clone:first', by: 'alice', via: 'api'})
       expect((await record()).events.at(-1)).toMatchObject({type: 'approved', who: 'alice'})
 
-      // Past the clone: at the diff gate every row is copied and both streams report their lag.
+      // Past the clone: at the diff gate every row is copied and both streams report their lag. The driver hands the
+      // streams out as work items while it waits (their counters start again there): read once the server runs both.
       const atDiff = await wfEvents.next(waitingAt('diff'), atClone.index, 'the diff gate')
+      for (;;) {
+        const {claims, statuses} = await readItems(c.store, wfId)
+        const published = [...claims].filter(([k, cl]) => statuses.get(k)?.server === cl.server)
+        if (published.length === 2) break
+        await sleep(100)
+      }
       const streams = () =>
         wfEvents.next((e) => (status(e).streams?.streams.length ?? 0) === 2, atDiff.index, 'two streams published')
       const s0 = status((await streams()).e).streams.streams

@@ -188,9 +188,12 @@ export class StreamManager {
    * A diff of `destination` runs on another server, with the streams into it: stop them here at committed positions
    * and start none of them until `unlend`.
    */
-  async lend(destination: string): Promise<void> {
+  async lend(g: number, destination: string): Promise<void> {
     this.lent.add(destination)
     await Promise.allSettled([...this.starting.values()])
+    // Those a server runs as work items (handed out while the workflow waited) come back first: marked for the driver,
+    // they stay unclaimed until `unlend` runs them here.
+    for (const s of this.plan.groups[g].sources) await this.takeBack(s, destination)
     for (const [id, s] of [...this.streams]) {
       if (s.spec.destinationShard !== destination) continue
       this.streams.delete(id)

@@ -27,7 +27,7 @@ export const cloneViaServers: Executor = async (ctx) => {
 
 export const diffViaServers: Executor = async (ctx) => {
   const manager = ctx.services as StreamManager
-  await manager.lend(ctx.task.shard)
+  await manager.lend(ctx.task.group!, ctx.task.shard)
   try {
     return await viaServers(ctx)
   } finally {
