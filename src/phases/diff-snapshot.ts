@@ -13,6 +13,7 @@ import {
 } from '../mysql/snapshot.js'
 import {dataSession} from '../mysql/session.js'
 import type {TabletRecord} from '../topo/records.js'
+import type {LockHandle} from '../topo/store.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {PhaseError} from './context.js'
 
@@ -22,6 +23,8 @@ const RDONLY_WAIT_SECONDS = 60
 interface Frozen {
   gtid: string
   refs: number
+  /** Held in the topology while this process keeps the rdonly stopped (see freezeLock). */
+  lock?: LockHandle
 }
 const frozen = new Map<string, Frozen>()
 const turns = new Map<string, Promise<unknown>>()
@@ -46,6 +49,11 @@ export interface DiffSnapshotOptions {
   log(message: string): void
   /** Remember that this task stopped an rdonly, or that it runs again (a crash leaves it for resume to restart). */
   noteFrozen(alias: string, stopped: boolean): Promise<void>
+  /**
+   * Diffs on other servers freeze the same rdonly: hold its topology record while this process keeps it stopped
+   * (undefined: another process holds it; wait until it lets go, then freeze it here at a position of our own).
+   */
+  freezeLock?(alias: string): Promise<LockHandle | undefined>
 }
 
 export async function diffSnapshot(o: DiffSnapshotOptions): Promise<Snapshot> {
@@ -66,17 +74,21 @@ export async function restartIfFrozen(t: TabletRecord, log: (m: string) => void)
 
 async function rdonlyAtOrAfter(o: DiffSnapshotOptions, t: TabletRecord): Promise<Snapshot | undefined> {
   const h = parseGtidPos(o.held)
+  let waitNoted = false
   for (;;) {
     o.signal.throwIfAborted()
-    const got = await inTurn(t.alias, async (): Promise<Frozen | 'busy' | 'unusable'> => {
+    const got = await inTurn(t.alias, async (): Promise<Frozen | 'busy' | 'elsewhere' | 'unusable'> => {
       const f = frozen.get(t.alias)
       if (f) {
         if (!reached(parseGtidPos(f.gtid), h)) return 'busy'
         f.refs++
         return f
       }
+      const lock = await o.freezeLock?.(t.alias)
+      if (o.freezeLock && !lock) return 'elsewhere'
       const where = await replicaReached(t, o.held, RDONLY_WAIT_SECONDS)
       if (where !== 'reached') {
+        await lock?.release()
         o.log(
           where === 'stopped'
             ? `replication on rdonly ${t.alias} is not running; reading the primary ${o.primary.alias} instead`
@@ -85,13 +97,16 @@ async function rdonlyAtOrAfter(o: DiffSnapshotOptions, t: TabletRecord): Promise
         return 'unusable'
       }
       await o.noteFrozen(t.alias, true)
-      const g: Frozen = {gtid: await stopReplica(t), refs: 1}
+      const g: Frozen = {gtid: await stopReplica(t), refs: 1, ...(lock ? {lock} : {})}
       frozen.set(t.alias, g)
       return g
     })
     if (got === 'unusable') return undefined
-    if (got === 'busy') {
-      // Stopped by another diff at a position behind ours: wait for it to finish.
+    if (got === 'busy' || got === 'elsewhere') {
+      // Stopped by another diff at a position behind ours, or by a diff on another server: wait for it to finish.
+      if (got === 'elsewhere' && !waitNoted)
+        o.log(`rdonly ${t.alias} is stopped by a diff on another server; waiting for it`)
+      waitNoted ||= got === 'elsewhere'
       await sleep(100, undefined, {signal: o.signal})
       continue
     }
@@ -118,6 +133,7 @@ function shared(t: TabletRecord, f: Frozen, o: DiffSnapshotOptions): Snapshot {
         frozen.delete(t.alias)
         await startReplica(t)
         await o.noteFrozen(t.alias, false)
+        await f.lock?.release().catch(() => undefined)
       }),
   }
 }

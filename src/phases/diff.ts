@@ -11,6 +11,8 @@ import {formatKey, keyComparator, orderedSelect, RowCursor, rowsEqual} from '../
 import {copyColumns, describeSchema, type TableInfo} from '../mysql/tables.js'
 import {fmtRate, groupOf, keyspaceState, PhaseError, primaryOf, shardRange, tabletOf} from './context.js'
 import {sourceThrottle} from './throttle.js'
+import {rdonlyFreezePath} from '../topo/paths.js'
+import {isTopoError} from '../topo/store.js'
 import {diffSnapshot, restartIfFrozen} from './diff-snapshot.js'
 import {copyRouter, placement} from './routing.js'
 import type {StreamManager} from './streams/manager.js'
@@ -66,6 +68,13 @@ async function diffDestination(ctx: TaskContext) {
     cp.stopped = [...cp.stopped.filter((a) => a !== alias), ...(stopped ? [alias] : [])]
     await ctx.saveCheckpoint(cp)
   }
+  const freezeLock = async (alias: string) =>
+    ctx.store
+      .hold(rdonlyFreezePath(alias), {operation: `diffs of workflow ${ctx.workflowId} keep ${alias} stopped`})
+      .catch((e: unknown) => {
+        if (isTopoError(e, 'lock_held')) return undefined
+        throw e
+      })
   const snaps: Snapshot[] = []
   const readers: SnapshotReader[] = []
   const dst = await dataSession(primaryOf(state, ctx.task.shard), 'read')
@@ -77,7 +86,7 @@ async function diffDestination(ctx: TaskContext) {
       const held = await stream.hold(ctx.signal)
       const rdonly = tabletOf(state, source, 'rdonly')
       const primary = primaryOf(state, source)
-      snaps.push(await diffSnapshot({rdonly, primary, held, signal: ctx.signal, log: ctx.log, noteFrozen}))
+      snaps.push(await diffSnapshot({rdonly, primary, held, signal: ctx.signal, log: ctx.log, noteFrozen, freezeLock}))
       await stream.pauseAt(snaps[snaps.length - 1].gtid, 300_000, ctx.signal)
     }
     ctx.log(

@@ -28,3 +28,5 @@ export function shardFromPath(path: string): string | undefined {
   const m = /^keyspaces\/[^/]+\/shards\/([^/]+)\/Shard$/.exec(path)
   return m?.[1]
 }
+/** Held (under a lease) by the process whose diffs keep an rdonly tablet's replication stopped. */
+export const rdonlyFreezePath = (alias: string) => `freezes/${alias}`

@@ -98,6 +98,18 @@ const holder = async (store: TopoStore): Promise<LockRecord | undefined> => {
   return l?.server ? l : undefined
 }
 
+/** The lock once a server other than `from` holds it. */
+function takenOver(store: TopoStore, from: string): Promise<LockRecord> {
+  return until(
+    async () => {
+      const l = await holder(store)
+      return l && l.server !== from ? l : undefined
+    },
+    30_000,
+    'the other server to take over',
+  )
+}
+
 async function finished(store: TopoStore) {
   return until(
     async () => {
@@ -196,14 +208,7 @@ describe('servers run workflows', {timeout: 180_000}, () => {
       driver.proc.kill('SIGKILL')
       await driver.exited
       const other = first.server === 's1' ? servers.s2 : servers.s1
-      const next = await until(
-        async () => {
-          const l = await holder(store)
-          return l && l.server !== first.server ? l : undefined
-        },
-        30_000,
-        'the other server to take over',
-      )
+      const next = await takenOver(store, first.server!)
       expect(next.pid).toBe(other.proc.pid)
       const done = await finished(store)
       expect(done.id).toBe(wf.id)
@@ -239,14 +244,7 @@ describe('servers run workflows', {timeout: 180_000}, () => {
       await until(() => store.get(`test-starts/${wf.id}/clone:0/1`), 60_000, 'clone/0 to start')
       servers[first.server as 's1' | 's2'].proc.kill('SIGKILL')
       // Same host: the dead pid's lock is taken over without waiting for its expiry.
-      const next = await until(
-        async () => {
-          const l = await holder(store)
-          return l && l.server !== first.server ? l : undefined
-        },
-        30_000,
-        'the other server to take over',
-      )
+      const next = await takenOver(store, first.server!)
       expect(next.pid).toBe(servers[first.server === 's1' ? 's2' : 's1'].proc.pid)
       await finished(store)
     } finally {
