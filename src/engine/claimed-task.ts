@@ -99,6 +99,7 @@ export async function runClaimedTask(o: ClaimedTaskOptions): Promise<TaskItemRes
       ).catch(() => undefined)
     },
     output: (id) => writer.value.tasks[id]?.output,
+    superseded: async () => !own((await writer.refresh()).tasks[item.task]),
     signal: o.signal,
     services: o.services,
   }

@@ -405,6 +405,7 @@ export class Runner {
           .catch((e) => this.fail(e))
       },
       output: (id) => this.writer.value.tasks[id]?.output,
+      superseded: async () => !own((await this.writer.refresh()).tasks[t.id]),
       signal,
       services: this.opts.services,
     }

@@ -28,6 +28,11 @@ export interface TaskContext {
   output(taskId: string): Record<string, unknown> | undefined
   /** Apply is stopping (Ctrl-C, lock lost): stop at a safe point and throw. */
   signal: AbortSignal
+  /**
+   * Has another run of this task taken it over (a newer attempt, or another server's claim)? Then this run must leave
+   * shared state (a stopped rdonly) to the new one.
+   */
+  superseded?(): Promise<boolean>
   /** Runtime-provided shared services (the data plane's stream manager). */
   services: unknown
 }

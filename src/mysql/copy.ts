@@ -5,6 +5,7 @@ import {Readable} from 'node:stream'
 import type {Connection} from 'mysql2/promise'
 import {LOAD_DATA_FORMAT, LoadDataEncoder, type RowValue} from './codec.js'
 import {qid} from './connect.js'
+import {ShardformError} from '../errors.js'
 import {copyColumns, selectList, type TableInfo} from './tables.js'
 
 export interface CopyDestination {
@@ -49,6 +50,8 @@ export interface CopyTableOptions {
   signal?: AbortSignal
   /** Awaited between chunks, the read paused meanwhile (a replica-lag throttle). */
   throttle?: () => Promise<void>
+  /** Writes each chunk (`write`) in a transaction that commits only while this run still owns the copy (fencing). */
+  fence?: (dest: CopyDestination, write: () => Promise<void>) => Promise<void>
 }
 
 const CHUNK = 4 << 20
@@ -95,12 +98,17 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
     const payload = enc[d].take()
     const q = queued[d]
     const prev = q.at(-1) ?? Promise.resolve()
-    const p = prev.then(async () => {
-      await o.destinations[d].conn.query({sql: load, infileStreamFactory: () => Readable.from([payload])} as never)
-    })
+    const dest = o.destinations[d]
+    const write = async () => {
+      await dest.conn.query({sql: load, infileStreamFactory: () => Readable.from([payload])} as never)
+    }
+    const p = prev.then(() => (o.fence ? o.fence(dest, write) : write()))
     p.catch(
       (err) =>
-        (failure ??= new Error(`writing ${t.name} to tablet ${o.destinations[d].alias}: ${(err as Error).message}`)),
+        (failure ??=
+          err instanceof ShardformError
+            ? err
+            : new Error(`writing ${t.name} to tablet ${dest.alias}: ${(err as Error).message}`)),
     )
     sinceSync += payload.length
     q.push(p)

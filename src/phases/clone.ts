@@ -7,7 +7,8 @@ import {tableRouting, type VSchema} from '../keyspace/vschema.js'
 import type {TaskContext, TaskResult, Executor} from '../engine/types.js'
 import type {RowValue} from '../mysql/codec.js'
 import {connectTablet, qid, withoutTabletPrefix} from '../mysql/connect.js'
-import {copyTable, type CopyDestination} from '../mysql/copy.js'
+import {copyTable, type CopyDestination, type CopyTableOptions} from '../mysql/copy.js'
+import {copyOwner, fenced, takeCopy} from './copy-fence.js'
 import {dataSession} from '../mysql/session.js'
 import {frozenPosition, primarySnapshot, rdonlySnapshot, type Snapshot} from '../mysql/snapshot.js'
 import {describeSchema, type TableInfo} from '../mysql/tables.js'
@@ -57,6 +58,20 @@ export const cloneCopy = async (ctx: TaskContext): Promise<TaskResult> => {
   let cp: CloneCheckpoint = ctx.checkpoint<CloneCheckpoint>() ?? {tables: {}}
 
   if (!cp.streamsStarted) {
+    // This run owns the copy on every destination before it removes or writes a row (copy-fence.ts).
+    const copyId = `${ctx.keyspace}/${ctx.task.id}`
+    const owner = copyOwner(ctx.task.id)
+    for (const t of destTablets) {
+      const conn = await dataSession(t, 'apply')
+      try {
+        await ensureStateTables(conn)
+        await takeCopy(conn, copyId, owner)
+      } finally {
+        await conn.end()
+      }
+    }
+    const fence = (dest: CopyDestination, write: () => Promise<void>) =>
+      fenced(dest.conn, copyId, owner, dest.alias, write)
     let snap = await resumeSnapshot(ctx, cp, state.tablets)
     if (!snap) {
       if (cp.snapshot) {
@@ -74,18 +89,12 @@ export const cloneCopy = async (ctx: TaskContext): Promise<TaskResult> => {
       ctx.log(`continuing the copy from the snapshot at GTID ${snap.gtid} on ${snap.tablet.alias}`)
     }
     try {
-      await copyAll(ctx, snap, cp, dests, destTablets, firstSource).catch((err) => snapshotLost(ctx, snap!, err))
+      await copyAll(ctx, snap, cp, dests, destTablets, firstSource, fence).catch((err) => snapshotLost(ctx, snap!, err))
       for (const t of destTablets) {
         const conn = await dataSession(t, 'apply')
         try {
-          await ensureStateTables(conn)
-          await writeStreamStart(
-            conn,
-            streamId(ctx.keyspace, source, group.destinations[destTablets.indexOf(t)]),
-            ctx.workflowId,
-            source,
-            snap.gtid,
-          )
+          const id = streamId(ctx.keyspace, source, group.destinations[destTablets.indexOf(t)])
+          await fence({conn, alias: t.alias}, () => writeStreamStart(conn, id, ctx.workflowId, source, snap!.gtid))
         } finally {
           await conn.end()
         }
@@ -93,9 +102,16 @@ export const cloneCopy = async (ctx: TaskContext): Promise<TaskResult> => {
       cp.streamsStarted = true
       await ctx.saveCheckpoint(cp)
     } finally {
-      await snap
-        .release()
-        .catch((err) => ctx.log(`could not restart replication on ${snap!.tablet.alias}: ${(err as Error).message}`))
+      // A run that was taken over (paused past its claim's lease) leaves the rdonly stopped: the run that took over
+      // continues from that very snapshot and starts its replication again when done.
+      if (snap.kind === 'rdonly' && (await ctx.superseded?.().catch(() => false)))
+        ctx.log(
+          `this run was taken over; leaving ${snap.tablet.alias} stopped at ${snap.gtid} for the run that took it`,
+        )
+      else
+        await snap
+          .release()
+          .catch((err) => ctx.log(`could not restart replication on ${snap!.tablet.alias}: ${(err as Error).message}`))
     }
   }
   const rows = Object.values(cp.tables).reduce((n, t) => n + t.rows, 0)
@@ -156,6 +172,7 @@ async function copyAll(
   dests: ShardRange[],
   destTablets: TabletRecord[],
   firstSource: boolean,
+  fence: CopyTableOptions['fence'],
 ): Promise<void> {
   const db = ctx.plan.desired.database
   const first = await snap.reader()
@@ -225,6 +242,7 @@ async function copyAll(
           after: decodePk(prev?.lastPk),
           signal: ctx.signal,
           throttle: () => throttle.wait(),
+          fence,
           onRows: (n) => live.set(table.name, n),
           onSync: async (pr) => {
             cp.tables[table.name] = {done: false, rows: (prev?.rows ?? 0) + pr.rows, lastPk: encodePk(pr.lastPk)}

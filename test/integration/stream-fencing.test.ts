@@ -1,7 +1,8 @@
 // Fencing at the stream level (issue 12), without process timing: two Stream objects for the same stream id with
 // different owner tokens, as two appliers would run them. The second one's claim takes the stream over; the first
 // one's next batch (and its next DDL, with onDdl: exec) is refused by the destination and rolled back, it stops as
-// "fenced" saying who took over, and it cannot claim the stream back. Every source row arrives exactly once.
+// "fenced" saying who took over, and it cannot claim the stream back. Every source row arrives exactly once. The same
+// for a copy: a clone run another one took over has its next chunk refused.
 import type {Connection} from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {isErrorCode} from '../../src/errors.js'
@@ -9,6 +10,9 @@ import {keyRangeFromJSON} from '../../src/keyspace/keyrange.js'
 import {Stream} from '../../src/phases/streams/stream.js'
 import type {StreamSpec} from '../../src/phases/streams/types.js'
 import {ensureStateTables, readStream, writeStreamStart} from '../../src/phases/streams/state.js'
+import {copyTable} from '../../src/mysql/copy.js'
+import {describeSchema} from '../../src/mysql/tables.js'
+import {fenced, takeCopy} from '../../src/phases/copy-fence.js'
 import {guestbookFile, startTestCluster, type TestCluster} from '../helpers/cluster.js'
 
 const ID = 'test_keyspace/0->-80'
@@ -171,4 +175,47 @@ describe('two appliers of one stream', () => {
     expect(await cStream.waitUntil(p2, 60_000)).toBe(true)
     expect(await destRows()).toBe(18)
   }, 120_000)
+})
+
+describe('two runs of one copy', () => {
+  // A clone run paused past its lease and resumed: the run that took the copy over owns it on the destination, and
+  // every chunk of the stale one is refused in its own transaction (rolled back, nothing written).
+  it('the stale run’s chunk is refused and rolled back; the owner’s is written', async () => {
+    const src = await c.connect('test-100', 'admin')
+    try {
+      const db = c.layouts[1]!.database
+      for (const conn of [src, dest]) {
+        await conn.query('SET SESSION sql_log_bin = 0')
+        await conn.query(`CREATE TABLE \`${db}\`.fence_t (id INT PRIMARY KEY, v VARCHAR(10)) ENGINE=InnoDB`)
+      }
+      await src.query(`INSERT INTO \`${db}\`.fence_t SELECT seq, 'x' FROM seq_1_to_100`)
+      const copyId = 'test_keyspace/clone/0'
+      await takeCopy(dest, copyId, 'run A')
+      await takeCopy(dest, copyId, 'run B')
+      const table = (await describeSchema(src, db)).tables.find((t) => t.name === 'fence_t')!
+      const copy = (owner: string) =>
+        copyTable({
+          source: src,
+          database: db,
+          table,
+          destinations: [{conn: dest, alias: 'test-200'}],
+          routeMany: (rows) => rows.map(() => 0),
+          fence: (d, write) => fenced(d.conn, copyId, owner, d.alias, write),
+        })
+      const err = await copy('run A').catch((e: unknown) => e)
+      expect(isErrorCode(err, 'phase.copy_fenced'), String(err)).toBe(true)
+      expect(String(err)).toMatch(/taken over by another run \(run B\)/)
+      const count = async () => {
+        const [rows] = (await dest.query(`SELECT COUNT(*) AS n FROM \`${db}\`.fence_t`)) as unknown as [
+          Array<{n: number | string}>,
+        ]
+        return Number(rows[0]!.n)
+      }
+      expect(await count()).toBe(0)
+      expect((await copy('run B')).rows).toBe(100)
+      expect(await count()).toBe(100)
+    } finally {
+      await src.end()
+    }
+  })
 })

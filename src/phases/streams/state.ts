@@ -29,6 +29,12 @@ export const STATE_DDL = [
     statement MEDIUMTEXT NOT NULL,
     started_at DATETIME(6) NOT NULL
   ) ENGINE=InnoDB`,
+  // The run of a clone task that copies into this destination now (copy-fence.ts): every chunk it writes checks it.
+  `CREATE TABLE IF NOT EXISTS ${STATE_DB}.copies (
+    id VARCHAR(255) NOT NULL PRIMARY KEY,
+    owner VARCHAR(255) NOT NULL,
+    owned_at DATETIME(6) NOT NULL
+  ) ENGINE=InnoDB`,
   // Written on a shard's own primary when shardform retires it: its data is stale from then on.
   `CREATE TABLE IF NOT EXISTS ${STATE_DB}.retired (
     keyspace VARCHAR(255) NOT NULL,
