@@ -13,8 +13,6 @@ import {applyVSchema, createShards, migrateReadTraffic, updateTablets} from './t
 import {waitForFilteredReplication} from './wait.js'
 import {cloneViaServers, diffViaServers} from './tasks/via-servers.js'
 
-export {claimedExecutor, type ClaimedExecutor} from './tasks/via-servers.js'
-
 export interface DataPlaneOptions {
   /** Where stream events are logged (default: standard error, one line each). */
   log?: (line: string) => void

@@ -15,7 +15,7 @@ import {
   type TaskItemResult,
 } from '../engine/task-items.js'
 import {errorMessage} from '../errors.js'
-import {claimedExecutor} from '../phases/tasks/via-servers.js'
+import {CLAIMABLE_PHASES, claimedExecutor} from '../phases/tasks/via-servers.js'
 import type {Entry, LockHandle, TopoStore} from '../topo/store.js'
 import {isTopoError} from '../topo/store.js'
 import {mayTake} from './fair-share.js'
@@ -73,6 +73,8 @@ export class TaskItems {
     held.set(this.o.server, Math.max(held.get(this.o.server) ?? 0, this.running.size))
     for (const [k, item] of items) {
       if (this.running.has(k) || claims.has(k) || reported(k, item)) continue
+      // A newer driver's kind of task: left to servers that know it (the driver's own does).
+      if (!CLAIMABLE_PHASES.includes(item.phase)) continue
       const raw = records.get(item.workflow)
       if (!raw || unreadableReason(raw)) continue
       if (!mayTake(this.o.server, live, held)) return false
@@ -115,7 +117,7 @@ export class TaskItems {
     const done = (async () => {
       let how: string
       try {
-        if (!ce) throw new Error(`phase ${item.phase} is not run as a work item by this version`)
+        if (!ce) throw new Error(`phase ${item.phase} is not run as a work item by this version`) // see scan
         const res = await runClaimedTask({
           store,
           item,

@@ -38,6 +38,9 @@ export const diffViaServers: Executor = async (ctx) => {
   }
 }
 
+/** The phases whose tasks a server of this version runs as work items. */
+export const CLAIMABLE_PHASES: readonly string[] = ['clone', 'diff']
+
 /** What a server runs for a claimed task of `phase`, and what to stop afterwards. */
 export interface ClaimedExecutor {
   exec: Executor
