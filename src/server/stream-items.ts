@@ -18,6 +18,14 @@ import {unreadableReason} from './readable.js'
 
 /** A failed stream is started again from its stored position at most this often (ms). */
 const RETRY_MS = 5000
+/**
+ * A stream that did not start here is handed back for another live server to try (this host may not reach a tablet
+ * the others reach) and not claimed here again for this long (ms), unless no other server is there to take it.
+ */
+const COOL_DOWN_MS = 30_000
+
+/** What runs a claimed item's stream (the data plane's stream manager; tests pass their own). */
+export type ItemManager = Pick<StreamManager, 'ensure' | 'stopAll'>
 
 export interface StreamItemsOptions {
   store: TopoStore
@@ -30,6 +38,8 @@ export interface StreamItemsOptions {
   ) => void
   /** Look again soon (a stream was fenced, a claim lost). */
   wake: () => void
+  /** Makes the manager that runs a claimed item's stream (default: the data plane's StreamManager). */
+  manager?: (wf: WorkflowRecord, o: {owner: string; statusPath: string; log: (line: string) => void}) => ItemManager
 }
 
 interface Running {
@@ -37,7 +47,7 @@ interface Running {
   keyspace: string
   item: StreamItem
   claim: LockHandle
-  manager: StreamManager
+  manager: ItemManager
   stream?: Stream
   retryAt: number
 }
@@ -60,6 +70,10 @@ export class StreamItems {
   private readonly running = new Map<string, Running>()
   private readonly run = randomBytes(4).toString('hex')
   private claims = 0
+  /** Items whose stream did not start here: not claimed again before this time (ms). */
+  private readonly coolDown = new Map<string, number>()
+  /** The live servers that take stream items, as of the last scan. */
+  private live: string[] = []
 
   constructor(private readonly o: StreamItemsOptions) {}
 
@@ -69,6 +83,7 @@ export class StreamItems {
 
   /** One look, over a listing of workflows/: hand back what is no longer ours to run, then take at most one item. */
   async scan(entries: Entry<unknown>[], live: string[], stop: AbortSignal): Promise<boolean> {
+    this.live = live
     const workflows = new Map<string, {raw: unknown; wf?: WorkflowRecord}>()
     const items = new Map<string, StreamItem>()
     for (const e of entries) {
@@ -105,7 +120,11 @@ export class StreamItems {
     // A server that joined (or runs fewer for another reason) gets work: hand one back while this server runs two or
     // more than the live server running fewest (it then is the only one fair share lets take it).
     // One at a time: not while an item waits to be claimed (the one handed back last, say).
-    const open = [...items].filter(([k, item]) => !this.running.has(k) && !claims.has(k) && !why(k, item))
+    const others = live.some((id) => id !== this.o.server)
+    const cooling = (k: string) => others && (this.coolDown.get(k) ?? 0) > Date.now()
+    const open = [...items].filter(
+      ([k, item]) => !this.running.has(k) && !claims.has(k) && !why(k, item) && !cooling(k),
+    )
     const fewest = Math.min(...live.map((id) => held.get(id) ?? 0))
     const spare = [...this.running.keys()].at(-1)
     if (spare && !open.length && this.running.size >= fewest + 2) {
@@ -137,12 +156,14 @@ export class StreamItems {
     // A new owner token per claim: fencing lets it take the stream from whoever ran it before.
     const owner = `server ${server} ${hostname()}:${process.pid} ${this.run} item ${++this.claims}`
     const ctx = {workflow: item.workflow, keyspace: item.keyspace, stream: item.stream}
-    const manager = new StreamManager(store, wf.id, wf.keyspace, wf.plan, {
+    const mo = {
       owner,
-      server,
       statusPath: itemStatusPath(item.workflow, key),
-      log: (line) => this.o.say('error', line, ctx),
-    })
+      log: (line: string) => this.o.say('error', line, ctx),
+    }
+    const manager = this.o.manager
+      ? this.o.manager(wf, mo)
+      : new StreamManager(store, wf.id, wf.keyspace, wf.plan, {...mo, server})
     const r: Running = {workflow: item.workflow, keyspace: item.keyspace, item, claim, manager, retryAt: 0}
     this.running.set(k, r)
     claim.lost.catch(() => {
@@ -166,8 +187,12 @@ export class StreamItems {
     } catch (e) {
       r.retryAt = Date.now() + RETRY_MS
       this.o.say('error', `stream ${item.source} → ${item.destination} did not start: ${errorMessage(e)}`, ctx)
-      if (isErrorCode(e, 'phase.stream_fenced') && this.running.get(k) === r)
-        await this.release(k, 'another applier owns it')
+      if (this.running.get(k) !== r) return
+      if (isErrorCode(e, 'phase.stream_fenced')) await this.release(k, 'another applier owns it')
+      else if (this.live.some((id) => id !== this.o.server)) {
+        this.coolDown.set(k, Date.now() + COOL_DOWN_MS)
+        await this.release(k, `it did not start here; another server may reach what this one cannot`)
+      }
     }
   }
 
