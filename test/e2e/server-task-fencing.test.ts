@@ -15,6 +15,7 @@ import {
   bulkLoad,
   checkBulkRows,
   cliProc,
+  delayReplica,
   gatedLayout,
   injected,
   KS,
@@ -57,17 +58,6 @@ async function until<T>(fn: () => T | undefined | false | Promise<T | undefined 
   }
 }
 
-async function delayReplica(delay: number): Promise<void> {
-  const conn = await c.connect('test-101', 'admin')
-  try {
-    await conn.query('STOP SLAVE')
-    await conn.query(`CHANGE MASTER TO MASTER_DELAY = ${delay}`)
-    await conn.query('START SLAVE')
-  } finally {
-    await conn.end()
-  }
-}
-
 async function slaveRunning(alias: string): Promise<boolean> {
   const [st] = await c.query<{Slave_SQL_Running: string}>(alias, 'SHOW SLAVE STATUS', [], 'admin')
   return st?.Slave_SQL_Running === 'Yes'
@@ -79,7 +69,7 @@ it(
   async () => {
     const layout = gatedLayout(c, 1, 'split.yaml', 'default: none\n', 'throttleReplicaLagSeconds: 1\n')
     // The replica lags (a write it holds back): the clone takes its snapshot, then waits in the throttle.
-    await delayReplica(3600)
+    await delayReplica(c, 'test-101', 3600)
     await c.query('test-100', 'INSERT INTO messages (page, time_created_ns, message) VALUES (?, ?, ?)', [
       9_000_001,
       1,
@@ -111,7 +101,7 @@ it(
 
     // Its claim ends with its lease: the clone is handed out again, and the other server runs it.
     await until(async () => (await claimOf()) === other)
-    await delayReplica(0)
+    await delayReplica(c, 'test-101', 0)
     injected(`${other} claimed clone/0; the replica catches up`)
     await until(async () => (await workflowById(c, wfId)).tasks['clone/0']?.state === 'done')
     stale.proc.kill('SIGCONT')

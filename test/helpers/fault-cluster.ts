@@ -238,3 +238,15 @@ export function eventsDiverge(a: WorkflowRecord['events'], b: WorkflowRecord['ev
   for (let i = 0; i < a.length; i++) if (JSON.stringify(a[i]) !== JSON.stringify(b[i])) return i
   return -1
 }
+
+/** Replication on `alias` (a replica) applies events only `delay` seconds after they were written (0: at once). */
+export async function delayReplica(c: TestCluster, alias: string, delay: number): Promise<void> {
+  const conn = await c.connect(alias, 'admin')
+  try {
+    await conn.query('STOP SLAVE')
+    await conn.query(`CHANGE MASTER TO MASTER_DELAY = ${delay}`)
+    await conn.query('START SLAVE')
+  } finally {
+    await conn.end()
+  }
+}

@@ -7,7 +7,7 @@ import {apply} from '../../src/engine/apply.js'
 import type {RunnerEvent} from '../../src/engine/runner.js'
 import {dataPlaneRuntime} from '../../src/phases/index.js'
 import {guestbookFile, startTestCluster, type TestCluster} from '../helpers/cluster.js'
-import {bulkLoad, gatedLayout} from '../helpers/fault-cluster.js'
+import {bulkLoad, delayReplica, gatedLayout} from '../helpers/fault-cluster.js'
 
 const ROWS = 3000
 let c: TestCluster
@@ -20,18 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await c?.stop()
 })
-
-/** Replication on test-101 applies events only `delay` seconds after they were written. */
-async function delayReplica(delay: number): Promise<void> {
-  const conn = await c.connect('test-101', 'admin')
-  try {
-    await conn.query('STOP SLAVE')
-    await conn.query(`CHANGE MASTER TO MASTER_DELAY = ${delay}`)
-    await conn.query('START SLAVE')
-  } finally {
-    await conn.end()
-  }
-}
 
 async function replicaLag(): Promise<number> {
   const [st] = await c.query<{Seconds_Behind_Master: number | null}>('test-101', 'SHOW SLAVE STATUS', [], 'admin')
@@ -50,7 +38,7 @@ async function count(alias: string): Promise<number> {
 it('clone waits while the source replica lags, shows why, and copies everything once it has caught up', async () => {
   const layout = gatedLayout(c, 1, 'split-throttled.yaml', 'default: none\n', 'throttleReplicaLagSeconds: 1\n')
   // A write the delayed replica holds back: its lag grows by a second every second.
-  await delayReplica(3600)
+  await delayReplica(c, 'test-101', 3600)
   await c.query('test-100', 'INSERT INTO messages (page, time_created_ns, message) VALUES (?, ?, ?)', [
     9_000_001,
     1,
@@ -79,7 +67,7 @@ it('clone waits while the source replica lags, shows why, and copies everything 
   // Paused before the first chunk: nothing has reached the destinations.
   expect((await count('test-200')) + (await count('test-300'))).toBe(0)
 
-  await delayReplica(0)
+  await delayReplica(c, 'test-101', 0)
   const r = await run
   expect(r.state === 'failed' ? r.failed.map((t) => t.error) : r.state).toBe('done')
   expect(lines.some((l) => /throttle released: the replicas of 0 are within 1 s again/.test(l))).toBe(true)
