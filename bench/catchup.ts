@@ -1,9 +1,11 @@
 // 2. Catch-up: a backlog of row changes written on the source while no stream runs (apply stopped at the gate after
-// the clone), then applied by filtered replication when apply resumes; in the same run, a native MariaDB replica of
-// the same source, stopped during the same backlog, applies it after START SLAVE.
+// the clone), then applied by filtered replication when apply resumes; in the same run, two native MariaDB replicas of
+// the same source, stopped during the same backlog, apply it after START SLAVE: one single-threaded (MariaDB's
+// default), one with slave_parallel_threads = the number of destinations (slave_parallel_mode optimistic). Every one
+// is timed from its start command (`shardform apply`, START SLAVE) until it has applied the source's final GTID.
 import type {Connection} from 'mysql2/promise'
 import {approveWorkflow} from '../src/engine/commands.js'
-import {parseGtidPos, reached} from '../src/mysql/gtid.js'
+import {behind, formatGtidPos, parseGtidPos, reached} from '../src/mysql/gtid.js'
 import type {TestCluster} from '../test/helpers/cluster.js'
 import {writeBacklog, type BacklogResult} from './lib/backlog.js'
 import {cli, gtidBinlogPos, KEYSPACE, one, pidOf, session, text, waitGtid, type CliRun} from './lib/cluster.js'
@@ -18,6 +20,8 @@ export interface CatchupResult {
   backlog: BacklogResult
   stream: Rate
   native: Rate
+  /** The native replica with slave_parallel_threads = destinations. */
+  parallel: Rate
   /** The apply started to resume the workflow: still running, waiting at the diff gate with its streams. */
   apply: CliRun
 }
@@ -33,20 +37,38 @@ export async function catchup(
   c: TestCluster,
   keys: RowKeys,
   changes: number,
-  o: {source: string; replica: string; rdonly: string; destinations: string[]},
+  o: {source: string; replica: string; parallelReplica: string; rdonly: string; destinations: string[]},
 ): Promise<CatchupResult> {
   const src = await session(c, o.source)
   const dests = await Promise.all(o.destinations.map((d) => session(c, d)))
   const replica = await session(c, o.replica)
+  const parallelReplica = await session(c, o.parallelReplica)
   const writers: Connection[] = []
   try {
-    // The native replica stops where the streams stopped: at the source's position now (nothing written since the clone).
+    // The native replicas stop where the streams stopped: at the source's position now (nothing written since the
+    // clone). The parallel one was stopped after the source was loaded (see stopParallelReplica): it catches up first.
     const before = await gtidBinlogPos(src)
     await waitGtid(c, o.replica, before)
     await replica.query('STOP SLAVE')
+    await parallelReplica.query('START SLAVE')
+    await waitGtid(c, o.parallelReplica, before)
+    await parallelReplica.query('STOP SLAVE')
+    const threads = o.destinations.length
+    await parallelReplica.query(`SET GLOBAL slave_parallel_threads = ${threads}`)
+    await parallelReplica.query(`SET GLOBAL slave_parallel_mode = 'optimistic'`)
+    // The streams stopped at the clone's snapshot; since then shardform's own heartbeat rows (a few transactions on
+    // the source, not in the streams' tables) moved the source on: the native replicas start after those.
     const start = await sumStreams(dests)
-    if (!start.positions.every((p) => reached(p, parseGtidPos(before))))
-      throw new Error(`the streams are not at the source position ${before} after the clone`)
+    const beforePos = parseGtidPos(before)
+    const heartbeatGap = start.positions.map((p) => behind(p, beforePos))
+    if (start.positions.length !== o.destinations.length || heartbeatGap.some((g) => g > 20n))
+      throw new Error(
+        `the streams are not at the source position ${before} after the clone (they are at ${start.positions.map(formatGtidPos).join(', ')}); last source events: ${JSON.stringify(await binlogTail(src))}`,
+      )
+    if (heartbeatGap.some((g) => g > 0n))
+      log(
+        `the streams are ${heartbeatGap.join(' and ')} transaction(s) behind the source after the clone (shardform's heartbeat rows): the native replicas start after them`,
+      )
 
     for (let i = 0; i < 8; i++) writers.push(await c.connect(o.source, 'app', {multipleStatements: true}))
     log(
@@ -95,52 +117,89 @@ export async function catchup(
     await Promise.all(busyConns.map((conn) => conn.end()))
     const busyText = o.destinations.map((d, i) => `${d} ${pct(busy[i].fraction(first!.at, end!.at))}`).join(', ')
     const applied = end.rowChanges - start.rowChanges
+    const seconds = (end.at - spawned) / 1000
     const steadySeconds = (end.at - first.at) / 1000
-    const split = sampler.cpuBetween(first.at, end.at)
+    const split = sampler.cpuBetween(spawned, end.at)
     const stream: Rate = {
       rows: applied,
-      seconds: steadySeconds,
-      rowsPerS: steadySeconds > 0 ? (end.rowChanges - first.rowChanges) / steadySeconds : applied,
+      seconds,
+      rowsPerS: applied / seconds,
       cpu: coresUsed(split),
       cpuText: describeCpu(split),
       detail: {
         destinationsBusy: Object.fromEntries(o.destinations.map((d, i) => [d, busy[i].fraction(first!.at, end!.at)])),
-        fromApplyStartSeconds: +((end.at - spawned) / 1000).toFixed(2),
+        fromApplyStartSeconds: +seconds.toFixed(2),
         firstBatchAfterSeconds: +((first.at - spawned) / 1000).toFixed(2),
+        fromFirstBatchRowChangesPerS: Math.round(
+          steadySeconds > 0 ? (end.rowChanges - first.rowChanges) / steadySeconds : applied,
+        ),
         rowChangesApplied: applied,
       },
     }
     log(
-      `filtered replication: ${applied} row changes applied, ${fmt(stream.rowsPerS)} row changes/s from the first applied batch (${steadySeconds.toFixed(1)} s; ${((end.at - spawned) / 1000).toFixed(1)} s from apply start); destinations executing a batch ${busyText} of the time; CPU ${stream.cpuText}`,
+      `filtered replication: ${applied} row changes applied in ${seconds.toFixed(1)} s from \`shardform apply\` start = ${fmt(stream.rowsPerS)} row changes/s (first batch after ${((first.at - spawned) / 1000).toFixed(1)} s; ${String(stream.detail!.fromFirstBatchRowChangesPerS)} row changes/s from it); destinations executing a batch ${busyText} of the time; CPU ${stream.cpuText}`,
     )
 
-    // Native replica: the same backlog from the same position.
-    const rs = new ProcSampler(
-      {[o.replica]: pidOf(c, o.replica), [`${o.source} (binlog)`]: pidOf(c, o.source)},
-      100,
-    ).start()
-    const t0 = Date.now()
-    await replica.query('START SLAVE')
-    const ok = await one<{ok: unknown}>(replica, 'SELECT MASTER_GTID_WAIT(?, 1200) AS ok', [final])
-    const t1 = Date.now()
-    rs.stop()
-    if (Number(text(ok.ok)) !== 0) throw new Error(`replica ${o.replica} did not reach ${final}`)
-    const nsplit = rs.cpuBetween(t0, t1)
-    const native: Rate = {
-      rows: applied,
-      seconds: (t1 - t0) / 1000,
-      rowsPerS: applied / ((t1 - t0) / 1000),
-      cpu: coresUsed(nsplit),
-      cpuText: describeCpu(nsplit),
-    }
+    // Native replicas: the same backlog from the same position, one after the other.
+    const native = await nativeCatchup(c, replica, o.replica, o.source, final, applied)
     log(
-      `native replica ${o.replica}: the same ${applied} row changes in ${native.seconds.toFixed(1)} s = ${fmt(native.rowsPerS)} row changes/s; CPU ${native.cpuText}`,
+      `native replica ${o.replica} (single-threaded): the same ${applied} row changes in ${native.seconds.toFixed(1)} s from START SLAVE = ${fmt(native.rowsPerS)} row changes/s; CPU ${native.cpuText}`,
     )
-    return {backlog, stream, native, apply}
+    const parallel = await nativeCatchup(c, parallelReplica, o.parallelReplica, o.source, final, applied)
+    // Stopped again: later benches run with the cluster as it was before (the rdonly and one replica replicating).
+    await parallelReplica.query('STOP SLAVE')
+    log(
+      `native replica ${o.parallelReplica} (slave_parallel_threads ${threads}, optimistic): the same ${applied} row changes in ${parallel.seconds.toFixed(1)} s from START SLAVE = ${fmt(parallel.rowsPerS)} row changes/s; CPU ${parallel.cpuText}`,
+    )
+    return {backlog, stream, native, parallel, apply}
   } finally {
     for (const w of writers) await w.end().catch(() => undefined)
     for (const d of dests) await d.end().catch(() => undefined)
     await src.end().catch(() => undefined)
     await replica.end().catch(() => undefined)
+    await parallelReplica.end().catch(() => undefined)
   }
+}
+
+/** START SLAVE on a stopped replica until it has applied `final` (MASTER_GTID_WAIT), timed from START SLAVE. */
+async function nativeCatchup(
+  c: TestCluster,
+  conn: Connection,
+  alias: string,
+  source: string,
+  final: string,
+  rowChanges: number,
+): Promise<Rate> {
+  const rs = new ProcSampler({[alias]: pidOf(c, alias), [`${source} (binlog)`]: pidOf(c, source)}, 100).start()
+  const t0 = Date.now()
+  await conn.query('START SLAVE')
+  const ok = await one<{ok: unknown}>(conn, 'SELECT MASTER_GTID_WAIT(?, 1200) AS ok', [final])
+  const t1 = Date.now()
+  rs.stop()
+  if (Number(text(ok.ok)) !== 0) throw new Error(`replica ${alias} did not reach ${final}`)
+  const split = rs.cpuBetween(t0, t1)
+  return {
+    rows: rowChanges,
+    seconds: (t1 - t0) / 1000,
+    rowsPerS: rowChanges / ((t1 - t0) / 1000),
+    cpu: coresUsed(split),
+    cpuText: describeCpu(split),
+  }
+}
+
+/** After the source is loaded: the parallel-baseline replica stops until the catch-up (no load on it meanwhile). */
+export async function stopParallelReplica(c: TestCluster, alias: string): Promise<void> {
+  const conn = await session(c, alias)
+  try {
+    await conn.query('STOP SLAVE')
+  } finally {
+    await conn.end()
+  }
+}
+
+async function binlogTail(src: Connection): Promise<unknown> {
+  const [logs] = (await src.query('SHOW BINARY LOGS')) as unknown as [Array<{Log_name: string}>]
+  const last = logs[logs.length - 1]?.Log_name
+  const [ev] = (await src.query(`SHOW BINLOG EVENTS IN '${last}'`)) as unknown as [Array<Record<string, unknown>>]
+  return ev.slice(-8).map((e) => `${String(e.Event_type)} ${String(e.Info).slice(0, 120)}`)
 }

@@ -1,5 +1,6 @@
 // 1. Copy: shardform's clone (the CLI, as users run it) against, in the same run, LOAD DATA LOCAL INFILE of the same
-// rows into a fresh instance and mysqldump --single-transaction | mysql. Also: loading the bench rows into a source.
+// rows and mariadb-dump --single-transaction | mariadb, each into as many fresh instances as the split has
+// destinations, loaded in parallel. Also: loading the bench rows into a source.
 import {spawn} from 'node:child_process'
 import {join} from 'node:path'
 import type {TestCluster} from '../test/helpers/cluster.js'
@@ -92,70 +93,106 @@ async function recreateTable(c: TestCluster, alias: string): Promise<void> {
   }
 }
 
-/** Baseline: LOAD DATA LOCAL INFILE of the same rows (4 MB statements, as shardform's copy sends) into a fresh instance. */
-export async function loadDataBaseline(b: TestCluster, alias: string, chunks: Buffer[], rows: number): Promise<Rate> {
-  await recreateTable(b, alias)
-  const sampler = new ProcSampler({bench: process.pid, [alias]: pidOf(b, alias)}).start()
-  const conn = await session(b, alias, 'copy')
+/**
+ * Baseline: LOAD DATA LOCAL INFILE of the same rows (4 MB statements, as shardform's copy sends) into fresh instances
+ * in parallel, one connection each: `parts[i]` (the rows destination i of the split receives) into `aliases[i]`.
+ */
+export async function loadDataBaseline(
+  b: TestCluster,
+  aliases: string[],
+  parts: Buffer[][],
+  rows: number,
+): Promise<Rate> {
+  for (const alias of aliases) await recreateTable(b, alias)
+  const pids = Object.fromEntries(aliases.map((alias) => [alias, pidOf(b, alias)]))
+  const sampler = new ProcSampler({'node (bench: LOAD DATA client)': process.pid, ...pids}).start()
+  const conns = await Promise.all(aliases.map((alias) => session(b, alias, 'copy')))
   try {
     const t0 = Date.now()
-    await loadChunks(conn, chunks)
+    await Promise.all(conns.map((conn, i) => loadChunks(conn, parts[i])))
     const t1 = Date.now()
     sampler.stop()
     const split = sampler.cpuBetween(t0, t1)
     const seconds = (t1 - t0) / 1000
-    const n = await countRows(b, alias)
-    if (n !== rows) throw new Error(`LOAD DATA baseline: ${n} rows in ${alias}, expected ${rows}`)
+    const counts = await Promise.all(aliases.map((alias) => countRows(b, alias)))
+    const n = counts.reduce((x, y) => x + y, 0)
+    if (n !== rows) throw new Error(`LOAD DATA baseline: ${n} rows in ${aliases.join(' and ')}, expected ${rows}`)
     log(
-      `baseline LOAD DATA: ${rows} rows in ${seconds.toFixed(1)} s = ${fmt(rows / seconds)} rows/s (${describeCpu(split)})`,
+      `baseline LOAD DATA into ${aliases.join(' and ')} in parallel (${counts.join(' + ')} rows): ${rows} rows in ${seconds.toFixed(1)} s = ${fmt(rows / seconds)} rows/s (${describeCpu(split)})`,
     )
-    return {rows, seconds, rowsPerS: rows / seconds, cpu: coresUsed(split), cpuText: describeCpu(split)}
+    return {
+      rows,
+      seconds,
+      rowsPerS: rows / seconds,
+      cpu: coresUsed(split),
+      cpuText: describeCpu(split),
+      detail: {clientCpuSeconds: split.cpu['node (bench: LOAD DATA client)']},
+    }
   } finally {
     sampler.stop()
-    await conn.end()
+    await Promise.all(conns.map((conn) => conn.end()))
   }
 }
 
-/** Baseline: `mariadb-dump --single-transaction <db> messages | mariadb <db>` from the source rdonly into the fresh instance. */
-export async function dumpReloadBaseline(a: TestCluster, from: string, b: TestCluster, to: string): Promise<Rate> {
-  await recreateTable(b, to)
+/**
+ * Baseline: `mariadb-dump --single-transaction --where 'page % N = i' <db> messages | mariadb <db>` from the source
+ * rdonly into each fresh instance, all in parallel (the same rows, as many instances as the split's destinations;
+ * split by page parity, as SQL cannot compute the hash vindex).
+ */
+export async function dumpReloadBaseline(a: TestCluster, from: string, b: TestCluster, to: string[]): Promise<Rate> {
+  for (const alias of to) await recreateTable(b, alias)
   const rows = await countRows(a, from)
   const src = a.tablet(from)
-  const dst = b.tablet(to)
   const env = {...process.env, MYSQL_PWD: b.env.SHARDFORM_ADMIN_PASSWORD}
   const t0 = Date.now()
-  const dump = spawn(
-    'mariadb-dump',
-    [`--host=${src.host}`, `--port=${src.port}`, `--user=${src.adminUser}`, '--single-transaction', DATABASE, TABLE],
-    {env, stdio: ['ignore', 'pipe', 'pipe']},
-  )
-  const load = spawn('mariadb', [`--host=${dst.host}`, `--port=${dst.port}`, `--user=${dst.adminUser}`, DATABASE], {
-    env,
-    stdio: [dump.stdout!, 'ignore', 'pipe'],
+  const pipes = to.map((alias, i) => {
+    const dst = b.tablet(alias)
+    const dump = spawn(
+      'mariadb-dump',
+      [
+        `--host=${src.host}`,
+        `--port=${src.port}`,
+        `--user=${src.adminUser}`,
+        '--single-transaction',
+        `--where=page % ${to.length} = ${i}`,
+        DATABASE,
+        TABLE,
+      ],
+      {env, stdio: ['ignore', 'pipe', 'pipe']},
+    )
+    const load = spawn('mariadb', [`--host=${dst.host}`, `--port=${dst.port}`, `--user=${dst.adminUser}`, DATABASE], {
+      env,
+      stdio: [dump.stdout!, 'ignore', 'pipe'],
+    })
+    return {alias, dump, load}
   })
-  const sampler = new ProcSampler({
-    [`${from} (source)`]: pidOf(a, from),
-    [to]: pidOf(b, to),
-    'mariadb-dump': dump.pid!,
-    'mariadb client': load.pid!,
-  }).start()
+  const pids: Record<string, number> = {[`${from} (source)`]: pidOf(a, from)}
+  for (const p of pipes) {
+    pids[p.alias] = pidOf(b, p.alias)
+    pids[`mariadb-dump → ${p.alias}`] = p.dump.pid!
+    pids[`mariadb client → ${p.alias}`] = p.load.pid!
+  }
+  const sampler = new ProcSampler(pids).start()
   let errors = ''
-  dump.stderr!.on('data', (d: Buffer) => (errors += d.toString()))
-  load.stderr!.on('data', (d: Buffer) => (errors += d.toString()))
   // 'exit', not 'close': the dump's stdout belongs to the client, so it never closes on our side.
   const exit = (p: import('node:child_process').ChildProcess) =>
     new Promise<number | null>((ok) => p.once('exit', (code) => ok(code)))
-  const [dc, lc] = await Promise.all([exit(dump), exit(load)])
+  for (const p of pipes) {
+    p.dump.stderr!.on('data', (d: Buffer) => (errors += d.toString()))
+    p.load.stderr!.on('data', (d: Buffer) => (errors += d.toString()))
+  }
+  const codes = await Promise.all(pipes.flatMap((p) => [exit(p.dump), exit(p.load)]))
   const t1 = Date.now()
   sampler.stop()
-  dump.stdout!.destroy()
-  if (dc !== 0 || lc !== 0) throw new Error(`mariadb-dump | mariadb failed (${dc}, ${lc}): ${errors.trim()}`)
+  for (const p of pipes) p.dump.stdout!.destroy()
+  if (codes.some((c) => c !== 0))
+    throw new Error(`mariadb-dump | mariadb failed (${codes.join(', ')}): ${errors.trim()}`)
   const split = sampler.cpuBetween(t0, t1)
   const seconds = (t1 - t0) / 1000
-  const n = await countRows(b, to)
-  if (n !== rows) throw new Error(`dump and reload: ${n} rows in ${to}, expected ${rows}`)
+  const n = (await Promise.all(to.map((alias) => countRows(b, alias)))).reduce((x, y) => x + y, 0)
+  if (n !== rows) throw new Error(`dump and reload: ${n} rows in ${to.join(' and ')}, expected ${rows}`)
   log(
-    `baseline mariadb-dump | mariadb: ${rows} rows in ${seconds.toFixed(1)} s = ${fmt(rows / seconds)} rows/s (${describeCpu(split)})`,
+    `baseline mariadb-dump | mariadb into ${to.join(' and ')} in parallel: ${rows} rows in ${seconds.toFixed(1)} s = ${fmt(rows / seconds)} rows/s (${describeCpu(split)})`,
   )
   return {rows, seconds, rowsPerS: rows / seconds, cpu: coresUsed(split), cpuText: describeCpu(split)}
 }
@@ -173,6 +210,8 @@ export interface CloneRun extends Rate {
   profile?: string[]
   phases: Record<string, number>
   workflow: string
+  /** CPU seconds of the apply process over the clone task. */
+  applyCpuSeconds?: number
 }
 
 /**
@@ -236,6 +275,7 @@ export async function cloneWithCli(
     ),
     phases,
     workflow: wf.id,
+    applyCpuSeconds: split.cpu['node (apply)'],
   }
   const prof = profileDirOf(label) && newestProfile(profileDirOf(label)!)
   if (prof) out.profile = describeProfile(summarizeProfile(prof))

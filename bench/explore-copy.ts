@@ -69,19 +69,19 @@ try {
     for (const [cl, alias] of [
       [c, 'dst-200'],
       [c, 'dst-300'],
-      [b, 'base-100'],
+      [b, 'base-200'],
     ] as const) {
       const conn = await session(cl, alias)
       await conn.query(`SET GLOBAL innodb_log_file_size = ${Number(values['redo-mb']) << 20}`)
       await conn.end()
     }
-    log(`redo log of dst-200, dst-300 and base-100 resized to ${values['redo-mb']} MB`)
+    log(`redo log of dst-200, dst-300 and base-200 resized to ${values['redo-mb']} MB`)
   }
   const pids = {
     'src-102 (read)': pidOf(c, 'src-102'),
     'dst-200': pidOf(c, 'dst-200'),
     'dst-300': pidOf(c, 'dst-300'),
-    'base-100': pidOf(b, 'base-100'),
+    'base-200': pidOf(b, 'base-200'),
     'node (this process)': process.pid,
   }
   const src = await session(c, 'src-102', 'copy')
@@ -130,14 +130,14 @@ try {
 
   // LOAD DATA from memory into a fresh instance: the baseline of the copy figure.
   {
-    const conn = await session(b, 'base-100', 'copy')
+    const conn = await session(b, 'base-200', 'copy')
     const sampler = new ProcSampler(pids, 100).start()
     const t0 = Date.now()
     await loadChunks(conn, chunks)
     const t1 = Date.now()
     sampler.stop()
     log(
-      `LOAD DATA of the rows file into base-100: ${fmt(ROWS / ((t1 - t0) / 1000))} rows/s; CPU ${describeCpu(sampler.cpuBetween(t0, t1))}`,
+      `LOAD DATA of the rows file into base-200: ${fmt(ROWS / ((t1 - t0) / 1000))} rows/s; CPU ${describeCpu(sampler.cpuBetween(t0, t1))}`,
     )
     await conn.end()
   }

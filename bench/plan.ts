@@ -1,6 +1,7 @@
 // 7. Planner speed: planning a 4096-shard layout (every shard of a 2048-shard keyspace split in two), a 256 → 512
-// split, validating a 4096-shard layout (generated, so written as JSON: see layout/source.ts), and `shardform plan`
-// cold start against `node -e 0` in the same run.
+// split, validating a 4096-shard layout (generated, so written as JSON: see layout/source.ts): warm in-process, and
+// end to end as a user runs them (a fresh `shardform plan` / `shardform validate` process, which the goals judge);
+// and `shardform plan` cold start against `node -e 0` in the same run.
 // Prints one JSON line per figure. Run alone: npm run bench:plan (npm run bench runs it too).
 import {execFileSync} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
@@ -100,9 +101,12 @@ export function planFigures(opts: {runs?: number} = {}): Figure[] {
       baseline: 'validating the same 4096-shard layout',
       baseline_value: validate4096,
       ratio: ratio(plan4096, validate4096),
-      goal: '< 1000 ms',
-      met: plan4096 < 1000,
-      detail: {from_shards: 2048, to_shards: 4096, tasks},
+      detail: {
+        from_shards: 2048,
+        to_shards: 4096,
+        tasks,
+        warm: 'in-process, median of runs; the goal is judged on plan_4096_shards_cli_ms',
+      },
     }),
   )
   out.push(
@@ -113,9 +117,7 @@ export function planFigures(opts: {runs?: number} = {}): Figure[] {
       baseline: 'validating the same layout written as YAML',
       baseline_value: yaml4096,
       ratio: ratio(validate4096, yaml4096),
-      goal: '< 100 ms',
-      met: validate4096 < 100,
-      detail: {bytes: text4096.length, format: 'json'},
+      detail: {bytes: text4096.length, format: 'json', warm: 'the goal is judged on validate_4096_shard_layout_cli_ms'},
     }),
   )
   const cold = coldValidation(text4096)
@@ -139,21 +141,77 @@ export function planFigures(opts: {runs?: number} = {}): Figure[] {
       figure: 'plan_256_to_512_ms',
       value: plan512,
       unit: 'ms',
-      goal: '< 100 ms',
-      met: plan512 < 100,
-      detail: {tasks: p.summary.tasks},
+      detail: {tasks: p.summary.tasks, warm: 'the goal is judged on plan_256_to_512_cli_ms'},
     }),
   )
 
-  // Cold start: a fresh process planning against an embedded topology (baseline: `node -e 0` in the same run).
+  // The CLI, as a user runs it: a fresh `shardform plan` / `shardform validate` process, end to end (start, read the
+  // topology and the layout, plan, print), beside the warm in-process figures. --offline: the layouts' tablets do
+  // not exist (plan would otherwise try to connect to each for its pre-flight checks and estimates).
+  const node = time(() => execFileSync(process.execPath, ['-e', '0'], {stdio: 'ignore'}), 7)
   const dir = mkdtempSync(join(tmpdir(), 'sf-bench-plan-'))
   try {
     const bin = new URL('../bin/run.js', import.meta.url).pathname
-    const env = {...process.env, SHARDFORM_TOPO: `file:${dir}`}
+    const run = (topo: string, args: string[]) =>
+      execFileSync(bin, args, {env: {...process.env, SHARDFORM_TOPO: `file:${join(dir, topo)}`}, stdio: 'ignore'})
+    const file = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text)
+      return join(dir, name)
+    }
+    const f2048 = file('2048.json', layoutJSON(generateShards(2048), 0))
+    const f4096 = file('4096.json', text4096)
+    const f256 = file('256.yaml', layoutText(generateShards(256), 0))
+    const f512 = file('512.yaml', layoutText(generateShards(512), 100000))
+    run('t2048', ['topo', 'init', f2048])
+    run('t256', ['topo', 'init', f256])
+    const cliPlan4096 = time(() => run('t2048', ['plan', f4096, '--offline']), 3)
+    const cliValidate4096 = time(() => run('t2048', ['validate', f4096]), 3)
+    const cliPlan512 = time(() => run('t256', ['plan', f512, '--offline']), 3)
+    const floor = {node_e_0_ms: Math.round(node * 10) / 10}
+    out.push(
+      emit({
+        figure: 'plan_4096_shards_cli_ms',
+        value: cliPlan4096,
+        unit: 'ms',
+        baseline: 'the same plan warm, in-process (plan_4096_shards_ms)',
+        baseline_value: plan4096,
+        ratio: ratio(cliPlan4096, plan4096),
+        goal: '< 1000 ms',
+        met: cliPlan4096 < 1000,
+        detail: {command: 'shardform plan 4096.json --offline (topology: 2048 shards)', runs: 3, ...floor},
+      }),
+    )
+    out.push(
+      emit({
+        figure: 'validate_4096_shard_layout_cli_ms',
+        value: cliValidate4096,
+        unit: 'ms',
+        baseline: 'the same validation warm, in-process (validate_4096_shard_layout_ms)',
+        baseline_value: validate4096,
+        ratio: ratio(cliValidate4096, validate4096),
+        goal: '< 100 ms',
+        met: cliValidate4096 < 100,
+        detail: {command: 'shardform validate 4096.json', runs: 3, ...floor},
+      }),
+    )
+    out.push(
+      emit({
+        figure: 'plan_256_to_512_cli_ms',
+        value: cliPlan512,
+        unit: 'ms',
+        baseline: 'the same plan warm, in-process (plan_256_to_512_ms)',
+        baseline_value: plan512,
+        ratio: ratio(cliPlan512, plan512),
+        goal: '< 100 ms',
+        met: cliPlan512 < 100,
+        detail: {command: 'shardform plan 512.yaml --offline (topology: 256 shards)', runs: 3, ...floor},
+      }),
+    )
+
+    // Cold start: a fresh process planning the guestbook split against an embedded topology, beside `node -e 0`.
     const guestbook = new URL('../plans/guestbook/', import.meta.url).pathname
-    execFileSync(bin, ['topo', 'init', `${guestbook}1-shard.yaml`], {env})
-    const cold = time(() => execFileSync(bin, ['plan', `${guestbook}2-shards.yaml`], {env, stdio: 'ignore'}), 7)
-    const node = time(() => execFileSync(process.execPath, ['-e', '0'], {stdio: 'ignore'}), 7)
+    run('guestbook', ['topo', 'init', `${guestbook}1-shard.yaml`])
+    const cold = time(() => run('guestbook', ['plan', `${guestbook}2-shards.yaml`]), 7)
     out.push(
       emit({
         figure: 'plan_cold_start_ms',

@@ -3,6 +3,7 @@
 import {closeSync, openSync, readSync, statSync, writeSync} from 'node:fs'
 import {Readable} from 'node:stream'
 import type {Connection} from 'mysql2/promise'
+import {keyspaceIdsFlat} from '../../src/keyspace/vindexes/index.js'
 import {LOAD_DATA_FORMAT} from '../../src/mysql/codec.js'
 
 export const DATABASE = 'vt_test_keyspace'
@@ -135,4 +136,42 @@ export async function loadChunks(conn: Connection, chunks: Buffer[], onChunk?: (
     await conn.query({sql, infileStreamFactory: () => Readable.from([c])} as never)
     onChunk?.(++i)
   }
+}
+
+/**
+ * The rows of `chunks` split as the hash vindex splits them into -80 and 80- (the split's destinations), regrouped
+ * into chunks of about `chunkBytes`: what each destination of the split receives.
+ */
+export function splitByHalf(chunks: Buffer[], chunkBytes = 4 << 20): [Buffer[], Buffer[]] {
+  const out: [Buffer[], Buffer[]] = [[], []]
+  const pending: [Buffer[], Buffer[]] = [[], []]
+  const size = [0, 0]
+  const flush = (k: number) => {
+    if (!pending[k].length) return
+    out[k].push(Buffer.concat(pending[k]))
+    pending[k] = []
+    size[k] = 0
+  }
+  for (const c of chunks) {
+    const lines: Buffer[] = []
+    const pages: bigint[] = []
+    for (let at = 0; at < c.length;) {
+      let end = c.indexOf(0x0a, at)
+      end = end < 0 ? c.length : end + 1
+      const line = c.subarray(at, end)
+      pages.push(BigInt(line.subarray(0, line.indexOf(0x09)).toString('latin1')))
+      lines.push(line)
+      at = end
+    }
+    const ids = keyspaceIdsFlat('hash', pages)!
+    lines.forEach((line, i) => {
+      const k = ids[i * 8]! < 0x80 ? 0 : 1
+      pending[k].push(line)
+      size[k] += line.length
+      if (size[k] >= chunkBytes) flush(k)
+    })
+  }
+  flush(0)
+  flush(1)
+  return out
 }

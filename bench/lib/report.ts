@@ -30,18 +30,27 @@ instance, baselines included, is started the same way (\`src/local\` startCluste
 binlog ROW with GTID, \`innodb_flush_log_at_trx_commit=2\`, \`sync_binlog=0\`).
 
 - **Copy**: \`shardform plan bench/layouts/split.yaml --out F && shardform apply F --no-wait\` (the CLI) splits shard 0
-  (primary + rdonly; clone reads the rdonly's frozen snapshot) into \`-80\` and \`80-\`, each a single primary without
-  replicas, so each destination does the work of the baseline instance. rows/s = clone/0's \`output.rows\` over the
-  task's started_at → finished_at. Baselines: the same rows (a file in primary-key order, ~100-byte messages) with
-  LOAD DATA LOCAL INFILE in 4 MB statements (as shardform's copy sends them) on one connection into a fresh instance;
-  and \`mariadb-dump --single-transaction vt_test_keyspace messages | mariadb\` from the source rdonly into that
-  instance. \`copy_guestbook_layout\` is the same clone into the guestbook layout (each destination shard with a
+  (primary, two replicas, rdonly; clone reads the rdonly's frozen snapshot) into \`-80\` and \`80-\`, each a single
+  primary without replicas. rows/s = clone/0's \`output.rows\` over the task's started_at → finished_at. Baselines, the
+  same work into as many fresh instances as the split has destinations (2), loaded in parallel: the same rows (a file
+  in primary-key order, ~100-byte messages) split by the hash vindex as the split splits them, each half with LOAD DATA
+  LOCAL INFILE in 4 MB statements (as shardform's copy sends them) on one connection into its instance; and
+  \`mariadb-dump --single-transaction --where 'page % 2 = k' vt_test_keyspace messages | mariadb\` from the source
+  rdonly into instance k (half the rows each: SQL cannot compute the hash vindex). Each baseline runs before and after
+  the clone; its figure is the mean. \`copy_apply_cpu_us_per_row\`: CPU seconds of the \`shardform apply\` process over
+  the clone task per row copied, beside the LOAD DATA baseline's client (the bench process reading and sending the
+  same rows). \`copy_guestbook_layout\` is the same clone into the guestbook layout (each destination shard with a
   replica and an rdonly replicating every copied row).
-- **Catch-up**: after the clone, apply stops at a gate (no stream runs) and a native replica of shard 0 is stopped;
-  a backlog is written on the source (60% inserts, 30% updates, 10% deletes of existing rows; transactions of 1–10
-  row changes, one statement per row, 8 connections). Then apply resumes: row changes/s of the streams from their
-  first applied batch until both destinations' stored positions reach the source's final GTID. Baseline: START SLAVE
-  on the native replica (single SQL thread, MariaDB defaults) until MASTER_GTID_WAIT of the same final GTID returns.
+- **Catch-up**: after the clone, apply stops at a gate (no stream runs) and two native replicas of shard 0 are stopped
+  at the source's position; a backlog is written on the source (60% inserts, 30% updates, 10% deletes of existing
+  rows; transactions of 1–10 row changes, one statement per row, 8 connections). Every one of the three is then timed
+  from its start command until it has applied the source's final GTID, one after the other: filtered replication
+  from spawning \`shardform apply\` (which resumes the workflow and starts the streams) until both destinations'
+  stored positions reach it (polled every 50 ms); each native replica from START SLAVE until MASTER_GTID_WAIT
+  returns: src-101 single-threaded (MariaDB's default), src-103 with \`slave_parallel_threads\` = 2 (the number of
+  destinations) and \`slave_parallel_mode = optimistic\`. The streams start a heartbeat transaction or two behind the
+  replicas (shardform's heartbeat rows on the source after the clone, outside the streams' tables). The rate from
+  the streams' first applied batch is kept in the details.
 - **Steady lag**: while apply waits at the diff gate with its streams running, the load generator (\`runLoad\`, 70/20/10
   insert/update/delete of guestbook rows, 16 connections) writes through the router at rising rates, each for a
   step; lag = time until both destinations' stored stream positions reach a source \`@@gtid_binlog_pos\` read every
@@ -50,12 +59,22 @@ binlog ROW with GTID, \`innodb_flush_log_at_trx_commit=2\`, \`sync_binlog=0\`).
 - **Diff**: the diff phase (both destinations in parallel, the default \`diffParallelism: 2\`): rows compared over the
   phase's wall time, against the copy rate of the same run.
 - **Cutover**: migrate_primary approved while the load generator writes at a steady rate through the router (journal
-  on); max and p99 latency of every acknowledged write from 2 s before the approval until 3 s after apply exits,
-  \`writePauseMs\` from migrate_primary's output (sources read-only until the switch is committed), failed writes,
-  and \`load verify\` of the journal afterwards. Baseline: the same load just before, without a cutover.
+  on), every write's send and answer time recorded (\`runLoad\`'s onOp). \`cutover_client_write_pause_ms\`: from the
+  send of the first write the router held (it was refused by a read-only source or had no serving shard, and was
+  retried) or that failed, to the first write acknowledged by a new shard; beside \`writePauseMs\` from
+  migrate_primary's output (sources read-only → traffic moved, as shardform measures it). The freeze window runs
+  from that first held write to the last held write's answer (at least to the first acknowledgement by a new shard);
+  \`cutover_freeze_p99_write_latency_ms\` is the p99 latency of the writes in flight during it (few: about rate ×
+  window, so the p99 is close to the max), beside the p99 of the same load without a cutover. The max latency is over
+  every write from 2 s before the approval until 3 s after apply exits; then failed writes and \`load verify\` of the
+  journal.
 - **Memory**: peak RSS (VmHWM, sampled every 100 ms from /proc) of the \`shardform apply\` process cloning tables of
-  each size, each into a fresh cluster.
-- **Plan**: median of in-process runs; cold start is a fresh \`shardform plan\` process against \`node -e 0\`.
+  each size, each into a fresh cluster of the same shape (bench/layouts/source.yaml: primary + rdonly, into
+  split.yaml's two primaries).
+- **Plan**: warm figures are the median of in-process runs. The \`_cli_ms\` figures are what a user runs: a fresh
+  \`shardform plan L --offline\` (the layouts' tablets do not exist) or \`shardform validate L\` process end to end
+  (median of 3), against a file topology holding the current layout; the goals are judged on these. Cold start: a
+  fresh \`shardform plan\` of the guestbook split against \`node -e 0\`.
 - **Server** (\`--only server\`, its own cluster: 20k rows on shard 0, primary + rdonly, split into \`-80\` and \`80-\`;
   the workflow waits at the diff gate with its streams running; a steady writer inserts \`--server-rate\` rows/s on
   the source throughout). Lag: a probe row is inserted on the source every 200 ms for \`--server-seconds\`, and timed

@@ -42,6 +42,21 @@ export interface LoadOptions {
   /** Called about every `progressMs` (default 1000). */
   onProgress?: (p: LoadProgress) => void
   progressMs?: number
+  /** Called after each operation (benchmarks: per-write timings, e.g. the write pause a client sees at a cutover). */
+  onOp?: (o: OpTiming) => void
+}
+
+export interface OpTiming {
+  op: ChangeOp
+  /** Epoch ms (fractional) when the operation was sent and when it was acknowledged or failed. */
+  startMs: number
+  endMs: number
+  /** The shard that acknowledged it; absent when it failed. */
+  shard?: string
+  /** Time the router held it (read-only or unroutable tablet), and tries; absent when it failed. */
+  bufferedMs?: number
+  attempts?: number
+  error?: string
 }
 
 export interface LoadProgress {
@@ -279,7 +294,16 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
           : op === 'update'
             ? await router.execute<ResultSetHeader>(table, page, sqlUpdate, [msg, page, ts])
             : await router.execute<ResultSetHeader>(table, page, sqlDelete, [page, ts])
-      lat.add(performance.now() - t0)
+      const t1 = performance.now()
+      lat.add(t1 - t0)
+      opts.onOp?.({
+        op,
+        startMs: performance.timeOrigin + t0,
+        endMs: performance.timeOrigin + t1,
+        shard: res.target.shard,
+        bufferedMs: res.bufferedMs,
+        attempts: res.attempts,
+      })
       acknowledged++
       ops[op]++
       journal?.append({
@@ -302,6 +326,12 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
       }
       if (op !== 'delete' && res.rows.affectedRows === 1) live.add(key)
     } catch (err) {
+      opts.onOp?.({
+        op,
+        startMs: performance.timeOrigin + t0,
+        endMs: performance.timeOrigin + performance.now(),
+        error: errorKind(err),
+      })
       const isUncertain = fail(op, page, ts, err, h)
       // A definitely-refused update/delete leaves the row as it was: it may be changed again. Uncertain keys never are.
       if (!isUncertain && op !== 'insert') live.add(key)
