@@ -1,7 +1,6 @@
 // `npm run bench`: starts its own local clusters, measures every figure of issue #7 beside its baseline in the same
 // run, prints one JSON line per figure (stdout; progress on stderr) and writes bench/RESULTS.md.
 //   tsx bench/run.ts [--rows 1000000] [--backlog 200000] [--memory-rows 1000000,4000000] [--only copy,diff,…]
-import {deferKeysScenario} from './defer-keys.js'
 import {execFileSync, spawn} from 'node:child_process'
 import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -49,18 +48,7 @@ import {CLONE_TABLETS, cloneFresh} from './memory.js'
 import {loadMax, pidMap, steadyLag} from './steady-lag.js'
 import {serverScenario} from './server-scenario.js'
 
-const BENCHES = [
-  'copy',
-  'guestbook',
-  'catchup',
-  'lag',
-  'diff',
-  'cutover',
-  'memory',
-  'plan',
-  'server',
-  'defer-keys',
-] as const
+const BENCHES = ['copy', 'guestbook', 'catchup', 'lag', 'diff', 'cutover', 'memory', 'plan', 'server'] as const
 type Bench = (typeof BENCHES)[number]
 
 const HELP = `npm run bench -- [flags]      (or: tsx bench/run.ts [flags]; build first, the CLI runs from dist/)
@@ -736,7 +724,6 @@ async function main(): Promise<void> {
     if (want('memory')) await attempt('memory', () => memoryScenario(work))
     if (want('plan')) await attempt('plan', planScenario)
     if (want('server')) await attempt('server', () => serverScenario(SERVER))
-    if (want('defer-keys')) await attempt('deferred secondary keys', () => deferKeysScenario(work, ROWS))
   } finally {
     await stopAll()
     rmSync(work, {recursive: true, force: true})

@@ -28,8 +28,6 @@ export interface Settings {
   throttleReplicaLagSeconds: number
   /** DDL on a source during filtered replication: stop the stream (default) or run it on the destinations too. */
   onDdl: OnDdl
-  /** Create destination tables with their primary key only and add the other keys after the copy. */
-  deferSecondaryKeys: boolean
 }
 
 export type OnDdl = 'stop' | 'exec'
@@ -41,7 +39,6 @@ export const DEFAULT_SETTINGS: Settings = {
   diffParallelism: 2,
   throttleReplicaLagSeconds: 5,
   onDdl: 'stop',
-  deferSecondaryKeys: false,
 }
 
 /** A validated layout: everything the planner needs, secrets only as env variable names. */

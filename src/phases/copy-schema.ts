@@ -4,7 +4,6 @@ import {diffPackage} from '../util/lazy.js'
 import type {Executor} from '../engine/types.js'
 import {qid} from '../mysql/connect.js'
 import {dataSession} from '../mysql/session.js'
-import {splitSecondaryKeys} from '../mysql/secondary-keys.js'
 import {describeSchema, type ViewInfo} from '../mysql/tables.js'
 import {groupOf, keyspaceState, PhaseError, primaryOf} from './context.js'
 import {ensureStateTables, STATE_DB} from './streams/state.js'
@@ -42,17 +41,12 @@ export const copySchema: Executor = async (ctx) => {
       (m) => ctx.log(m),
       dst.alias,
     )
-    // Deferred: each table with its primary key only; wait_for_filtered_replication adds the others after the copy.
-    const defer = ctx.plan.desired.settings.deferSecondaryKeys === true
-    let deferred = 0
     for (const t of schema.tables) {
       const have = existing.tables.find((x) => x.name === t.name)
-      const split = defer ? splitSecondaryKeys(t.create) : {table: t.create, keys: []}
       if (!have) {
         await to.query(`USE ${qid(db)}`)
-        await to.query(split.table)
-        deferred += split.keys.length
-      } else if (have.create !== t.create && have.create !== split.table) {
+        await to.query(t.create)
+      } else if (have.create !== t.create) {
         throw new PhaseError(
           `table ${db}.${t.name} already exists on ${dst.alias} (shard ${ctx.task.shard}) with a different definition:\n${schemaDiff(t.create, have.create, src.alias, dst.alias)}\nMake them identical (or drop the table on ${dst.alias}) and retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`,
         )
@@ -70,7 +64,7 @@ export const copySchema: Executor = async (ctx) => {
       }
     }
     ctx.log(
-      `${schema.tables.length} table(s) and ${schema.views.length} view(s) of ${db} on ${dst.alias}${deferred ? `; ${deferred} secondary key(s) deferred until after the copy` : ''}${stale ? `; emptied ${stale} stale row(s) left by a retired shard` : ''}`,
+      `${schema.tables.length} table(s) and ${schema.views.length} view(s) of ${db} on ${dst.alias}${stale ? `; emptied ${stale} stale row(s) left by a retired shard` : ''}`,
     )
     return {output: {tables: schema.tables.map((t) => t.name), views: schema.views.map((v) => v.name)}}
   } finally {

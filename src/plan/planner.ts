@@ -255,7 +255,7 @@ function buildPhases(
       id: `copy_schema/${d}`,
       shard: d,
       group: gi,
-      detail: `tables and views of ${firstSource(gi)} → ${primary.alias} (${layout.database})${layout.settings.deferSecondaryKeys ? '; tables with their primary key only (secondary keys deferred)' : ''}`,
+      detail: `tables and views of ${firstSource(gi)} → ${primary.alias} (${layout.database})`,
     })
   }
   // clone and diff pause while a source replica they do not read lags more than this (source-reads.ts).
@@ -275,7 +275,7 @@ function buildPhases(
       id: `wait_for_filtered_replication/${d}`,
       shard: d,
       group: gi,
-      detail: `${layout.settings.deferSecondaryKeys ? 'add the deferred secondary keys (one online ALTER TABLE per table); then ' : ''}until lag ≤ ${layout.settings.maxReplicationLagSeconds}s from ${groups[gi].sources.join(', ')}`,
+      detail: `until lag ≤ ${layout.settings.maxReplicationLagSeconds}s from ${groups[gi].sources.join(', ')}`,
     })
   }
   const readOn = (s: string) => diffReadText(s, ix.tabletsOf(s))
