@@ -19,6 +19,7 @@ import {
   type Rate,
 } from './copy.js'
 import {cutover} from './cutover.js'
+import {deferKeysScenario} from './defer-keys.js'
 import {runDiff} from './diff.js'
 import {
   gtidBinlogPos,
@@ -48,7 +49,18 @@ import {CLONE_TABLETS, cloneFresh} from './memory.js'
 import {loadMax, pidMap, steadyLag} from './steady-lag.js'
 import {serverScenario} from './server-scenario.js'
 
-const BENCHES = ['copy', 'guestbook', 'catchup', 'lag', 'diff', 'cutover', 'memory', 'plan', 'server'] as const
+const BENCHES = [
+  'copy',
+  'guestbook',
+  'catchup',
+  'lag',
+  'diff',
+  'cutover',
+  'memory',
+  'plan',
+  'server',
+  'defer-keys',
+] as const
 type Bench = (typeof BENCHES)[number]
 
 const HELP = `npm run bench -- [flags]      (or: tsx bench/run.ts [flags]; build first, the CLI runs from dist/)
@@ -724,6 +736,7 @@ async function main(): Promise<void> {
     if (want('memory')) await attempt('memory', () => memoryScenario(work))
     if (want('plan')) await attempt('plan', planScenario)
     if (want('server')) await attempt('server', () => serverScenario(SERVER))
+    if (want('defer-keys')) await attempt('deferred secondary keys', () => deferKeysScenario(work, ROWS))
   } finally {
     await stopAll()
     rmSync(work, {recursive: true, force: true})

@@ -26,6 +26,8 @@ export interface Settings {
   diffParallelism: number
   /** clone and diff pause between chunks while a source replica lags more than this (s); 0 = never. */
   throttleReplicaLagSeconds: number
+  /** copy_schema creates tables without their secondary keys; they are added after the copy (Vitess's default: off). */
+  deferSecondaryKeys: boolean
   /** DDL on a source during filtered replication: stop the stream (default) or run it on the destinations too. */
   onDdl: OnDdl
 }
@@ -38,6 +40,7 @@ export const DEFAULT_SETTINGS: Settings = {
   cutoverMaxLagSeconds: 5,
   diffParallelism: 2,
   throttleReplicaLagSeconds: 5,
+  deferSecondaryKeys: false,
   onDdl: 'stop',
 }
 

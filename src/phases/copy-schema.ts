@@ -3,6 +3,7 @@ import type {Connection} from 'mysql2/promise'
 import {diffPackage} from '../util/lazy.js'
 import type {Executor} from '../engine/types.js'
 import {qid} from '../mysql/connect.js'
+import {splitSecondaryKeys} from '../mysql/deferred-keys.js'
 import {dataSession} from '../mysql/session.js'
 import {describeSchema, type ViewInfo} from '../mysql/tables.js'
 import {groupOf, keyspaceState, PhaseError, primaryOf} from './context.js'
@@ -41,12 +42,18 @@ export const copySchema: Executor = async (ctx) => {
       (m) => ctx.log(m),
       dst.alias,
     )
+    const defer = ctx.plan.desired.settings.deferSecondaryKeys === true
+    let deferred = 0
     for (const t of schema.tables) {
       const have = existing.tables.find((x) => x.name === t.name)
+      // Deferred keys: the table without them now; wait_for_filtered_replication adds them after the copy.
+      const split = defer ? splitSecondaryKeys(t.create) : {base: t.create, keys: []}
+      if (defer && split.kept) ctx.log(`${t.name} keeps its secondary keys during the copy: ${split.kept}`)
       if (!have) {
         await to.query(`USE ${qid(db)}`)
-        await to.query(t.create)
-      } else if (have.create !== t.create) {
+        await to.query(split.base)
+        if (split.keys.length) deferred++
+      } else if (have.create !== t.create && have.create !== split.base) {
         throw new PhaseError(
           `table ${db}.${t.name} already exists on ${dst.alias} (shard ${ctx.task.shard}) with a different definition:\n${schemaDiff(t.create, have.create, src.alias, dst.alias)}\nMake them identical (or drop the table on ${dst.alias}) and retry: shardform retry ${ctx.keyspace} ${ctx.task.id}`,
         )
@@ -64,7 +71,7 @@ export const copySchema: Executor = async (ctx) => {
       }
     }
     ctx.log(
-      `${schema.tables.length} table(s) and ${schema.views.length} view(s) of ${db} on ${dst.alias}${stale ? `; emptied ${stale} stale row(s) left by a retired shard` : ''}`,
+      `${schema.tables.length} table(s) and ${schema.views.length} view(s) of ${db} on ${dst.alias}${deferred ? ` (${deferred} without their secondary keys until the copy is done)` : ''}${stale ? `; emptied ${stale} stale row(s) left by a retired shard` : ''}`,
     )
     return {output: {tables: schema.tables.map((t) => t.name), views: schema.views.map((v) => v.name)}}
   } finally {

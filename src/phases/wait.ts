@@ -1,6 +1,7 @@
 // wait_for_filtered_replication/<dest>: until every stream into the destination lags at most the threshold.
 import type {Executor} from '../engine/types.js'
 import {groupOf} from './context.js'
+import {addDeferredKeys} from './deferred-keys.js'
 import type {StreamManager} from './streams/manager.js'
 import {limitLag} from './streams/types.js'
 
@@ -9,6 +10,8 @@ export const waitForFilteredReplication: Executor = async (ctx) => {
   const max = ctx.plan.desired.settings.maxReplicationLagSeconds
   const streams = (await manager.ensureGroup(ctx.task.group!)).filter((s) => s.spec.destinationShard === ctx.task.shard)
   const sources = groupOf(ctx).sources
+  // Every clone of the group is done: the secondary keys copy_schema deferred go on now, streams running meanwhile.
+  await addDeferredKeys(ctx)
   for (;;) {
     ctx.signal.throwIfAborted()
     const st = streams.map((s) => s.status())

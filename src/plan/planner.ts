@@ -243,6 +243,7 @@ function buildPhases(
   const specs = new Map(layout.shards.map((s) => [s.name, s]))
   const spec = (name: string) => specs.get(name) as ShardSpec
   const firstSource = (gi: number) => groups[gi].sources[0]
+  const deferKeys = layout.settings.deferSecondaryKeys
   for (const {d, gi} of destOrder) {
     const primary = spec(d).tablets.find((t) => t.type === 'primary')!
     add('create_shards', {
@@ -255,7 +256,7 @@ function buildPhases(
       id: `copy_schema/${d}`,
       shard: d,
       group: gi,
-      detail: `tables and views of ${firstSource(gi)} → ${primary.alias} (${layout.database})`,
+      detail: `tables and views of ${firstSource(gi)} → ${primary.alias} (${layout.database})${deferKeys ? ', tables without their secondary keys (deferSecondaryKeys: added after the copy)' : ''}`,
     })
   }
   // clone and diff pause while a source replica they do not read lags more than this (source-reads.ts).
@@ -275,7 +276,7 @@ function buildPhases(
       id: `wait_for_filtered_replication/${d}`,
       shard: d,
       group: gi,
-      detail: `until lag ≤ ${layout.settings.maxReplicationLagSeconds}s from ${groups[gi].sources.join(', ')}`,
+      detail: `${deferKeys ? 'add the deferred secondary keys (one ALTER TABLE per table, once every clone of the group is done); then ' : ''}until lag ≤ ${layout.settings.maxReplicationLagSeconds}s from ${groups[gi].sources.join(', ')}`,
     })
   }
   const readOn = (s: string) => diffReadText(s, ix.tabletsOf(s))
