@@ -59,7 +59,8 @@ export function loadPlanFile(file: string): PlanFile {
   }
   let data: PlanFile
   try {
-    data = JSON.parse(text)
+    // -0 is the same number as 0 to the checksum (its canonical JSON): read it as 0, so the plan is exactly the saved one.
+    data = JSON.parse(text, (_k, v: unknown) => (Object.is(v, -0) ? 0 : v))
   } catch (err) {
     throw new ShardformError(
       `${file}: not a shardform plan file (invalid JSON: ${printable((err as Error).message)}). Save a plan with: shardform plan <layout> --out FILE`,

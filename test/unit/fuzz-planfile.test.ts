@@ -159,6 +159,12 @@ describe('saved plans edited by hand (library)', () => {
     expect(() => loadPlanFile(dir)).toThrow(ShardformError)
   })
 
+  it('-0 written for a 0 (same number, same checksum) loads as exactly the saved plan', () => {
+    const text = ORIGINAL_TEXT.replace('"group": 0', '"group": -0')
+    expect(text).not.toBe(ORIGINAL_TEXT)
+    expect(check(Buffer.from(text))).toBe('accepted')
+  })
+
   it('a __proto__ key added inside the plan is a change like any other (refused)', () => {
     const text = ORIGINAL_TEXT.replace('"tables": {', '"tables": {"__proto__": {"column_vindexes": []},')
     expect(text).not.toBe(ORIGINAL_TEXT)
