@@ -2,12 +2,13 @@
 // writes the workflow record directly, every write conditional on this claimant still being the task's runner.
 import {errorMessage, isErrorCode} from '../errors.js'
 import type {TaskItem, TaskItemResult} from './task-items.js'
-import type {Executor, TaskContext, TaskProgress, TaskState, WorkflowRecord} from './types.js'
+import {ProgressThrottle} from './progress-throttle.js'
+import type {Executor, TaskContext, TaskState, WorkflowRecord} from './types.js'
 import {WorkflowWriter} from './writer.js'
 import {addEvent, EngineError} from './workflow.js'
 import type {TopoStore} from '../topo/store.js'
 
-/** Minimum interval between progress writes (ms), as the driver's own runner. */
+/** Minimum interval between progress writes (ms), as the driver's own runner's default. */
 const PROGRESS_MS = 1000
 
 export interface ClaimedTaskOptions {
@@ -63,16 +64,9 @@ export async function runClaimedTask(o: ClaimedTaskOptions): Promise<TaskItemRes
       if (!own(ts)) throw fenced()
       fn(ts!, wf)
     })
-  let pending: (TaskProgress & {at: string}) | undefined
-  let timer: NodeJS.Timeout | undefined
-  let lastWrite = 0
-  const flushProgress = () => {
-    timer = undefined
-    const p = pending
-    pending = undefined
-    lastWrite = Date.now()
-    if (p) void write((ts) => (ts.progress = p)).catch(() => undefined)
-  }
+  const progress = new ProgressThrottle(PROGRESS_MS, (p) => {
+    void write((ts) => (ts.progress = p)).catch(() => undefined)
+  })
   const ctx: TaskContext = {
     store: o.store,
     keyspace: wf0.keyspace,
@@ -89,10 +83,7 @@ export async function runClaimedTask(o: ClaimedTaskOptions): Promise<TaskItemRes
         ts.checkpointAt = new Date().toISOString()
       })
     },
-    progress: (p) => {
-      pending = {...p, at: new Date().toISOString()}
-      timer ??= setTimeout(flushProgress, Math.max(0, lastWrite + PROGRESS_MS - Date.now()))
-    },
+    progress: (p) => progress.set({...p, at: new Date().toISOString()}),
     log: (message) => {
       void write((ts, wf) =>
         addEvent(wf, {who, type: 'log', task: item.task, phase: ts.phase, message: String(message)}),
@@ -113,8 +104,8 @@ export async function runClaimedTask(o: ClaimedTaskOptions): Promise<TaskItemRes
     if (o.signal.aborted || isErrorCode(e, STALE_TASK_ITEM)) throw e
     return {...base, ok: false, error: errorMessage(e)}
   } finally {
-    if (timer) clearTimeout(timer)
-    if (pending) await write((ts) => (ts.progress = pending)).catch(() => undefined)
+    const last = progress.stop()
+    if (last) await write((ts) => (ts.progress = last)).catch(() => undefined)
     // The driver records the outcome; the runner's last writes must land before it reads the record.
     await writer.flush()
   }

@@ -4,6 +4,7 @@ import {errorMessage, isErrorCode, type ShardformError} from '../errors.js'
 import type {PlanPhase, PlanTask} from '../plan/types.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {OPS_CONFLICT, SKIP, WRITER_UNAVAILABLE, type WorkflowWriter} from './writer.js'
+import {ProgressThrottle, type StampedProgress} from './progress-throttle.js'
 import type {Runtime, TaskContext, TaskProgress, TaskResult, TaskState, WorkflowEvent, WorkflowRecord} from './types.js'
 import {
   addEvent,
@@ -65,12 +66,6 @@ export type RunOutcome =
   | {state: 'waiting'; wf: WorkflowRecord; stage: GateStage}
   | {state: 'interrupted'; wf: WorkflowRecord; reason: unknown}
 
-interface ProgressSlot {
-  last: number
-  timer?: NodeJS.Timeout
-  pending?: TaskProgress & {at: string}
-}
-
 const now = () => new Date().toISOString()
 
 export class Runner {
@@ -81,7 +76,7 @@ export class Runner {
   private readonly waiters = new Set<() => void>()
   private fatal?: unknown
   private emitted = 0
-  private readonly progressSlots = new Map<string, ProgressSlot>()
+  private readonly progressSlots = new Map<string, ProgressThrottle>()
   private waitingFor?: string
 
   constructor(opts: RunnerOptions) {
@@ -128,7 +123,7 @@ export class Runner {
       this.controller.abort(e)
       throw this.fatal ?? e
     } finally {
-      for (const s of this.progressSlots.values()) if (s.timer) clearTimeout(s.timer)
+      for (const s of this.progressSlots.values()) s.stop()
       this.writer.unwatch()
       off()
       this.emitNewEvents()
@@ -563,18 +558,8 @@ export class Runner {
     const at = now()
     this.opts.ui?.emit?.({kind: 'progress', workflow: this.writer.value.id, task: taskId, at, progress: p})
     let slot = this.progressSlots.get(taskId)
-    if (!slot) this.progressSlots.set(taskId, (slot = {last: 0}))
-    slot.pending = {...p, at}
-    if (slot.timer) return
-    const interval = this.opts.progressIntervalMs ?? 1000
-    const s = slot
-    s.timer = setTimeout(
-      () => {
-        s.timer = undefined
-        const pending = s.pending
-        s.pending = undefined
-        s.last = Date.now()
-        if (!pending) return
+    if (!slot) {
+      slot = new ProgressThrottle(this.opts.progressIntervalMs ?? 1000, (pending) => {
         void this.writer
           .mutate((wf) => {
             const ts = wf.tasks[taskId]
@@ -582,18 +567,17 @@ export class Runner {
             ts.progress = pending
           })
           .catch((e) => this.fail(e))
-      },
-      Math.max(0, s.last + interval - Date.now()),
-    )
+      })
+      this.progressSlots.set(taskId, slot)
+    }
+    slot.set({...p, at})
   }
 
   /** Stop a task's progress writes; returns the latest progress not yet written. */
-  private stopProgress(taskId: string): (TaskProgress & {at: string}) | undefined {
+  private stopProgress(taskId: string): StampedProgress | undefined {
     const slot = this.progressSlots.get(taskId)
-    if (!slot) return undefined
-    if (slot.timer) clearTimeout(slot.timer)
     this.progressSlots.delete(taskId)
-    return slot.pending
+    return slot?.stop()
   }
 
   // ---- wake-ups

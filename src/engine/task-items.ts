@@ -6,7 +6,7 @@
 //   Result  what the run came to (for that attempt and hand-out)
 // The task's state in the workflow record names the claimant (`runner`): a checkpoint or progress write of anyone
 // else is refused in the same compare-and-swap, so a claimant that lost its lease (paused, partitioned) stops there.
-import {holderGone} from '../topo/lease-lock.js'
+import {claimLive} from './work-items.js'
 import type {LockRecord} from '../topo/records.js'
 import type {TopoReader} from '../topo/store.js'
 
@@ -56,12 +56,6 @@ export function parseTaskItemPath(
   return {workflow: m[1]!, task, kind: m[3] as 'Item' | 'Claim' | 'Result' | 'Streams'}
 }
 
-/** A task claim whose holder lives (not expired on the file backend, not a dead process on this host). */
-export function taskClaimLive(v: LockRecord & {expires?: unknown}, now = Date.now()): boolean {
-  if (typeof v.expires === 'number' && v.expires < now) return false
-  return !holderGone(v)
-}
-
 /** The live task claims of every workflow in a listing of workflows/: `<workflow>/<task>` → claim. */
 export function taskClaims(
   entries: {path: string; value: unknown}[],
@@ -71,7 +65,7 @@ export function taskClaims(
   for (const e of entries) {
     const p = parseTaskItemPath(e.path)
     const v = e.value as LockRecord & {expires?: number}
-    if (p?.kind === 'Claim' && v && taskClaimLive(v, now)) out.set(`${p.workflow}/${p.task}`, v)
+    if (p?.kind === 'Claim' && v && claimLive(v, now)) out.set(`${p.workflow}/${p.task}`, v)
   }
   return out
 }

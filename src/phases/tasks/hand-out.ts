@@ -2,7 +2,6 @@
 // result, and hand it out again when the server running it goes away without one (its claim ends with its lease).
 import {setTimeout as sleep} from 'node:timers/promises'
 import {
-  taskClaimLive,
   taskClaimPath,
   taskItemKey,
   taskItemPath,
@@ -13,6 +12,7 @@ import {
   type TaskItemResult,
 } from '../../engine/task-items.js'
 import type {TaskContext} from '../../engine/types.js'
+import {claimLive} from '../../engine/work-items.js'
 import type {LockRecord} from '../../topo/records.js'
 
 /** How often the driver looks besides watch events (ms). */
@@ -52,7 +52,7 @@ export async function handOutTask(
       ctx.signal.throwIfAborted()
       // The claim first: a server writes its result before it lets go of the claim.
       const claim = await store.get<LockRecord & {server?: string; expires?: number}>(taskClaimPath(workflow, task.id))
-      const live = claim && taskClaimLive(claim.value) ? claim.value : undefined
+      const live = claim && claimLive(claim.value) ? claim.value : undefined
       const res = await store.get<TaskItemResult>(taskResultPath(workflow, task.id))
       if (res && res.value.attempt === ctx.attempt && res.value.handout === handout) return res.value
       if (live && !claimedBy) {
