@@ -60,7 +60,7 @@ async function destRows(): Promise<number> {
   return Number(rows[0]!.n)
 }
 
-async function start(owner: string, serverId: number): Promise<Stream> {
+async function start(owner: string): Promise<Stream> {
   const layout = c.layouts[1]!
   const all = keyRangeFromJSON({start: '', end: ''})
   const spec: StreamSpec = {
@@ -76,7 +76,6 @@ async function start(owner: string, serverId: number): Promise<Stream> {
     groupDestinations: [{name: '-80', kr: all}],
     vschema: layout.vschema,
     referenceTables: true,
-    serverId,
     onDdl: 'exec',
     owner,
   }
@@ -114,14 +113,14 @@ describe('two appliers of one stream', () => {
   })
 
   it('the second claims it: the first one’s next batch is refused and rolled back; nothing is applied twice', async () => {
-    a = await start('applier-A', 4_100_001)
+    a = await start('applier-A')
     const p1 = await insertOnSource(1, 10)
     expect(await a.waitUntil(p1, 60_000)).toBe(true)
     expect(await destRows()).toBe(10)
     const before = (await readStream(dest, ID))!
 
     // B starts (takes the stream over) and holds: no write on the source since, so it applied nothing yet.
-    b = await start('applier-B', 4_100_002)
+    b = await start('applier-B')
     await b.hold()
     const p2 = await insertOnSource(11, 5)
     const err = await refusal(a.waitUntil(p2, 60_000))
@@ -153,7 +152,7 @@ describe('two appliers of one stream', () => {
 
   it('a stale applier never runs a source DDL (onDdl: exec): the owner runs it once', async () => {
     // C takes over from B and holds; B (still running) now meets a DDL on the source.
-    const cStream = await start('applier-C', 4_100_003)
+    const cStream = await start('applier-C')
     await cStream.hold()
     await c.query('test-100', 'ALTER TABLE messages ADD COLUMN fenced_probe INT NULL')
     const p = await sourcePos()

@@ -65,7 +65,6 @@ it('lag in ms from heartbeats: measured with no writes, grows while held, drops 
     groupDestinations: [{name: '-80', kr: all}],
     vschema: layout.vschema,
     referenceTables: true,
-    serverId: 4_200_001,
   })
   const start = (await readStream(dest, ID))!.transactions
   writer = new HeartbeatWriter(c.tablet('test-100'), '0', PROCESS_OWNER)

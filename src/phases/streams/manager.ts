@@ -11,7 +11,7 @@ import {readWorkflowRecord} from '../../engine/record.js'
 import {isFinished, type WorkflowRecord} from '../../engine/types.js'
 import {itemKey, listItems, putItem, removeItem, waitUnclaimed, type StreamItem} from './items.js'
 import {liveStreams} from './live.js'
-import {PhaseError, primaryOf, readerServerId, streamId} from '../context.js'
+import {PhaseError, primaryOf, streamId} from '../context.js'
 import {HeartbeatWriter} from '../../mysql/heartbeat.js'
 import {PROCESS_OWNER} from './state.js'
 import {Stream} from './stream.js'
@@ -219,11 +219,8 @@ export class StreamManager {
   }
 
   private async ensureBetween(g: number, from: string[], to: string[], reverse: boolean): Promise<Stream[]> {
-    const out: Stream[] = []
-    for (const s of from) {
-      for (const d of to) out.push(await this.ensure(g, s, d, reverse))
-    }
-    return out
+    // Together: the streams of a source start one shared binlog reader (binlog-hub.ts) instead of rewinding it.
+    return Promise.all(from.flatMap((s) => to.map((d) => this.ensure(g, s, d, reverse))))
   }
 
   async ensure(g: number, source: string, destination: string, reverse = false): Promise<Stream> {
@@ -285,9 +282,6 @@ export class StreamManager {
       groupDestinations: dests,
       vschema,
       referenceTables: source === (reverse ? group.destinations : group.sources)[0],
-      // Per owner: a reader of the same server id makes the source drop the other's connection, so a stale applier
-      // resumed after a takeover would cut the new owner's reader (and it would lose its own unread events).
-      serverId: readerServerId(`${id}\n${this.owner(id) ?? PROCESS_OWNER}`),
       onDdl: this.plan.desired.settings.onDdl ?? 'stop',
       ...(this.owner(id) ? {owner: this.owner(id)} : {}),
     })

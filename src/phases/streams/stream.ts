@@ -1,9 +1,11 @@
 // Filtered replication: one source shard's binlog → the rows of one destination shard, exactly once.
-// The reader decodes transactions; the applier batches them into transactions on the destination that also advance
-// the stream's stored position. The queue between them is bounded (the reader pauses the socket when it is full).
+// The reader (shared by the streams of one source: binlog-hub.ts) decodes transactions; the applier batches them into
+// transactions on the destination that also advance the stream's stored position. The queue between them is bounded:
+// a full queue pauses the reader, unless the stream is held (a diff, a cutover), which then leaves the reader and joins
+// it again from where its queue ends once it applies again, so a held stream never holds back its siblings.
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mysql2/promise'
-import {BinlogReader, type BinlogTransaction} from '../../mysql/binlog.js'
+import type {BinlogTransaction} from '../../mysql/binlog.js'
 import {quoteString} from '../../mysql/codec.js'
 import {connectTablet, qid} from '../../mysql/connect.js'
 import {advance, behind, formatGtidPos, parseGtidPos, reached, type GtidPos} from '../../mysql/gtid.js'
@@ -12,6 +14,7 @@ import {dataSession} from '../../mysql/session.js'
 import {describeSchema} from '../../mysql/tables.js'
 import {placement, rowFilter} from '../routing.js'
 import {applyStatements, type ApplyOp} from './apply-sql.js'
+import {subscribe, type Feed} from './binlog-hub.js'
 import {DDL_ALREADY_DONE, ddlFailed, ddlStopped, sourceLost} from './errors.js'
 import {claim, fencedError} from './fence.js'
 import {commitTimeLagSeconds, heartbeatLagMs, lagFields, type AppliedHeartbeat} from './lag.js'
@@ -36,7 +39,12 @@ const MAX_BATCH_CHANGES = 5_000
 const MAX_BATCH_TX = 2_000
 
 export class Stream {
-  private reader?: BinlogReader
+  private feed?: Feed
+  /** The position after the last queued transaction: where the stream joins the reader again after leaving it. */
+  private queuedUpTo: GtidPos = new Map()
+  /** Left the reader while held with a full queue (see enqueue). */
+  private detached = false
+  private rejoining = false
   private apply?: Connection
   private poll?: Connection
   private pollTimer?: NodeJS.Timeout
@@ -93,6 +101,7 @@ export class Stream {
       )
     await claim(this.apply!, this.spec, this.owner)
     this.position = parseGtidPos(row.position)
+    this.queuedUpTo = this.position
     this.transactions = row.transactions
     this.rowChanges = row.rowChanges
     await this.loadTables()
@@ -101,14 +110,7 @@ export class Stream {
       await this.pollSource()
       this.pollTimer = setInterval(() => void this.pollSource(), 1000)
       this.pollTimer.unref()
-      this.reader = await BinlogReader.start({
-        tablet: sp.source,
-        database: sp.database,
-        fromGtid: row.position,
-        serverId: sp.serverId,
-        onTransaction: (tx) => this.enqueue(tx),
-        onError: (err) => this.fail(sourceLost(sp, err)),
-      })
+      this.feed = await this.subscribe(row.position)
     } catch (err) {
       throw sourceLost(sp, err)
     }
@@ -157,18 +159,66 @@ export class Stream {
     }
   }
 
+  private subscribe(from: string): Promise<Feed> {
+    const sp = this.spec
+    return subscribe({
+      tablet: sp.source,
+      database: sp.database,
+      fromGtid: from,
+      onTransaction: (tx) => this.enqueue(tx),
+      onError: (err) => this.fail(sourceLost(sp, err)),
+    })
+  }
+
   private enqueue(tx: BinlogTransaction): void {
-    // Transactions already applied (a restart resumes from the stored position, which the server honours).
+    if (this.detached) return
     this.queue.push(tx)
+    this.queuedUpTo = advance(this.queuedUpTo, tx.gtid)
     this.received = true
     this.queuedChanges += tx.changes.length
     this.oldestPendingTs ??= tx.timestamp
-    if (this.queuedChanges > MAX_QUEUED_CHANGES) this.reader?.pause()
+    if (this.queuedChanges > MAX_QUEUED_CHANGES) this.backpressure()
     this.wake?.()
+  }
+
+  private get held(): boolean {
+    return this.pauseTarget !== undefined && reached(this.position, this.pauseTarget)
+  }
+
+  /** The queue is full: pause the shared reader, or, held, leave it (the siblings read on). */
+  private backpressure(): void {
+    if (!this.held) return this.feed?.pause()
+    this.detached = true
+    this.stopFeed()
+  }
+
+  private stopFeed(): void {
+    this.feed?.stop()
+    this.feed = undefined
+  }
+
+  /** Applying again after leaving the reader: join it from the end of the queue (it rewinds if it is past that). */
+  private rejoin(): void {
+    if (!this.detached || this.rejoining || this.held || this.queuedChanges >= MAX_QUEUED_CHANGES / 2) return
+    this.rejoining = true
+    this.subscribe(formatGtidPos(this.queuedUpTo)).then(
+      (feed) => {
+        this.rejoining = false
+        if (this.state !== 'running' && this.state !== 'paused') return feed.stop()
+        this.feed = feed
+        this.detached = false
+        this.wake?.()
+      },
+      (err: unknown) => {
+        this.rejoining = false
+        this.fail(sourceLost(this.spec, err))
+      },
+    )
   }
 
   private async run(): Promise<void> {
     while (this.state === 'running' || this.state === 'paused') {
+      this.rejoin()
       const batch = this.takeBatch()
       if (!batch.length) {
         await new Promise<void>((r) => (this.wake = r))
@@ -186,7 +236,7 @@ export class Stream {
         this.applying = false
         this.notify()
       }
-      if (this.queuedChanges < MAX_QUEUED_CHANGES / 2) this.reader?.resume()
+      if (this.queuedChanges < MAX_QUEUED_CHANGES / 2) this.feed?.resume()
     }
   }
 
@@ -197,6 +247,8 @@ export class Stream {
       const tx = this.queue[0]
       if (this.pauseTarget && reached(this.position, this.pauseTarget) && !out.length) {
         this.state = 'paused'
+        // Held with the reader paused on our full queue: leave it, the siblings read on.
+        if (this.queuedChanges > MAX_QUEUED_CHANGES / 2) this.backpressure()
         this.notify()
         break
       }
@@ -320,7 +372,7 @@ export class Stream {
     if (this.state === 'failed' || this.state === 'stopped' || this.state === 'fenced') return
     this.state = 'failed'
     this.error = err
-    this.reader?.stop()
+    this.stopFeed()
     this.wake?.()
     this.notify()
   }
@@ -330,7 +382,7 @@ export class Stream {
     if (this.state === 'fenced') return
     this.state = 'fenced'
     this.error = err
-    this.reader?.stop()
+    this.stopFeed()
     this.wake?.()
     this.notify()
     for (const l of this.fenceListeners) l(err)
@@ -459,7 +511,7 @@ export class Stream {
 
   async stop(): Promise<void> {
     if (this.state !== 'failed' && this.state !== 'fenced') this.state = 'stopped'
-    this.reader?.stop()
+    this.stopFeed()
     this.wake?.()
     this.notify()
     await this.interruptStuckBatch()
@@ -489,7 +541,7 @@ export class Stream {
 
   private async close(): Promise<void> {
     clearInterval(this.pollTimer)
-    this.reader?.stop()
+    this.stopFeed()
     await this.apply?.end().catch(() => undefined)
     await this.guard?.end().catch(() => undefined)
     await this.poll?.end().catch(() => undefined)

@@ -21,7 +21,6 @@ export interface StreamSpec {
   vschema: VSchema
   /** Reference tables are replicated from one source of a group only. */
   referenceTables: boolean
-  serverId: number
   /** DDL on the source: stop the stream (default), or run it on the destination and continue. */
   onDdl?: OnDdl
   /** The applier's owner token (default: this process run's). */
