@@ -57,6 +57,8 @@ class Subscription implements Feed {
   received: GtidPos
   active = false
   closed = false
+  /** Why the reader stopped under it, when it did before the subscriber was told. */
+  failure?: Error
 
   constructor(
     private readonly hub: Hub,
@@ -115,7 +117,7 @@ class Hub {
       sub.closed = true
       throw err
     }
-    if (sub.closed) throw new Error(`the binlog reader of ${this.tablet.alias} stopped`)
+    if (sub.closed) throw sub.failure ?? new Error(`the binlog reader of ${this.tablet.alias} stopped`)
     sub.active = true
     return sub
   }
@@ -200,7 +202,7 @@ class Hub {
   /** The reader failed: every subscriber hears it (its stream fails and is started again, with a new reader). */
   private failAll(err: Error): void {
     const subs = [...this.subs, ...this.joining]
-    for (const s of subs) s.closed = true
+    for (const s of subs) Object.assign(s, {closed: true, failure: err})
     this.subs.clear()
     this.joining.clear()
     this.pausing.clear()
