@@ -125,6 +125,10 @@ export class StreamItems {
     const open = [...items].filter(
       ([k, item]) => !this.running.has(k) && !claims.has(k) && !why(k, item) && !cooling(k),
     )
+    // Streams of a source this server already reads first: they share its binlog reader (binlog-hub.ts).
+    const source = (item: StreamItem) => `${item.workflow}/${item.reverse ? 'reverse' : 'forward'}/${item.source}`
+    const reading = new Set([...this.running.values()].map((r) => source(r.item)))
+    open.sort(([, a], [, b]) => Number(reading.has(source(b))) - Number(reading.has(source(a))))
     const fewest = Math.min(...live.map((id) => held.get(id) ?? 0))
     const spare = [...this.running.keys()].at(-1)
     if (spare && !open.length && this.running.size >= fewest + 2) {
