@@ -20,6 +20,7 @@ import {
 } from './copy.js'
 import {cutover} from './cutover.js'
 import {deferKeysScenario} from './defer-keys.js'
+import {fanoutScenario} from './fanout.js'
 import {runDiff} from './diff.js'
 import {
   gtidBinlogPos,
@@ -60,6 +61,7 @@ const BENCHES = [
   'plan',
   'server',
   'defer-keys',
+  'fanout',
 ] as const
 type Bench = (typeof BENCHES)[number]
 
@@ -67,6 +69,7 @@ const HELP = `npm run bench -- [flags]      (or: tsx bench/run.ts [flags]; build
   --rows N             rows cloned by the copy, catch-up, lag, diff and cutover benches (default 1000000)
   --backlog N          row changes in the catch-up backlog (default 100000)
   --memory-rows A,B    table sizes for the memory bench (default 1000000,4000000)
+  --fanout-rows N      rows split 1 → 2 and 1 → 8 by the fan-out bench (default 400000)
   --lag-step S         seconds per steady-lag step (default 10)
   --baseline-seconds S seconds of the load generator's own maximum (default 10)
   --cutover-rate N     writes/s through the router during the cutover (default 300)
@@ -88,6 +91,7 @@ const {values: flags} = parseArgs({
     rows: {type: 'string', default: '1000000'},
     backlog: {type: 'string', default: '100000'},
     'memory-rows': {type: 'string', default: '1000000,4000000'},
+    'fanout-rows': {type: 'string', default: '400000'},
     'lag-step': {type: 'string', default: '10'},
     'baseline-seconds': {type: 'string', default: '10'},
     'cutover-rate': {type: 'string', default: '300'},
@@ -121,6 +125,7 @@ const MEMORY_ROWS = (flags['memory-rows'] ?? '')
   .split(',')
   .filter(Boolean)
   .map((s) => int('memory-rows', s, 1000))
+const FANOUT_ROWS = int('fanout-rows', flags['fanout-rows'], 1000)
 const LAG_STEP = int('lag-step', flags['lag-step'])
 const BASELINE_SECONDS = int('baseline-seconds', flags['baseline-seconds'])
 const CUTOVER_RATE = int('cutover-rate', flags['cutover-rate'])
@@ -737,6 +742,7 @@ async function main(): Promise<void> {
     if (want('plan')) await attempt('plan', planScenario)
     if (want('server')) await attempt('server', () => serverScenario(SERVER))
     if (want('defer-keys')) await attempt('deferred secondary keys', () => deferKeysScenario(work, ROWS))
+    if (want('fanout')) await attempt('fan-out 1 → 2 vs 1 → 8', () => fanoutScenario(work, FANOUT_ROWS))
   } finally {
     await stopAll()
     rmSync(work, {recursive: true, force: true})
@@ -753,6 +759,7 @@ async function main(): Promise<void> {
         rows: ROWS,
         backlog: BACKLOG,
         'memory rows': MEMORY_ROWS.join('/'),
+        ...(want('fanout') ? {'fan-out rows': FANOUT_ROWS} : {}),
         'lag step': `${LAG_STEP} s`,
         'cutover load': `${CUTOVER_RATE}/s × ${CUTOVER_CONCURRENCY}`,
         ...(want('server')

@@ -1,0 +1,199 @@
+// Fan-out (issue 15, item 2): the same rows split 1 → 2 and 1 → 8 (one primary per destination), a writer at 200/s
+// on the source throughout, `shardform apply` (the CLI) from the plan to the gate after the diff. A split's cost should
+// grow with the data, not with the number of destinations: the apply process's CPU and peak RSS, the source's CPU
+// (primary: binlog; rdonly: snapshot reads) and the diff's wall time of 1 → 8 beside those of 1 → 2. The binlog
+// readers on the source primary (its Binlog Dump threads, the rdonly's own excluded) are sampled throughout.
+import {writeFileSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import type {TestCluster} from '../test/helpers/cluster.js'
+import {loadSource} from './copy.js'
+import {
+  cli,
+  keepLogs,
+  layoutFile,
+  phaseTiming,
+  pidOf,
+  ROOT,
+  session,
+  startBenchCluster,
+  stopBenchCluster,
+  workflowOf,
+} from './lib/cluster.js'
+import {DATABASE, MessageMaker, prng, readChunks, rowKeys, TABLE, writeRowsFile} from './lib/data.js'
+import {emit, fmt, log, note, ratio} from './lib/out.js'
+import {coresUsed, describeCpu, ProcSampler} from './lib/proc.js'
+
+const RANGES: Record<number, string[]> = {
+  2: ['-80', '80-'],
+  8: ['-20', '20-40', '40-60', '60-80', '80-a0', 'a0-c0', 'c0-e0', 'e0-'],
+}
+const WRITES_PER_S = 200
+
+interface FanoutRun {
+  destinations: number
+  applySeconds: number
+  applyCpuSeconds: number
+  sourceCpuSeconds: number
+  diffSeconds: number
+  diffTaskSeconds: number
+  peakRssMb: number
+  binlogReaders: number
+  writes: number
+  cpuText: string
+}
+
+/** The bench split layout with `n` destination primaries, the workflow stopping at the gate after the diff. */
+function splitLayout(work: string, n: number): string {
+  const shards = RANGES[n]!.map(
+    (r, i) =>
+      `  '${r}':\n    tablets:\n      - {alias: dst-${200 + i * 100}, type: primary, host: 127.0.0.1, port: ${18200 + i * 100}}`,
+  )
+  const text = readFileSync(layoutFile('split.yaml'), 'utf8')
+    .replace('../../plans/guestbook/vschema.json', join(ROOT, 'plans/guestbook/vschema.json'))
+    .replace(/approvals:\n( {2}.*\n)+/, 'approvals:\n  default: none\n  phases:\n    migrate_rdonly: phase\n')
+    .replace(/^shards:[\s\S]*$/m, `shards:\n${shards.join('\n')}\n`)
+  const file = join(work, `fanout-${n}.yaml`)
+  writeFileSync(file, text)
+  return file
+}
+
+/** Single-row inserts and updates on the source at `perS` until stopped; resolves with the count written. */
+function writer(c: TestCluster, perS: number): {stop: () => Promise<number>} {
+  let stopped = false
+  let n = 0
+  const done = (async () => {
+    const conn = await session(c, 'src-100', 'apply')
+    const msg = new MessageMaker(prng(7))
+    try {
+      const t0 = Date.now()
+      while (!stopped) {
+        const page = 1n + BigInt(n) * 7919n * 1_000_000_007n
+        await conn.query(
+          `INSERT INTO ${DATABASE}.${TABLE} VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE message = VALUES(message)`,
+          [page.toString(), String(n), msg.make(page)],
+        )
+        n++
+        const ahead = t0 + (n * 1000) / perS - Date.now()
+        if (ahead > 0) await new Promise((r) => setTimeout(r, ahead))
+      }
+    } finally {
+      await conn.end()
+    }
+  })()
+  return {
+    stop: async () => {
+      stopped = true
+      await done
+      return n
+    },
+  }
+}
+
+async function splitOnce(work: string, rowsFile: string, rows: number, n: number): Promise<FanoutRun> {
+  let c: TestCluster | undefined
+  const label = `fanout 1 → ${n}`
+  try {
+    c = await startBenchCluster([layoutFile('source.yaml'), splitLayout(work, n)])
+    const chunks = readChunks(rowsFile)
+    await loadSource(c, 'src-100', ['src-102'], chunks, rows)
+    chunks.length = 0
+    const planFile = join(c.dir, `fanout-${n}.plan`)
+    const planned = cli(c, ['plan', c.layoutFiles[1]!, '--out', planFile])
+    const pc = await planned.done
+    if (pc.code !== 0 && pc.code !== 2) throw new Error(`plan exited ${pc.code}: ${planned.stderr.slice(-2000)}`)
+    const sampler = new ProcSampler(
+      {'src-100 (primary)': pidOf(c, 'src-100'), 'src-102 (rdonly)': pidOf(c, 'src-102')},
+      100,
+    )
+    sampler.start()
+    const w = writer(c, WRITES_PER_S)
+    const probe = await c.connect('src-100', 'admin')
+    let readers = 0
+    let sampling = true
+    const dumps = (async () => {
+      while (sampling) {
+        const [r] = (await probe.query(
+          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
+        )) as unknown as [Array<{n: number}>]
+        // The rdonly replicates from the primary: one dump thread is its own.
+        readers = Math.max(readers, Number(r[0]!.n) - 1)
+        await new Promise((ok) => setTimeout(ok, 200))
+      }
+    })()
+    const t0 = Date.now()
+    const run = cli(c, ['apply', planFile, '--no-wait', '--json'], {profile: label})
+    sampler.add('node (apply)', run.pid)
+    const {code} = await run.done
+    const t1 = Date.now()
+    sampling = false
+    await dumps
+    await probe.end()
+    const writes = await w.stop()
+    sampler.stop()
+    if (code !== 3)
+      throw new Error(
+        `apply ${label} exited ${code} (expected 3, at the gate after the diff):\n${run.stderr.slice(-2000)}`,
+      )
+    const wf = await workflowOf(c.store)
+    const diff = phaseTiming(wf, 'diff')
+    const split = sampler.cpuBetween(t0, t1)
+    const cores = coresUsed(split)
+    const out: FanoutRun = {
+      destinations: n,
+      applySeconds: (t1 - t0) / 1000,
+      applyCpuSeconds: split.cpu['node (apply)'] ?? NaN,
+      sourceCpuSeconds: (split.cpu['src-100 (primary)'] ?? 0) + (split.cpu['src-102 (rdonly)'] ?? 0),
+      diffSeconds: diff.seconds,
+      diffTaskSeconds: diff.tasks.reduce((s, t) => s + (t.seconds ?? 0), 0),
+      peakRssMb: sampler.peakMb('node (apply)') ?? NaN,
+      binlogReaders: readers,
+      writes,
+      cpuText: describeCpu(split),
+    }
+    log(
+      `${label}: apply ${out.applySeconds.toFixed(1)} s, its CPU ${out.applyCpuSeconds.toFixed(1)} s, peak RSS ${out.peakRssMb.toFixed(0)} MB; source CPU ${out.sourceCpuSeconds.toFixed(1)} s; diff ${out.diffSeconds.toFixed(1)} s (tasks summed ${out.diffTaskSeconds.toFixed(1)} s); binlog readers on the source at most ${readers}; ${writes} writes; cores ${JSON.stringify(cores)}`,
+    )
+    return out
+  } catch (err) {
+    keepLogs(join(ROOT, 'bench/out/logs', new Date().toISOString().replace(/[:.]/g, '-')))
+    throw err
+  } finally {
+    await stopBenchCluster(c)
+  }
+}
+
+export async function fanoutScenario(work: string, rows: number): Promise<void> {
+  const file = join(work, 'fanout.rows')
+  writeRowsFile(file, rowKeys(rows))
+  const two = await splitOnce(work, file, rows, 2)
+  const eight = await splitOnce(work, file, rows, 8)
+  const figure = (name: string, what: string, unit: string, f: (r: FanoutRun) => number, goal: string) =>
+    emit({
+      figure: name,
+      value: +f(eight).toFixed(2),
+      unit,
+      baseline: `the same ${fmt(rows)} rows split 1 → 2 (${what})`,
+      baseline_value: +f(two).toFixed(2),
+      ratio: ratio(f(eight), f(two)),
+      goal,
+      met: ratio(f(eight), f(two))! <= Number(goal.replace(/[^\d.]/g, '')),
+      detail: {two, eight},
+    })
+  figure('fanout_diff_seconds_1_to_8', 'diff phase wall time', 's', (r) => r.diffSeconds, '≤ 1.3×')
+  figure('fanout_apply_cpu_seconds_1_to_8', 'CPU of the apply process', 's', (r) => r.applyCpuSeconds, '≤ 1.3×')
+  figure(
+    'fanout_source_cpu_seconds_1_to_8',
+    'CPU of the source primary and rdonly',
+    's',
+    (r) => r.sourceCpuSeconds,
+    '≤ 1.3×',
+  )
+  figure('fanout_apply_peak_rss_mb_1_to_8', 'peak RSS of the apply process', 'MB', (r) => r.peakRssMb, '≤ 1.2×')
+  note(
+    'fan-out',
+    ...[two, eight].map(
+      (r) =>
+        `1 → ${r.destinations} of ${rows} rows, writer ${WRITES_PER_S}/s (${r.writes} writes): apply ${r.applySeconds.toFixed(1)} s to the gate after the diff, its CPU ${r.applyCpuSeconds.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB; source CPU ${r.sourceCpuSeconds.toFixed(1)} s; diff ${r.diffSeconds.toFixed(1)} s (its tasks summed ${r.diffTaskSeconds.toFixed(1)} s); binlog readers on the source at most ${r.binlogReaders}; CPU ${r.cpuText}`,
+    ),
+  )
+}
