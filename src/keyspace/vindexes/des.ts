@@ -51,6 +51,13 @@ const S = [
   ],
 ]
 
+/** P⁻¹: where P puts bit k (0-based from the top) of the 32-bit word before it. */
+const P_AT = new Int8Array(32)
+for (let j = 0; j < 32; j++) P_AT[P[j] - 1] = j
+
+// The tables are built when the module loads, in every CLI process, before V8 optimises anything: a few thousand
+// steps each (bit by bit, each entry from a smaller one), not the hundreds of thousands a straight loop would take.
+
 /** SP[i][b]: S-box i applied to the 6 bits b, its 4 output bits put in place and permuted by P. */
 const SP: Uint32Array[] = S.map((box, i) => {
   const t = new Uint32Array(64)
@@ -58,10 +65,8 @@ const SP: Uint32Array[] = S.map((box, i) => {
     // The outer bits of the 6 choose the row, the inner four the column.
     const v = box[(((b & 0x20) >> 4) | (b & 1)) * 16 + ((b >> 1) & 0xf)]
     // S-box i's output bits are bits 4i+1 … 4i+4 (1-based from the top) of the 32-bit word before P.
-    let pre = 0
-    for (let k = 0; k < 4; k++) if (v & (8 >> k)) pre |= 1 << (31 - (4 * i + k))
     let out = 0
-    for (let j = 0; j < 32; j++) if (pre & (1 << (31 - (P[j] - 1)))) out |= 1 << (31 - j)
+    for (let k = 0; k < 4; k++) if (v & (8 >> k)) out |= 1 << (31 - P_AT[4 * i + k])
     t[b] = out >>> 0
   }
   return t
@@ -69,21 +74,18 @@ const SP: Uint32Array[] = S.map((box, i) => {
 
 /** A 64-bit permutation as 8 lookups per half-word pair: byte k of the input → its bits' places in the output. */
 function permutationTables(table: number[]): {hi: Uint32Array; lo: Uint32Array} {
+  const at = new Int8Array(64)
+  for (let out = 0; out < 64; out++) at[table[out] - 1] = out
   const hi = new Uint32Array(8 * 256)
   const lo = new Uint32Array(8 * 256)
   for (let byte = 0; byte < 8; byte++) {
-    for (let v = 0; v < 256; v++) {
-      let h = 0
-      let l = 0
-      for (let out = 0; out < 64; out++) {
-        const src = table[out] - 1
-        if (src >> 3 !== byte) continue
-        if (!(v & (0x80 >> (src & 7)))) continue
-        if (out < 32) h |= 1 << (31 - out)
-        else l |= 1 << (63 - out)
-      }
-      hi[byte * 256 + v] = h >>> 0
-      lo[byte * 256 + v] = l >>> 0
+    for (let v = 1; v < 256; v++) {
+      // v's lowest set bit, added to the entry of v without it.
+      const low = v & -v
+      const out = at[byte * 8 + 7 - Math.log2(low)]
+      const i = byte * 256 + v
+      hi[i] = (hi[i - low] | (out < 32 ? 1 << (31 - out) : 0)) >>> 0
+      lo[i] = (lo[i - low] | (out >= 32 ? 1 << (63 - out) : 0)) >>> 0
     }
   }
   return {hi, lo}
