@@ -12,7 +12,7 @@ import {isFinished, type WorkflowRecord} from '../../engine/types.js'
 import {itemKey, listItems, putItem, removeItem, waitUnclaimed, type StreamItem} from './items.js'
 import {liveStreams} from './live.js'
 import {PhaseError, primaryOf, streamId} from '../context.js'
-import {HeartbeatWriter} from '../../mysql/heartbeat.js'
+import {holdHeartbeat} from './heartbeats.js'
 import {PROCESS_OWNER} from './state.js'
 import {Stream} from './stream.js'
 import type {StreamStatus} from './types.js'
@@ -56,8 +56,8 @@ export class StreamManager {
   private starting = new Map<string, Promise<Stream>>()
   private publishTimer?: NodeJS.Timeout
   private lastPublished = ''
-  /** One heartbeat writer per source primary that running streams read from (shared by them). */
-  private heartbeats = new Map<string, HeartbeatWriter>()
+  /** Per source primary that running streams read from: this manager's hold on its heartbeat writer (heartbeats.ts). */
+  private heartbeats = new Map<string, () => Promise<void>>()
   /** Handing out and taking back, one at a time (a stream is never both here and out). */
   private serial: Promise<unknown> = Promise.resolve()
   /** Per stream: how many times this manager took it back (each time under a new owner token). */
@@ -330,16 +330,13 @@ export class StreamManager {
       const st = s.status().state
       if (st === 'running' || st === 'paused' || st === 'starting') want.set(s.spec.source.alias, s)
     }
-    for (const [alias, w] of this.heartbeats) {
+    for (const [alias, release] of this.heartbeats) {
       if (want.has(alias)) continue
       this.heartbeats.delete(alias)
-      void w.stop()
+      void release()
     }
     for (const [alias, s] of want) {
-      if (this.heartbeats.has(alias)) continue
-      const w = new HeartbeatWriter(s.spec.source, s.spec.sourceShard, PROCESS_OWNER)
-      this.heartbeats.set(alias, w)
-      w.start()
+      if (!this.heartbeats.has(alias)) this.heartbeats.set(alias, holdHeartbeat(s.spec.source, s.spec.sourceShard))
     }
   }
 
@@ -378,7 +375,7 @@ export class StreamManager {
     await this.serial
     const local = [...this.streams.values()]
     await Promise.allSettled(local.map((s) => s.stop()))
-    await Promise.allSettled([...this.heartbeats.values()].map((w) => w.stop()))
+    await Promise.allSettled([...this.heartbeats.values()].map((release) => release()))
     this.heartbeats.clear()
     if (this.opts.handOut) await this.leaveItems(local).catch(() => undefined)
     await this.publish()
