@@ -224,6 +224,27 @@ export function planFigures(opts: {runs?: number} = {}): Figure[] {
         met: cold < 500,
       }),
     )
+    // What bounds every cold CLI figure: node itself, then loading the CLI framework before any shardform code runs.
+    const framework = time(
+      () =>
+        execFileSync(process.execPath, ['--input-type=module', '-e', "await import('@oclif/core')"], {stdio: 'ignore'}),
+      7,
+    )
+    out.push(
+      emit({
+        figure: 'cli_framework_load_ms',
+        value: framework,
+        unit: 'ms',
+        baseline: 'node -e 0',
+        baseline_value: node,
+        ratio: ratio(framework, node),
+        detail: {
+          command: 'node -e "await import(\'@oclif/core\')"',
+          runs: 7,
+          why: 'the floor under every cold CLI figure',
+        },
+      }),
+    )
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }
