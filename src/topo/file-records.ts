@@ -1,6 +1,7 @@
 // The file backend's records on disk: one pretty JSON file per record, written by rename, versioned by content hash.
 import {createHash, randomBytes} from 'node:crypto'
-import {mkdir, open, readFile, readdir, rename, rmdir, unlink} from 'node:fs/promises'
+import {mkdir, open, readFile, rename, rmdir, unlink} from 'node:fs/promises'
+import {readdirSync, readFileSync, type Dirent} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {TopoError, type Entry} from './store.js'
 
@@ -22,6 +23,20 @@ export class FileRecords {
   async readEntry<T>(path: string): Promise<Entry<T> | undefined> {
     const bytes = await readFile(this.fileOf(path)).catch(enoentUndefined)
     if (bytes === undefined) return undefined
+    return {path, value: this.parse(path, bytes) as T, version: contentVersion(bytes)}
+  }
+
+  /**
+   * readEntry, blocking: list() reads thousands of small files (a 2048-shard keyspace is ~8,000), and each promise
+   * based read costs four thread-pool round trips and a FileHandle; read in place they take a fraction of that.
+   */
+  readEntrySync<T>(path: string): Entry<T> | undefined {
+    let bytes: Buffer
+    try {
+      bytes = readFileSync(this.fileOf(path))
+    } catch (e) {
+      return enoentUndefined(e)
+    }
     return {path, value: this.parse(path, bytes) as T, version: contentVersion(bytes)}
   }
 
@@ -63,24 +78,29 @@ export class FileRecords {
     }
   }
 
-  /** Paths of every record under `prefix`, sorted. */
+  /** Paths of every record under `prefix`, sorted (blocking, as readEntrySync: a folder per shard). */
   async scanPaths(prefix: string): Promise<string[]> {
     const base = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : ''
     const out: string[] = []
-    const walk = async (rel: string): Promise<void> => {
-      const dirents = await readdir(join(this.dir, rel), {withFileTypes: true}).catch(enoentUndefined)
+    const walk = (rel: string): void => {
+      let dirents: Dirent[] | undefined
+      try {
+        dirents = readdirSync(join(this.dir, rel), {withFileTypes: true})
+      } catch (e) {
+        dirents = enoentUndefined(e)
+      }
       for (const d of dirents ?? []) {
         if (d.name.startsWith('.')) continue
         const child = rel ? `${rel}/${d.name}` : d.name
         if (d.isDirectory()) {
-          if (`${child}/`.startsWith(prefix) || prefix.startsWith(`${child}/`)) await walk(child)
+          if (`${child}/`.startsWith(prefix) || prefix.startsWith(`${child}/`)) walk(child)
         } else if (d.isFile() && d.name.endsWith('.json')) {
           const p = child.slice(0, -'.json'.length)
           if (p.startsWith(prefix)) out.push(p)
         }
       }
     }
-    await walk(base)
+    walk(base)
     return out.sort(cmp)
   }
 

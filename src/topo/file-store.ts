@@ -88,7 +88,7 @@ export class FileTopoStore extends LockingStore implements TopoStore {
     return this.critical(async () => {
       const out: Entry<T>[] = []
       for (const p of await this.records.scanPaths(prefix)) {
-        const e = await this.records.readEntry<T>(p)
+        const e = this.records.readEntrySync<T>(p)
         if (e) out.push(e)
       }
       return out
