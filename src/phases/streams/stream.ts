@@ -15,6 +15,7 @@ import {describeSchema} from '../../mysql/tables.js'
 import {placement, rowFilter} from '../routing.js'
 import {applyStatements, type ApplyOp} from './apply-sql.js'
 import {subscribe, type Feed} from './binlog-hub.js'
+import {watchSourcePosition} from './source-position.js'
 import {DDL_ALREADY_DONE, ddlFailed, ddlStopped, sourceLost} from './errors.js'
 import {claim, fencedError} from './fence.js'
 import {commitTimeLagSeconds, heartbeatLagMs, lagFields, type AppliedHeartbeat} from './lag.js'
@@ -46,8 +47,7 @@ export class Stream {
   private detached = false
   private rejoining = false
   private apply?: Connection
-  private poll?: Connection
-  private pollTimer?: NodeJS.Timeout
+  private unwatchSource?: () => void
   private queue: BinlogTransaction[] = []
   private queuedChanges = 0
   private position: GtidPos = new Map()
@@ -106,10 +106,7 @@ export class Stream {
     this.rowChanges = row.rowChanges
     await this.loadTables()
     try {
-      this.poll = await connectTablet(sp.source, 'admin')
-      await this.pollSource()
-      this.pollTimer = setInterval(() => void this.pollSource(), 1000)
-      this.pollTimer.unref()
+      this.unwatchSource = await watchSourcePosition(sp.source, (pos) => this.onSourcePosition(pos))
       this.feed = await this.subscribe(row.position)
     } catch (err) {
       throw sourceLost(sp, err)
@@ -147,16 +144,11 @@ export class Stream {
     }
   }
 
-  private async pollSource(): Promise<void> {
-    try {
-      const [[r]] = (await this.poll!.query('SELECT @@gtid_binlog_pos AS p')) as unknown as [Array<{p: string}>]
-      this.sourcePosition = parseGtidPos(String(r.p))
-      if (reached(this.position, this.sourcePosition)) this.behindSince = undefined
-      else this.behindSince ??= Date.now()
-      this.notify()
-    } catch {
-      // The source may be briefly unreachable; lag is reported from the last known position.
-    }
+  private onSourcePosition(pos: GtidPos): void {
+    this.sourcePosition = pos
+    if (reached(this.position, pos)) this.behindSince = undefined
+    else this.behindSince ??= Date.now()
+    this.notify()
   }
 
   private subscribe(from: string): Promise<Feed> {
@@ -540,10 +532,9 @@ export class Stream {
   }
 
   private async close(): Promise<void> {
-    clearInterval(this.pollTimer)
+    this.unwatchSource?.()
     this.stopFeed()
     await this.apply?.end().catch(() => undefined)
     await this.guard?.end().catch(() => undefined)
-    await this.poll?.end().catch(() => undefined)
   }
 }
