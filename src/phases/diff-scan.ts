@@ -95,16 +95,18 @@ class Scan {
     this.lead = members[0]!.p.ctx
     this.g = groupOf(this.lead)
     this.groupDests = this.g.destinations.map((d) => shardRange(this.lead, d))
-    this.dests = members.map((m) => ({
-      m,
-      ctx: m.p.ctx,
-      name: m.p.ctx.task.shard,
-      index: this.g.destinations.indexOf(m.p.ctx.task.shard),
-      reports: [],
-      compared: 0,
-      done: false,
-      settled: false,
-    }))
+    this.dests = [...members]
+      .sort((a, b) => this.g.destinations.indexOf(a.p.ctx.task.shard) - this.g.destinations.indexOf(b.p.ctx.task.shard))
+      .map((m) => ({
+        m,
+        ctx: m.p.ctx,
+        name: m.p.ctx.task.shard,
+        index: this.g.destinations.indexOf(m.p.ctx.task.shard),
+        reports: [],
+        compared: 0,
+        done: false,
+        settled: false,
+      }))
     for (const d of this.dests) {
       if (d.m.signal.aborted) this.leave(d, d.m.signal.reason)
       else d.m.signal.addEventListener('abort', () => this.leave(d, d.m.signal.reason), {once: true})
@@ -271,9 +273,9 @@ class Scan {
     const srcs = fromSources.map(
       (i) => new RowCursor(this.readers[i]!.conn, orderedSelect(db, table, router.extraSelect), [], routeRows),
     )
-    const feed = (d: Dest, s: RowValue[]) => {
+    const feed = (d: Dest, s: RowValue[]): Promise<void> | undefined => {
       const r = d.cmp!.feed(s)
-      return r && r.catch((e: unknown) => this.leave(d, e))
+      return r ? r.catch((e: unknown) => this.leave(d, e)) : undefined
     }
     try {
       let everyone = this.live()
@@ -288,11 +290,16 @@ class Scan {
         const s = best?.shift()
         if (!s) break
         const to = s[tag] as number
+        // (`await` only on a promise: awaiting undefined would still cost a tick per row.)
         if (to === -1) {
-          for (const d of everyone) if (!d.done) await feed(d, s)
+          for (const d of everyone) {
+            const w = d.done ? undefined : feed(d, s)
+            if (w) await w
+          }
         } else {
           const d = byIndex[to]
-          if (d && !d.done) await feed(d, s)
+          const w = d && !d.done ? feed(d, s) : undefined
+          if (w) await w
         }
         if ((n & 8191) === 0) {
           this.gone.signal.throwIfAborted()
