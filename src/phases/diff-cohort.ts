@@ -16,10 +16,18 @@ export interface Member<P, R> {
 export type SharedWork<P, R> = (members: Member<P, R>[], missing: string[]) => Promise<void>
 
 interface Gathering<P, R> {
+  /** The cohort's tasks still awaited (less those known to run elsewhere). */
   expected: string[]
+  cohort: string[]
   members: Member<P, R>[]
   started: boolean
   timer?: NodeJS.Timeout
+  poll?: NodeJS.Timeout
+}
+
+export interface JoinOptions {
+  /** Which of the cohort's tasks will not come here (claimed by another server): not waited for. Polled. */
+  notComing?: () => Promise<string[]>
 }
 
 export class CohortJoin<P, R> {
@@ -29,20 +37,32 @@ export class CohortJoin<P, R> {
     private readonly work: SharedWork<P, R>,
     /** How long the first to join waits for the rest (ms). */
     private readonly waitMs = 30_000,
+    /** How often `notComing` is asked while gathering (ms). */
+    private readonly pollMs = 500,
   ) {}
 
   /** Join cohort `key` (its tasks: `expected`) as `id`; resolves with this participant's own outcome. */
-  join(key: string, expected: string[], id: string, p: P, signal: AbortSignal): Promise<R> {
+  join(key: string, expected: string[], id: string, p: P, signal: AbortSignal, o: JoinOptions = {}): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason)
       const me: Member<P, R> = {id, p, signal, resolve, reject}
       const g = this.open.get(key)
       // Too late for a scan that has begun (or a cohort of one): work alone.
       if (g?.started || expected.length <= 1 || !expected.includes(id)) return this.start([me], [])
-      const gathering: Gathering<P, R> = g ?? {expected, members: [], started: false}
+      const gathering: Gathering<P, R> = g ?? {expected, cohort: expected, members: [], started: false}
       if (!g) {
         this.open.set(key, gathering)
         gathering.timer = setTimeout(() => this.go(key, gathering), this.waitMs)
+        const notComing = o.notComing
+        if (notComing)
+          gathering.poll = setInterval(() => {
+            void notComing()
+              .then((away) => {
+                gathering.expected = gathering.expected.filter((x) => !away.includes(x) || this.joined(gathering, x))
+                if (this.complete(gathering)) this.go(key, gathering)
+              })
+              .catch(() => undefined)
+          }, this.pollMs)
       }
       gathering.members.push(me)
       const leave = () => {
@@ -50,13 +70,22 @@ export class CohortJoin<P, R> {
         gathering.members = gathering.members.filter((m) => m !== me)
         if (!gathering.members.length) {
           clearTimeout(gathering.timer)
+          clearInterval(gathering.poll)
           this.open.delete(key)
         }
         reject(signal.reason)
       }
       signal.addEventListener('abort', leave, {once: true})
-      if (gathering.expected.every((x) => gathering.members.some((m) => m.id === x))) this.go(key, gathering)
+      if (this.complete(gathering)) this.go(key, gathering)
     })
+  }
+
+  private joined(g: Gathering<P, R>, id: string): boolean {
+    return g.members.some((m) => m.id === id)
+  }
+
+  private complete(g: Gathering<P, R>): boolean {
+    return g.expected.every((x) => this.joined(g, x))
   }
 
   /** Cohorts gathering or working now (for tests and status). */
@@ -68,7 +97,8 @@ export class CohortJoin<P, R> {
     if (g.started) return
     g.started = true
     clearTimeout(g.timer)
-    const missing = g.expected.filter((x) => !g.members.some((m) => m.id === x))
+    clearInterval(g.poll)
+    const missing = g.cohort.filter((x) => !this.joined(g, x))
     void this.start(g.members, missing).finally(() => {
       if (this.open.get(key) === g) this.open.delete(key)
     })

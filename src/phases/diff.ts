@@ -5,7 +5,9 @@
 // table that compares against all their destinations at once (diff-scan.ts), so a 1 → 8 split reads its source once,
 // not 8 times. Gates stay per destination task: a canary stage approving one destination scans for that one alone,
 // and the rest scan together once approved; each task keeps its own result, error and retry.
-import type {Executor, TaskResult} from '../engine/types.js'
+import {taskClaimPath, type TaskClaim} from '../engine/task-items.js'
+import type {Executor, TaskContext, TaskResult} from '../engine/types.js'
+import {claimLive} from '../engine/work-items.js'
 import {CohortJoin} from './diff-cohort.js'
 import {restartIfFrozen} from './diff-snapshot.js'
 import {sharedScan, type Participant} from './diff-scan.js'
@@ -32,5 +34,20 @@ export const diff: Executor = async (ctx) => {
   }
   const cohort = ctx.cohort?.tasks.includes(ctx.task.id) ? ctx.cohort : {id: `${ctx.attempt}`, tasks: [ctx.task.id]}
   const key = `${ctx.workflowId}/${gi}/${cohort.id}`
-  return cohorts.join(key, cohort.tasks, ctx.task.id, {ctx, streams, noteFrozen}, ctx.signal)
+  return cohorts.join(key, cohort.tasks, ctx.task.id, {ctx, streams, noteFrozen}, ctx.signal, {
+    notComing: () => claimedElsewhere(ctx, cohort.tasks),
+  })
+}
+
+/** On a server (the task runs as a claimed work item): the cohort's tasks another server has claimed. */
+async function claimedElsewhere(ctx: TaskContext, tasks: string[]): Promise<string[]> {
+  const claim = async (task: string) => (await ctx.store.get<TaskClaim>(taskClaimPath(ctx.workflowId, task)))?.value
+  const mine = (await claim(ctx.task.id))?.server
+  if (!mine) return []
+  const out: string[] = []
+  for (const t of tasks) {
+    const c = t === ctx.task.id ? undefined : await claim(t)
+    if (c?.server && c.server !== mine && claimLive(c)) out.push(t)
+  }
+  return out
 }

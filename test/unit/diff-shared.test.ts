@@ -183,6 +183,29 @@ describe('CohortJoin', () => {
     expect(await Promise.all([pa, pb, pc])).toEqual(['a:2', 'b:2', 'c:1'])
   })
 
+  it('does not wait for the tasks of the cohort known to run elsewhere (claimed by another server)', async () => {
+    const works: Work[] = []
+    const join = new CohortJoin<string, string>(
+      async (ms, missing) => {
+        works.push({members: ms.map((m) => m.id), missing})
+        for (const m of ms) m.resolve(m.id)
+      },
+      600_000,
+      5,
+    )
+    const s = new AbortController().signal
+    let away: string[] = []
+    let asked = 0
+    const notComing = async () => (asked++, away)
+    const pa = join.join('k', ['a', 'b', 'c'], 'a', 'a', s, {notComing})
+    const pb = join.join('k', ['a', 'b', 'c'], 'b', 'b', s, {notComing})
+    await until(() => asked >= 2)
+    expect(works).toEqual([]) // c may still come
+    away = ['c']
+    expect(await Promise.all([pa, pb])).toEqual(['a', 'b'])
+    expect(works).toEqual([{members: ['a', 'b'], missing: ['c']}])
+  })
+
   it('one that stops while the cohort gathers leaves it; the work error reaches everyone unsettled', async () => {
     const {join, works, release} = joiner(10_000, 'throw')
     const stopA = new AbortController()
