@@ -175,9 +175,13 @@ class Scan {
 
   private async holdStreams(state: KeyspaceState): Promise<void> {
     const {lead} = this
+    // Every task not yet told its outcome notes it (the scan concludes them before it restarts the rdonly); one that
+    // left already may have its write refused.
     const noteFrozen = async (alias: string, stopped: boolean) => {
       await Promise.all(
-        this.live().map((d) => d.m.p.noteFrozen(alias, stopped).catch((e: unknown) => this.leave(d, e))),
+        this.dests
+          .filter((d) => !d.settled)
+          .map((d) => d.m.p.noteFrozen(alias, stopped).catch((e: unknown) => (d.done ? undefined : this.leave(d, e)))),
       )
     }
     const freezeLock = async (alias: string) =>
