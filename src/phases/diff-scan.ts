@@ -65,7 +65,11 @@ async function slot(limit: number): Promise<() => void> {
 
 /** The work of a cohort (CohortJoin): one scan for `members`; `missing` did not join in time. */
 export async function sharedScan(members: Member<Participant, TaskResult>[], missing: string[]): Promise<void> {
-  const release = await slot(members[0]!.p.ctx.plan.desired.settings.diffParallelism)
+  const limit = members[0]!.p.ctx.plan.desired.settings.diffParallelism
+  if (running >= limit)
+    for (const m of members)
+      m.p.ctx.progress({message: `waiting for one of ${limit} diff scan slot(s) (diffParallelism)`})
+  const release = await slot(limit)
   try {
     await new Scan(members).run(missing)
   } finally {
