@@ -287,6 +287,13 @@ class Scan {
     }
     try {
       let everyone = this.live()
+      // The throttle's lag check runs while the next chunk is compared; a chunk waits only when it said wait. (Its
+      // error is held, not thrown, until awaited: the scan may end first.)
+      let pausing: Promise<{error: unknown} | undefined> = Promise.resolve(undefined)
+      const paused = async () => {
+        const r = await pausing
+        if (r) throw r.error
+      }
       for (let n = 1; ; n++) {
         // Awaits only when a cursor must wait for rows: a promise per row costs more than the comparison.
         for (const c of srcs) if (!c.buffered) await c.ready()
@@ -313,9 +320,14 @@ class Scan {
           this.gone.signal.throwIfAborted()
           everyone = this.live()
           this.progress(started, throttle)
-          await throttle.wait()
+          await paused()
+          pausing = throttle.wait().then(
+            () => undefined,
+            (error: unknown) => ({error}),
+          )
         }
       }
+      await paused()
       await Promise.all(
         this.live().map(async (d) => {
           try {
