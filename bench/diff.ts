@@ -1,5 +1,5 @@
-// 5. Diff: rows compared per second on the cloned data (the workflow's diff phase, both destinations in parallel as
-// the default diffParallelism runs them), against the copy rate of the same run.
+// 5. Diff: rows compared per second on the cloned data (the workflow's diff phase: the diff tasks approved together
+// share one ordered scan of the source, phases/diff-scan.ts), against the copy rate of the same run.
 import type {WorkflowRecord} from '../src/engine/types.js'
 import {approveWorkflow} from '../src/engine/commands.js'
 import type {TestCluster} from '../test/helpers/cluster.js'
@@ -12,7 +12,10 @@ export interface DiffResult {
   compared: number
   seconds: number
   rowsPerS: number
-  tasks: Array<{id: string; compared: number; seconds: number}>
+  /** Each task's rows, time, and the destinations its scan covered (one scan for several: they share it). */
+  tasks: Array<{id: string; compared: number; seconds: number; scan: string[]}>
+  /** How many source scans the diff phase made (distinct sets of destinations). */
+  scans: number
   cpu: Record<string, number>
   cpuText: string
 }
@@ -49,7 +52,11 @@ export async function runDiff(c: TestCluster, apply: CliRun, pids: Record<string
     id: t.id,
     compared: Number(t.output?.compared ?? 0),
     seconds: Number(t.output?.seconds ?? t.seconds ?? 0),
+    scan: (
+      (t.output?.scan as {destinations?: string[]} | undefined)?.destinations ?? [t.id.replace(/^diff\//, '')]
+    ).map(String),
   }))
+  const scans = new Set(tasks.map((t) => t.scan.join(','))).size
   const compared = tasks.reduce((s, t) => s + t.compared, 0)
   const split = sampler.cpuBetween(p.startedAt, p.finishedAt)
   const r: DiffResult = {
@@ -57,11 +64,12 @@ export async function runDiff(c: TestCluster, apply: CliRun, pids: Record<string
     seconds: p.seconds,
     rowsPerS: compared / p.seconds,
     tasks,
+    scans,
     cpu: coresUsed(split),
     cpuText: describeCpu(split),
   }
   log(
-    `diff: ${compared} rows compared in ${p.seconds.toFixed(1)} s = ${fmt(r.rowsPerS)} rows/s (${tasks.map((t) => `${t.id} ${t.compared} in ${t.seconds.toFixed(1)} s`).join(', ')}); CPU ${r.cpuText}`,
+    `diff: ${compared} rows compared in ${p.seconds.toFixed(1)} s = ${fmt(r.rowsPerS)} rows/s (${tasks.map((t) => `${t.id} ${t.compared} in ${t.seconds.toFixed(1)} s`).join(', ')}; ${scans} source scan(s)); CPU ${r.cpuText}`,
   )
   return r
 }

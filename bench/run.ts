@@ -458,7 +458,7 @@ async function reshardScenario(work: string): Promise<void> {
     const diff = await runDiff(a, apply, pids)
     note(
       'Diff',
-      `${diff.compared} rows compared in ${diff.seconds.toFixed(1)} s (${diff.tasks.map((t) => `${t.id}: ${t.compared} rows in ${t.seconds.toFixed(1)} s`).join('; ')}); each task reads the whole source shard (keeping its key range) and its destination; CPU ${diff.cpuText}`,
+      `${diff.compared} rows compared in ${diff.seconds.toFixed(1)} s (${diff.tasks.map((t) => `${t.id}: ${t.compared} rows in ${t.seconds.toFixed(1)} s`).join('; ')}); ${diff.scans} ordered scan(s) of the source for ${diff.tasks.length} destination(s) (${[...new Set(diff.tasks.map((t) => t.scan.join(', ')))].map((s) => `[${s}]`).join(' ')}), each destination read once; CPU ${diff.cpuText}`,
     )
     if (want('diff')) {
       emit({
@@ -474,6 +474,7 @@ async function reshardScenario(work: string): Promise<void> {
           compared: diff.compared,
           seconds: diff.seconds,
           tasks: diff.tasks,
+          scans: diff.scans,
           cpuCores: diff.cpu,
           baselineCpuCores: cloneCpu,
         },

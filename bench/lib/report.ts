@@ -56,8 +56,8 @@ binlog ROW with GTID, \`innodb_flush_log_at_trx_commit=2\`, \`sync_binlog=0\`).
   step; lag = time until both destinations' stored stream positions reach a source \`@@gtid_binlog_pos\` read every
   100 ms (polled every 50 ms). The figure is the highest rate achieved with every probe under 1 s. Baseline: the load
   generator as fast as it goes against shard 0 before the clone (no stream).
-- **Diff**: the diff phase (both destinations in parallel, the default \`diffParallelism: 2\`): rows compared over the
-  phase's wall time, against the copy rate of the same run.
+- **Diff**: the diff phase (both destinations approved together, so one ordered scan of the source compares both):
+  rows compared over the phase's wall time, against the copy rate of the same run.
 - **Cutover**: migrate_primary approved while the load generator writes at a steady rate through the router (journal
   on), every write's send and answer time recorded (\`runLoad\`'s onOp). \`cutover_client_write_pause_ms\`: from the
   send of the first write the router held (it was refused by a read-only source or had no serving shard, and was

@@ -93,6 +93,7 @@ export async function runClaimedTask(o: ClaimedTaskOptions): Promise<TaskItemRes
     superseded: async () => !own((await writer.refresh()).tasks[item.task]),
     signal: o.signal,
     services: o.services,
+    ...(item.cohort ? {cohort: item.cohort} : {}),
   }
   const base = {attempt: item.attempt, handout: item.handout, server: o.server}
   try {

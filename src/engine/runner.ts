@@ -5,6 +5,7 @@ import type {PlanPhase, PlanTask} from '../plan/types.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {OPS_CONFLICT, SKIP, WRITER_UNAVAILABLE, type WorkflowWriter} from './writer.js'
 import {ProgressThrottle, type StampedProgress} from './progress-throttle.js'
+import {startNow, type Cohort} from './cohorts.js'
 import type {Runtime, TaskContext, TaskProgress, TaskResult, TaskState, WorkflowEvent, WorkflowRecord} from './types.js'
 import {
   addEvent,
@@ -202,10 +203,9 @@ export class Runner {
           if (next && startable(next)) this.start(phase, next, running)
         }
       } else {
-        for (const t of phase.tasks) {
-          if (running.size >= limit) break
-          if (startable(t)) this.start(phase, t, running)
-        }
+        const cohorts = new Map([...running.keys()].map((id) => [id, this.cohortOf.get(id)]))
+        for (const {task, cohort} of startNow(phase, phase.tasks.filter(startable), cohorts, limit))
+          this.start(phase, task, running, cohort)
       }
       if (running.size === 0) {
         if (failed.length) return this.phaseFailed(phase, failed)
@@ -223,6 +223,7 @@ export class Runner {
     }
   }
 
+  /** Bounds running tasks; in the diff phase, running cohorts (shared scans: cohorts.ts). */
   private limitFor(phase: PlanPhase): number {
     if (phase.mode === 'sequential') return 1
     let n = Math.max(1, Math.floor(this.opts.parallelism ?? 10))
@@ -326,11 +327,15 @@ export class Runner {
 
   // ---- tasks
 
-  private start(phase: PlanPhase, t: PlanTask, running: Map<string, Promise<void>>): void {
-    const p = this.execTask(phase, t)
+  private readonly cohortOf = new Map<string, Cohort>()
+
+  private start(phase: PlanPhase, t: PlanTask, running: Map<string, Promise<void>>, cohort?: Cohort): void {
+    if (cohort) this.cohortOf.set(t.id, cohort)
+    const p = this.execTask(phase, t, cohort)
       .catch((e) => this.fail(e))
       .finally(() => {
         running.delete(t.id)
+        this.cohortOf.delete(t.id)
         this.bump()
       })
     running.set(t.id, p)
@@ -342,7 +347,7 @@ export class Runner {
     this.controller.abort(e)
   }
 
-  private async execTask(phase: PlanPhase, t: PlanTask): Promise<void> {
+  private async execTask(phase: PlanPhase, t: PlanTask, cohort?: Cohort): Promise<void> {
     if (this.controller.signal.aborted) return
     const {who} = this.opts
     const by = this.opts.runBy ?? who
@@ -403,6 +408,7 @@ export class Runner {
       superseded: async () => !own((await this.writer.refresh()).tasks[t.id]),
       signal,
       services: this.opts.services,
+      ...(cohort ? {cohort} : {}),
     }
     const exec = this.opts.runtime.executors[phase.name]
     let result: TaskResult = {}

@@ -6,6 +6,7 @@
 //   Result  what the run came to (for that attempt and hand-out)
 // The task's state in the workflow record names the claimant (`runner`): a checkpoint or progress write of anyone
 // else is refused in the same compare-and-swap, so a claimant that lost its lease (paused, partitioned) stops there.
+import type {Cohort} from './cohorts.js'
 import {claimLive} from './work-items.js'
 import type {LockRecord} from '../topo/records.js'
 import type {TopoReader} from '../topo/store.js'
@@ -19,6 +20,11 @@ export interface TaskItem {
   /** Raised by the driver each time it hands the same attempt out again (its claimant went away without a result). */
   handout: number
   updatedAt: string
+  /**
+   * The tasks the driver started together with this one (engine/cohorts.ts). A server that claims one diff of a cohort
+   * claims its unclaimed siblings as well, so their shared scan runs there (server/task-items.ts).
+   */
+  cohort?: Cohort
 }
 
 export interface TaskItemResult {
@@ -56,12 +62,12 @@ export function parseTaskItemPath(
   return {workflow: m[1]!, task, kind: m[3] as 'Item' | 'Claim' | 'Result' | 'Streams'}
 }
 
+/** A task item's claim record: who runs it, and the cohort it was claimed for. */
+export type TaskClaim = LockRecord & {server?: string; cohort?: string}
+
 /** The live task claims of every workflow in a listing of workflows/: `<workflow>/<task>` → claim. */
-export function taskClaims(
-  entries: {path: string; value: unknown}[],
-  now = Date.now(),
-): Map<string, LockRecord & {server?: string}> {
-  const out = new Map<string, LockRecord & {server?: string}>()
+export function taskClaims(entries: {path: string; value: unknown}[], now = Date.now()): Map<string, TaskClaim> {
+  const out = new Map<string, TaskClaim>()
   for (const e of entries) {
     const p = parseTaskItemPath(e.path)
     const v = e.value as LockRecord & {expires?: number}

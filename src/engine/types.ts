@@ -2,6 +2,7 @@
 import type {Plan, PlanPhase, PlanTask, PhaseName} from '../plan/types.js'
 import type {KeyspaceState} from '../plan/keyspace-state.js'
 import type {TopoStore, TxnOp} from '../topo/store.js'
+import type {Cohort} from './cohorts.js'
 
 // ---- executors (what the data plane implements)
 
@@ -35,6 +36,8 @@ export interface TaskContext {
   superseded?(): Promise<boolean>
   /** Runtime-provided shared services (the data plane's stream manager). */
   services: unknown
+  /** The tasks of this phase and group started together with this one (cohorts.ts): they may share work. */
+  cohort?: Cohort
 }
 
 export interface TaskProgress {

@@ -11,6 +11,7 @@ import {
   taskClaimPath,
   taskClaims,
   taskResultPath,
+  type TaskClaim,
   type TaskItem,
   type TaskItemResult,
 } from '../engine/task-items.js'
@@ -71,13 +72,19 @@ export class TaskItems {
     const held = new Map<string, number>()
     for (const c of claims.values()) if (c.server) held.set(c.server, (held.get(c.server) ?? 0) + 1)
     held.set(this.o.server, Math.max(held.get(this.o.server) ?? 0, this.running.size))
-    for (const [k, item] of items) {
+    // A diff whose cohort sibling runs here comes first, whatever the fair share: their shared scan runs here.
+    const mine = [...this.running.values()].map((r) => r.item)
+    const how = (item: TaskItem) => cohortClaim(item, this.o.server, mine, claims)
+    const open = [...items].sort(([, a], [, b]) => Number(how(b) === 'bundle') - Number(how(a) === 'bundle'))
+    for (const [k, item] of open) {
       if (this.running.has(k) || claims.has(k) || reported(k, item)) continue
       // A newer driver's kind of task: left to servers that know it (the driver's own does).
       if (!CLAIMABLE_PHASES.includes(item.phase)) continue
       const raw = records.get(item.workflow)
       if (!raw || unreadableReason(raw)) continue
-      if (!mayTake(this.o.server, live, held)) return false
+      const h = how(item)
+      if (h === 'elsewhere') continue
+      if (h === 'fair' && !mayTake(this.o.server, live, held)) return false
       if (await this.take(k, item, raw, stop)) return true
     }
     return false
@@ -90,7 +97,7 @@ export class TaskItems {
       claim = await store.hold(taskClaimPath(item.workflow, item.task), {
         operation: `task ${item.task} of workflow ${item.workflow}`,
         ttlSeconds: this.o.ttlSeconds,
-        data: {server, task: item.task},
+        data: {server, task: item.task, ...(item.cohort ? {cohort: item.cohort.id} : {})},
       })
     } catch (e) {
       if (isTopoError(e, 'lock_held')) return false
@@ -152,6 +159,26 @@ export class TaskItems {
     for (const r of this.running.values()) r.stop.abort(new Error(why))
     await Promise.allSettled([...this.running.values()].map((r) => r.done))
   }
+}
+
+/**
+ * How a server treats an open item of a cohort: `bundle` — a sibling runs here, take it (their scan is shared here);
+ * `elsewhere` — a sibling is claimed by another server for the same cohort, leave it to that one; `fair` — by fair share.
+ */
+export function cohortClaim(
+  item: TaskItem,
+  me: string,
+  runningHere: TaskItem[],
+  claims: ReadonlyMap<string, TaskClaim>,
+): 'bundle' | 'elsewhere' | 'fair' {
+  const c = item.cohort
+  if (!c || c.tasks.length < 2) return 'fair'
+  if (runningHere.some((r) => r.workflow === item.workflow && r.cohort?.id === c.id)) return 'bundle'
+  const other = c.tasks.some((t) => {
+    const claim = claims.get(`${item.workflow}/${t}`)
+    return claim?.server !== undefined && claim.server !== me && claim.cohort === c.id
+  })
+  return other ? 'elsewhere' : 'fair'
 }
 
 async function writeResult(store: TopoStore, item: TaskItem, res: TaskItemResult): Promise<void> {

@@ -85,6 +85,11 @@ describe('diff against a tampered destination', () => {
         'diff/-80: diff of -80 against 0 found differences — messages: 1 missing, 1 extra, 1 different (first: missing (page=1, time_created_ns=1); different (page=2, time_created_ns=2); extra (page=100001, time_created_ns=100001)). Nothing was migrated. Investigate, then retry: shardform retry test_keyspace diff/-80',
         'diff/80-: diff of 80- against 0 found differences — messages: 0 missing, 1 extra, 0 different (first: extra (page=3, time_created_ns=3)). Nothing was migrated. Investigate, then retry: shardform retry test_keyspace diff/80-',
       ])
+      // Approved together, the two ran in one scan of the source, each with its own outcome and error.
+      const scans = (await workflowById(c, wfId)).events.filter(
+        (e) => e.task?.startsWith('diff/') && /one scan of 0 compares 2 destination\(s\): -80, 80-$/.test(e.message),
+      )
+      expect(scans.map((e) => e.task).sort()).toEqual(['diff/-80', 'diff/80-'])
       // Nothing migrated: every type still served by 0, no migrate task ran, the source takes writes.
       const st = await readKeyspaceState(c.store, KS)
       expect(st!.srvKeyspace.partitions).toEqual({primary: ['0'], replica: ['0'], rdonly: ['0']})

@@ -15,6 +15,7 @@ import {
 import type {Executor, TaskContext} from '../../src/engine/types.js'
 import {isErrorCode} from '../../src/errors.js'
 import {handOutTask} from '../../src/phases/tasks/hand-out.js'
+import {cohortClaim} from '../../src/server/task-items.js'
 import {fixture, makePlan, until, type Fixture} from '../helpers/engine.js'
 
 let fx: Fixture | undefined
@@ -156,5 +157,44 @@ describe('handing a task out', () => {
     expect(String(await out)).toMatch(/test over/)
     // Stopping takes the item back: a server still running it sees it gone.
     expect(await f.store.get(taskItemPath(f.wf.id, TASK))).toBeUndefined()
+  })
+})
+
+describe('cohorts of handed-out tasks', () => {
+  it('the item carries the cohort, and the claimant runs the task with it', async () => {
+    fx = await running()
+    const f = fx
+    const cohort = {id: 'c1', tasks: [TASK, 'clone/t1']}
+    const out = handOutTask({...driverCtx(f, []), cohort})
+    const item = await itemOf(f, 1)
+    expect(item.cohort).toEqual(cohort)
+    const claim = await f.store.hold(taskClaimPath(f.wf.id, TASK), {operation: 't', ttlSeconds: 5, data: {server: 'a'}})
+    const res = await claimed(f, item, 'a', async (ctx) => ({output: {cohort: ctx.cohort?.tasks}}))
+    await f.store.create(taskResultPath(f.wf.id, TASK), res)
+    await claim.release()
+    expect(await out).toMatchObject({ok: true, output: {cohort: cohort.tasks}})
+  })
+
+  it('a server takes the siblings of a cohort it runs, and leaves those of a cohort another server runs', () => {
+    const item = (task: string, cohort?: {id: string; tasks: string[]}): TaskItem => ({
+      ...{workflow: 'w', keyspace: 'ks', task, phase: 'diff', attempt: 1, handout: 1, updatedAt: ''},
+      ...(cohort ? {cohort} : {}),
+    })
+    const c = {id: 'c1', tasks: ['diff/a', 'diff/b', 'diff/c']}
+    const claim = (server: string, cohort?: string) => ({
+      ...{id: 'x', who: server, operation: 't', created: ''},
+      server,
+      ...(cohort ? {cohort} : {}),
+    })
+    const none = new Map()
+    expect(cohortClaim(item('diff/b', c), 's1', [item('diff/a', c)], none)).toBe('bundle')
+    expect(cohortClaim(item('diff/b', c), 's1', [], new Map([['w/diff/a', claim('s2', 'c1')]]))).toBe('elsewhere')
+    // A claim of an older cohort (a run before a restart) binds nothing; nor does our own.
+    expect(cohortClaim(item('diff/b', c), 's1', [], new Map([['w/diff/a', claim('s2', 'c0')]]))).toBe('fair')
+    expect(cohortClaim(item('diff/b', c), 's1', [], new Map([['w/diff/a', claim('s1', 'c1')]]))).toBe('fair')
+    // Another workflow's task of a cohort with the same id is no sibling; a cohort of one is just fair share.
+    expect(cohortClaim(item('diff/b', c), 's1', [{...item('diff/a', c), workflow: 'v'}], none)).toBe('fair')
+    expect(cohortClaim(item('diff/a', {id: 'c2', tasks: ['diff/a']}), 's1', [], none)).toBe('fair')
+    expect(cohortClaim(item('diff/a'), 's1', [], none)).toBe('fair')
   })
 })

@@ -35,6 +35,7 @@ export async function handOutTask(
       attempt: ctx.attempt,
       handout,
       updatedAt: new Date().toISOString(),
+      ...(ctx.cohort ? {cohort: ctx.cohort} : {}),
     }
     await store.delete(taskResultPath(workflow, task.id)).catch(() => undefined)
     const cur = await store.get(itemPath)
