@@ -17,6 +17,7 @@ import {
   session,
   startBenchCluster,
   stopBenchCluster,
+  taskLog,
   workflowOf,
 } from './lib/cluster.js'
 import {DATABASE, MessageMaker, prng, readChunks, rowKeys, TABLE, writeRowsFile} from './lib/data.js'
@@ -111,13 +112,7 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
     )
     sampler.start()
     const w = writer(c, WRITES_PER_S)
-    // The writer alone first: the source's CPU per write, taken off its CPU during apply (a longer apply sees more
-    // writes; the figure is what the split itself costs the source).
     await new Promise((ok) => setTimeout(ok, 500))
-    const [w0, s0] = [w.count(), Date.now()]
-    await new Promise((ok) => setTimeout(ok, WRITER_ALONE_MS))
-    const alone = sampler.cpuBetween(s0, Date.now())
-    const perWrite = ((alone.cpu['src-100 (primary)'] ?? 0) + (alone.cpu['src-102 (rdonly)'] ?? 0)) / (w.count() - w0)
     const w1 = w.count()
     const probe = await c.connect('src-100', 'admin')
     let readers = 0
@@ -140,7 +135,14 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
     sampling = false
     await dumps
     await probe.end()
-    const writes = await w.stop()
+    const writes = w.count() - w1
+    // Then the writer alone (apply stopped at the gate, its streams with it): the source's CPU per write, taken off
+    // its CPU during apply, so the figure is what the split costs the source (a longer apply sees more writes).
+    const [w2, s2] = [w.count(), Date.now()]
+    await new Promise((ok) => setTimeout(ok, WRITER_ALONE_MS))
+    const alone = sampler.cpuBetween(s2, Date.now())
+    const perWrite = ((alone.cpu['src-100 (primary)'] ?? 0) + (alone.cpu['src-102 (rdonly)'] ?? 0)) / (w.count() - w2)
+    await w.stop()
     sampler.stop()
     if (code !== 3)
       throw new Error(
@@ -148,6 +150,7 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
       )
     const wf = await workflowOf(c.store)
     const diff = phaseTiming(wf, 'diff')
+    for (const t of diff.tasks.slice(0, 1)) for (const line of taskLog(wf, t.id)) log(`${label}: ${t.id}: ${line}`)
     const split = sampler.cpuBetween(t0, t1)
     const cores = coresUsed(split)
     const out: FanoutRun = {
@@ -155,7 +158,7 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
       applySeconds: (t1 - t0) / 1000,
       applyCpuSeconds: split.cpu['node (apply)'] ?? NaN,
       sourceCpuSeconds:
-        (split.cpu['src-100 (primary)'] ?? 0) + (split.cpu['src-102 (rdonly)'] ?? 0) - (writes - w1) * perWrite,
+        (split.cpu['src-100 (primary)'] ?? 0) + (split.cpu['src-102 (rdonly)'] ?? 0) - writes * perWrite,
       sourceCpuPerWriteMs: perWrite * 1000,
       diffSeconds: diff.seconds,
       diffTaskSeconds: diff.tasks.reduce((s, t) => s + (t.seconds ?? 0), 0),
