@@ -113,9 +113,15 @@ class Scan {
       }))
     for (const d of this.dests) {
       if (d.m.signal.aborted) this.leave(d, d.m.signal.reason)
-      else d.m.signal.addEventListener('abort', () => this.leave(d, d.m.signal.reason), {once: true})
+      else {
+        const stop = () => this.leave(d, d.m.signal.reason)
+        d.m.signal.addEventListener('abort', stop, {once: true})
+        this.unlisten.push(() => d.m.signal.removeEventListener('abort', stop))
+      }
     }
   }
+
+  private readonly unlisten: Array<() => void> = []
 
   private live(): Dest[] {
     return this.dests.filter((d) => !d.done)
@@ -141,12 +147,13 @@ class Scan {
   }
 
   async run(missing: string[]): Promise<void> {
-    const names = this.dests.map((d) => d.name)
     try {
       if (missing.length)
         this.logAll(`the diff tasks of ${missing.join(', ')} did not join within the wait; they scan on their own`)
       const state = await keyspaceState(this.lead)
       await this.holdStreams(state)
+      // The destinations this scan covers: those still in it once their streams are held.
+      const names = this.live().map((d) => d.name)
       for (const d of this.live()) {
         const at = this.snaps.map((s, i) => `${this.g.sources[i]}@${s.gtid} (read on ${s.kind} ${s.tablet.alias})`)
         d.ctx.log(
@@ -385,6 +392,7 @@ class Scan {
   }
 
   private async cleanup(): Promise<void> {
+    for (const u of this.unlisten) u()
     for (const d of this.dests) for (const s of d.m.p.streams) s.unpause()
     await Promise.all(this.readers.map((r) => r.close().catch(() => undefined)))
     await Promise.all(this.snaps.map((s) => s.release().catch(() => undefined)))
