@@ -23,7 +23,11 @@ export class LoadDataEncoder {
   private len = 0
   rows = 0
 
-  constructor(initial = 1 << 20) {
+  /** `max`: the buffer doubles up to this size (more only for a row that does not fit). */
+  constructor(
+    initial = 1 << 20,
+    private readonly max = Infinity,
+  ) {
     this.buf = Buffer.allocUnsafe(initial)
   }
 
@@ -33,13 +37,14 @@ export class LoadDataEncoder {
 
   private ensure(n: number): void {
     if (this.len + n <= this.buf.length) return
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n))
+    const next = Buffer.allocUnsafe(Math.max(Math.min(this.buf.length * 2, this.max), this.len + n))
     this.buf.copy(next, 0, 0, this.len)
     this.buf = next
   }
 
-  add(row: RowValue[]): void {
-    for (let i = 0; i < row.length; i++) {
+  /** One row: its first `n` values (all by default). */
+  add(row: RowValue[], n = row.length): void {
+    for (let i = 0; i < n; i++) {
       if (i > 0) {
         this.ensure(1)
         this.buf[this.len++] = 0x09
@@ -104,9 +109,21 @@ export class LoadDataEncoder {
     this.len = len
   }
 
-  /** Hand over the bytes so far and start again. */
+  /** Hand over a copy of the bytes so far and start again. */
   take(): Buffer {
     const out = Buffer.from(this.buf.subarray(0, this.len))
+    this.len = 0
+    this.rows = 0
+    return out
+  }
+
+  /**
+   * Hand over the bytes so far without copying (a view of the current buffer, which the caller now owns) and go on
+   * in `next`: a copy recycles its chunk buffers instead of allocating one per chunk.
+   */
+  swap(next: Buffer): Buffer {
+    const out = this.buf.subarray(0, this.len)
+    this.buf = next
     this.len = 0
     this.rows = 0
     return out
