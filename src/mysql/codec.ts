@@ -49,7 +49,9 @@ export class LoadDataEncoder {
         this.ensure(1)
         this.buf[this.len++] = 0x09
       }
-      this.field(row[i])
+      const v = row[i]
+      if (v instanceof Uint8Array) this.bytes(v)
+      else this.field(v)
     }
     this.ensure(1)
     this.buf[this.len++] = 0x0a
@@ -84,22 +86,25 @@ export class LoadDataEncoder {
     this.len = len
   }
 
-  private bytes(b: Buffer): void {
-    this.ensure(b.length * 2)
+  private bytes(b: Uint8Array): void {
+    const n = b.length
+    this.ensure(n * 2)
     const out = this.buf
     let len = this.len
-    // Most values hold no byte that needs escaping: find out, then copy them whole (TypedArray set is a memcpy;
-    // Buffer.copy costs more per call than copying a short value by hand).
     let i = 0
-    while (i < b.length && SPECIAL[b[i]] === 0) i++
-    if (i === b.length) {
-      out.set(b, len)
-      this.len = len + b.length
-      return
+    if (n > 32) {
+      // Most values hold no byte that needs escaping: find out, then copy them whole (TypedArray set is a memcpy).
+      while (i < n && SPECIAL[b[i]] === 0) i++
+      if (i === n) {
+        out.set(b, len)
+        this.len = len + n
+        return
+      }
+      out.set(b.subarray(0, i), len)
+      len += i
     }
-    out.set(b.subarray(0, i), len)
-    len += i
-    for (; i < b.length; i++) {
+    // Short values (numbers, dates) and the rest of an escaped one: by hand, cheaper than a call per value.
+    for (; i < n; i++) {
       const x = b[i]
       if (SPECIAL[x] !== 0) {
         out[len++] = BACKSLASH

@@ -264,15 +264,23 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
   // batch and the columns the router reads are typed.
   const query = raw.query({sql, rowsAsArray: true, typeCast: false}, where?.params ?? [])
   let typed: TextValueReader[] = []
-  // Rows are routed in batches: a keyspace id computed alone costs several times more. The columns the router
-  // reads are typed in place (LOAD DATA takes a typed value as well); so is the primary key of a batch's last row.
+  // Rows are routed in batches: a keyspace id computed alone costs several times more. The router reads its columns
+  // typed (in `view`), LOAD DATA gets the raw bytes; the primary key of a batch's last row is typed too. Without
+  // routeColumns every value is typed in place.
   let pending: RowValue[][] = []
   const BATCH = 512
-  let typedCols: number[] = []
-  let pkRaw: boolean[] = []
+  const routeCols = o.routeColumns
+  // The router's view of a batch: arrays reused from batch to batch, holding the typed routing columns.
+  const view: RowValue[][] = []
   const place = (): void => {
-    for (const row of pending) for (const c of typedCols) row[c] = typed[c](row[c] as Buffer | null)
-    const dests = o.routeMany(pending)
+    let routed = pending
+    if (routeCols) {
+      while (view.length < pending.length) view.push([])
+      routed = view.length === pending.length ? view : view.slice(0, pending.length)
+      for (let i = 0; i < pending.length; i++)
+        for (const c of routeCols) routed[i][c] = typed[c](pending[i][c] as Buffer | null)
+    } else for (const row of pending) for (let c = 0; c < row.length; c++) row[c] = typed[c](row[c] as Buffer | null)
+    const dests = o.routeMany(routed)
     for (let i = 0; i < pending.length; i++) {
       const row = pending[i]
       const dest = dests[i]
@@ -282,8 +290,8 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
     }
     rows += pending.length
     const last = pending[pending.length - 1]
-    lastPk = pkIdx.map((c, j) => {
-      const v = pkRaw[j] ? typed[c](last[c] as Buffer | null) : last[c]
+    lastPk = pkIdx.map((c) => {
+      const v = routeCols ? typed[c](last[c] as Buffer | null) : last[c]
       // A raw value is a view of a socket read: keep a copy of its own.
       return Buffer.isBuffer(v) ? Buffer.from(v) : v
     })
@@ -318,11 +326,7 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
     // instead, and the read would wait forever (seen when a source rdonly died).
     raw.on('error', readFailed)
     query.on('error', readFailed)
-    query.on('fields', (fields) => {
-      typed = fields.map(textValueReader)
-      typedCols = o.routeColumns ?? typed.map((_, i) => i)
-      pkRaw = pkIdx.map((c) => !typedCols.includes(c))
-    })
+    query.on('fields', (fields) => (typed = fields.map(textValueReader)))
     query.on('end', () => {
       if (done) return
       try {

@@ -32,7 +32,8 @@ export type TextValueReader = (raw: Buffer | null) => RowValue
 
 /**
  * The typed value of a raw text value of this column: integers up to INT as numbers, BIGINT and DECIMAL as
- * strings (bigNumberStrings), FLOAT/DOUBLE as numbers, dates and times as strings (dateStrings), JSON as text
+ * strings (bigNumberStrings; a BIGINT of up to 15 digits as the number it writes, which every vindex and every
+ * WHERE clause takes alike, and without a string per row), FLOAT/DOUBLE as numbers, dates and times as strings (dateStrings), JSON as text
  * (jsonStrings), binary-charset values as Buffers.
  */
 export function textValueReader(f: ResultField): TextValueReader {
@@ -48,6 +49,7 @@ export function textValueReader(f: ResultField): TextValueReader {
     case DOUBLE:
       return (b) => b && parseFloat(b.toString('latin1'))
     case LONGLONG:
+      return bigint
     case DECIMAL:
     case NEWDECIMAL:
     case DATE:
@@ -58,4 +60,20 @@ export function textValueReader(f: ResultField): TextValueReader {
     default:
       return f.characterSet === BINARY_CHARSET ? (b) => b : (b) => b && b.toString('utf8')
   }
+}
+
+/** BIGINT text: a number when it is the canonical text of a safe integer, else the text. */
+function bigint(b: Buffer | null): RowValue {
+  if (b === null) return null
+  const n = b.length
+  const neg = b[0] === 0x2d ? 1 : 0
+  // Canonical: no leading zero (other than "0" itself), not "-0", at most 15 digits.
+  if (n - neg > 15 || n - neg === 0 || (b[neg] === 0x30 && (n - neg > 1 || neg))) return b.toString('latin1')
+  let v = 0
+  for (let i = neg; i < n; i++) {
+    const d = b[i] - 0x30
+    if (d < 0 || d > 9) return b.toString('latin1')
+    v = v * 10 + d
+  }
+  return neg ? -v : v
 }
