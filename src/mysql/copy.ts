@@ -63,7 +63,11 @@ export interface CopyTableOptions {
   fence?: (dest: CopyDestination, write: () => Promise<void>) => Promise<void>
 }
 
-const CHUNK = 4 << 20
+/**
+ * Bytes of one LOAD DATA statement (one transaction) per destination. A chunk's few extra round trips (the fence's
+ * transaction) are small against 2 MB of rows; the copy's buffers are destinations × buffers × this.
+ */
+export const COPY_CHUNK_BYTES = 2 << 20
 
 /** WHERE clause for "primary key after these values", expanded so the range optimizer can use the index. */
 export function afterClause(pk: string[], values: RowValue[]): {sql: string; params: RowValue[]} {
@@ -170,7 +174,7 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
   const where = o.after ? afterClause(t.primaryKey, o.after) : undefined
   const sql = `SELECT ${select} FROM ${qid(o.database)}.${qid(t.name)}${where ? ` WHERE ${where.sql}` : ''} ORDER BY ${t.primaryKey.map(qid).join(', ')}`
   const load = `LOAD DATA LOCAL INFILE 'shardform' ${o.after ? 'REPLACE' : ''} INTO TABLE ${qid(o.database)}.${qid(t.name)} ${LOAD_DATA_FORMAT} (${cols.map((c) => qid(c.name)).join(', ')})`
-  const chunkBytes = o.chunkBytes ?? CHUNK
+  const chunkBytes = o.chunkBytes ?? COPY_CHUNK_BYTES
   const syncEvery = o.syncEveryBytes ?? 64 << 20
   // A chunk is handed over as soon as it reaches chunkBytes, after the row that filled it: room for one more row.
   const capacity = chunkBytes + (64 << 10)
