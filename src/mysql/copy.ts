@@ -115,13 +115,14 @@ const PACKET = 256 << 10
 
 /**
  * LOAD DATA LOCAL INFILE of `payload` on `conn`. mysql2 copies every piece of a LOCAL INFILE stream into a new
- * buffer, garbage that outlives the young generation while the socket waits for the server and that V8 collects
- * only after 64 MB of it; here each packet goes out as a 4-byte header and a view of `payload`, which the caller
- * leaves untouched until the statement is done.
+ * buffer: garbage that outlived the young generation while the socket waited for the server, up to ~45 MB of it
+ * between full collections in the apply process (bench/explore-memory.ts). Here each packet goes out as a 4-byte
+ * header and a view of `payload`, which the caller leaves untouched until the statement is done.
  */
 export function loadData(conn: Connection, sql: string, payload: Buffer): Promise<void> {
   const core = (conn as unknown as {connection?: CoreConnection}).connection
-  if (!core?.stream)
+  // Anything else (a stand-in connection, a mysql2 without these internals): mysql2's own LOCAL INFILE stream.
+  if (!core?.stream || typeof core._bumpSequenceId !== 'function' || typeof core.sequenceId !== 'number')
     return conn.query({sql, infileStreamFactory: () => Readable.from([payload])} as never).then(() => {})
   return new Promise((resolve, reject) => {
     const q = core.query({sql}, (err) => (err ? reject(err) : resolve()))
