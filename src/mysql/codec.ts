@@ -87,24 +87,28 @@ export class LoadDataEncoder {
   }
 
   private bytes(b: Uint8Array): void {
-    const n = b.length
-    this.ensure(n * 2)
+    this.escaped(b, 0, b.length)
+  }
+
+  /** Bytes `start`..`end` of `b` as one field's value, escaped (no separator). */
+  escaped(b: Uint8Array, start: number, end: number): void {
+    this.ensure((end - start) * 2)
     const out = this.buf
     let len = this.len
-    let i = 0
-    if (n > 32) {
+    let i = start
+    if (end - start > 32) {
       // Most values hold no byte that needs escaping: find out, then copy them whole (TypedArray set is a memcpy).
-      while (i < n && SPECIAL[b[i]] === 0) i++
-      if (i === n) {
-        out.set(b, len)
-        this.len = len + n
+      while (i < end && SPECIAL[b[i]] === 0) i++
+      if (i === end) {
+        out.set(b.subarray(start, end), len)
+        this.len = len + end - start
         return
       }
-      out.set(b.subarray(0, i), len)
-      len += i
+      out.set(b.subarray(start, i), len)
+      len += i - start
     }
     // Short values (numbers, dates) and the rest of an escaped one: by hand, cheaper than a call per value.
-    for (; i < n; i++) {
+    for (; i < end; i++) {
       const x = b[i]
       if (SPECIAL[x] !== 0) {
         out[len++] = BACKSLASH
@@ -112,6 +116,38 @@ export class LoadDataEncoder {
       } else out[len++] = x
     }
     this.len = len
+  }
+
+  /** One byte as is (a field or line separator). */
+  byte(x: number): void {
+    this.ensure(1)
+    this.buf[this.len++] = x
+  }
+
+  /** A NULL field. */
+  nullField(): void {
+    this.ensure(2)
+    this.buf[this.len++] = BACKSLASH
+    this.buf[this.len++] = 0x4e
+  }
+
+  /** Bytes already in LOAD DATA form (whole lines of another encoder), copied as they are. */
+  append(b: Uint8Array, start: number, end: number, rows = 1): void {
+    this.ensure(end - start)
+    this.buf.set(b.subarray(start, end), this.len)
+    this.len += end - start
+    this.rows += rows
+  }
+
+  /** The bytes so far (a view, valid until the next write). */
+  get bytesSoFar(): Buffer {
+    return this.buf.subarray(0, this.len)
+  }
+
+  /** Start again in the same buffer. */
+  clear(): void {
+    this.len = 0
+    this.rows = 0
   }
 
   /** Hand over a copy of the bytes so far and start again. */

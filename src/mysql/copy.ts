@@ -7,7 +7,8 @@ import {LOAD_DATA_FORMAT, LoadDataEncoder, type RowValue} from './codec.js'
 import {qid} from './connect.js'
 import {ShardformError} from '../errors.js'
 import {copyColumns, selectList, type TableInfo} from './tables.js'
-import {textValueReader, type ResultField, type TextValueReader} from './text-values.js'
+import {RowTranscoder, type RowPacket} from './row-transcoder.js'
+import {textValueReader, type ResultField} from './text-values.js'
 
 export interface CopyDestination {
   /** A binary-charset admin session on the destination primary (dataSession 'copy'). */
@@ -154,7 +155,7 @@ export function loadData(conn: Connection, sql: string, payload: Buffer): Promis
 
 interface RawQuery extends EventEmitter {
   on(event: 'fields', l: (fields: ResultField[]) => void): this
-  on(event: 'result', l: (row: Array<Buffer | null>) => void): this
+  on(event: 'result', l: () => void): this
   on(event: 'end', l: () => void): this
   on(event: 'error', l: (err: Error & {code?: string}) => void): this
 }
@@ -265,46 +266,34 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
     await o.source.query('SET SESSION net_write_timeout = 86400')
     await o.throttle()
   }
-  // Rows come raw (every value its text bytes, as LOAD DATA takes them): only the primary key of the last row of a
-  // batch and the columns the router reads are typed.
-  const query = raw.query({sql, rowsAsArray: true, typeCast: false}, where?.params ?? [])
-  let typed: TextValueReader[] = []
-  // Rows are routed in batches: a keyspace id computed alone costs several times more. The router reads its columns
-  // typed (in `view`), LOAD DATA gets the raw bytes; the primary key of a batch's last row is typed too. Without
-  // routeColumns every value is typed in place.
-  let pending: RowValue[][] = []
+  // Rows are turned into LOAD DATA lines straight from their packets (row-transcoder.ts: mysql2's row parser is
+  // replaced for this query); only the columns the router reads are typed, and the primary key of a batch's last
+  // row. Rows are routed in batches: a keyspace id computed alone costs several times more.
+  const tx = new RowTranscoder(nCols, o.routeColumns, pkIdx)
+  const query = raw.query({sql}, where?.params ?? [])
+  const parser = {next: (packet: RowPacket) => tx.add(packet)}
+  Object.defineProperty(query, '_rowParser', {get: () => parser, set: () => {}, configurable: true})
+  let seen = 0
   const BATCH = 512
-  const routeCols = o.routeColumns
-  // The router's view of a batch: arrays reused from batch to batch, holding the typed routing columns.
-  const view: RowValue[][] = []
   const place = (): void => {
-    let routed = pending
-    if (routeCols) {
-      while (view.length < pending.length) view.push([])
-      routed = view.length === pending.length ? view : view.slice(0, pending.length)
-      for (let i = 0; i < pending.length; i++)
-        for (const c of routeCols) routed[i][c] = typed[c](pending[i][c] as Buffer | null)
-    } else for (const row of pending) for (let c = 0; c < row.length; c++) row[c] = typed[c](row[c] as Buffer | null)
-    const dests = o.routeMany(routed)
-    for (let i = 0; i < pending.length; i++) {
-      const row = pending[i]
+    const dests = o.routeMany(tx.routed())
+    const lines = tx.lines.bytesSoFar
+    for (let i = 0; i < tx.count; i++) {
       const dest = dests[i]
-      if (dest === -1) for (const p of pipes) add(p, row)
-      else if (dest >= 0) add(pipes[dest], row)
+      const start = tx.lineStart(i)
+      const end = tx.lineEnd(i)
+      if (dest === -1) for (const p of pipes) add(p, lines, start, end)
+      else if (dest >= 0) add(pipes[dest], lines, start, end)
       else skipped++
     }
-    rows += pending.length
-    const last = pending[pending.length - 1]
-    lastPk = pkIdx.map((c) => {
-      const v = routeCols ? typed[c](last[c] as Buffer | null) : last[c]
-      // A raw value is a view of a socket read: keep a copy of its own.
-      return Buffer.isBuffer(v) ? Buffer.from(v) : v
-    })
-    pending = []
+    rows += tx.count
+    lastPk = tx.lastPk()
+    tx.clear()
+    seen = 0
     o.onRows?.(rows)
   }
-  const add = (p: Pipe, row: RowValue[]): void => {
-    p.enc.add(row, nCols)
+  const add = (p: Pipe, lines: Buffer, start: number, end: number): void => {
+    p.enc.append(lines, start, end)
     if (p.enc.size >= chunkBytes) handOver(p)
   }
   let paused = false
@@ -331,21 +320,22 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
     // instead, and the read would wait forever (seen when a source rdonly died).
     raw.on('error', readFailed)
     query.on('error', readFailed)
-    query.on('fields', (fields) => (typed = fields.map(textValueReader)))
+    query.on('fields', (fields) => tx.setFields(fields.map(textValueReader)))
     query.on('end', () => {
       if (done) return
       try {
-        if (pending.length) place()
+        if (tx.count) place()
       } catch (err) {
         return finish(err)
       }
       finish()
     })
-    query.on('result', (row) => {
+    query.on('result', () => {
       if (done) return
       if (failure) return finish(failure)
-      pending.push(row)
-      if (pending.length < BATCH) return
+      // Every row went through the transcoder (a mysql2 that no longer used _rowParser would copy nothing).
+      if (tx.count !== ++seen) return finish(new Error(`reading ${t.name}: rows bypassed the copy's row reader`))
+      if (tx.count < BATCH) return
       try {
         place()
       } catch (err) {

@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {LoadDataEncoder} from '../../src/mysql/codec.js'
+import {RowTranscoder} from '../../src/mysql/row-transcoder.js'
 import {textValueReader} from '../../src/mysql/text-values.js'
 
 const b = (s: string) => Buffer.from(s, 'latin1')
@@ -56,5 +57,57 @@ describe('LOAD DATA encoding of raw values', () => {
     expect(next.subarray(0, 2).toString()).toBe('2\n')
     expect(out.toString()).toBe('1\n')
     expect(e.swap(Buffer.alloc(64)).buffer).toBe(next.buffer)
+  })
+})
+
+describe('row packets to LOAD DATA lines', () => {
+  // A text-protocol row: each value length-coded (1, 3, 4 or 9 bytes of length), NULL as 0xfb.
+  const value = (v: string | null, form: 'short' | 'fc' | 'fd' | 'fe' = 'short') => {
+    if (v === null) return Buffer.from([0xfb])
+    const data = Buffer.from(v, 'latin1')
+    const n = data.length
+    const len =
+      form === 'short'
+        ? Buffer.from([n])
+        : form === 'fc'
+          ? Buffer.from([0xfc, n & 0xff, n >> 8])
+          : form === 'fd'
+            ? Buffer.from([0xfd, n & 0xff, (n >> 8) & 0xff, n >> 16])
+            : Buffer.concat([Buffer.from([0xfe]), Buffer.from([n, 0, 0, 0, 0, 0, 0, 0])])
+    return Buffer.concat([len, data])
+  }
+  const packet = (parts: Buffer[]) => {
+    const head = Buffer.from('junk')
+    const buffer = Buffer.concat([head, ...parts, Buffer.from('tail')])
+    return {buffer, offset: head.length, end: buffer.length - 4}
+  }
+  // id BIGINT, k INT, v VARBINARY; one extra column read for the router only (as a utf8mb4 CAST would be).
+  const fields = [field(8), field(3), field(253), field(253)]
+
+  it('writes the copied columns escaped, types the routed ones and the last primary key', () => {
+    const tx = new RowTranscoder(3, [1, 3], [0])
+    tx.setFields(fields.map(textValueReader))
+    tx.add(packet([value('12'), value('-5', 'fc'), value('a\tb\\', 'fd'), value('x', 'fe')]))
+    tx.add(packet([value('18446744073709551615'), value(null), value(null), value('y')]))
+    expect(tx.count).toBe(2)
+    const lines = tx.lines.bytesSoFar
+    expect(lines.subarray(tx.lineStart(0), tx.lineEnd(0)).toString('latin1')).toBe('12\t-5\ta\\tb\\\\\n')
+    expect(lines.subarray(tx.lineStart(1), tx.lineEnd(1)).toString('latin1')).toBe('18446744073709551615\t\\N\t\\N\n')
+    const routed = tx.routed()
+    expect(routed.map((r) => [r[1], r[3]])).toEqual([
+      [-5, Buffer.from('x')],
+      [null, Buffer.from('y')],
+    ])
+    expect(tx.lastPk()).toEqual(['18446744073709551615'])
+    tx.clear()
+    expect(tx.count).toBe(0)
+    expect(tx.lines.size).toBe(0)
+  })
+
+  it('refuses a packet that ends inside a value', () => {
+    const tx = new RowTranscoder(1, [], [0])
+    tx.setFields([field(253)].map(textValueReader))
+    const p = packet([value('abcdef')])
+    expect(() => tx.add({...p, end: p.offset + 3})).toThrow(/ends before its values do/)
   })
 })
