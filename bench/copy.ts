@@ -94,7 +94,7 @@ async function recreateTable(c: TestCluster, alias: string): Promise<void> {
 }
 
 /**
- * Baseline: LOAD DATA LOCAL INFILE of the same rows (4 MB statements, as shardform's copy sends) into fresh instances
+ * Baseline: LOAD DATA LOCAL INFILE of the same rows (statements of COPY_CHUNK_BYTES, as shardform's copy sends) into fresh instances
  * in parallel, one connection each: `parts[i]` (the rows destination i of the split receives) into `aliases[i]`.
  */
 export async function loadDataBaseline(

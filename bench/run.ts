@@ -8,6 +8,7 @@ import {dirname, join} from 'node:path'
 import {parseArgs} from 'node:util'
 import type {TestCluster} from '../test/helpers/cluster.js'
 import {approveWorkflow} from '../src/engine/commands.js'
+import {COPY_CHUNK_BYTES} from '../src/mysql/copy.js'
 import {catchup, stopParallelReplica} from './catchup.js'
 import {
   cloneWithCli,
@@ -210,7 +211,7 @@ async function reshardScenario(work: string): Promise<void> {
     }
     if (want('copy') || want('guestbook')) {
       b = await startBenchCluster([layoutFile('baseline.yaml')])
-      halves = splitByHalf(chunks)
+      halves = splitByHalf(chunks, COPY_CHUNK_BYTES)
       await baselines()
     }
 

@@ -138,6 +138,11 @@ export interface CliRun {
 }
 
 let profileDir: string | undefined
+let extraNode: {args: string[]; env: Record<string, string>} = {args: [], env: {}}
+/** Diagnostics (bench/explore-memory.ts): node flags and environment for every CLI process started from now on. */
+export function setCliNode(args: string[], env: Record<string, string> = {}): void {
+  extraNode = {args, env}
+}
 /** --profile: CLI processes started with a profile label write a V8 CPU profile into <dir>/<label>/ on exit. */
 export function setProfileDir(dir: string | undefined): void {
   profileDir = dir
@@ -162,7 +167,7 @@ export function canFakeHost(): boolean {
 export function cli(c: TestCluster, args: string[], opts: {profile?: string; host?: string} = {}): CliRun {
   const t0 = Date.now()
   const prof = opts.profile ? profileDirOf(opts.profile) : undefined
-  const nodeArgs = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []
+  const nodeArgs = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...extraNode.args]
   const argv = [process.execPath, ...nodeArgs, BIN, ...args]
   // unshare and sh exec in place: the child's pid is node's.
   const [cmd, ...rest] = opts.host
@@ -170,7 +175,7 @@ export function cli(c: TestCluster, args: string[], opts: {profile?: string; hos
     : argv
   const proc = spawn(cmd!, rest, {
     cwd: ROOT,
-    env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...c.env},
+    env: {PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...c.env, ...extraNode.env},
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const run: CliRun = {

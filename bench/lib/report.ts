@@ -34,7 +34,7 @@ binlog ROW with GTID, \`innodb_flush_log_at_trx_commit=2\`, \`sync_binlog=0\`).
   primary without replicas. rows/s = clone/0's \`output.rows\` over the task's started_at → finished_at. Baselines, the
   same work into as many fresh instances as the split has destinations (2), loaded in parallel: the same rows (a file
   in primary-key order, ~100-byte messages) split by the hash vindex as the split splits them, each half with LOAD DATA
-  LOCAL INFILE in 4 MB statements (as shardform's copy sends them) on one connection into its instance; and
+  LOCAL INFILE in 2 MB statements (COPY_CHUNK_BYTES, as shardform's copy sends them) on one connection into its instance; and
   \`mariadb-dump --single-transaction --where 'page % 2 = k' vt_test_keyspace messages | mariadb\` from the source
   rdonly into instance k (half the rows each: SQL cannot compute the hash vindex). Each baseline runs before and after
   the clone; its figure is the mean. \`copy_apply_cpu_us_per_row\`: CPU seconds of the \`shardform apply\` process over

@@ -23,7 +23,11 @@ export class LoadDataEncoder {
   private len = 0
   rows = 0
 
-  constructor(initial = 1 << 20) {
+  /** `max`: the buffer doubles up to this size (more only for a row that does not fit). */
+  constructor(
+    initial = 1 << 20,
+    private readonly max = Infinity,
+  ) {
     this.buf = Buffer.allocUnsafe(initial)
   }
 
@@ -33,18 +37,21 @@ export class LoadDataEncoder {
 
   private ensure(n: number): void {
     if (this.len + n <= this.buf.length) return
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n))
+    const next = Buffer.allocUnsafe(Math.max(Math.min(this.buf.length * 2, this.max), this.len + n))
     this.buf.copy(next, 0, 0, this.len)
     this.buf = next
   }
 
-  add(row: RowValue[]): void {
-    for (let i = 0; i < row.length; i++) {
+  /** One row: its first `n` values (all by default). */
+  add(row: RowValue[], n = row.length): void {
+    for (let i = 0; i < n; i++) {
       if (i > 0) {
         this.ensure(1)
         this.buf[this.len++] = 0x09
       }
-      this.field(row[i])
+      const v = row[i]
+      if (v instanceof Uint8Array) this.bytes(v)
+      else this.field(v)
     }
     this.ensure(1)
     this.buf[this.len++] = 0x0a
@@ -79,22 +86,29 @@ export class LoadDataEncoder {
     this.len = len
   }
 
-  private bytes(b: Buffer): void {
-    this.ensure(b.length * 2)
+  private bytes(b: Uint8Array): void {
+    this.escaped(b, 0, b.length)
+  }
+
+  /** Bytes `start`..`end` of `b` as one field's value, escaped (no separator). */
+  escaped(b: Uint8Array, start: number, end: number): void {
+    this.ensure((end - start) * 2)
     const out = this.buf
     let len = this.len
-    // Most values hold no byte that needs escaping: find out, then copy them whole (TypedArray set is a memcpy;
-    // Buffer.copy costs more per call than copying a short value by hand).
-    let i = 0
-    while (i < b.length && SPECIAL[b[i]] === 0) i++
-    if (i === b.length) {
-      out.set(b, len)
-      this.len = len + b.length
-      return
+    let i = start
+    if (end - start > 32) {
+      // Most values hold no byte that needs escaping: find out, then copy them whole (TypedArray set is a memcpy).
+      while (i < end && SPECIAL[b[i]] === 0) i++
+      if (i === end) {
+        out.set(b.subarray(start, end), len)
+        this.len = len + end - start
+        return
+      }
+      out.set(b.subarray(start, i), len)
+      len += i - start
     }
-    out.set(b.subarray(0, i), len)
-    len += i
-    for (; i < b.length; i++) {
+    // Short values (numbers, dates) and the rest of an escaped one: by hand, cheaper than a call per value.
+    for (; i < end; i++) {
       const x = b[i]
       if (SPECIAL[x] !== 0) {
         out[len++] = BACKSLASH
@@ -104,9 +118,53 @@ export class LoadDataEncoder {
     this.len = len
   }
 
-  /** Hand over the bytes so far and start again. */
+  /** One byte as is (a field or line separator). */
+  byte(x: number): void {
+    this.ensure(1)
+    this.buf[this.len++] = x
+  }
+
+  /** A NULL field. */
+  nullField(): void {
+    this.ensure(2)
+    this.buf[this.len++] = BACKSLASH
+    this.buf[this.len++] = 0x4e
+  }
+
+  /** Bytes already in LOAD DATA form (whole lines of another encoder), copied as they are. */
+  append(b: Uint8Array, start: number, end: number, rows = 1): void {
+    this.ensure(end - start)
+    this.buf.set(b.subarray(start, end), this.len)
+    this.len += end - start
+    this.rows += rows
+  }
+
+  /** The bytes so far (a view, valid until the next write). */
+  get bytesSoFar(): Buffer {
+    return this.buf.subarray(0, this.len)
+  }
+
+  /** Start again in the same buffer. */
+  clear(): void {
+    this.len = 0
+    this.rows = 0
+  }
+
+  /** Hand over a copy of the bytes so far and start again. */
   take(): Buffer {
     const out = Buffer.from(this.buf.subarray(0, this.len))
+    this.len = 0
+    this.rows = 0
+    return out
+  }
+
+  /**
+   * Hand over the bytes so far without copying (a view of the current buffer, which the caller now owns) and go on
+   * in `next`: a copy recycles its chunk buffers instead of allocating one per chunk.
+   */
+  swap(next: Buffer): Buffer {
+    const out = this.buf.subarray(0, this.len)
+    this.buf = next
     this.len = 0
     this.rows = 0
     return out

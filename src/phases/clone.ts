@@ -238,6 +238,7 @@ async function copyAll(
           table,
           destinations: conns,
           routeMany: router.routeMany,
+          routeColumns: router.columns,
           extraSelect: router.extraSelect,
           after: decodePk(prev?.lastPk),
           signal: ctx.signal,

@@ -47,6 +47,8 @@ function destinationOf(destinations: ShardRange[], id: Buffer): number {
 export interface CopyRouter {
   /** Expressions appended to the SELECT list (e.g. the vindex column as utf8mb4). */
   extraSelect: string[]
+  /** The row columns (indexes) that route and routeMany read. */
+  columns: number[]
   /** A row (array, copy columns first) → destination index; -1: every destination; -2: none (left out). */
   route(row: unknown[]): number
   /** The same for many rows at once (keyspace ids computed in one batch). */
@@ -54,8 +56,9 @@ export interface CopyRouter {
 }
 
 export function copyRouter(p: TablePlacement, table: TableInfo, destinations: ShardRange[]): CopyRouter {
-  if (p.kind === 'single') return {extraSelect: [], route: () => 0, routeMany: (rows) => rows.map(() => 0)}
-  if (p.kind === 'everywhere') return {extraSelect: [], route: () => -1, routeMany: (rows) => rows.map(() => -1)}
+  if (p.kind === 'single') return {extraSelect: [], columns: [], route: () => 0, routeMany: (rows) => rows.map(() => 0)}
+  if (p.kind === 'everywhere')
+    return {extraSelect: [], columns: [], route: () => -1, routeMany: (rows) => rows.map(() => -1)}
   const cols = copyColumns(table)
   const idx = p.utf8 ? cols.length : cols.findIndex((c) => c.name === p.column)
   const extraSelect = p.utf8 ? [`CAST(${qid(p.column)} AS CHAR CHARACTER SET utf8mb4)`] : []
@@ -70,6 +73,7 @@ export function copyRouter(p: TablePlacement, table: TableInfo, destinations: Sh
   const fast = eightByteBounds(destinations)
   return {
     extraSelect,
+    columns: [idx],
     route: (row) => destinationOf(destinations, ids([row[idx] as VindexValue])[0]),
     routeMany: (rows) => {
       const values = rows.map((r) => r[idx] as VindexValue)
