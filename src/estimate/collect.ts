@@ -141,6 +141,8 @@ export async function estimatePlan(
   const vschema = plan.desired.vschema.sharded ? plan.desired.vschema : plan.current.vschema
   const sources: Measured['sources'] = []
   const destinations: Measured['destinations'] = []
+  /** Rows per reshard group (its destinations together): one diff scan each. */
+  const groupRows: number[] = []
   let sampledRows = 0
   let writeRowsPerSec = 0
   try {
@@ -163,6 +165,7 @@ export async function estimatePlan(
       }
       const predicted = predictDestinations(samples, g.destinations)
       const total = [...predicted.values()].reduce((s, e) => s + e.rows, 0)
+      groupRows.push(total)
       for (const [shard, e] of predicted) destinations.push({shard, ...e, share: total ? e.rows / total : 0})
     }
   } catch (err) {
@@ -175,7 +178,7 @@ export async function estimatePlan(
     : 'defaults (bench/RESULTS.md)'
   const d = estimateDurations({
     sourceRows: sources.map((s) => s.rows),
-    destinationRows: destinations.map((x) => x.rows),
+    groupRows,
     diffParallelism: plan.desired.settings.diffParallelism ?? 2,
     writeRowsPerSec,
     rates,

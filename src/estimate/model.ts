@@ -76,8 +76,11 @@ export function skew(values: number[]): number {
 export interface DurationInput {
   /** Rows per source shard (clones run in parallel, one per source). */
   sourceRows: number[]
-  /** Predicted rows per destination (diffs run in parallel, `diffParallelism` at once). */
-  destinationRows: number[]
+  /**
+   * Predicted rows per reshard group (its destinations together): a group's diff tasks share one scan of its sources
+   * (phases/diff-scan.ts), and `diffParallelism` scans run at once.
+   */
+  groupRows: number[]
   diffParallelism: number
   /** Row changes per second written to the sources while the copy runs. */
   writeRowsPerSec: number
@@ -85,8 +88,8 @@ export interface DurationInput {
 }
 
 /** Copy: the largest source at the copy rate. Catch-up: the writes made during the copy at the stream's apply
- * rate (null: a backlog that grows faster than it drains never catches up). Diff: bounded by the largest
- * destination and by the total over the parallel slots. */
+ * rate (null: a backlog that grows faster than it drains never catches up). Diff: bounded by the largest group's
+ * scan and by the total over the parallel scans. */
 export function estimateDurations(i: DurationInput): {
   copySeconds: number
   catchupSeconds: number | null
@@ -100,9 +103,9 @@ export function estimateDurations(i: DurationInput): {
       : i.writeRowsPerSec >= apply
         ? null
         : (i.writeRowsPerSec * copySeconds) / (apply - i.writeRowsPerSec)
-  const total = i.destinationRows.reduce((s, v) => s + v, 0)
-  const slots = Math.max(1, Math.min(i.diffParallelism, i.destinationRows.length))
-  const diffSeconds = Math.max(Math.max(0, ...i.destinationRows), total / slots) / i.rates.diffRowsPerSec
+  const total = i.groupRows.reduce((s, v) => s + v, 0)
+  const slots = Math.max(1, Math.min(i.diffParallelism, i.groupRows.length))
+  const diffSeconds = Math.max(Math.max(0, ...i.groupRows), total / slots) / i.rates.diffRowsPerSec
   return {copySeconds, catchupSeconds, diffSeconds}
 }
 
@@ -171,8 +174,10 @@ export function ratesFromWorkflow(tasks: Record<string, FinishedTask>): Partial<
       typeof t.output.seconds === 'number'
     ) {
       if (t.output.seconds > 0) {
+        // A task of a shared scan took the scan's time for its own destination's rows: its share of the time.
+        const scan = t.output.scan as {destinations?: unknown[]} | undefined
         sum.diff.rows += t.output.compared
-        sum.diff.secs += t.output.seconds
+        sum.diff.secs += t.output.seconds / Math.max(1, scan?.destinations?.length ?? 1)
       }
     }
   }

@@ -71,10 +71,10 @@ describe('skew', () => {
 })
 
 describe('estimateDurations', () => {
-  it('copy by the largest source, diff by the larger of the largest destination and total over slots', () => {
+  it('copy by the largest source, diff by the larger of the largest group scan and total over parallel scans', () => {
     const d = estimateDurations({
       sourceRows: [1000, 400],
-      destinationRows: [600, 200, 200, 400],
+      groupRows: [600, 200, 200, 400],
       diffParallelism: 2,
       writeRowsPerSec: 0,
       rates,
@@ -84,7 +84,7 @@ describe('estimateDurations', () => {
   it('catch-up drains the writes made during the copy at apply minus write rate', () => {
     const d = estimateDurations({
       sourceRows: [1000],
-      destinationRows: [1000],
+      groupRows: [1000],
       diffParallelism: 1,
       writeRowsPerSec: 25,
       rates,
@@ -94,7 +94,7 @@ describe('estimateDurations', () => {
   it('never catches up when writes outpace the stream', () => {
     const d = estimateDurations({
       sourceRows: [1000],
-      destinationRows: [1000],
+      groupRows: [1000],
       diffParallelism: 1,
       writeRowsPerSec: 60,
       rates,
@@ -131,6 +131,14 @@ describe('ratesFromWorkflow', () => {
       'copy_schema/-80': {state: 'done', output: {}},
     })
     expect(r).toEqual({copyRowsPerSec: 50_000, diffRowsPerSec: 250_000})
+  })
+  it('the tasks of one shared diff scan share its time', () => {
+    const scan = {destinations: ['-40', '40-80', '80-c0', 'c0-']}
+    const tasks = Object.fromEntries(
+      scan.destinations.map((d) => [`diff/${d}`, {state: 'done', output: {compared: 100_000, seconds: 4, scan}}]),
+    )
+    // 400,000 rows compared in one 4 s scan: 100,000 rows/s, not 25,000.
+    expect(ratesFromWorkflow(tasks)).toEqual({diffRowsPerSec: 100_000})
   })
   it('leaves out a kind with too few rows to be a rate', () => {
     expect(
