@@ -12,6 +12,7 @@ import {dataSession} from '../../mysql/session.js'
 import {describeSchema} from '../../mysql/tables.js'
 import {placement, rowFilter} from '../routing.js'
 import {applyStatements, type ApplyOp} from './apply-sql.js'
+import {netChanges} from './net-changes.js'
 import {DDL_ALREADY_DONE, ddlFailed, ddlStopped, sourceLost} from './errors.js'
 import {claim, fencedError} from './fence.js'
 import {commitTimeLagSeconds, heartbeatLagMs, lagFields, type AppliedHeartbeat} from './lag.js'
@@ -230,7 +231,7 @@ export class Stream {
     // The owner check comes first: it locks the stream's row, and a stale applier's rows never run.
     const stmts = [
       advanceStatement(sp.id, this.owner, formatGtidPos(next), batch.length, ops.length, quoteString),
-      ...applyStatements(sp.database, ops),
+      ...applyStatements(sp.database, netChanges(ops)),
     ]
     const sql = `START TRANSACTION;${stmts.join(';')};COMMIT`
     try {
