@@ -95,3 +95,24 @@ export function applyStatements(database: string, ops: ApplyOp[]): string[] {
   }
   return out
 }
+
+/** Bytes of SQL per round trip: far below a server's max_allowed_packet (16 MB by default), however large a batch. */
+export const MAX_QUERY = 4 << 20
+
+/**
+ * One destination transaction as round trips: START TRANSACTION, `stmts` in order, COMMIT, joined into queries of up
+ * to about `maxBytes` (a small batch is one query). A transaction left open by a failure is rolled back by the
+ * caller, or by the server when the session ends.
+ */
+export function transactionQueries(stmts: string[], maxBytes = MAX_QUERY): string[] {
+  const out: string[] = []
+  let cur = 'START TRANSACTION'
+  for (const s of stmts) {
+    if (cur.length + s.length + 1 > maxBytes && cur.length) {
+      out.push(cur)
+      cur = s
+    } else cur = cur ? `${cur};${s}` : s
+  }
+  out.push(`${cur};COMMIT`)
+  return out
+}

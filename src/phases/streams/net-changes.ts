@@ -85,9 +85,7 @@ function netTable(t: TableInfo, ops: ApplyOp[]): ApplyOp[] | undefined {
   const deletes: ApplyOp[] = []
   const inserts: ApplyOp[] = []
   const upserts: ApplyOp[] = []
-  const cmp = keyComparator(pk)
-  const sorted = [...keys.values()].sort((a, b) => cmp(a.keyRow, b.keyRow))
-  for (const st of sorted) {
+  for (const st of sortByKey(pk, [...keys.values()])) {
     if (!st.row) {
       if (st.existed) deletes.push({kind: 'delete', table: t, row: st.keyRow})
     } else if (st.existed) upserts.push({kind: 'upsert', table: t, row: st.row})
@@ -116,36 +114,39 @@ export function netChanges(ops: ApplyOp[]): ApplyOp[] {
   return out
 }
 
-type Cmp = (a: unknown, b: unknown) => number
-
 /** Primary key order as the server sorts these types (for locality only: any order gives the same result). */
-function keyComparator(pk: ColumnInfo[]): (a: RowImage, b: RowImage) => number {
-  const cmps: Cmp[] = pk.map(valueCmp)
-  return (a, b) => {
+function sortByKey(pk: ColumnInfo[], states: KeyState[]): KeyState[] {
+  const keyed = states.map((st) => ({st, k: pk.map((c) => sortValue(st.keyRow[c.name]))}))
+  keyed.sort((a, b) => {
     for (let i = 0; i < pk.length; i++) {
-      const c = cmps[i](a[pk[i].name], b[pk[i].name])
+      const c = compareValues(a.k[i], b.k[i])
       if (c !== 0) return c
     }
     return 0
-  }
+  })
+  return keyed.map((x) => x.st)
 }
 
-function valueCmp(c: ColumnInfo): Cmp {
-  return (a, b) => {
-    if (a === b) return 0
-    if (a === null || a === undefined) return -1
-    if (b === null || b === undefined) return 1
-    if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return Buffer.compare(a, b)
-    const x = toNumeric(a)
-    const y = toNumeric(b)
-    if (x !== undefined && y !== undefined) return x < y ? -1 : x > y ? 1 : 0
-    const s = String(a)
-    const t = String(b)
-    return s < t ? -1 : s > t ? 1 : 0
+type SortValue = number | bigint | string | Buffer | null
+
+function sortValue(v: unknown): SortValue {
+  if (v === null || v === undefined) return null
+  if (typeof v === 'number' || typeof v === 'bigint' || Buffer.isBuffer(v)) return v
+  const s = String(v)
+  return /^-?\d{1,30}$/.test(s) ? BigInt(s) : s
+}
+
+function compareValues(a: SortValue, b: SortValue): number {
+  if (a === b) return 0
+  if (a === null) return -1
+  if (b === null) return 1
+  if (Buffer.isBuffer(a) || Buffer.isBuffer(b)) {
+    return Buffer.isBuffer(a) && Buffer.isBuffer(b) ? Buffer.compare(a, b) : Buffer.isBuffer(a) ? 1 : -1
   }
-  function toNumeric(v: unknown): bigint | number | undefined {
-    if (typeof v === 'number' || typeof v === 'bigint') return v
-    if (typeof v === 'string' && c.charset === null && /^-?\d+$/.test(v)) return BigInt(v)
-    return undefined
+  if (typeof a === 'string' || typeof b === 'string') {
+    const x = String(a)
+    const y = String(b)
+    return x < y ? -1 : x > y ? 1 : 0
   }
+  return a < b ? -1 : a > b ? 1 : 0
 }
