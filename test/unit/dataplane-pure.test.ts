@@ -137,7 +137,7 @@ describe('filtered replication statements', () => {
     expect(sql).toEqual([
       "INSERT INTO `vt_ks`.`messages` (`page`,`time_created_ns`,`message`) VALUES (1,1,'a'),(18446744073709551615,2,'b\\'')",
       "UPDATE `vt_ks`.`messages` SET `page`=1,`time_created_ns`=1,`message`='c' WHERE `page`=1 AND `time_created_ns`=1",
-      'DELETE FROM `vt_ks`.`messages` WHERE (`page`=1 AND `time_created_ns`=1) OR (`page`=2 AND `time_created_ns`=2)',
+      'DELETE FROM `vt_ks`.`messages` WHERE (`page`,`time_created_ns`) IN ((1,1),(2,2))',
     ])
   })
   it('refuses row images without the primary key (binlog_row_image must be FULL)', () => {

@@ -13,8 +13,9 @@ import {HEARTBEAT_INTERVAL_MS, nowUs} from '../../mysql/heartbeat.js'
 import {dataSession} from '../../mysql/session.js'
 import {describeSchema} from '../../mysql/tables.js'
 import {placement, rowFilter} from '../routing.js'
-import {applyStatements, type ApplyOp} from './apply-sql.js'
+import {applyStatements, transactionQueries, type ApplyOp} from './apply-sql.js'
 import {subscribe, type Feed} from './binlog-hub.js'
+import {netChanges} from './net-changes.js'
 import {watchSourcePosition} from './source-position.js'
 import {DDL_ALREADY_DONE, ddlFailed, ddlStopped, sourceLost} from './errors.js'
 import {claim, fencedError} from './fence.js'
@@ -36,8 +37,10 @@ import {limitLag, type StreamSpec, type StreamState, type StreamStatus} from './
 const MAX_QUEUED_CHANGES = 50_000
 /** How long stop() lets the batch in flight finish before aborting it. */
 const STOP_GRACE_MS = 5_000
-const MAX_BATCH_CHANGES = 5_000
-const MAX_BATCH_TX = 2_000
+// While a backlog exists a batch takes what is queued, up to the queue's own bound: a destination transaction then
+// changes many rows of each index page it reads and writes (rows are applied in key order, see net-changes.ts).
+const MAX_BATCH_CHANGES = MAX_QUEUED_CHANGES
+const MAX_BATCH_TX = 20_000
 
 export class Stream {
   private feed?: Feed
@@ -274,11 +277,10 @@ export class Stream {
     // The owner check comes first: it locks the stream's row, and a stale applier's rows never run.
     const stmts = [
       advanceStatement(sp.id, this.owner, formatGtidPos(next), batch.length, ops.length, quoteString),
-      ...applyStatements(sp.database, ops),
+      ...applyStatements(sp.database, netChanges(ops)),
     ]
-    const sql = `START TRANSACTION;${stmts.join(';')};COMMIT`
     try {
-      await this.apply!.query(sql)
+      for (const sql of transactionQueries(stmts)) await this.apply!.query(sql)
     } catch (err) {
       await this.apply!.query('ROLLBACK').catch(() => undefined)
       if ((err as {errno?: number}).errno === NOT_OWNER_ERRNO)
