@@ -98,7 +98,7 @@ async function main(): Promise<void> {
       const me0 = process.cpuUsage()
       const t0 = Date.now()
       const streams = await Promise.all(
-        DESTS.map((d, i) =>
+        DESTS.map((d) =>
           Stream.start({
             id: `test_keyspace/0->${d.shard}`,
             workflow: 'wf',
