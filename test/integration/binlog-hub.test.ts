@@ -9,6 +9,8 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {keyRangeFromJSON} from '../../src/keyspace/keyrange.js'
 import type {BinlogTransaction} from '../../src/mysql/binlog.js'
+import {describeSchema} from '../../src/mysql/tables.js'
+import {applyStatements, type ApplyOp} from '../../src/phases/streams/apply-sql.js'
 import {readersStarted, subscribe, type Feed} from '../../src/phases/streams/binlog-hub.js'
 import {ensureStateTables, writeStreamStart} from '../../src/phases/streams/state.js'
 import {Stream} from '../../src/phases/streams/stream.js'
@@ -181,3 +183,15 @@ it('a held stream with a full queue leaves the shared reader; its sibling reads 
   expect(held.status().rowChanges).toBe(a)
   expect(sibling.status().rowChanges).toBe(b)
 }, 120_000)
+
+it("a batch's key-list deletes read the primary key, for one key as for many (never a scan of the table)", async () => {
+  const [info] = (await describeSchema(dests[0]!, c.layouts[1]!.database)).tables.filter((t) => t.name === 'messages')
+  const row = (page: number) => ({page, time_created_ns: 1, message: 'x'})
+  for (const n of [1, 3]) {
+    const ops: ApplyOp[] = Array.from({length: n}, (_, i) => ({kind: 'delete', table: info!, row: row(1001 + i)}))
+    const [stmt] = applyStatements(c.layouts[1]!.database, ops)
+    const [plan] = (await dests[0]!.query(`EXPLAIN ${stmt}`)) as unknown as [Array<{type: string; key: string | null}>]
+    expect(plan[0], stmt).toMatchObject({key: 'PRIMARY'})
+    expect(plan[0]!.type, stmt).not.toBe('ALL')
+  }
+})

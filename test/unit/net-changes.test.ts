@@ -142,7 +142,7 @@ describe('net changes of a batch', () => {
       {kind: 'upsert', table: messages, row: m(7, 1, 'again')},
     ])
     expect(applyStatements('ks', net)).toEqual([
-      'DELETE FROM `ks`.`messages` WHERE (`page`,`ts`) IN ((2,1))',
+      'DELETE FROM `ks`.`messages` WHERE `page`=2 AND `ts`=1',
       "INSERT INTO `ks`.`messages` (`page`,`ts`,`message`) VALUES (9,1,'b'),(10,1,'ten'),(18446744073709551615,1,'max')",
       "INSERT INTO `ks`.`messages` (`page`,`ts`,`message`) VALUES (3,1,'z'),(7,1,'again') ON DUPLICATE KEY UPDATE `message`=VALUES(`message`)",
     ])

@@ -84,7 +84,11 @@ export function applyStatements(database: string, ops: ApplyOp[]): string[] {
       size += part.length
       j++
     }
-    if (op.kind === 'delete') out.push(`DELETE FROM ${target} WHERE ${pkList(t)} IN (${parts.join(',')})`)
+    // One key alone by equality: MariaDB scans the whole table for a DELETE whose row constructor IN list has a
+    // single element (10.11: type ALL), while two or more are a range of the key.
+    if (op.kind === 'delete' && parts.length === 1)
+      out.push(`DELETE FROM ${target} WHERE ${pkMatch(t, (op as {row: RowImage}).row)}`)
+    else if (op.kind === 'delete') out.push(`DELETE FROM ${target} WHERE ${pkList(t)} IN (${parts.join(',')})`)
     else
       out.push(
         `INSERT INTO ${target} (${copyColumns(t)
