@@ -2,7 +2,8 @@
 // 200/s on the source from the start, `shardform apply` (the CLI) from the plan to the gate after the diff. A split's cost should
 // grow with the data, not with the number of destinations: the apply process's CPU and peak RSS, the source's CPU
 // (primary: binlog; rdonly: snapshot reads) and the diff's wall time of 1 → 8 beside those of 1 → 2. The binlog
-// readers on the source primary (its Binlog Dump threads, the rdonly's own excluded) are sampled throughout.
+// readers on the source primary (its Binlog Dump threads, the rdonly's own excluded while it replicates) are sampled
+// throughout.
 import {writeFileSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {TestCluster} from '../test/helpers/cluster.js'
@@ -113,6 +114,7 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
     // then compares the split's own cost.
     const w = writer(c, WRITES_PER_S, WRITES)
     const probe = await c.connect('src-100', 'admin')
+    const rdonly = await c.connect('src-102', 'admin')
     let readers = 0
     let sampling = true
     const dumps = (async () => {
@@ -120,8 +122,9 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
         const [r] = (await probe.query(
           "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
         )) as unknown as [Array<{n: number}>]
-        // The rdonly replicates from the primary: one dump thread is its own.
-        readers = Math.max(readers, Number(r[0]!.n) - 1)
+        // One dump thread is the rdonly's own while it replicates (clone and diff stop it for their snapshots).
+        const [st] = (await rdonly.query('SHOW SLAVE STATUS')) as unknown as [Array<{Slave_IO_Running?: string}>]
+        readers = Math.max(readers, Number(r[0]!.n) - (st[0]?.Slave_IO_Running === 'Yes' ? 1 : 0))
         await new Promise((ok) => setTimeout(ok, 200))
       }
     })()
@@ -133,6 +136,7 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
     sampling = false
     await dumps
     await probe.end()
+    await rdonly.end()
     const writes = await w.stop()
     sampler.stop()
     if (code !== 3)
