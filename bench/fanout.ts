@@ -1,9 +1,9 @@
 // Fan-out (issue 15, item 2): the same rows split 1 → 2 and 1 → 8 (one primary per destination), 600 writes at
-// 200/s on the source from the start, `shardform apply` (the CLI) from the plan to the gate after the diff. A split's cost should
-// grow with the data, not with the number of destinations: the apply process's CPU and peak RSS, the source's CPU
-// (primary: binlog; rdonly: snapshot reads) and the diff's wall time of 1 → 8 beside those of 1 → 2. The binlog
-// readers on the source primary (its Binlog Dump threads, the rdonly's own excluded while it replicates) are sampled
-// throughout.
+// 200/s on the source from the start, `shardform apply` (the CLI) from the plan to the gate after the diff. A split's
+// cost should grow with the data, not with the number of destinations: the apply process's CPU and peak RSS, the
+// source's CPU (primary: binlog; rdonly: snapshot reads) and the diff's wall time of 1 → 8 beside those of 1 → 2. The
+// binlog readers on the source primary (its Binlog Dump threads, the rdonly's own excluded while it replicates) are
+// sampled throughout.
 import {writeFileSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {TestCluster} from '../test/helpers/cluster.js'
