@@ -42,6 +42,8 @@ interface FanoutRun {
   diffTaskSeconds: number
   peakRssMb: number
   binlogReaders: number
+  /** The apply process's highest RSS within each phase. */
+  rssByPhase: string
   writes: number
   cpuText: string
 }
@@ -146,6 +148,16 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
     const wf = await workflowOf(c.store)
     const diff = phaseTiming(wf, 'diff')
     for (const t of diff.tasks.slice(0, 1)) for (const line of taskLog(wf, t.id)) log(`${label}: ${t.id}: ${line}`)
+    // Where the apply process's memory peaks: its highest RSS within each phase.
+    const rssIn = (phase: string) => {
+      const p = phaseTiming(wf, phase)
+      const mb = sampler.samples
+        .filter((x) => x.at >= p.startedAt && x.at <= p.finishedAt)
+        .map((x) => (x.readings['node (apply)']?.rssKb ?? 0) / 1024)
+      return `${phase} ${Math.round(Math.max(0, ...mb))} MB`
+    }
+    const rssByPhase = ['clone', 'wait_for_filtered_replication', 'diff'].map(rssIn).join(', ')
+    log(`${label}: apply's highest RSS by phase: ${rssByPhase}`)
     const split = sampler.cpuBetween(t0, t1)
     const cores = coresUsed(split)
     const out: FanoutRun = {
@@ -157,6 +169,7 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
       diffTaskSeconds: diff.tasks.reduce((s, t) => s + (t.seconds ?? 0), 0),
       peakRssMb: sampler.peakMb('node (apply)') ?? NaN,
       binlogReaders: readers,
+      rssByPhase,
       writes,
       cpuText: describeCpu(split),
     }
@@ -203,7 +216,7 @@ export async function fanoutScenario(work: string, rows: number): Promise<void> 
     'fan-out',
     ...[two, eight].map(
       (r) =>
-        `1 → ${r.destinations} of ${rows} rows, ${r.writes} writes at ${WRITES_PER_S}/s: apply ${r.applySeconds.toFixed(1)} s to the gate after the diff, its CPU ${r.applyCpuSeconds.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB; source CPU ${r.sourceCpuSeconds.toFixed(1)} s; diff ${r.diffSeconds.toFixed(1)} s (its tasks summed ${r.diffTaskSeconds.toFixed(1)} s); binlog readers on the source at most ${r.binlogReaders}; CPU ${r.cpuText}`,
+        `1 → ${r.destinations} of ${rows} rows, ${r.writes} writes at ${WRITES_PER_S}/s: apply ${r.applySeconds.toFixed(1)} s to the gate after the diff, its CPU ${r.applyCpuSeconds.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB (${r.rssByPhase}); source CPU ${r.sourceCpuSeconds.toFixed(1)} s; diff ${r.diffSeconds.toFixed(1)} s (its tasks summed ${r.diffTaskSeconds.toFixed(1)} s); binlog readers on the source at most ${r.binlogReaders}; CPU ${r.cpuText}`,
     ),
   )
 }
