@@ -51,6 +51,9 @@ interface Dest {
   settled: boolean
 }
 
+/** Rows each destination's cursor reads ahead of the comparison. */
+const DEST_READ_AHEAD = 1000
+
 // A scan reads whole source shards: bound the scans running in this process (settings.diffParallelism).
 let running = 0
 const queue: Array<() => void> = []
@@ -274,7 +277,9 @@ class Scan {
     const cmp = keyComparator(table, keyIdx)
     const byIndex: Array<Dest | undefined> = []
     for (const d of this.live()) {
-      d.cursor = new RowCursor(d.dst!, orderedSelect(db, table))
+      // A small read-ahead per destination: a scan holds one cursor per destination at once (5,000 rows each made a
+      // 1 → 8 diff peak at 303 MB of RSS, 1,000 at 244 MB, in the same time).
+      d.cursor = new RowCursor(d.dst!, orderedSelect(db, table), [], undefined, DEST_READ_AHEAD)
       d.cmp = new DestinationCompare(table.name, cmp, width, (row) => formatKey(table, row, keyIdx), d.cursor)
       byIndex[d.index] = d
     }
