@@ -22,8 +22,7 @@ export class FileRecords {
 
   async readEntry<T>(path: string): Promise<Entry<T> | undefined> {
     const bytes = await readFile(this.fileOf(path)).catch(enoentUndefined)
-    if (bytes === undefined) return undefined
-    return {path, value: this.parse(path, bytes) as T, version: contentVersion(bytes)}
+    return bytes === undefined ? undefined : this.entryOf<T>(path, bytes)
   }
 
   /**
@@ -37,6 +36,10 @@ export class FileRecords {
     } catch (e) {
       return enoentUndefined(e)
     }
+    return this.entryOf<T>(path, bytes)
+  }
+
+  private entryOf<T>(path: string, bytes: Buffer): Entry<T> {
     return {path, value: this.parse(path, bytes) as T, version: contentVersion(bytes)}
   }
 
