@@ -240,7 +240,7 @@ export class Stream {
     let changes = 0
     while (this.queue.length && out.length < MAX_BATCH_TX && changes < MAX_BATCH_CHANGES) {
       const tx = this.queue[0]
-      if (this.pauseTarget && reached(this.position, this.pauseTarget) && !out.length) {
+      if (this.held && !out.length) {
         this.state = 'paused'
         // Held with the reader paused on our full queue: leave it, the siblings read on.
         if (this.queuedChanges > MAX_QUEUED_CHANGES / 2) this.backpressure()
