@@ -1,24 +1,19 @@
 // The workflow runner: phases in plan order, tasks in parallel (bounded) or one at a time, gates before tasks, every
 // state change written (CAS) to the workflow record before it is acted on. Call it with the keyspace lock held.
-import {errorMessage, isErrorCode, type ShardformError} from '../errors.js'
+import {errorMessage, isErrorCode} from '../errors.js'
 import type {PlanPhase, PlanTask} from '../plan/types.js'
-import {setTimeout as sleep} from 'node:timers/promises'
-import {OPS_CONFLICT, SKIP, WRITER_UNAVAILABLE, type WorkflowWriter} from './writer.js'
-import {ProgressThrottle, type StampedProgress} from './progress-throttle.js'
+import {SKIP, WRITER_UNAVAILABLE, type WorkflowWriter} from './writer.js'
 import {startNow, type Cohort} from './cohorts.js'
-import type {Runtime, TaskContext, TaskProgress, TaskResult, TaskState, WorkflowEvent, WorkflowRecord} from './types.js'
+import {GateKeeper} from './gate-wait.js'
+import {TaskExecutor} from './task-exec.js'
+import type {Runtime, TaskProgress, TaskState, WorkflowEvent, WorkflowRecord} from './types.js'
 import {
   addEvent,
-  approve,
-  approveCommand,
-  describeStage,
   EngineError,
-  isApproved,
   openGate,
   openStage,
   retryCommand,
   taskCleared,
-  trimRuns,
   type CommandHints,
   type GateStage,
 } from './workflow.js'
@@ -77,8 +72,8 @@ export class Runner {
   private readonly waiters = new Set<() => void>()
   private fatal?: unknown
   private emitted = 0
-  private readonly progressSlots = new Map<string, ProgressThrottle>()
-  private waitingFor?: string
+  private readonly gates: GateKeeper
+  private readonly tasks: TaskExecutor
 
   constructor(opts: RunnerOptions) {
     this.opts = opts
@@ -90,6 +85,21 @@ export class Runner {
     }
     this.controller.signal.addEventListener('abort', () => this.bump(), {once: true})
     this.emitted = opts.emitFromEvent ?? opts.writer.value.events.length
+    const signal = this.controller.signal
+    this.gates = new GateKeeper({
+      ...opts,
+      askGate: opts.ui?.askGate,
+      signal,
+      waitChange: (seen) => this.waitChange(seen),
+    })
+    this.tasks = new TaskExecutor({
+      ...opts,
+      signal,
+      fatal: () => this.fatal,
+      fail: (e) => this.fail(e),
+      emitProgress: (task, at, progress) =>
+        opts.ui?.emit?.({kind: 'progress', workflow: this.writer.value.id, task, at, progress}),
+    })
   }
 
   get signal(): AbortSignal {
@@ -124,7 +134,7 @@ export class Runner {
       this.controller.abort(e)
       throw this.fatal ?? e
     } finally {
-      for (const s of this.progressSlots.values()) s.stop()
+      this.tasks.stopAll()
       this.writer.unwatch()
       off()
       this.emitNewEvents()
@@ -215,8 +225,8 @@ export class Runner {
             `phase ${phase.name} cannot make progress (tasks: ${states.map((s) => `${s.id} ${s.state}`).join(', ')}); inspect with shardform status ${wf.keyspace}`,
           )
         }
-        const r = await this.atGate(phase, stage, seen)
-        if (r) return r
+        const stop = await this.gates.at(phase, stage, seen)
+        if (stop) return {state: 'waiting', wf: this.writer.value, stage: stop}
         continue
       }
       await this.waitChange(seen)
@@ -267,71 +277,14 @@ export class Runner {
     return {...r, wf: this.writer.value}
   }
 
-  // ---- gates
-
-  private async atGate(phase: PlanPhase, stage: GateStage, seen: number): Promise<RunOutcome | undefined> {
-    const ks = this.writer.value.keyspace
-    if (this.opts.autoApprove) {
-      await this.writer.mutate((wf) => {
-        if (openStage(wf, phase)?.gate !== stage.gate) return SKIP
-        approve(wf, {phase: phase.name, stage: stage.stage, by: this.opts.who, via: 'auto-approve'})
-      })
-      return undefined
-    }
-    const command = approveCommand(ks, stage, this.opts.hints)
-    if (this.waitingFor !== stage.gate) {
-      this.waitingFor = stage.gate
-      await this.writer.mutate((wf) => {
-        if (openStage(wf, phase)?.gate !== stage.gate) return SKIP
-        wf.state = 'waiting'
-        for (const t of stage.tasks) if (wf.tasks[t]!.state === 'pending') wf.tasks[t]!.state = 'waiting_approval'
-        addEvent(wf, {
-          who: this.opts.who,
-          type: 'waiting',
-          phase: phase.name,
-          message: `waiting for approval: ${describeStage(stage)} — run: ${command}`,
-        })
-      })
-      if (openStage(this.writer.value, phase)?.gate !== stage.gate) return undefined
-    }
-    const ask = this.opts.ui?.askGate
-    if (ask) {
-      const ac = new AbortController()
-      const stop = () => ac.abort()
-      const off = this.writer.onChange((wf) => {
-        if (stage.tasks.every((t) => isApproved(wf, t))) stop()
-      })
-      this.controller.signal.addEventListener('abort', stop, {once: true})
-      let yes: boolean
-      try {
-        yes = await ask(stage, ac.signal)
-      } catch (e) {
-        if (!ac.signal.aborted) throw e
-        return undefined // approved elsewhere, or stopping: the loop sees which
-      } finally {
-        off()
-        this.controller.signal.removeEventListener('abort', stop)
-      }
-      if (ac.signal.aborted) return undefined
-      if (!yes) return {state: 'waiting', wf: this.writer.value, stage}
-      await this.writer.mutate((wf) => {
-        if (openStage(wf, phase)?.gate !== stage.gate) return SKIP
-        approve(wf, {phase: phase.name, stage: stage.stage, by: this.opts.who, via: 'tty'})
-      })
-      return undefined
-    }
-    if (this.opts.noWait) return {state: 'waiting', wf: this.writer.value, stage}
-    await this.waitChange(seen)
-    return undefined
-  }
-
   // ---- tasks
 
   private readonly cohortOf = new Map<string, Cohort>()
 
   private start(phase: PlanPhase, t: PlanTask, running: Map<string, Promise<void>>, cohort?: Cohort): void {
     if (cohort) this.cohortOf.set(t.id, cohort)
-    const p = this.execTask(phase, t, cohort)
+    const p = this.tasks
+      .run(phase, t, cohort)
       .catch((e) => this.fail(e))
       .finally(() => {
         running.delete(t.id)
@@ -345,196 +298,6 @@ export class Runner {
   private fail(e: unknown): void {
     this.fatal ??= e
     this.controller.abort(e)
-  }
-
-  private async execTask(phase: PlanPhase, t: PlanTask, cohort?: Cohort): Promise<void> {
-    if (this.controller.signal.aborted) return
-    const {who} = this.opts
-    const by = this.opts.runBy ?? who
-    const attempt = (this.writer.value.tasks[t.id]?.attempts ?? 0) + 1
-    const startedAt = now()
-    const own = (ts: TaskState | undefined) => ts?.state === 'running' && ts.attempts === attempt
-    await this.writer.mutate((wf) => {
-      const ts = wf.tasks[t.id]!
-      if (own(ts)) return SKIP
-      if (ts.state !== 'pending' && ts.state !== 'waiting_approval')
-        throw new EngineError(`task ${t.id} is ${ts.state}; not starting it`)
-      ts.state = 'running'
-      ts.attempts = attempt
-      ts.startedAt = startedAt
-      delete ts.finishedAt
-      delete ts.error
-      delete ts.runner
-      ts.runs = [...(ts.runs ?? []), {attempt, startedAt, by}]
-      trimRuns(ts)
-      wf.state = 'running'
-      addEvent(wf, {
-        at: startedAt,
-        who,
-        type: 'task_started',
-        task: t.id,
-        phase: phase.name,
-        message: attempt === 1 ? 'started' : `started attempt ${attempt} (resuming)`,
-      })
-    })
-    const wfNow = this.writer.value
-    const signal = this.controller.signal
-    const ctx: TaskContext = {
-      store: this.writer.store,
-      keyspace: wfNow.keyspace,
-      workflowId: wfNow.id,
-      plan: wfNow.plan,
-      phase,
-      task: t,
-      attempt,
-      resuming: attempt > 1,
-      checkpoint: <T>() => this.writer.value.tasks[t.id]?.checkpoint as T | undefined,
-      saveCheckpoint: async (data: unknown) => {
-        await this.writer.mutate((wf) => {
-          const ts = wf.tasks[t.id]
-          if (!own(ts))
-            throw new EngineError(`task ${t.id} attempt ${attempt} is no longer running here; checkpoint not saved`)
-          ts!.checkpoint = data
-          ts!.checkpointAt = now()
-        })
-      },
-      progress: (p) => this.progress(t.id, attempt, p),
-      log: (message) => {
-        void this.writer
-          .mutate((wf) => addEvent(wf, {who, type: 'log', task: t.id, phase: phase.name, message: String(message)}))
-          .catch((e) => this.fail(e))
-      },
-      output: (id) => this.writer.value.tasks[id]?.output,
-      superseded: async () => !own((await this.writer.refresh()).tasks[t.id]),
-      signal,
-      services: this.opts.services,
-      ...(cohort ? {cohort} : {}),
-    }
-    const exec = this.opts.runtime.executors[phase.name]
-    let result: TaskResult = {}
-    let error: unknown
-    try {
-      if (!exec) throw new EngineError(`phase ${phase.name} has no executor in this runtime`)
-      result = (await exec(ctx)) ?? {}
-    } catch (e) {
-      error = e
-    }
-    const lastProgress = this.stopProgress(t.id)
-    if (isErrorCode(this.fatal, WRITER_UNAVAILABLE)) return // cannot write; the task stays `running` and resumes next time
-    const finishedAt = now()
-    const took = ((Date.parse(finishedAt) - Date.parse(startedAt)) / 1000).toFixed(1)
-    const closeRun = (ts: TaskState, result: 'done' | 'failed' | 'interrupted', err?: string) => {
-      const run = ts.runs?.findLast((r) => r.attempt === attempt)
-      if (run) {
-        run.finishedAt = finishedAt
-        run.result = result
-        if (err) run.error = err
-      }
-      if (lastProgress) ts.progress = lastProgress
-    }
-    if (error !== undefined) {
-      if (signal.aborted) {
-        await this.writer.mutate((wf) => {
-          const ts = wf.tasks[t.id]
-          if (!own(ts)) return SKIP
-          ts!.state = 'pending'
-          closeRun(ts!, 'interrupted')
-          addEvent(wf, {
-            at: finishedAt,
-            who,
-            type: 'task_interrupted',
-            task: t.id,
-            phase: phase.name,
-            message: `stopped after ${took} s (${errorMessage(signal.reason ?? 'interrupted')}); resumes on the next apply`,
-          })
-        })
-        return
-      }
-      // The topology went away under the executor (etcd restarting): not the task's fault. Once the topology
-      // answers again (the write below waits for it), the task runs again as a resume.
-      if (isTopologyUnavailable(error) && (this.transient.get(t.id) ?? 0) < MAX_TRANSIENT_RETRIES) {
-        this.transient.set(t.id, (this.transient.get(t.id) ?? 0) + 1)
-        await sleep(1000)
-        await this.writer.mutate((wf) => {
-          const ts = wf.tasks[t.id]
-          if (!own(ts)) return SKIP
-          ts!.state = 'pending'
-          closeRun(ts!, 'interrupted', errorMessage(error))
-          addEvent(wf, {
-            at: finishedAt,
-            who,
-            type: 'task_interrupted',
-            task: t.id,
-            phase: phase.name,
-            message: `the topology was unreachable (${errorMessage(error)}); running it again`,
-          })
-        })
-        return
-      }
-      await this.recordFailure(phase, t, attempt, errorMessage(error), finishedAt, closeRun)
-      return
-    }
-    try {
-      await this.writer.mutate((wf) => {
-        const ts = wf.tasks[t.id]!
-        if (ts.state === 'done' && ts.attempts === attempt) return SKIP // landed already (a retried write)
-        if (!own(ts))
-          throw new EngineError(
-            `task ${t.id} attempt ${attempt} is no longer running here (state ${ts.state}, attempt ${ts.attempts}); its result is not recorded`,
-          )
-        ts.state = 'done'
-        ts.finishedAt = finishedAt
-        if (result.output !== undefined) ts.output = result.output
-        closeRun(ts, 'done')
-        addEvent(wf, {
-          at: finishedAt,
-          who,
-          type: 'task_done',
-          task: t.id,
-          phase: phase.name,
-          message: `done in ${took} s${result.ops?.length ? ` (${result.ops.length} topology change${result.ops.length === 1 ? '' : 's'} committed with it)` : ''}`,
-        })
-      }, result.ops ?? [])
-    } catch (e) {
-      if (!isErrorCode(e, OPS_CONFLICT)) throw e
-      await this.recordFailure(
-        phase,
-        t,
-        attempt,
-        `its topology changes conflict with records changed meanwhile, so nothing of them was written (${(e as ShardformError).detail})`,
-        finishedAt,
-        closeRun,
-      )
-    }
-  }
-
-  /** How often each task was put back after the topology was unreachable, in this run. */
-  private transient = new Map<string, number>()
-
-  private async recordFailure(
-    phase: PlanPhase,
-    t: PlanTask,
-    attempt: number,
-    message: string,
-    finishedAt: string,
-    closeRun: (ts: TaskState, r: 'failed', err: string) => void,
-  ): Promise<void> {
-    await this.writer.mutate((wf) => {
-      const ts = wf.tasks[t.id]
-      if (!(ts?.state === 'running' && ts.attempts === attempt)) return SKIP
-      ts.state = 'failed'
-      ts.error = message
-      ts.finishedAt = finishedAt
-      closeRun(ts, 'failed', message)
-      addEvent(wf, {
-        at: finishedAt,
-        who: this.opts.who,
-        type: 'task_failed',
-        task: t.id,
-        phase: phase.name,
-        message: `failed (attempt ${attempt}): ${message}`,
-      })
-    })
   }
 
   /** Tasks a dead apply left `running`: back to pending; they run again with resuming = true. */
@@ -556,34 +319,6 @@ export class Runner {
         })
       }
     })
-  }
-
-  // ---- progress
-
-  private progress(taskId: string, attempt: number, p: TaskProgress): void {
-    const at = now()
-    this.opts.ui?.emit?.({kind: 'progress', workflow: this.writer.value.id, task: taskId, at, progress: p})
-    let slot = this.progressSlots.get(taskId)
-    if (!slot) {
-      slot = new ProgressThrottle(this.opts.progressIntervalMs ?? 1000, (pending) => {
-        void this.writer
-          .mutate((wf) => {
-            const ts = wf.tasks[taskId]
-            if (!(ts?.state === 'running' && ts.attempts === attempt)) return SKIP
-            ts.progress = pending
-          })
-          .catch((e) => this.fail(e))
-      })
-      this.progressSlots.set(taskId, slot)
-    }
-    slot.set({...p, at})
-  }
-
-  /** Stop a task's progress writes; returns the latest progress not yet written. */
-  private stopProgress(taskId: string): StampedProgress | undefined {
-    const slot = this.progressSlots.get(taskId)
-    this.progressSlots.delete(taskId)
-    return slot?.stop()
   }
 
   // ---- wake-ups
@@ -608,10 +343,4 @@ export class Runner {
     }
     this.emitted = events.length
   }
-}
-
-const MAX_TRANSIENT_RETRIES = 30
-
-function isTopologyUnavailable(e: unknown): boolean {
-  return isErrorCode(e, 'unavailable')
 }
