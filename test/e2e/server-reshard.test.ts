@@ -9,16 +9,15 @@
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, expect, it} from 'vitest'
-import {openGate} from '../../src/engine/workflow.js'
 import {srvKeyspacePath} from '../../src/topo/paths.js'
 import {keyspaceIds} from '../../src/keyspace/vindexes/index.js'
 import {startLoad} from '../helpers/cli.js'
+import {CliSession, poll} from '../helpers/cli-session.js'
 import {guestbookFile, type TestCluster} from '../helpers/cluster.js'
 import {assertBuilt, type Cli} from '../helpers/engine-cli.js'
 import {
   bulkLoad,
   checkBulkRows,
-  cliProc,
   injected,
   KS,
   openWorkflow,
@@ -31,7 +30,9 @@ import {
 const ROWS = 100_000
 const PROBE_SECONDS = 30
 let c: TestCluster
-const procs: Cli[] = []
+const cli = new CliSession(() => c)
+const run = (args: string[]) => cli.run(args)
+const until = <T>(fn: () => T | undefined | Promise<T | undefined>, what: string) => poll(fn, what, 180_000)
 
 beforeAll(async () => {
   assertBuilt()
@@ -40,26 +41,9 @@ beforeAll(async () => {
 }, 240_000)
 
 afterAll(async () => {
-  for (const p of procs) if (!p.done) p.proc.kill('SIGKILL')
-  await Promise.allSettled(procs.map((p) => p.exited))
+  await cli.killAll()
   await c?.stop()
 })
-
-function run(args: string[]): Cli {
-  const p = cliProc(c, args)
-  procs.push(p)
-  return p
-}
-
-async function until<T>(fn: () => T | undefined | Promise<T | undefined>, what: string, ms = 180_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(100)
-  }
-}
 
 /** The destination shard's primary for a page (hash vindex: -80 or 80-). */
 function destinationOf(page: number): string {
@@ -109,19 +93,6 @@ async function probe(
 }
 
 const holder = async () => (await c.store.readLock(KS))?.server
-
-async function gateOpenAt(phase: string): Promise<void> {
-  await until(async () => {
-    const wf = await openWorkflow(c)
-    return wf?.state === 'waiting' && openGate(wf)?.phase === phase
-  }, `the gate of ${phase}`)
-}
-
-async function approve(phase: string): Promise<void> {
-  const r = await run(['approve', KS, '--phase', phase, '--all']).exited
-  expect(r.code, r.stderr).toBe(0)
-  injected(`approved ${phase} (no other CLI running)`)
-}
 
 it(
   'servers run a split under load between approvals; kill -9 and SIGTERM hand it on; replication lives between gates',
@@ -186,10 +157,10 @@ it(
     await startServer('s5')
 
     // Paused at the migrate_replica gate for a while, then approved.
-    await gateOpenAt('migrate_replica')
+    await cli.gateOpenAt('migrate_replica')
     await sleep(2000)
-    await approve('migrate_replica')
-    await gateOpenAt('migrate_primary')
+    await cli.approve('migrate_replica')
+    await cli.gateOpenAt('migrate_primary')
 
     // (a) No CLI runs: probe rows written to the source arrive on their destination, for PROBE_SECONDS; meanwhile (d)
     // SIGTERM of the server holding the workflow: another takes it over.
@@ -214,8 +185,8 @@ it(
       `forward probes: ${forward.length} arrived; ms to arrive: median ${median(forward)}, max ${Math.max(...forward)}`,
     )
 
-    await approve('migrate_primary')
-    await gateOpenAt('retire_sources')
+    await cli.approve('migrate_primary')
+    await cli.gateOpenAt('retire_sources')
 
     // (c) Waiting at retire_sources: reverse replication keeps the old shard current; SIGTERM of the holder meanwhile.
     const reverse = await probe(

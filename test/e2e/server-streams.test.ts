@@ -10,17 +10,16 @@ import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {collectStatus} from '../../src/engine/status.js'
-import {openGate} from '../../src/engine/workflow.js'
 import {parseItemPath, type StreamItem} from '../../src/engine/work-items.js'
 import {itemClaimsOf} from '../../src/server/registry.js'
 import {workflowsPrefix} from '../../src/topo/paths.js'
 import {startLoad} from '../helpers/cli.js'
+import {CliSession, poll as until} from '../helpers/cli-session.js'
 import {guestbookFile, type TestCluster} from '../helpers/cluster.js'
 import {assertBuilt, type Cli} from '../helpers/engine-cli.js'
 import {
   bulkLoad,
   checkBulkRows,
-  cliProc,
   injected,
   KS,
   openWorkflow,
@@ -32,7 +31,8 @@ import {
 
 const ROWS = 20_000
 let c: TestCluster
-const procs: Cli[] = []
+const cli = new CliSession(() => c)
+const run = (args: string[]) => cli.run(args)
 
 beforeAll(async () => {
   assertBuilt()
@@ -41,25 +41,9 @@ beforeAll(async () => {
 }, 240_000)
 
 afterAll(async () => {
-  for (const p of procs) if (!p.done) p.proc.kill('SIGKILL')
-  await Promise.allSettled(procs.map((p) => p.exited))
+  await cli.killAll()
   await c?.stop()
 })
-
-function run(args: string[]): Cli {
-  const p = cliProc(c, args)
-  procs.push(p)
-  return p
-}
-
-/** Poll until `fn` holds (the test's own timeout bounds it: no deadline of its own). */
-async function until<T>(fn: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    await sleep(100)
-  }
-}
 
 /** The workflow's items (key → item) and who claims each (key → server), from the topology. */
 async function items(wf: string): Promise<{items: Map<string, StreamItem>; claims: Map<string, string>}> {
@@ -86,25 +70,6 @@ async function allClaimed(wf: string, reverse: boolean): Promise<Map<string, str
 /** The streams `status` shows (read in this process: polled often). */
 async function statusStreams(): Promise<StatusStream[]> {
   return (await collectStatus(c.store, KS)).flatMap((w) => (w.streams?.streams ?? []) as StatusStream[])
-}
-
-async function gateOpenAt(phase: string): Promise<void> {
-  await until(async () => {
-    const wf = await openWorkflow(c)
-    return wf?.state === 'waiting' && openGate(wf)?.phase === phase
-  })
-}
-
-async function approve(phase: string): Promise<void> {
-  const r = await run(['approve', KS, '--phase', phase, '--all']).exited
-  expect(r.code, r.stderr).toBe(0)
-  injected(`approved ${phase}`)
-}
-
-async function json<T>(args: string[]): Promise<T> {
-  const r = await run([...args, '--json']).exited
-  expect(r.code, r.stderr).toBe(0)
-  return JSON.parse(r.stdout) as T
 }
 
 interface StatusStream {
@@ -145,7 +110,7 @@ it(
     expect(a.code, a.stderr).toBe(0)
 
     // At the migrate_replica gate (after clone, wait and diff) the driver hands the four streams out.
-    await gateOpenAt('migrate_replica')
+    await cli.gateOpenAt('migrate_replica')
     const wfId = (await openWorkflow(c))!.id
     const driver = (await c.store.readLock(KS))!.server!
     // Clone and diff ran as work items: the four diffs of the group, started together (one cohort), went to one server
@@ -176,10 +141,10 @@ it(
       const streams = await statusStreams()
       return streams.length === 4 && streams.every((s) => s.state === 'running' && s.server === first.get(s.id))
     })
-    const {workflows: all} = await json<StatusDoc>(['status', KS])
+    const {workflows: all} = await cli.json<StatusDoc>(['status', KS])
     const st = all.flatMap((w) => w.streams?.streams ?? [])
     expect(st.map((s) => [s.id, s.server]).sort()).toEqual([...first].sort())
-    const listed = await json<{servers: Array<{id: string; streams: Array<{stream: string}>}>}>(['server', 'list'])
+    const listed = await cli.json<{servers: Array<{id: string; streams: Array<{stream: string}>}>}>(['server', 'list'])
     for (const s of listed.servers)
       expect(s.streams.map((x) => x.stream).sort()).toEqual(
         [...first]
@@ -216,8 +181,8 @@ it(
 
     // Through to the end (the driver takes the streams back from s3 for the phases that need them); the reverse
     // streams are handed out at the retire_sources gate as well, to both servers.
-    await approve('migrate_replica')
-    await gateOpenAt('retire_sources')
+    await cli.approve('migrate_replica')
+    await cli.gateOpenAt('retire_sources')
     const reverse = await until(async () => {
       const m = await allClaimed(wfId, true)
       return m && new Set(m.values()).size === 2 && m
@@ -231,7 +196,7 @@ it(
       const m = await allClaimed(wfId, true)
       return m && [...m.values()].every((v) => v === driver)
     })
-    await approve('retire_sources')
+    await cli.approve('retire_sources')
     const done = await until(async () => {
       const wf = await workflowById(c, wfId)
       return wf.state === 'done' && wf

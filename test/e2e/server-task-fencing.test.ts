@@ -4,17 +4,16 @@
 // snapshot once the throttle lifts; the stopped server is SIGCONTed. It writes nothing more (its checkpoint and
 // chunks are refused), says why, leaves the rdonly to the run that took over, and the split ends with every row once
 // on its shard and the rdonly replicating again.
-import {setTimeout as sleep} from 'node:timers/promises'
 import {join} from 'node:path'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {taskClaimPath} from '../../src/engine/task-items.js'
 import type {LockRecord} from '../../src/topo/records.js'
 import {guestbookFile, type TestCluster} from '../helpers/cluster.js'
+import {CliSession, poll as until} from '../helpers/cli-session.js'
 import {assertBuilt, type Cli} from '../helpers/engine-cli.js'
 import {
   bulkLoad,
   checkBulkRows,
-  cliProc,
   delayReplica,
   gatedLayout,
   injected,
@@ -26,7 +25,8 @@ import {
 
 const ROWS = 20_000
 let c: TestCluster
-const procs: Cli[] = []
+const cli = new CliSession(() => c)
+const run = (args: string[]) => cli.run(args)
 
 beforeAll(async () => {
   assertBuilt()
@@ -35,28 +35,9 @@ beforeAll(async () => {
 }, 240_000)
 
 afterAll(async () => {
-  for (const p of procs) {
-    if (p.done) continue
-    p.proc.kill('SIGCONT')
-    p.proc.kill('SIGKILL')
-  }
-  await Promise.allSettled(procs.map((p) => p.exited))
+  await cli.killAll()
   await c?.stop()
 })
-
-function run(args: string[]): Cli {
-  const p = cliProc(c, args)
-  procs.push(p)
-  return p
-}
-
-async function until<T>(fn: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    await sleep(100)
-  }
-}
 
 async function slaveRunning(alias: string): Promise<boolean> {
   const [st] = await c.query<{Slave_SQL_Running: string}>(alias, 'SHOW SLAVE STATUS', [], 'admin')
