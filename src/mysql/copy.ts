@@ -43,8 +43,10 @@ export interface CopyTableOptions {
   after?: RowValue[]
   chunkBytes?: number
   /**
-   * Chunk buffers per destination (default 3, at least 2): one being filled, the others written or waiting to be.
-   * Memory: destinations × buffers × chunkBytes.
+   * Chunk buffers per destination (at least 2): one being filled, the others written or waiting to be. Default 3 for
+   * up to 2 destinations, else 2: each of n destinations fills at 1/n of the read's rate, so its chunk in flight is
+   * written long before the next one is full (a 1 → 8 clone held 48 MB of buffers with 3, which outlived the clone
+   * until a full collection). Memory: destinations × buffers × chunkBytes.
    */
   buffers?: number
   /**
@@ -180,7 +182,7 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
   const syncEvery = o.syncEveryBytes ?? 64 << 20
   // A chunk is handed over as soon as it reaches chunkBytes, after the row that filled it: room for one more row.
   const capacity = chunkBytes + (64 << 10)
-  const budget = Math.max(2, o.buffers ?? 3)
+  const budget = Math.max(2, o.buffers ?? (o.destinations.length > 2 ? 2 : 3))
 
   let failure: unknown
   let rows = 0
