@@ -3,7 +3,8 @@
 // cost should grow with the data, not with the number of destinations: the apply process's CPU and peak RSS, the
 // source's CPU (primary: binlog; rdonly: snapshot reads) and the diff's wall time of 1 → 8 beside those of 1 → 2. The
 // binlog readers on the source primary (its Binlog Dump threads, the rdonly's own excluded while it replicates) are
-// sampled throughout.
+// sampled throughout. Diagnostics: FANOUT_MEM_PROBE=dir (bench/lib/mem-probe.mjs in apply: its memoryUsage by phase,
+// MEM_PROBE_SNAPSHOT_MB for a heap snapshot), FANOUT_NODE_FLAGS='--trace-gc' (apply's stdout kept in that dir).
 import {writeFileSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {TestCluster} from '../test/helpers/cluster.js'
