@@ -3,7 +3,8 @@
 // cost should grow with the data, not with the number of destinations: the apply process's CPU and peak RSS, the
 // source's CPU (primary: binlog; rdonly: snapshot reads) and the diff's wall time of 1 → 8 beside those of 1 → 2. The
 // binlog readers on the source primary (its Binlog Dump threads, the rdonly's own excluded while it replicates) are
-// sampled throughout.
+// sampled throughout. Diagnostics: FANOUT_MEM_PROBE=dir (bench/lib/mem-probe.mjs in apply: its memoryUsage by phase,
+// MEM_PROBE_SNAPSHOT_MB for a heap snapshot), FANOUT_NODE_FLAGS='--trace-gc' (apply's stdout kept in that dir).
 import {writeFileSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {TestCluster} from '../test/helpers/cluster.js'
@@ -15,14 +16,15 @@ import {
   phaseTiming,
   pidOf,
   ROOT,
-  session,
+  setCliNode,
   startBenchCluster,
   stopBenchCluster,
   taskLog,
   workflowOf,
 } from './lib/cluster.js'
-import {DATABASE, MessageMaker, prng, readChunks, rowKeys, TABLE, writeRowsFile} from './lib/data.js'
+import {readChunks, rowKeys, writeRowsFile} from './lib/data.js'
 import {emit, fmt, log, note, ratio} from './lib/out.js'
+import {SteadyWriter} from './lib/probes.js'
 import {coresUsed, describeCpu, ProcSampler} from './lib/proc.js'
 
 const RANGES: Record<number, string[]> = {
@@ -31,6 +33,10 @@ const RANGES: Record<number, string[]> = {
 }
 const WRITES_PER_S = 200
 const WRITES = 600
+/** Diagnostic: FANOUT_MEM_PROBE=dir loads bench/lib/mem-probe.mjs into apply (its memoryUsage at the peak, by phase). */
+const probeDir = process.env.FANOUT_MEM_PROBE
+/** Diagnostic: FANOUT_NODE_FLAGS='--trace-gc …': node flags for the apply process. */
+const nodeFlags = (process.env.FANOUT_NODE_FLAGS ?? '').split(' ').filter(Boolean)
 
 interface FanoutRun {
   destinations: number
@@ -44,6 +50,8 @@ interface FanoutRun {
   binlogReaders: number
   /** The apply process's highest RSS within each phase. */
   rssByPhase: string
+  /** The apply process's CPU within each phase, and outside them. */
+  cpuByPhase: string
   writes: number
   cpuText: string
 }
@@ -61,38 +69,6 @@ function splitLayout(work: string, n: number): string {
   const file = join(work, `fanout-${n}.yaml`)
   writeFileSync(file, text)
   return file
-}
-
-/** `max` single-row inserts on the source at `perS` (or until stopped); stop() resolves with the count written. */
-function writer(c: TestCluster, perS: number, max: number): {stop: () => Promise<number>} {
-  let stopped = false
-  let n = 0
-  const done = (async () => {
-    const conn = await session(c, 'src-100', 'apply')
-    const msg = new MessageMaker(prng(7))
-    try {
-      const t0 = Date.now()
-      while (!stopped && n < max) {
-        const page = 1n + BigInt(n) * 7919n * 1_000_000_007n
-        await conn.query(
-          `INSERT INTO ${DATABASE}.${TABLE} VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE message = VALUES(message)`,
-          [page.toString(), String(n), msg.make(page)],
-        )
-        n++
-        const ahead = t0 + (n * 1000) / perS - Date.now()
-        if (ahead > 0) await new Promise((r) => setTimeout(r, ahead))
-      }
-    } finally {
-      await conn.end()
-    }
-  })()
-  return {
-    stop: async () => {
-      stopped = true
-      await done
-      return n
-    },
-  }
 }
 
 async function splitOnce(work: string, rowsFile: string, rows: number, n: number): Promise<FanoutRun> {
@@ -114,7 +90,7 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
     sampler.start()
     // The same writes in both runs, done within the first 3 s whatever the split's speed (they land during the clone
     // and are caught up by the streams): the source's CPU then compares the split's own cost.
-    const w = writer(c, WRITES_PER_S, WRITES)
+    const w = await new SteadyWriter(c, 'src-100', WRITES_PER_S, 1, WRITES).start()
     const probe = await c.connect('src-100', 'admin')
     const rdonly = await c.connect('src-102', 'admin')
     let readers = 0
@@ -131,7 +107,14 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
       }
     })()
     const t0 = Date.now()
+    if (probeDir)
+      setCliNode(['--import', join(ROOT, 'bench/lib/mem-probe.mjs'), ...nodeFlags], {
+        MEM_PROBE_OUT: join(probeDir, `probe-${n}.json`),
+        ...(process.env.MEM_PROBE_SNAPSHOT_MB ? {MEM_PROBE_SNAPSHOT_MB: process.env.MEM_PROBE_SNAPSHOT_MB} : {}),
+      })
+    else setCliNode(nodeFlags)
     const run = cli(c, ['apply', planFile, '--no-wait', '--json'], {profile: label})
+    setCliNode([])
     sampler.add('node (apply)', run.pid)
     const {code} = await run.done
     const t1 = Date.now()
@@ -139,8 +122,11 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
     await dumps
     await probe.end()
     await rdonly.end()
-    const writes = await w.stop()
+    await w.stop()
+    const writes = w.written
+    if (w.errors) throw new Error(`${label}: ${w.errors} of the writer's inserts failed`)
     sampler.stop()
+    if (probeDir) writeFileSync(join(probeDir, `stdout-${n}.txt`), run.stdout)
     if (code !== 3)
       throw new Error(
         `apply ${label} exited ${code} (expected 3, at the gate after the diff):\n${run.stderr.slice(-2000)}`,
@@ -158,8 +144,37 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
     }
     const rssByPhase = ['clone', 'wait_for_filtered_replication', 'diff'].map(rssIn).join(', ')
     log(`${label}: apply's highest RSS by phase: ${rssByPhase}`)
+    // Where the apply process's CPU goes: every phase's span, and what is left outside them (start, gaps, exit).
+    const phases = [...new Set(Object.keys(wf.tasks).map((id) => id.split('/')[0]!))]
+      .map((ph) => ({ph, p: phaseTiming(wf, ph)}))
+      .filter(({p}) => p.seconds >= 0)
+    let inPhases = 0
+    const cpuByPhase = phases.map(({ph, p}) => {
+      const s = sampler.cpuBetween(p.startedAt, p.finishedAt).cpu['node (apply)'] ?? 0
+      inPhases += s
+      return `${ph} ${s.toFixed(2)} s in ${p.seconds.toFixed(1)} s`
+    })
+    if (probeDir) {
+      const pr = JSON.parse(readFileSync(join(probeDir, `probe-${n}.json`), 'utf8')) as {
+        peak: Record<string, number>
+        sites: Array<{site: string; mb: number; count: number}>
+        samples: Array<Record<string, number>>
+      }
+      log(`${label}: memoryUsage at the peak: ${JSON.stringify(pr.peak)}`)
+      for (const x of pr.sites) log(`${label}:   ${x.mb} MB in ${x.count}: ${x.site}`)
+      for (const ph of ['clone', 'wait_for_filtered_replication', 'diff']) {
+        const p = phaseTiming(wf, ph)
+        const top = pr.samples
+          .filter((x) => x.t >= p.startedAt && x.t <= p.finishedAt)
+          .sort((a, b) => b.rss! - a.rss!)[0]
+        if (top) log(`${label}:   highest in ${ph}: ${JSON.stringify(top)}`)
+      }
+    }
     const split = sampler.cpuBetween(t0, t1)
     const cores = coresUsed(split)
+    const outside = (split.cpu['node (apply)'] ?? 0) - inPhases
+    const cpuText = `${cpuByPhase.join(', ')}; outside them ${outside.toFixed(2)} s`
+    log(`${label}: apply's CPU by phase: ${cpuText}`)
     const out: FanoutRun = {
       destinations: n,
       applySeconds: (t1 - t0) / 1000,
@@ -170,6 +185,7 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
       peakRssMb: sampler.peakMb('node (apply)') ?? NaN,
       binlogReaders: readers,
       rssByPhase,
+      cpuByPhase: cpuText,
       writes,
       cpuText: describeCpu(split),
     }
@@ -216,7 +232,7 @@ export async function fanoutScenario(work: string, rows: number): Promise<void> 
     'fan-out',
     ...[two, eight].map(
       (r) =>
-        `1 → ${r.destinations} of ${rows} rows, ${r.writes} writes at ${WRITES_PER_S}/s: apply ${r.applySeconds.toFixed(1)} s to the gate after the diff, its CPU ${r.applyCpuSeconds.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB (${r.rssByPhase}); source CPU ${r.sourceCpuSeconds.toFixed(1)} s; diff ${r.diffSeconds.toFixed(1)} s (its tasks summed ${r.diffTaskSeconds.toFixed(1)} s); binlog readers on the source at most ${r.binlogReaders}; CPU ${r.cpuText}`,
+        `1 → ${r.destinations} of ${rows} rows, ${r.writes} writes at ${WRITES_PER_S}/s: apply ${r.applySeconds.toFixed(1)} s to the gate after the diff, its CPU ${r.applyCpuSeconds.toFixed(1)} s (${r.cpuByPhase}), peak RSS ${r.peakRssMb.toFixed(0)} MB (${r.rssByPhase}); source CPU ${r.sourceCpuSeconds.toFixed(1)} s; diff ${r.diffSeconds.toFixed(1)} s (its tasks summed ${r.diffTaskSeconds.toFixed(1)} s); binlog readers on the source at most ${r.binlogReaders}; CPU ${r.cpuText}`,
     ),
   )
 }

@@ -132,7 +132,7 @@ export class Prober {
   }
 }
 
-/** Guestbook rows written on the source primary at a steady rate (several connections), until stopped. */
+/** Guestbook rows written on the source primary at a steady rate (several connections), until stopped or `max` written. */
 export class SteadyWriter {
   private running = false
   private lanes: Promise<void>[] = []
@@ -146,6 +146,8 @@ export class SteadyWriter {
     private readonly source: string,
     private readonly rate: number,
     private readonly connections = 4,
+    /** A cap on the writes (row k for k < max); the lanes end there. */
+    private readonly max = Infinity,
   ) {}
 
   async start(): Promise<this> {
@@ -154,7 +156,7 @@ export class SteadyWriter {
     const t0 = Date.now()
     const every = 1000 / this.rate
     this.lanes = this.conns.map(async (conn, lane) => {
-      for (let k = lane; this.running; k += this.conns.length) {
+      for (let k = lane; this.running && k < this.max; k += this.conns.length) {
         const wait = t0 + k * every - Date.now()
         if (wait > 0) await sleep(wait)
         else if (wait < -1000) this.late++

@@ -41,10 +41,13 @@ export interface CopyTableOptions {
   extraSelect?: string[]
   /** Continue after this primary key (resume), replacing rows that may already be there. */
   after?: RowValue[]
+  /** Bytes of one LOAD DATA statement per destination (default copyChunkBytes(destinations)). */
   chunkBytes?: number
   /**
-   * Chunk buffers per destination (default 3, at least 2): one being filled, the others written or waiting to be.
-   * Memory: destinations × buffers × chunkBytes.
+   * Chunk buffers per destination (at least 2): one being filled, the others written or waiting to be. Default 3 for
+   * up to 2 destinations, else 2: each of n destinations fills at 1/n of the read's rate, so its chunk in flight is
+   * written long before the next one is full (a 1 → 8 clone held 48 MB of buffers with 3, which outlived the clone
+   * until a full collection). Memory: destinations × buffers × chunkBytes (see copyChunkBytes).
    */
   buffers?: number
   /**
@@ -69,6 +72,15 @@ export interface CopyTableOptions {
  * transaction) are small against 2 MB of rows; the copy's buffers are destinations × buffers × this.
  */
 export const COPY_CHUNK_BYTES = 2 << 20
+
+/**
+ * The chunk size for `n` destinations: COPY_CHUNK_BYTES up to 2, then shares of twice that, at least 512 KB. The
+ * copy's buffers then stay near those of a 1 → 2 split (a 1 → 8 clone: 8 MB, not 33 MB); each destination gets 1/n of
+ * the rows, so it writes proportionally fewer chunks anyway.
+ */
+export function copyChunkBytes(n: number): number {
+  return n <= 2 ? COPY_CHUNK_BYTES : Math.max(512 << 10, Math.floor((COPY_CHUNK_BYTES * 2) / n))
+}
 
 /** WHERE clause for "primary key after these values", expanded so the range optimizer can use the index. */
 export function afterClause(pk: string[], values: RowValue[]): {sql: string; params: RowValue[]} {
@@ -176,11 +188,11 @@ export async function copyTable(o: CopyTableOptions): Promise<CopyProgress> {
   const where = o.after ? afterClause(t.primaryKey, o.after) : undefined
   const sql = `SELECT ${select} FROM ${qid(o.database)}.${qid(t.name)}${where ? ` WHERE ${where.sql}` : ''} ORDER BY ${t.primaryKey.map(qid).join(', ')}`
   const load = `LOAD DATA LOCAL INFILE 'shardform' ${o.after ? 'REPLACE' : ''} INTO TABLE ${qid(o.database)}.${qid(t.name)} ${LOAD_DATA_FORMAT} (${cols.map((c) => qid(c.name)).join(', ')})`
-  const chunkBytes = o.chunkBytes ?? COPY_CHUNK_BYTES
+  const chunkBytes = o.chunkBytes ?? copyChunkBytes(o.destinations.length)
   const syncEvery = o.syncEveryBytes ?? 64 << 20
   // A chunk is handed over as soon as it reaches chunkBytes, after the row that filled it: room for one more row.
   const capacity = chunkBytes + (64 << 10)
-  const budget = Math.max(2, o.buffers ?? 3)
+  const budget = Math.max(2, o.buffers ?? (o.destinations.length > 2 ? 2 : 3))
 
   let failure: unknown
   let rows = 0

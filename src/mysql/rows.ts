@@ -25,6 +25,8 @@ export class RowCursor {
   private error?: Error
   private waiter?: () => void
   private readonly stream: Readable
+  /** Rows taken over at once (fewer with a small read-ahead: rows held long enough to outlive a scavenge cost). */
+  private readonly batch: number
 
   constructor(
     conn: Connection,
@@ -33,15 +35,16 @@ export class RowCursor {
     private readonly keep?: (rows: RowValue[][]) => boolean[],
     private readonly high = 5000,
   ) {
+    this.batch = Math.max(1, Math.min(512, high >> 1))
     this.stream = (
       conn as unknown as {connection: {query(o: object, p: unknown[]): {stream(o: object): Readable}}}
     ).connection
       .query({sql, rowsAsArray: true}, params)
-      .stream({highWaterMark: 1000})
+      .stream({highWaterMark: Math.min(1000, high)})
     this.stream.on('data', (row: RowValue[]) => {
       this.incoming.push(row)
       if (this.incoming.length >= this.high) this.stream.pause()
-      if (this.incoming.length >= 512) this.wake()
+      if (this.incoming.length >= this.batch) this.wake()
     })
     this.stream.on('end', () => {
       this.ended = true
@@ -79,7 +82,7 @@ export class RowCursor {
   /** Resolves when a row is available or the stream has ended. */
   async ready(): Promise<void> {
     while (this.pos >= this.buf.length) {
-      if (this.incoming.length >= 512 || (this.ended && this.incoming.length)) {
+      if (this.incoming.length >= this.batch || (this.ended && this.incoming.length)) {
         this.takeIncoming()
         continue
       }

@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {LoadDataEncoder} from '../../src/mysql/codec.js'
+import {COPY_CHUNK_BYTES, copyChunkBytes} from '../../src/mysql/copy.js'
 import {RowTranscoder} from '../../src/mysql/row-transcoder.js'
 import {textValueReader} from '../../src/mysql/text-values.js'
 
@@ -109,5 +110,15 @@ describe('row packets to LOAD DATA lines', () => {
     tx.setFields([field(253)].map(textValueReader))
     const p = packet([value('abcdef')])
     expect(() => tx.add({...p, end: p.offset + 3})).toThrow(/ends before its values do/)
+  })
+})
+
+describe('the copy chunk size for n destinations', () => {
+  it('stays at COPY_CHUNK_BYTES up to two destinations, then shares twice that, at least 512 KB', () => {
+    expect(copyChunkBytes(1)).toBe(COPY_CHUNK_BYTES)
+    expect(copyChunkBytes(2)).toBe(COPY_CHUNK_BYTES)
+    expect(copyChunkBytes(4)).toBe(COPY_CHUNK_BYTES / 2)
+    expect(copyChunkBytes(8)).toBe(512 << 10)
+    expect(copyChunkBytes(64)).toBe(512 << 10)
   })
 })
