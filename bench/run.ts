@@ -77,7 +77,7 @@ const HELP = `npm run bench -- [flags]      (or: tsx bench/run.ts [flags]; build
   --throttle-rate N    application writes/s on the source during the throttle bench (default 1000)
   --throttle-batch N   rows per application write (one INSERT) in the throttle bench (default 4)
   --throttle-limit S   throttleReplicaLagSeconds of the throttled clone (default 1)
-  --throttle-job-rows N  rows of the application's batch UPDATE every 3 s during the throttle bench (default 100000; 0: none)
+  --throttle-job-rows N  rows of the application's batch UPDATE every 3 s during the throttle bench (default 75000; 0: none)
   --lag-step S         seconds per steady-lag step (default 10)
   --baseline-seconds S seconds of the load generator's own maximum (default 10)
   --cutover-rate N     writes/s through the router during the cutover (default 300)
@@ -104,7 +104,7 @@ const {values: flags} = parseArgs({
     'throttle-rate': {type: 'string', default: '1000'},
     'throttle-batch': {type: 'string', default: '4'},
     'throttle-limit': {type: 'string', default: '1'},
-    'throttle-job-rows': {type: 'string', default: '100000'},
+    'throttle-job-rows': {type: 'string', default: '75000'},
     'lag-step': {type: 'string', default: '10'},
     'baseline-seconds': {type: 'string', default: '10'},
     'cutover-rate': {type: 'string', default: '300'},

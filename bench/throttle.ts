@@ -165,6 +165,13 @@ class LagSampler {
     return s.length ? s.filter((x) => (x.lag ?? 0) > limit).length / s.length : 0
   }
 
+  /** Readings of 0 (or none) between two readings of at least 2 s: Seconds_Behind_Master drops to 0 while the SQL
+   * thread waits for the next transaction to arrive, however far behind the replica is. */
+  dips(from: number, to: number): number {
+    const s = this.samples.filter((x) => x.at >= from && x.at <= to).map((x) => x.lag ?? 0)
+    return s.filter((v, i) => i > 0 && i < s.length - 1 && v === 0 && s[i - 1]! >= 2 && s[i + 1]! >= 2).length
+  }
+
   /** "0 0 1 3 …": the lag every `everyMs` over [from, to] (the highest sample of each step). */
   series(from: number, to: number, everyMs = 2000): string {
     const out: number[] = []
@@ -274,7 +281,9 @@ async function cloneOnce(work: string, rowsFile: string, o: ThrottleOptions, lim
       .map((e) => `${((Date.parse(e.at) - clone.startedAt) / 1000).toFixed(1)} s ${e.message.split(';')[0]}`)
     for (const l of lines) log(`${label}: clone: ${l}`)
     if (events.length) log(`${label}: throttle events: ${events.join(' | ')}`)
-    log(`${label}: replica lag every 1 s of the clone: ${lag.series(clone.startedAt, clone.finishedAt, 1000)}`)
+    log(
+      `${label}: replica lag every 1 s of the clone: ${lag.series(clone.startedAt, clone.finishedAt, 1000)}; readings of 0 between two of ≥ 2 s: ${lag.dips(clone.startedAt, clone.finishedAt)} of ${lag.samples.filter((x) => x.at >= clone.startedAt && x.at <= clone.finishedAt).length}`,
+    )
     const throttledSeconds = lines
       .map((l) => /; throttled (\d+(?:\.\d+)?)s/.exec(l)?.[1])
       .reduce((s, v) => s + (v ? Number(v) : 0), 0)
