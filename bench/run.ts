@@ -73,7 +73,7 @@ const HELP = `npm run bench -- [flags]      (or: tsx bench/run.ts [flags]; build
   --backlog N          row changes in the catch-up backlog (default 100000)
   --memory-rows A,B    table sizes for the memory bench (default 1000000,4000000)
   --fanout-rows N      rows split 1 → 2 and 1 → 8 by the fan-out bench (default 400000)
-  --throttle-rows N    rows cloned by the throttle bench, twice (default 1000000)
+  --throttle-rows N    rows cloned by the throttle bench, twice (default 1500000)
   --throttle-rate N    application writes/s on the source during the throttle bench (default 1000)
   --throttle-batch N   rows per application write (one INSERT) in the throttle bench (default 4)
   --throttle-limit S   throttleReplicaLagSeconds of the throttled clone (default 1)
@@ -100,7 +100,7 @@ const {values: flags} = parseArgs({
     backlog: {type: 'string', default: '100000'},
     'memory-rows': {type: 'string', default: '1000000,4000000'},
     'fanout-rows': {type: 'string', default: '400000'},
-    'throttle-rows': {type: 'string', default: '1000000'},
+    'throttle-rows': {type: 'string', default: '1500000'},
     'throttle-rate': {type: 'string', default: '1000'},
     'throttle-batch': {type: 'string', default: '4'},
     'throttle-limit': {type: 'string', default: '1'},
