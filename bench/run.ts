@@ -22,6 +22,7 @@ import {
 import {cutover} from './cutover.js'
 import {deferKeysScenario} from './defer-keys.js'
 import {fanoutScenario} from './fanout.js'
+import {throttleScenario} from './throttle.js'
 import {runDiff} from './diff.js'
 import {
   gtidBinlogPos,
@@ -63,6 +64,7 @@ const BENCHES = [
   'server',
   'defer-keys',
   'fanout',
+  'throttle',
 ] as const
 type Bench = (typeof BENCHES)[number]
 
@@ -71,6 +73,11 @@ const HELP = `npm run bench -- [flags]      (or: tsx bench/run.ts [flags]; build
   --backlog N          row changes in the catch-up backlog (default 100000)
   --memory-rows A,B    table sizes for the memory bench (default 1000000,4000000)
   --fanout-rows N      rows split 1 → 2 and 1 → 8 by the fan-out bench (default 400000)
+  --throttle-rows N    rows cloned by the throttle bench, twice (default 1500000)
+  --throttle-rate N    application writes/s on the source during the throttle bench (default 1000)
+  --throttle-batch N   rows per application write (one INSERT) in the throttle bench (default 4)
+  --throttle-limit S   throttleReplicaLagSeconds of the throttled clone (default 1)
+  --throttle-job-rows N  rows of the application's batch UPDATE every 3 s during the throttle bench (default 75000; 0: none)
   --lag-step S         seconds per steady-lag step (default 10)
   --baseline-seconds S seconds of the load generator's own maximum (default 10)
   --cutover-rate N     writes/s through the router during the cutover (default 300)
@@ -93,6 +100,11 @@ const {values: flags} = parseArgs({
     backlog: {type: 'string', default: '100000'},
     'memory-rows': {type: 'string', default: '1000000,4000000'},
     'fanout-rows': {type: 'string', default: '400000'},
+    'throttle-rows': {type: 'string', default: '1500000'},
+    'throttle-rate': {type: 'string', default: '1000'},
+    'throttle-batch': {type: 'string', default: '4'},
+    'throttle-limit': {type: 'string', default: '1'},
+    'throttle-job-rows': {type: 'string', default: '75000'},
     'lag-step': {type: 'string', default: '10'},
     'baseline-seconds': {type: 'string', default: '10'},
     'cutover-rate': {type: 'string', default: '300'},
@@ -127,6 +139,14 @@ const MEMORY_ROWS = (flags['memory-rows'] ?? '')
   .filter(Boolean)
   .map((s) => int('memory-rows', s, 1000))
 const FANOUT_ROWS = int('fanout-rows', flags['fanout-rows'], 1000)
+const THROTTLE = {
+  rows: int('throttle-rows', flags['throttle-rows'], 1000),
+  rate: int('throttle-rate', flags['throttle-rate']),
+  rowsPerWrite: int('throttle-batch', flags['throttle-batch']),
+  limit: int('throttle-limit', flags['throttle-limit']),
+  aloneSeconds: 10,
+  jobRows: int('throttle-job-rows', flags['throttle-job-rows'], 0),
+}
 const LAG_STEP = int('lag-step', flags['lag-step'])
 const BASELINE_SECONDS = int('baseline-seconds', flags['baseline-seconds'])
 const CUTOVER_RATE = int('cutover-rate', flags['cutover-rate'])
@@ -745,6 +765,7 @@ async function main(): Promise<void> {
     if (want('server')) await attempt('server', () => serverScenario(SERVER))
     if (want('defer-keys')) await attempt('deferred secondary keys', () => deferKeysScenario(work, ROWS))
     if (want('fanout')) await attempt('fan-out 1 → 2 vs 1 → 8', () => fanoutScenario(work, FANOUT_ROWS))
+    if (want('throttle')) await attempt('replica-lag throttle', () => throttleScenario(work, THROTTLE))
   } finally {
     await stopAll()
     rmSync(work, {recursive: true, force: true})
@@ -762,6 +783,9 @@ async function main(): Promise<void> {
         backlog: BACKLOG,
         'memory rows': MEMORY_ROWS.join('/'),
         ...(want('fanout') ? {'fan-out rows': FANOUT_ROWS} : {}),
+        ...(want('throttle')
+          ? {'throttle bench': `${THROTTLE.rows} rows, ${THROTTLE.rate} writes/s × ${THROTTLE.rowsPerWrite} rows`}
+          : {}),
         'lag step': `${LAG_STEP} s`,
         'cutover load': `${CUTOVER_RATE}/s × ${CUTOVER_CONCURRENCY}`,
         ...(want('server')
