@@ -62,6 +62,24 @@ export function parseTaskItemPath(
   return {workflow: m[1]!, task, kind: m[3] as 'Item' | 'Claim' | 'Result' | 'Streams'}
 }
 
+/**
+ * Held by the one server that runs a cohort's shared work (engine/cohorts.ts): the first to take one of its tasks holds
+ * it, takes the siblings too, and the other servers leave them. One record, so two servers that look at the same
+ * moment cannot split a cohort between them (each claiming a different sibling).
+ */
+export const cohortClaimPath = (workflow: string, cohort: string) => `workflows/${workflow}/cohorts/${cohort}/Claim`
+
+/** The live cohort claims in a listing of workflows/: `<workflow>/<cohort id>` → the server that holds it. */
+export function cohortHolders(entries: {path: string; value: unknown}[], now = Date.now()): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const e of entries) {
+    const m = /^workflows\/([^/]+)\/cohorts\/([^/]+)\/Claim$/.exec(e.path)
+    const v = e.value as (LockRecord & {server?: string}) | undefined
+    if (m && v?.server && claimLive(v, now)) out.set(`${m[1]}/${m[2]}`, v.server)
+  }
+  return out
+}
+
 /** A task item's claim record: who runs it, and the cohort it was claimed for. */
 export type TaskClaim = LockRecord & {server?: string; cohort?: string}
 

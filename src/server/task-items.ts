@@ -7,6 +7,8 @@ import {hostname} from 'node:os'
 import {runClaimedTask} from '../engine/claimed-task.js'
 import {readWorkflowRecord} from '../engine/record.js'
 import {
+  cohortClaimPath,
+  cohortHolders,
   parseTaskItemPath,
   taskClaimPath,
   taskClaims,
@@ -38,6 +40,8 @@ interface Running {
 
 export class TaskItems {
   private readonly running = new Map<string, Running>()
+  /** The cohort claims held here (`<workflow>/<cohort id>`), with how many of their tasks run here. */
+  private readonly cohorts = new Map<string, {claim: LockHandle; tasks: number}>()
   private readonly run = randomBytes(4).toString('hex')
   private claims = 0
 
@@ -74,7 +78,8 @@ export class TaskItems {
     held.set(this.o.server, Math.max(held.get(this.o.server) ?? 0, this.running.size))
     // A diff whose cohort sibling runs here comes first, whatever the fair share: their shared scan runs here.
     const mine = [...this.running.values()].map((r) => r.item)
-    const how = (item: TaskItem) => cohortClaim(item, this.o.server, mine, claims)
+    const holders = cohortHolders(entries)
+    const how = (item: TaskItem) => cohortClaim(item, this.o.server, mine, claims, holders)
     const open = [...items].sort(([, a], [, b]) => Number(how(b) === 'bundle') - Number(how(a) === 'bundle'))
     for (const [k, item] of open) {
       if (this.running.has(k) || claims.has(k) || reported(k, item)) continue
@@ -92,6 +97,7 @@ export class TaskItems {
 
   private async take(k: string, item: TaskItem, raw: unknown, stop: AbortSignal): Promise<boolean> {
     const {store, server} = this.o
+    if (!(await this.joinCohort(item))) return false
     let claim: LockHandle
     try {
       claim = await store.hold(taskClaimPath(item.workflow, item.task), {
@@ -100,6 +106,7 @@ export class TaskItems {
         data: {server, task: item.task, ...(item.cohort ? {cohort: item.cohort.id} : {})},
       })
     } catch (e) {
+      await this.leaveCohort(item)
       if (isTopoError(e, 'lock_held')) return false
       throw e
     }
@@ -146,12 +153,51 @@ export class TaskItems {
         stop.removeEventListener('abort', onStop)
         this.running.delete(k)
         await claim.release().catch(() => undefined)
+        await this.leaveCohort(item)
         this.o.wake()
       }
       this.o.say('released', `task ${item.task} of workflow ${item.workflow}: ${how}`, ctx)
     })()
     this.running.set(k, {item, stop: ac, done})
     return true
+  }
+
+  /**
+   * Hold the claim of the item's cohort (if it has siblings) for one more task run here; false when another server
+   * holds it: that server runs the cohort.
+   */
+  private async joinCohort(item: TaskItem): Promise<boolean> {
+    const c = item.cohort
+    if (!c || c.tasks.length < 2) return true
+    const k = `${item.workflow}/${c.id}`
+    const held = this.cohorts.get(k)
+    if (held) {
+      held.tasks++
+      return true
+    }
+    try {
+      const claim = await this.o.store.hold(cohortClaimPath(item.workflow, c.id), {
+        operation: `tasks ${c.tasks.join(', ')} of workflow ${item.workflow} (one cohort)`,
+        ttlSeconds: this.o.ttlSeconds,
+        data: {server: this.o.server},
+      })
+      // Its loss only lets another server take a sibling still open; the tasks' own claims fence their work.
+      claim.lost.catch(() => undefined)
+      this.cohorts.set(k, {claim, tasks: 1})
+      return true
+    } catch (e) {
+      if (isTopoError(e, 'lock_held')) return false
+      throw e
+    }
+  }
+
+  private async leaveCohort(item: TaskItem): Promise<void> {
+    const c = item.cohort
+    const k = c && `${item.workflow}/${c.id}`
+    const held = k && this.cohorts.get(k)
+    if (!held || --held.tasks > 0) return
+    this.cohorts.delete(k)
+    await held.claim.release().catch(() => undefined)
   }
 
   /** Stop every task at a safe point (its checkpoint) and let go of the claims. */
@@ -162,17 +208,21 @@ export class TaskItems {
 }
 
 /**
- * How a server treats an open item of a cohort: `bundle` — a sibling runs here, take it (their scan is shared here);
- * `elsewhere` — a sibling is claimed by another server for the same cohort, leave it to that one; `fair` — by fair share.
+ * How a server treats an open item of a cohort: `bundle` — we hold the cohort's claim or a sibling runs here, take it
+ * (their scan is shared here); `elsewhere` — another server holds the cohort's claim, or a sibling's claim for the same
+ * cohort, leave it to that one; `fair` — by fair share.
  */
 export function cohortClaim(
   item: TaskItem,
   me: string,
   runningHere: TaskItem[],
   claims: ReadonlyMap<string, TaskClaim>,
+  holders: ReadonlyMap<string, string> = new Map(),
 ): 'bundle' | 'elsewhere' | 'fair' {
   const c = item.cohort
   if (!c || c.tasks.length < 2) return 'fair'
+  const holder = holders.get(`${item.workflow}/${c.id}`)
+  if (holder !== undefined) return holder === me ? 'bundle' : 'elsewhere'
   if (runningHere.some((r) => r.workflow === item.workflow && r.cohort?.id === c.id)) return 'bundle'
   const other = c.tasks.some((t) => {
     const claim = claims.get(`${item.workflow}/${t}`)

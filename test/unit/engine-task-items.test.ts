@@ -5,6 +5,7 @@
 import {afterEach, describe, expect, it} from 'vitest'
 import {runClaimedTask, STALE_TASK_ITEM} from '../../src/engine/claimed-task.js'
 import {
+  cohortHolders,
   parseTaskItemPath,
   taskClaimPath,
   taskClaims,
@@ -196,5 +197,14 @@ describe('cohorts of handed-out tasks', () => {
     expect(cohortClaim(item('diff/b', c), 's1', [{...item('diff/a', c), workflow: 'v'}], none)).toBe('fair')
     expect(cohortClaim(item('diff/a', {id: 'c2', tasks: ['diff/a']}), 's1', [], none)).toBe('fair')
     expect(cohortClaim(item('diff/a'), 's1', [], none)).toBe('fair')
+    // The cohort's own claim decides before any sibling runs: two servers that list at the same moment cannot split it.
+    const holders = cohortHolders([
+      {path: 'workflows/w/cohorts/c1/Claim', value: claim('s2')},
+      {path: 'workflows/w/cohorts/c9/Claim', value: {...claim('s3'), expires: Date.now() - 1}},
+    ])
+    expect([...holders]).toEqual([['w/c1', 's2']])
+    expect(cohortClaim(item('diff/a', c), 's1', [], none, holders)).toBe('elsewhere')
+    expect(cohortClaim(item('diff/a', c), 's2', [], none, holders)).toBe('bundle')
+    expect(cohortClaim(item('diff/a', {...c, id: 'c9'}), 's1', [], none, holders)).toBe('fair')
   })
 })
