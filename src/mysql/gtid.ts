@@ -56,8 +56,12 @@ export function behind(a: GtidPos, b: GtidPos): bigint {
 
 /** `pos` advanced by one transaction. */
 export function advance(pos: GtidPos, gtid: string): GtidPos {
+  return advanceInPlace(new Map(pos), gtid)
+}
+
+/** `pos` itself advanced by one transaction: for a position its holder alone refers to (a batch's running end). */
+export function advanceInPlace(pos: GtidPos, gtid: string): GtidPos {
   const [d, srv, s] = gtid.split('-')
-  const next = new Map(pos)
-  next.set(Number(d), {domain: Number(d), server: Number(srv), seq: BigInt(s)})
-  return next
+  pos.set(Number(d), {domain: Number(d), server: Number(srv), seq: BigInt(s)})
+  return pos
 }

@@ -8,7 +8,7 @@
 // cutover leaves instead, see Stream, so it never holds back the others).
 import {setTimeout as sleep} from 'node:timers/promises'
 import {BinlogReader, type BinlogTransaction} from '../../mysql/binlog.js'
-import {advance, covers, formatGtidPos, parseGtidPos, reached, type GtidPos} from '../../mysql/gtid.js'
+import {advanceInPlace, covers, formatGtidPos, parseGtidPos, reached, type GtidPos} from '../../mysql/gtid.js'
 import type {TabletRecord} from '../../topo/records.js'
 import {readerServerId} from '../context.js'
 import {PROCESS_OWNER} from './state.js'
@@ -69,7 +69,7 @@ class Subscription implements Feed {
 
   offer(tx: BinlogTransaction): void {
     if (this.closed || covers(this.received, tx.gtid)) return
-    this.received = advance(this.received, tx.gtid)
+    advanceInPlace(this.received, tx.gtid)
     this.o.onTransaction(tx)
   }
 
@@ -195,7 +195,7 @@ class Hub {
   }
 
   private deliver(tx: BinlogTransaction): void {
-    this.pos = advance(this.pos!, tx.gtid)
+    advanceInPlace(this.pos!, tx.gtid)
     for (const s of this.subs) s.offer(tx)
   }
 

@@ -8,7 +8,7 @@ import type {Connection} from 'mysql2/promise'
 import type {BinlogTransaction} from '../../mysql/binlog.js'
 import {quoteString} from '../../mysql/codec.js'
 import {connectTablet, qid} from '../../mysql/connect.js'
-import {advance, behind, formatGtidPos, parseGtidPos, reached, type GtidPos} from '../../mysql/gtid.js'
+import {advance, advanceInPlace, behind, formatGtidPos, parseGtidPos, reached, type GtidPos} from '../../mysql/gtid.js'
 import {HEARTBEAT_INTERVAL_MS, nowUs} from '../../mysql/heartbeat.js'
 import {dataSession} from '../../mysql/session.js'
 import {describeSchema} from '../../mysql/tables.js'
@@ -104,7 +104,7 @@ export class Stream {
       )
     await claim(this.apply!, this.spec, this.owner)
     this.position = parseGtidPos(row.position)
-    this.queuedUpTo = this.position
+    this.queuedUpTo = new Map(this.position)
     this.transactions = row.transactions
     this.rowChanges = row.rowChanges
     await this.loadTables()
@@ -168,7 +168,7 @@ export class Stream {
   private enqueue(tx: BinlogTransaction): void {
     if (this.detached) return
     this.queue.push(tx)
-    this.queuedUpTo = advance(this.queuedUpTo, tx.gtid)
+    advanceInPlace(this.queuedUpTo, tx.gtid)
     this.received = true
     this.queuedChanges += tx.changes.length
     this.oldestPendingTs ??= tx.timestamp
@@ -235,35 +235,37 @@ export class Stream {
     }
   }
 
+  /** The next batch off the queue (one splice: shifting a queue of thousands one by one is quadratic). */
   private takeBatch(): BinlogTransaction[] {
-    const out: BinlogTransaction[] = []
+    const q = this.queue
+    // Held at a target: the running end of the batch, to stop exactly there and never take a transaction beyond it.
+    const end = this.pauseTarget ? new Map(this.position) : undefined
+    let n = 0
     let changes = 0
-    while (this.queue.length && out.length < MAX_BATCH_TX && changes < MAX_BATCH_CHANGES) {
-      const tx = this.queue[0]
-      if (this.held && !out.length) {
+    while (n < q.length && n < MAX_BATCH_TX && changes < MAX_BATCH_CHANGES) {
+      const tx = q[n]
+      if (!n && this.held) {
         this.state = 'paused'
         // Held with the reader paused on our full queue: leave it, the siblings read on.
         if (this.queuedChanges > MAX_QUEUED_CHANGES / 2) this.backpressure()
         this.notify()
         break
       }
-      if (this.pauseTarget) {
-        // Stop exactly at the target: never take a transaction beyond it.
-        const next = advance(out.length ? this.positionAfter(out) : this.position, tx.gtid)
-        if (!reached(this.pauseTarget, next)) break
-      }
+      if (end && !reached(this.pauseTarget!, advanceInPlace(end, tx.gtid))) break
       // A DDL transaction is a batch of its own: it commits by itself on the destination.
-      if (tx.ddl && out.length) break
-      out.push(this.queue.shift()!)
+      if (tx.ddl && n) break
+      n++
       changes += tx.changes.length
       if (tx.ddl) break
       this.queuedChanges -= tx.changes.length
     }
-    return out
+    return q.splice(0, n)
   }
 
   private positionAfter(txs: BinlogTransaction[]): GtidPos {
-    return txs.reduce((p, tx) => advance(p, tx.gtid), this.position)
+    const end = new Map(this.position)
+    for (const tx of txs) advanceInPlace(end, tx.gtid)
+    return end
   }
 
   private async applyBatch(batch: BinlogTransaction[]): Promise<void> {
