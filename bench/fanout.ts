@@ -140,7 +140,8 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
       const mb = sampler.samples
         .filter((x) => x.at >= p.startedAt && x.at <= p.finishedAt)
         .map((x) => (x.readings['node (apply)']?.rssKb ?? 0) / 1024)
-      return `${phase} ${Math.round(Math.max(0, ...mb))} MB`
+      // A phase shorter than the sampling interval has no sample of its own.
+      return `${phase} ${mb.length ? `${Math.round(Math.max(...mb))} MB` : 'not sampled (too short)'}`
     }
     const rssByPhase = ['clone', 'wait_for_filtered_replication', 'diff'].map(rssIn).join(', ')
     log(`${label}: apply's highest RSS by phase: ${rssByPhase}`)

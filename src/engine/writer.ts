@@ -1,6 +1,8 @@
 // One serialised writer per workflow record: every change is a mutation function applied to the freshest record and
 // written with compare-and-swap, retried on conflict (someone approved meanwhile), so nobody's concurrent change is lost.
 // An unreachable topology is retried with backoff; after `unavailableTimeoutMs` the writer gives up (WRITER_UNAVAILABLE).
+// Mutations queued while a write is in flight are applied together and written once (a group commit): eight tasks that
+// start or finish at the same moment cost one write of the record, not eight.
 import {randomBytes} from 'node:crypto'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {errorMessage, isErrorCode} from '../errors.js'
@@ -30,10 +32,21 @@ export interface WriterOptions {
   onUnavailable?: (message: string) => void
 }
 
+interface Queued {
+  fn: Mutation
+  resolve: (wf: WorkflowRecord) => void
+  reject: (e: unknown) => void
+}
+
+/** Thrown through doMutate when one mutation of a group fails: the group's draft is discarded. */
+const MEMBER_FAILED = Symbol('member failed')
+
 export class WorkflowWriter {
   readonly path: string
   private entry: Entry<WorkflowRecord>
   private queue: Promise<unknown> = Promise.resolve()
+  /** The group at the end of the queue, not started yet: later mutations without ops join it. */
+  private open?: Queued[]
   private readonly unavailableTimeoutMs: number
   private readonly onUnavailable?: (message: string) => void
   private lastUnavailableNote = 0
@@ -101,21 +114,65 @@ export class WorkflowWriter {
    * topology stays unreachable. Resolves with the record as written (or unchanged when fn returned SKIP).
    */
   mutate(fn: Mutation, ops: TxnOp[] = []): Promise<WorkflowRecord> {
-    const run = this.queue.then(() => this.doMutate(fn, ops))
+    if (ops.length) return this.enqueue(() => this.doMutate(fn, ops))
+    return new Promise((resolve, reject) => {
+      if (this.open) return void this.open.push({fn, resolve, reject})
+      const group: Queued[] = [{fn, resolve, reject}]
+      void this.enqueue(() => {
+        if (this.open === group) this.open = undefined
+        return this.doGroup(group)
+      })
+      this.open = group
+    })
+  }
+
+  /** Runs `job` after everything queued before it; whatever is queued after it starts a new group. */
+  private enqueue<T>(job: () => Promise<T>): Promise<T> {
+    this.open = undefined
+    const run = this.queue.then(job)
     this.queue = run.catch(() => undefined)
     return run
   }
 
+  /** One write for a group of mutations, in the order they were made; one that throws is left out and rejected. */
+  private async doGroup(group: Queued[]): Promise<void> {
+    let live = group
+    while (live.length) {
+      let failed: {m: Queued; e: unknown} | undefined
+      try {
+        const wf = await this.doMutate((draft) => {
+          let changed = false
+          for (const m of live) {
+            try {
+              if (m.fn(draft) !== SKIP) changed = true
+            } catch (e) {
+              failed = {m, e}
+              throw MEMBER_FAILED
+            }
+          }
+          return changed ? undefined : SKIP
+        }, [])
+        for (const m of live) m.resolve(wf)
+        return
+      } catch (e) {
+        if (e !== MEMBER_FAILED || !failed) {
+          for (const m of live) m.reject(e)
+          return
+        }
+        failed.m.reject(failed.e)
+        live = live.filter((m) => m !== failed!.m)
+      }
+    }
+  }
+
   /** Re-read the record (queued behind pending writes) and adopt it when it changed. */
   refresh(): Promise<WorkflowRecord> {
-    const run = this.queue.then(async () => {
+    return this.enqueue(async () => {
       const e = await this.read()
       if (!e) throw new EngineError(`workflow record ${this.path} disappeared from ${this.store.url}; stop.`)
       this.adopt(e)
       return e.value
     })
-    this.queue = run.catch(() => undefined)
-    return run
   }
 
   /** Follow changes others make (approvals) through a watch; re-established if it breaks. */
