@@ -5,19 +5,10 @@
 // in-process and stops at the gate before the diff.
 import {readFileSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
-import type {TestCluster} from '../test/helpers/cluster.js'
 import {apply} from '../src/engine/apply.js'
 import {dataPlaneRuntime} from '../src/phases/index.js'
 import {loadSource} from './copy.js'
-import {
-  keepLogs,
-  layoutFile,
-  phaseTiming,
-  ROOT,
-  startBenchCluster,
-  stopBenchCluster,
-  workflowOf,
-} from './lib/cluster.js'
+import {layoutFile, phaseTiming, withBenchCluster, workflowOf} from './lib/cluster.js'
 import {DATABASE, readChunks, rowKeys, TABLE, writeRowsFile} from './lib/data.js'
 import {emit, fmt, log, note, ratio} from './lib/out.js'
 
@@ -29,11 +20,9 @@ interface Run {
   rowsPerS: number
 }
 
-async function splitOnce(rows: number, file: string, defer: boolean): Promise<Run> {
-  let c: TestCluster | undefined
+function splitOnce(rows: number, file: string, defer: boolean): Promise<Run> {
   const label = `defer-keys ${defer ? 'on' : 'off'}`
-  try {
-    c = await startBenchCluster([layoutFile('source.yaml'), layoutFile('split.yaml')])
+  return withBenchCluster([layoutFile('source.yaml'), layoutFile('split.yaml')], async (c) => {
     const conn = await c.connect('src-100', 'admin')
     try {
       await conn.query(`ALTER TABLE ${DATABASE}.${TABLE} ${KEYS}`)
@@ -67,12 +56,7 @@ async function splitOnce(rows: number, file: string, defer: boolean): Promise<Ru
       `${label}: clone ${clone.seconds.toFixed(1)} s, wait_for_filtered_replication ${wait.seconds.toFixed(1)} s: ${fmt(rows / seconds)} rows/s`,
     )
     return {cloneSeconds: clone.seconds, waitSeconds: wait.seconds, rowsPerS: rows / seconds}
-  } catch (err) {
-    keepLogs(join(ROOT, 'bench/out/logs', new Date().toISOString().replace(/[:.]/g, '-')))
-    throw err
-  } finally {
-    await stopBenchCluster(c)
-  }
+  })
 }
 
 /** Mean of several runs; each kept for the detail. */

@@ -7,18 +7,16 @@
 // MEM_PROBE_SNAPSHOT_MB for a heap snapshot), FANOUT_NODE_FLAGS='--trace-gc' (apply's stdout kept in that dir).
 import {writeFileSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import type {TestCluster} from '../test/helpers/cluster.js'
 import {loadSource} from './copy.js'
 import {
   cli,
-  keepLogs,
   layoutFile,
   phaseTiming,
   pidOf,
   ROOT,
+  planToFile,
   setCliNode,
-  startBenchCluster,
-  stopBenchCluster,
+  withBenchCluster,
   taskLog,
   workflowOf,
 } from './lib/cluster.js'
@@ -71,18 +69,13 @@ function splitLayout(work: string, n: number): string {
   return file
 }
 
-async function splitOnce(work: string, rowsFile: string, rows: number, n: number): Promise<FanoutRun> {
-  let c: TestCluster | undefined
+function splitOnce(work: string, rowsFile: string, rows: number, n: number): Promise<FanoutRun> {
   const label = `fanout 1 → ${n}`
-  try {
-    c = await startBenchCluster([layoutFile('source.yaml'), splitLayout(work, n)])
+  return withBenchCluster([layoutFile('source.yaml'), splitLayout(work, n)], async (c) => {
     const chunks = readChunks(rowsFile)
     await loadSource(c, 'src-100', ['src-102'], chunks, rows)
     chunks.length = 0
-    const planFile = join(c.dir, `fanout-${n}.plan`)
-    const planned = cli(c, ['plan', c.layoutFiles[1]!, '--out', planFile])
-    const pc = await planned.done
-    if (pc.code !== 0 && pc.code !== 2) throw new Error(`plan exited ${pc.code}: ${planned.stderr.slice(-2000)}`)
+    const planFile = await planToFile(c, `fanout-${n}`)
     const sampler = new ProcSampler(
       {'src-100 (primary)': pidOf(c, 'src-100'), 'src-102 (rdonly)': pidOf(c, 'src-102')},
       100,
@@ -194,12 +187,7 @@ async function splitOnce(work: string, rowsFile: string, rows: number, n: number
       `${label}: apply ${out.applySeconds.toFixed(1)} s, its CPU ${out.applyCpuSeconds.toFixed(1)} s, peak RSS ${out.peakRssMb.toFixed(0)} MB; source CPU ${out.sourceCpuSeconds.toFixed(1)} s; diff ${out.diffSeconds.toFixed(1)} s (tasks summed ${out.diffTaskSeconds.toFixed(1)} s); binlog readers on the source at most ${readers}; ${writes} writes; cores ${JSON.stringify(cores)}`,
     )
     return out
-  } catch (err) {
-    keepLogs(join(ROOT, 'bench/out/logs', new Date().toISOString().replace(/[:.]/g, '-')))
-    throw err
-  } finally {
-    await stopBenchCluster(c)
-  }
+  })
 }
 
 export async function fanoutScenario(work: string, rows: number): Promise<void> {

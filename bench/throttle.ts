@@ -15,13 +15,12 @@ import type {TestCluster} from '../test/helpers/cluster.js'
 import {loadSource} from './copy.js'
 import {
   cli,
-  keepLogs,
   layoutFile,
   phaseTiming,
   pidOf,
+  planToFile,
   ROOT,
-  startBenchCluster,
-  stopBenchCluster,
+  withBenchCluster,
   taskLog,
   workflowOf,
 } from './lib/cluster.js'
@@ -226,18 +225,13 @@ function layouts(work: string, limit: number): string[] {
   return [source, split]
 }
 
-async function cloneOnce(work: string, rowsFile: string, o: ThrottleOptions, limit: number, alone: boolean) {
-  let c: TestCluster | undefined
+function cloneOnce(work: string, rowsFile: string, o: ThrottleOptions, limit: number, alone: boolean): Promise<Run> {
   const label = `throttle ${limit ? `${limit} s` : 'off'}`
-  try {
-    c = await startBenchCluster(layouts(work, limit))
+  return withBenchCluster(layouts(work, limit), async (c) => {
     const chunks = readChunks(rowsFile)
     await loadSource(c, 'src-100', ['src-101', 'src-102'], chunks, o.rows)
     chunks.length = 0
-    const planFile = join(c.dir, `throttle-${limit}.plan`)
-    const planned = cli(c, ['plan', c.layoutFiles[1]!, '--out', planFile])
-    const pc = await planned.done
-    if (pc.code !== 0 && pc.code !== 2) throw new Error(`plan exited ${pc.code}: ${planned.stderr.slice(-2000)}`)
+    const planFile = await planToFile(c, `throttle-${limit}`)
     const sampler = new ProcSampler(
       {
         'src-100 (primary)': pidOf(c, 'src-100'),
@@ -316,12 +310,7 @@ async function cloneOnce(work: string, rowsFile: string, o: ThrottleOptions, lim
       `${label}: clone ${out.cloneSeconds.toFixed(1)} s (throttled ${throttledSeconds.toFixed(1)} s in ${out.throttleEvents} wait(s)); writes during it ${fmt(out.writes.perS)}/s, p50 ${out.writes.p50Ms} ms, p99 ${out.writes.p99Ms} ms, max ${out.writes.maxMs} ms; replica lag at most ${out.maxLagS} s, every 2 s: ${out.lagSeries}; ${writer.errors} failed writes, ${writer.late} late; CPU ${out.cpuText}`,
     )
     return out
-  } catch (err) {
-    keepLogs(join(ROOT, 'bench/out/logs', new Date().toISOString().replace(/[:.]/g, '-')))
-    throw err
-  } finally {
-    await stopBenchCluster(c)
-  }
+  })
 }
 
 export async function throttleScenario(work: string, o: ThrottleOptions): Promise<void> {

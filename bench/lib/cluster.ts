@@ -81,6 +81,23 @@ export async function stopBenchCluster(c: TestCluster | undefined): Promise<void
   await c.stop()
 }
 
+/**
+ * Runs `fn` on a fresh bench cluster of `layouts`, stopped afterwards; when it fails, the instances' error logs are
+ * kept in bench/out/logs.
+ */
+export async function withBenchCluster<T>(layouts: string[], fn: (c: TestCluster) => Promise<T>): Promise<T> {
+  let c: TestCluster | undefined
+  try {
+    c = await startBenchCluster(layouts)
+    return await fn(c)
+  } catch (err) {
+    keepLogs(join(ROOT, 'bench/out/logs', new Date().toISOString().replace(/[:.]/g, '-')))
+    throw err
+  } finally {
+    await stopBenchCluster(c)
+  }
+}
+
 /** Stop every cluster and the etcd (also on failure or Ctrl-C). */
 export async function stopAll(): Promise<void> {
   for (const p of [...children]) await stopChild(p)
@@ -190,6 +207,15 @@ export function cli(c: TestCluster, args: string[], opts: {profile?: string; hos
   proc.stdout!.on('data', (d: Buffer) => (run.stdout += d.toString()))
   proc.stderr!.on('data', (d: Buffer) => (run.stderr += d.toString()))
   return run
+}
+
+/** `shardform plan` of the cluster's split layout (its second) into `c.dir/<name>.plan`; a changes-pending exit is fine. */
+export async function planToFile(c: TestCluster, name: string): Promise<string> {
+  const planFile = join(c.dir, `${name}.plan`)
+  const planned = cli(c, ['plan', c.layoutFiles[1]!, '--out', planFile])
+  const pc = await planned.done
+  if (pc.code !== 0 && pc.code !== 2) throw new Error(`plan exited ${pc.code}: ${planned.stderr.slice(-2000)}`)
+  return planFile
 }
 
 /** SIGINT (apply stops at a safe point), then SIGKILL after 10 s. */

@@ -123,21 +123,19 @@ export class TaskExecutor {
       if (lastProgress) ts.progress = lastProgress
     }
     if (error !== undefined) {
-      if (signal.aborted) {
-        await this.o.writer.mutate((wf) => {
+      // Back to pending, to run again: now (the topology went away under it) or on the next apply (stopped).
+      const interrupted = (message: string, err?: string) =>
+        this.o.writer.mutate((wf) => {
           const ts = wf.tasks[t.id]
           if (!own(ts)) return SKIP
           ts!.state = 'pending'
-          closeRun(ts!, 'interrupted')
-          addEvent(wf, {
-            at: finishedAt,
-            who,
-            type: 'task_interrupted',
-            task: t.id,
-            phase: phase.name,
-            message: `stopped after ${took} s (${errorMessage(signal.reason ?? 'interrupted')}); resumes on the next apply`,
-          })
+          closeRun(ts!, 'interrupted', err)
+          addEvent(wf, {at: finishedAt, who, type: 'task_interrupted', task: t.id, phase: phase.name, message})
         })
+      if (signal.aborted) {
+        await interrupted(
+          `stopped after ${took} s (${errorMessage(signal.reason ?? 'interrupted')}); resumes on the next apply`,
+        )
         return
       }
       // The topology went away under the executor (etcd restarting): not the task's fault. Once the topology
@@ -145,20 +143,10 @@ export class TaskExecutor {
       if (isTopologyUnavailable(error) && (this.transient.get(t.id) ?? 0) < MAX_TRANSIENT_RETRIES) {
         this.transient.set(t.id, (this.transient.get(t.id) ?? 0) + 1)
         await sleep(1000)
-        await this.o.writer.mutate((wf) => {
-          const ts = wf.tasks[t.id]
-          if (!own(ts)) return SKIP
-          ts!.state = 'pending'
-          closeRun(ts!, 'interrupted', errorMessage(error))
-          addEvent(wf, {
-            at: finishedAt,
-            who,
-            type: 'task_interrupted',
-            task: t.id,
-            phase: phase.name,
-            message: `the topology was unreachable (${errorMessage(error)}); running it again`,
-          })
-        })
+        await interrupted(
+          `the topology was unreachable (${errorMessage(error)}); running it again`,
+          errorMessage(error),
+        )
         return
       }
       await this.recordFailure(phase, t, attempt, errorMessage(error), finishedAt, closeRun)
