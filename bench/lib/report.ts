@@ -2,6 +2,7 @@
 import {writeFileSync} from 'node:fs'
 import {cpus, totalmem} from 'node:os'
 import type {Figure} from './out.js'
+import {boundLines} from './bounds.js'
 import {noiseOf} from './proc.js'
 
 export interface RunInfo {
@@ -88,6 +89,9 @@ binlog ROW with GTID, \`innodb_flush_log_at_trx_commit=2\`, \`sync_binlog=0\`).
 
 ## Finding what bounds a figure
 
+- "Where a goal is not met" is computed from the same run (bench/lib/bounds.ts): a rate's CPU per unit of work summed
+  over every process it used, beside its baseline's, and the rate it could reach with all the machine's cores to
+  itself; a CLI figure split into Node and framework start, the same work warm, and the rest.
 - Every line above gives the CPU of each process (cores, from /proc/<pid>/stat) and of the whole machine over the
   measured interval; for the copy and the catch-up also how much of the time each destination was executing
   shardform's statements (PROCESSLIST sampled every 10 ms): a destination busy most of the time bounds the pipeline,
@@ -114,6 +118,7 @@ export function writeResults(
     const noise = [noiseOf(d?.cpuCores), noiseOf(d?.baselineCpuCores)].map((x) => x ?? '—').join(' / ')
     return `| ${cell(f.figure)} | ${num(f.value, f.unit)} | ${cell(f.baseline ?? '—')} | ${num(f.baseline_value, f.baseline_value === undefined ? '' : f.unit)} | ${f.ratio ?? '—'} | ${cell(f.goal ?? '—')} | ${met} | ${noise === '— / —' ? '—' : noise} |`
   })
+  const bounds = boundLines(figures)
   const order = ['Setup', 'Copy', 'Catch-up', 'Steady lag', 'Diff', 'Cutover', 'Memory', 'Plan', 'Server']
   notes = [...notes].sort((a, b) => ((order.indexOf(a.section) + 100) % 100) - ((order.indexOf(b.section) + 100) % 100))
   const text = [
@@ -138,6 +143,7 @@ export function writeResults(
     '(and the baseline) were measured, in cores of 2, and the CPU pressure (share of time some task waited for a CPU).',
     'The same figures as JSON lines, with details: `npm run -s bench > figures.jsonl` (progress goes to stderr).',
     '',
+    ...(bounds.length ? ['## Where a goal is not met', '', ...bounds.map((l) => `- ${l}`), ''] : []),
     '## What was observed',
     '',
     ...notes.flatMap((n) => [`### ${n.section}`, '', ...n.lines.map((l) => (l.startsWith('|') ? l : `- ${l}`)), '']),
