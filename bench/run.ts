@@ -73,6 +73,7 @@ const HELP = `npm run bench -- [flags]      (or: tsx bench/run.ts [flags]; build
   --backlog N          row changes in the catch-up backlog (default 100000)
   --memory-rows A,B    table sizes for the memory bench (default 1000000,4000000)
   --fanout-rows N      rows split 1 → 2 and 1 → 8 by the fan-out bench (default 400000)
+  --fanout-runs N      pairs of fan-out splits; figures compare medians (default 3)
   --throttle-rows N    rows cloned by the throttle bench, twice (default 1500000)
   --throttle-rate N    application writes/s on the source during the throttle bench (default 1000)
   --throttle-batch N   rows per application write (one INSERT) in the throttle bench (default 4)
@@ -100,6 +101,7 @@ const {values: flags} = parseArgs({
     backlog: {type: 'string', default: '100000'},
     'memory-rows': {type: 'string', default: '1000000,4000000'},
     'fanout-rows': {type: 'string', default: '400000'},
+    'fanout-runs': {type: 'string', default: '3'},
     'throttle-rows': {type: 'string', default: '1500000'},
     'throttle-rate': {type: 'string', default: '1000'},
     'throttle-batch': {type: 'string', default: '4'},
@@ -139,6 +141,7 @@ const MEMORY_ROWS = (flags['memory-rows'] ?? '')
   .filter(Boolean)
   .map((s) => int('memory-rows', s, 1000))
 const FANOUT_ROWS = int('fanout-rows', flags['fanout-rows'], 1000)
+const FANOUT_RUNS = int('fanout-runs', flags['fanout-runs'], 1)
 const THROTTLE = {
   rows: int('throttle-rows', flags['throttle-rows'], 1000),
   rate: int('throttle-rate', flags['throttle-rate']),
@@ -764,7 +767,7 @@ async function main(): Promise<void> {
     if (want('plan')) await attempt('plan', planScenario)
     if (want('server')) await attempt('server', () => serverScenario(SERVER))
     if (want('defer-keys')) await attempt('deferred secondary keys', () => deferKeysScenario(work, ROWS))
-    if (want('fanout')) await attempt('fan-out 1 → 2 vs 1 → 8', () => fanoutScenario(work, FANOUT_ROWS))
+    if (want('fanout')) await attempt('fan-out 1 → 2 vs 1 → 8', () => fanoutScenario(work, FANOUT_ROWS, FANOUT_RUNS))
     if (want('throttle')) await attempt('replica-lag throttle', () => throttleScenario(work, THROTTLE))
   } finally {
     await stopAll()
@@ -782,7 +785,7 @@ async function main(): Promise<void> {
         rows: ROWS,
         backlog: BACKLOG,
         'memory rows': MEMORY_ROWS.join('/'),
-        ...(want('fanout') ? {'fan-out rows': FANOUT_ROWS} : {}),
+        ...(want('fanout') ? {'fan-out rows': FANOUT_ROWS, 'fan-out runs': FANOUT_RUNS} : {}),
         ...(want('throttle')
           ? {'throttle bench': `${THROTTLE.rows} rows, ${THROTTLE.rate} writes/s × ${THROTTLE.rowsPerWrite} rows`}
           : {}),
