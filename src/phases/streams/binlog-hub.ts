@@ -5,7 +5,7 @@
 // drops the transactions its position already covers. A subscriber behind the reader (a stream restarted from an
 // older position) rewinds it: the reader starts again from there and the others skip what they already have.
 // Backpressure is shared: the reader pauses while any subscriber's queue is full (a stream held for a diff or a
-// cutover leaves instead, see Stream, so it never holds back the others).
+// cutover leaves instead, see tx-queue.ts, so it never holds back the others).
 import {setTimeout as sleep} from 'node:timers/promises'
 import {BinlogReader, type BinlogTransaction} from '../../mysql/binlog.js'
 import {advanceInPlace, covers, formatGtidPos, parseGtidPos, reached, type GtidPos} from '../../mysql/gtid.js'

@@ -1,8 +1,7 @@
 // Filtered replication: one source shard's binlog → the rows of one destination shard, exactly once.
 // The reader (shared by the streams of one source: binlog-hub.ts) decodes transactions; the applier batches them into
-// transactions on the destination that also advance the stream's stored position. The queue between them is bounded:
-// a full queue pauses the reader, unless the stream is held (a diff, a cutover), which then leaves the reader and joins
-// it again from where its queue ends once it applies again, so a held stream never holds back its siblings.
+// transactions on the destination that also advance the stream's stored position. The bounded queue between them, and
+// how a held stream (a diff, a cutover) leaves the reader so it never holds back its siblings: tx-queue.ts.
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {Connection} from 'mysql2/promise'
 import type {BinlogTransaction} from '../../mysql/binlog.js'
@@ -14,7 +13,6 @@ import {dataSession} from '../../mysql/session.js'
 import {describeSchema} from '../../mysql/tables.js'
 import {placement, rowFilter} from '../routing.js'
 import {applyStatements, transactionQueries, type ApplyOp} from './apply-sql.js'
-import {subscribe, type Feed} from './binlog-hub.js'
 import {netChanges} from './net-changes.js'
 import {watchSourcePosition} from './source-position.js'
 import {DDL_ALREADY_DONE, ddlFailed, ddlStopped, sourceLost} from './errors.js'
@@ -32,27 +30,16 @@ import {
   readStream,
   writeDdlNote,
 } from './state.js'
+import {TransactionQueue} from './tx-queue.js'
 import {limitLag, type StreamSpec, type StreamState, type StreamStatus} from './types.js'
 
-const MAX_QUEUED_CHANGES = 50_000
 /** How long stop() lets the batch in flight finish before aborting it. */
 const STOP_GRACE_MS = 5_000
-// While a backlog exists a batch takes what is queued, up to the queue's own bound: a destination transaction then
-// changes many rows of each index page it reads and writes (rows are applied in key order, see net-changes.ts).
-const MAX_BATCH_CHANGES = MAX_QUEUED_CHANGES
-const MAX_BATCH_TX = 20_000
 
 export class Stream {
-  private feed?: Feed
-  /** The position after the last queued transaction: where the stream joins the reader again after leaving it. */
-  private queuedUpTo: GtidPos = new Map()
-  /** Left the reader while held with a full queue (see enqueue). */
-  private detached = false
-  private rejoining = false
+  private readonly queue: TransactionQueue
   private apply?: Connection
   private unwatchSource?: () => void
-  private queue: BinlogTransaction[] = []
-  private queuedChanges = 0
   private position: GtidPos = new Map()
   private sourcePosition?: GtidPos
   private lastAppliedTs?: number
@@ -76,7 +63,24 @@ export class Stream {
   private fenceListeners: Array<(err: Error) => void> = []
   private heartbeat?: AppliedHeartbeat
 
-  private constructor(readonly spec: StreamSpec) {}
+  private constructor(readonly spec: StreamSpec) {
+    this.queue = new TransactionQueue({
+      tablet: this.spec.source,
+      database: this.spec.database,
+      held: () => this.held,
+      live: () => this.state === 'running' || this.state === 'paused',
+      arrived: (tx) => {
+        this.received = true
+        this.oldestPendingTs ??= tx.timestamp
+      },
+      wake: () => this.wake?.(),
+      paused: () => {
+        this.state = 'paused'
+        this.notify()
+      },
+      failed: (err) => this.fail(sourceLost(this.spec, err)),
+    })
+  }
 
   static async start(spec: StreamSpec): Promise<Stream> {
     const s = new Stream(spec)
@@ -104,13 +108,12 @@ export class Stream {
       )
     await claim(this.apply!, this.spec, this.owner)
     this.position = parseGtidPos(row.position)
-    this.queuedUpTo = new Map(this.position)
     this.transactions = row.transactions
     this.rowChanges = row.rowChanges
     await this.loadTables()
     try {
       this.unwatchSource = await watchSourcePosition(sp.source, (pos) => this.onSourcePosition(pos))
-      this.feed = await this.subscribe(row.position)
+      await this.queue.start(row.position)
     } catch (err) {
       throw sourceLost(sp, err)
     }
@@ -154,67 +157,14 @@ export class Stream {
     this.notify()
   }
 
-  private subscribe(from: string): Promise<Feed> {
-    const sp = this.spec
-    return subscribe({
-      tablet: sp.source,
-      database: sp.database,
-      fromGtid: from,
-      onTransaction: (tx) => this.enqueue(tx),
-      onError: (err) => this.fail(sourceLost(sp, err)),
-    })
-  }
-
-  private enqueue(tx: BinlogTransaction): void {
-    if (this.detached) return
-    this.queue.push(tx)
-    advanceInPlace(this.queuedUpTo, tx.gtid)
-    this.received = true
-    this.queuedChanges += tx.changes.length
-    this.oldestPendingTs ??= tx.timestamp
-    if (this.queuedChanges > MAX_QUEUED_CHANGES) this.backpressure()
-    this.wake?.()
-  }
-
   private get held(): boolean {
     return this.pauseTarget !== undefined && reached(this.position, this.pauseTarget)
   }
 
-  /** The queue is full: pause the shared reader, or, held, leave it (the siblings read on). */
-  private backpressure(): void {
-    if (!this.held) return this.feed?.pause()
-    this.detached = true
-    this.stopFeed()
-  }
-
-  private stopFeed(): void {
-    this.feed?.stop()
-    this.feed = undefined
-  }
-
-  /** Applying again after leaving the reader: join it from the end of the queue (it rewinds if it is past that). */
-  private rejoin(): void {
-    if (!this.detached || this.rejoining || this.held || this.queuedChanges >= MAX_QUEUED_CHANGES / 2) return
-    this.rejoining = true
-    this.subscribe(formatGtidPos(this.queuedUpTo)).then(
-      (feed) => {
-        this.rejoining = false
-        if (this.state !== 'running' && this.state !== 'paused') return feed.stop()
-        this.feed = feed
-        this.detached = false
-        this.wake?.()
-      },
-      (err: unknown) => {
-        this.rejoining = false
-        this.fail(sourceLost(this.spec, err))
-      },
-    )
-  }
-
   private async run(): Promise<void> {
     while (this.state === 'running' || this.state === 'paused') {
-      this.rejoin()
-      const batch = this.takeBatch()
+      this.queue.rejoin()
+      const batch = this.queue.takeBatch(this.position, this.pauseTarget)
       if (!batch.length) {
         await new Promise<void>((r) => (this.wake = r))
         this.wake = undefined
@@ -231,35 +181,8 @@ export class Stream {
         this.applying = false
         this.notify()
       }
-      if (this.queuedChanges < MAX_QUEUED_CHANGES / 2) this.feed?.resume()
+      this.queue.resumeFeed()
     }
-  }
-
-  /** The next batch off the queue (one splice: shifting a queue of thousands one by one is quadratic). */
-  private takeBatch(): BinlogTransaction[] {
-    const q = this.queue
-    // Held at a target: the running end of the batch, to stop exactly there and never take a transaction beyond it.
-    const end = this.pauseTarget ? new Map(this.position) : undefined
-    let n = 0
-    let changes = 0
-    while (n < q.length && n < MAX_BATCH_TX && changes < MAX_BATCH_CHANGES) {
-      const tx = q[n]
-      if (!n && this.held) {
-        this.state = 'paused'
-        // Held with the reader paused on our full queue: leave it, the siblings read on.
-        if (this.queuedChanges > MAX_QUEUED_CHANGES / 2) this.backpressure()
-        this.notify()
-        break
-      }
-      if (end && !reached(this.pauseTarget!, advanceInPlace(end, tx.gtid))) break
-      // A DDL transaction is a batch of its own: it commits by itself on the destination.
-      if (tx.ddl && n) break
-      n++
-      changes += tx.changes.length
-      if (tx.ddl) break
-      this.queuedChanges -= tx.changes.length
-    }
-    return q.splice(0, n)
   }
 
   private positionAfter(txs: BinlogTransaction[]): GtidPos {
@@ -297,7 +220,7 @@ export class Stream {
     this.rowChanges += ops.length
     this.noteHeartbeat(batch)
     this.lastAppliedTs = batch[batch.length - 1].timestamp
-    this.oldestPendingTs = this.queue[0]?.timestamp
+    this.oldestPendingTs = this.queue.oldestTimestamp
     this.notify()
   }
 
@@ -359,7 +282,7 @@ export class Stream {
     this.position = next
     this.transactions += 1
     this.lastAppliedTs = tx.timestamp
-    this.oldestPendingTs = this.queue[0]?.timestamp
+    this.oldestPendingTs = this.queue.oldestTimestamp
     await this.loadTables()
     this.notify()
   }
@@ -368,7 +291,7 @@ export class Stream {
     if (this.state === 'failed' || this.state === 'stopped' || this.state === 'fenced') return
     this.state = 'failed'
     this.error = err
-    this.stopFeed()
+    this.queue.stopFeed()
     this.wake?.()
     this.notify()
   }
@@ -378,7 +301,7 @@ export class Stream {
     if (this.state === 'fenced') return
     this.state = 'fenced'
     this.error = err
-    this.stopFeed()
+    this.queue.stopFeed()
     this.wake?.()
     this.notify()
     for (const l of this.fenceListeners) l(err)
@@ -507,7 +430,7 @@ export class Stream {
 
   async stop(): Promise<void> {
     if (this.state !== 'failed' && this.state !== 'fenced') this.state = 'stopped'
-    this.stopFeed()
+    this.queue.stopFeed()
     this.wake?.()
     this.notify()
     await this.interruptStuckBatch()
@@ -537,7 +460,7 @@ export class Stream {
 
   private async close(): Promise<void> {
     this.unwatchSource?.()
-    this.stopFeed()
+    this.queue.stopFeed()
     await this.apply?.end().catch(() => undefined)
     await this.guard?.end().catch(() => undefined)
   }
