@@ -34,7 +34,7 @@ export class TransactionQueue {
   private feed?: Feed
   /** The position after the last queued transaction: where the stream joins the reader again after leaving it. */
   private queuedUpTo: GtidPos = new Map()
-  /** Left the reader while held with a full queue (see enqueue). */
+  /** Left the reader while held with a full queue (see backpressure). */
   private detached = false
   private rejoining = false
   private txs: BinlogTransaction[] = []
@@ -64,8 +64,10 @@ export class TransactionQueue {
     return this.txs[0]?.timestamp
   }
 
+  // Only a live subscription delivers: the one left behind was stopped when the stream left the reader. A new one
+  // may deliver before its promise resolves (the reader admits it, then waits for other joiners): those transactions
+  // follow the queue's end and are kept.
   private enqueue(tx: BinlogTransaction): void {
-    if (this.detached) return
     this.txs.push(tx)
     advanceInPlace(this.queuedUpTo, tx.gtid)
     this.owner.arrived(tx)
@@ -96,6 +98,8 @@ export class TransactionQueue {
         if (!this.owner.live()) return feed.stop()
         this.feed = feed
         this.detached = false
+        // What it delivered before it was ours may have filled the queue again.
+        if (this.queuedChanges > MAX_QUEUED_CHANGES) this.backpressure()
         this.owner.wake()
       },
       (err: unknown) => {
