@@ -22,7 +22,7 @@ import {
 } from './lib/cluster.js'
 import {readChunks, rowKeys, writeRowsFile} from './lib/data.js'
 import {emit, fmt, log, note, ratio} from './lib/out.js'
-import {SteadyWriter} from './lib/probes.js'
+import {median, SteadyWriter} from './lib/probes.js'
 import {coresUsed, describeCpu, ProcSampler} from './lib/proc.js'
 
 const RANGES: Record<number, string[]> = {
@@ -188,13 +188,6 @@ function splitOnce(work: string, rowsFile: string, rows: number, n: number): Pro
     )
     return out
   })
-}
-
-/** The middle value (the mean of the two middle ones for an even count). */
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
 /**

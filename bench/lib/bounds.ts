@@ -4,13 +4,9 @@
 // Node's and the framework's start before any shardform code runs.
 import {cpus} from 'node:os'
 import type {Figure} from './out.js'
+import {ownCores} from './proc.js'
 
 type Cores = Record<string, number>
-
-const ownCores = (c: Cores) =>
-  Object.entries(c)
-    .filter(([k]) => k !== 'machine' && k !== 'cpu pressure')
-    .sort((a, b) => b[1] - a[1])
 
 const sum = (c: Cores) => ownCores(c).reduce((s, [, v]) => s + v, 0)
 const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits

@@ -201,21 +201,24 @@ export function loadAverage(): string {
   }
 }
 
+/** From coresUsed(): each of our processes and its cores, largest first (the machine totals left out). */
+export function ownCores(cores: Record<string, number>): Array<[string, number]> {
+  return Object.entries(cores)
+    .filter(([k]) => k !== 'machine' && k !== 'cpu pressure')
+    .sort((a, b) => b[1] - a[1])
+}
+
 /** From coresUsed(): cores used by processes that are not ours (whole machine minus ours) and the CPU pressure. */
 export function noiseOf(cores: Record<string, number> | undefined): string | undefined {
   if (!cores || cores.machine === undefined) return undefined
-  const ours = Object.entries(cores)
-    .filter(([k]) => k !== 'machine' && k !== 'cpu pressure')
-    .reduce((s, [, v]) => s + v, 0)
+  const ours = ownCores(cores).reduce((s, [, v]) => s + v, 0)
   const others = Math.max(0, cores.machine - ours)
   return `${others.toFixed(2)} cores${cores['cpu pressure'] !== undefined ? `, ${Math.round(cores['cpu pressure'] * 100)}%` : ''}`
 }
 
 /** "a 0.5, b 0.3" largest first, the machine totals last. */
 export function listCores(cores: Record<string, number>): string {
-  const mine = Object.entries(cores)
-    .filter(([k]) => k !== 'machine' && k !== 'cpu pressure')
-    .sort((a, b) => b[1] - a[1])
+  const mine = ownCores(cores)
   const tail = [
     cores.machine !== undefined ? `whole machine ${cores.machine}` : '',
     cores['cpu pressure'] !== undefined ? `CPU pressure ${Math.round(cores['cpu pressure'] * 100)}%` : '',
