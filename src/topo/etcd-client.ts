@@ -5,6 +5,7 @@ import {etcdCredentials, parseEtcdUrl} from './etcd-url.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {faultHandling, neverSent, readRetryable, type Etcd3Module} from './etcd-retry.js'
 import {TopoError, type Entry} from './store.js'
+import {decodeValue} from './etcd-value.js'
 
 export interface EtcdTopoOptions {
   /** Deadline of each request (ms). */
@@ -49,6 +50,8 @@ export class EtcdClient {
         'grpc.max_reconnect_backoff_ms': 2_000,
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
+        // Listing workflows reads every kept run's record: no 4 MiB cap on what etcd sends back.
+        'grpc.max_receive_message_length': -1,
       },
     })
     const c = new EtcdClient(mod, client, url, opts.connectTimeoutMs ?? 5_000, callTimeoutMs)
@@ -82,7 +85,7 @@ export class EtcdClient {
     const path = this.pathOf(kv.key)
     let value: T
     try {
-      value = JSON.parse(kv.value.toString('utf8')) as T
+      value = JSON.parse(decodeValue(kv.value)) as T
     } catch (e) {
       throw new TopoError(
         'invalid',
@@ -133,6 +136,15 @@ export class EtcdClient {
       err?.name === 'BrokenCircuitError' ||
       err?.name === 'TaskCancelledError' ||
       /UNAVAILABLE|DEADLINE|ECONNREFUSED|timed out/i.test(text)
+    // Larger than etcd accepts: failing again will not help, and it is not an outage.
+    if (/too many operations in txn request|request is too large|larger than max/i.test(text)) {
+      return new TopoError(
+        'too_large',
+        `etcd at ${this.url} refused a write as too large: ${grpcReason(text)}. etcd takes at most --max-txn-ops ` +
+          `operations per transaction (default 128) and --max-request-bytes per request (default 1.5 MiB); raise ` +
+          `them on every member (e.g. --max-request-bytes=10485760), or make the change in smaller steps.`,
+      )
+    }
     // A member answered but could not serve it: no leader (an election, or quorum lost).
     if (err instanceof m.GRPCUnavailableError && /etcdserver: /.test(text)) {
       return new TopoError(

@@ -4,12 +4,12 @@ import type {Lease, Watcher} from 'etcd3'
 import type {EtcdClient} from './etcd-client.js'
 import {cancelWatcher, waitForDelete, watchKey} from './etcd-watch.js'
 import {acquireLease, holderGone, holdRequest, LeaseLock, lockRecordOf, lockRequest} from './lease-lock.js'
+import {encodeValue} from './etcd-value.js'
 import {lockPath} from './paths.js'
 import type {LockRecord} from './records.js'
 import {
   holdHeldError,
   isTopoError,
-  recordText,
   TopoError,
   wrongLockError,
   type HoldOptions,
@@ -48,7 +48,7 @@ export class EtcdLocks {
     const {path, keyspace, ttlSeconds, record} = t
     const what = t.what
     const ttl = Math.max(1, Math.ceil(ttlSeconds))
-    const value = Buffer.from(recordText(record))
+    const value = encodeValue(record)
     const key = this.c.key(path)
     const {client} = this.c
     const lease = client.lease(ttl)

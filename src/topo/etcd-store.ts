@@ -5,12 +5,12 @@ import {EtcdClient, type EtcdTopoOptions} from './etcd-client.js'
 import {EtcdLocks} from './etcd-lock.js'
 import {prefixEnd, watchPrefix} from './etcd-watch.js'
 import {LockingStore} from './locking-store.js'
+import {encodeValue} from './etcd-value.js'
 import {
   checkPath,
   checkPrefix,
   checkTxn,
   commitConflict,
-  recordText,
   TopoError,
   type Entry,
   type TopoStore,
@@ -61,7 +61,7 @@ export class EtcdTopoStore extends LockingStore implements TopoStore {
     const res = await this.c.call(() =>
       this.c.client.kv.txn({
         compare: [{key, target: 'Create', result: 'Equal', create_revision: 0}],
-        success: [{request_put: {key, value: Buffer.from(recordText(value))}}],
+        success: [{request_put: {key, value: encodeValue(value)}}],
       }),
     )
     if (!res.succeeded) throw new TopoError('exists', `${path} already exists.`)
@@ -75,7 +75,7 @@ export class EtcdTopoStore extends LockingStore implements TopoStore {
     const res = await this.c.call(() =>
       this.c.client.kv.txn({
         compare: [{key, target: 'Mod', result: 'Equal', mod_revision: version}],
-        success: [{request_put: {key, value: Buffer.from(recordText(value))}}],
+        success: [{request_put: {key, value: encodeValue(value)}}],
         failure: [{request_range: {key}}],
       }),
     )
@@ -121,7 +121,7 @@ export class EtcdTopoStore extends LockingStore implements TopoStore {
         ),
         success: ops.map((o): IRequestOp =>
           o.op === 'put'
-            ? {request_put: {key: this.c.key(o.path), value: Buffer.from(recordText(o.value))}}
+            ? {request_put: {key: this.c.key(o.path), value: encodeValue(o.value)}}
             : {request_delete_range: {key: this.c.key(o.path)}},
         ),
         // Read the guarded keys in the same transaction, to say exactly which expectation failed.

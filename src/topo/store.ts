@@ -29,6 +29,8 @@ export type TopoErrorCode =
   | 'read_only'
   /** A stored record that is not valid JSON, or a path that cannot name a record. */
   | 'invalid'
+  /** A write larger than the store accepts (etcd's request size or operations per transaction). */
+  | 'too_large'
 
 export class TopoError extends ShardformError {
   override name = 'TopoError'
