@@ -1,6 +1,6 @@
 // `topo init`: record a keyspace as it stands today (every shard serving every type).
 import {ShardformError} from '../errors.js'
-import {keyspacePath, shardPath, srvKeyspacePath, tabletPath} from '../topo/paths.js'
+import {keyspacePath, shardPath, shardsPrefix, srvKeyspacePath, tabletPath, tabletsPrefix} from '../topo/paths.js'
 import {
   TABLET_TYPES,
   type KeyspaceRecord,
@@ -32,6 +32,17 @@ export function bootstrapRecords(layout: Layout): BootstrapRecords {
   }
 }
 
+/**
+ * Records per commit: etcd refuses a transaction of more than --max-txn-ops operations (default 128), and a keyspace
+ * of 64 shards with three tablets each is already 256 records.
+ */
+export const INIT_BATCH = 100
+
+/**
+ * Write the records of a new keyspace: its shards and tablets in batches, then the keyspace and its SrvKeyspace in
+ * one last commit. Until that commit the keyspace does not exist (nothing reads shards of a keyspace without its
+ * record), so an interrupted init is run again with the same layout: records it already wrote are taken as they are.
+ */
 export async function initKeyspace(store: TopoStore, layout: Layout): Promise<void> {
   if (await store.get(keyspacePath(layout.keyspace))) {
     throw new ShardformError(
@@ -39,28 +50,50 @@ export async function initKeyspace(store: TopoStore, layout: Layout): Promise<vo
     )
   }
   const recs = bootstrapRecords(layout)
+  // Records an interrupted init of this layout left (read in two ranges: a keyspace may have thousands of tablets).
+  const existing = new Map<string, unknown>()
+  for (const prefix of [shardsPrefix(layout.keyspace), tabletsPrefix()]) {
+    for (const e of await store.list(prefix)) existing.set(e.path, e.value)
+  }
+  const pending: TxnOp[] = []
+  for (const s of recs.shards) {
+    const path = shardPath(layout.keyspace, s.name)
+    const left = existing.get(path)
+    if (left === undefined) pending.push({op: 'put', path, value: s, version: null})
+    else if (!sameRecord(left, s)) throw leftOver(layout, path)
+  }
   for (const t of recs.tablets) {
-    const existing = await store.get<TabletRecord>(tabletPath(t.alias))
-    if (existing) {
+    const path = tabletPath(t.alias)
+    const other = existing.get(path) as TabletRecord | undefined
+    if (other === undefined) pending.push({op: 'put', path, value: t, version: null})
+    else if (!sameRecord(other, t)) {
       throw new ShardformError(
-        `tablet alias "${t.alias}" is already registered (keyspace "${existing.value.keyspace}", shard "${existing.value.shard}"); pick another alias in ${layout.file}`,
+        `tablet alias "${t.alias}" is already registered (keyspace "${other.keyspace}", shard "${other.shard}"); pick another alias in ${layout.file}`,
       )
     }
   }
-  const ops: TxnOp[] = [
-    {op: 'put', path: keyspacePath(layout.keyspace), value: recs.keyspace, version: null},
-    {op: 'put', path: srvKeyspacePath(layout.keyspace), value: recs.srvKeyspace, version: null},
-    ...recs.shards.map((s): TxnOp => ({op: 'put', path: shardPath(layout.keyspace, s.name), value: s, version: null})),
-    ...recs.tablets.map((t): TxnOp => ({op: 'put', path: tabletPath(t.alias), value: t, version: null})),
-  ]
   try {
-    await store.commit(ops)
+    for (let i = 0; i < pending.length; i += INIT_BATCH) await store.commit(pending.slice(i, i + INIT_BATCH))
+    await store.commit([
+      {op: 'put', path: srvKeyspacePath(layout.keyspace), value: recs.srvKeyspace, version: null},
+      {op: 'put', path: keyspacePath(layout.keyspace), value: recs.keyspace, version: null},
+    ])
   } catch (err) {
     if (err instanceof TopoError && err.code === 'conflict') {
       throw new ShardformError(
-        `keyspace "${layout.keyspace}" or one of its tablets was created by someone else while topo init ran; nothing was written. See: shardform topo show`,
+        `keyspace "${layout.keyspace}" or one of its tablets was created by someone else while topo init ran; the keyspace was not created. See: shardform topo show`,
       )
     }
     throw err
   }
+}
+
+function sameRecord(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
+}
+
+function leftOver(layout: Layout, path: string): ShardformError {
+  return new ShardformError(
+    `${path} exists although keyspace "${layout.keyspace}" does not, and differs from what ${layout.file} declares: it is left from a topo init of another layout that did not finish. Remove the keyspace's leftover records (etcdctl del --prefix /<root>/${shardsPrefix(layout.keyspace)}), then run topo init again`,
+  )
 }

@@ -18,8 +18,12 @@ export default class TopoInit extends BaseCommand {
     const store = await this.topo(flags.topo)
     await initKeyspace(store, layout)
     const tablets = layout.shards.reduce((n, s) => n + s.tablets.length, 0)
+    const names = layout.shards.map((s) => s.name)
+    // A keyspace of thousands of shards: its first and last few say which ranges (`topo show` lists them all).
+    const shown =
+      names.length <= 16 ? names.join(', ') : `${names.slice(0, 4).join(', ')}, …, ${names.slice(-4).join(', ')}`
     this.out(
-      `Initialised keyspace ${layout.keyspace} in ${store.url}: ${layout.shards.length} shard(s) (${layout.shards.map((s) => s.name).join(', ')}), ${tablets} tablet(s), serving primary, replica and rdonly.`,
+      `Initialised keyspace ${layout.keyspace} in ${store.url}: ${layout.shards.length} shard(s) (${shown}), ${tablets} tablet(s), serving primary, replica and rdonly.`,
     )
   }
 }
