@@ -84,6 +84,11 @@ export function etcdArgs(
     String(tuning.electionMs),
     '--quota-backend-bytes',
     String(tuning.quotaMiB * 1024 * 1024),
+    // Every write of a workflow record is kept until compaction: without it a long reshard fills the quota.
+    '--auto-compaction-mode',
+    'periodic',
+    '--auto-compaction-retention',
+    '1h',
   ]
 }
 

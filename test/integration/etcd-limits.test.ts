@@ -1,5 +1,6 @@
 // What a real etcd with its default limits (--max-request-bytes 1.5 MiB, --max-txn-ops 128) takes from the topology:
 // a large keyspace's bootstrap, a large split's workflow record, and a clear refusal when a write is still too large.
+import {execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {generateShards} from '../../src/keyspace/keyrange.js'
@@ -18,10 +19,20 @@ afterAll(async () => {
   await etcd?.stop()
 })
 
-async function withStore(fn: (s: TopoStore) => Promise<void>): Promise<void> {
-  const s = await openTopo(etcd.newUrl())
+async function withStore(fn: (s: TopoStore, raw: (path: string) => Buffer) => Promise<void>): Promise<void> {
+  const url = etcd.newUrl()
+  const s = await openTopo(url)
+  // The bytes etcd holds, as etcdctl shows them.
+  const raw = (path: string) =>
+    execFileSync(
+      'etcdctl',
+      ['--endpoints', etcd.clientUrl, 'get', '--print-value-only', `/${url.split('/').pop()}/${path}`],
+      {
+        env: {...process.env, ETCDCTL_API: '3'},
+      },
+    )
   try {
-    await fn(s)
+    await fn(s, raw)
   } finally {
     await s.close()
   }
@@ -99,7 +110,7 @@ describe('etcd with its default limits', () => {
   })
 
   it('stores a record larger than one etcd request compressed, and reads it back through get, list and watch', async () => {
-    await withStore(async (s) => {
+    await withStore(async (s, raw) => {
       const value = bigRecord()
       expect(JSON.stringify(value).length).toBeGreaterThan(2 * 1024 * 1024)
       const events: WatchEvent[] = []
@@ -110,6 +121,10 @@ describe('etcd with its default limits', () => {
       const deadline = Date.now() + 5_000
       while (!events.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
       expect(events[0]).toMatchObject({type: 'put', entry: {path: 'workflows/w1/Workflow', value}})
+      expect(raw('workflows/w1/Workflow').subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]))
+      // A small record stays pretty JSON for etcdctl.
+      await s.create('keyspaces/k/Keyspace', {name: 'k'})
+      expect(raw('keyspaces/k/Keyspace').toString()).toBe('{\n  "name": "k"\n}\n\n')
     })
   })
 
