@@ -1,5 +1,6 @@
 // A task's progress is written to the workflow record at most once per interval: the latest report wins, and the
-// one still pending when the task ends is handed back to be written with its outcome.
+// one still pending when the task ends is handed back to be written with its outcome. The interval may be a function,
+// asked before each write (it grows with what a write of the record costs).
 import type {TaskProgress} from './types.js'
 
 export type StampedProgress = TaskProgress & {at: string}
@@ -10,7 +11,7 @@ export class ProgressThrottle {
   private pending?: StampedProgress
 
   constructor(
-    private readonly intervalMs: number,
+    private readonly intervalMs: number | (() => number),
     private readonly write: (p: StampedProgress) => void,
   ) {}
 
@@ -25,7 +26,7 @@ export class ProgressThrottle {
         this.last = Date.now()
         if (due) this.write(due)
       },
-      Math.max(0, this.last + this.intervalMs - Date.now()),
+      Math.max(0, this.last + (typeof this.intervalMs === 'number' ? this.intervalMs : this.intervalMs()) - Date.now()),
     )
   }
 

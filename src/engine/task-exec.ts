@@ -217,7 +217,11 @@ export class TaskExecutor {
     this.o.emitProgress?.(taskId, at, p)
     let slot = this.progressSlots.get(taskId)
     if (!slot) {
-      slot = new ProgressThrottle(this.o.progressIntervalMs ?? 1000, (pending) => {
+      // At most ~1/PROGRESS_DUTY of the time spent writing progress: the record holds the plan, and at thousands of
+      // shards one write costs most of a second.
+      const base = this.o.progressIntervalMs ?? 1000
+      const interval = () => Math.max(base, PROGRESS_DUTY * this.o.writer.writeCostMs)
+      slot = new ProgressThrottle(interval, (pending) => {
         void this.o.writer
           .mutate((wf) => {
             const ts = wf.tasks[taskId]
@@ -245,6 +249,9 @@ export class TaskExecutor {
 }
 
 const MAX_TRANSIENT_RETRIES = 30
+
+/** Progress writes take at most a tenth of the time (the interval is at least ten writes' cost). */
+const PROGRESS_DUTY = 10
 
 function isTopologyUnavailable(e: unknown): boolean {
   return isErrorCode(e, 'unavailable')

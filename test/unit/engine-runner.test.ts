@@ -486,6 +486,37 @@ describe('records', () => {
     expect(wf.events.some((e) => e.type === 'log' && e.message === 'copied 100000 rows')).toBe(true)
   })
 
+  it('spaces progress writes by ten times what a write of the record costs (a record holding a huge plan)', async () => {
+    fx = await fixture(makePlan([{name: 'clone', tasks: 1}]))
+    // Every write of the record takes 60 ms, as a 2048 → 4096 split's 30 MiB record takes most of a second.
+    const s = fx.store as unknown as {update: (...a: unknown[]) => Promise<string>}
+    const update = s.update.bind(fx.store)
+    s.update = async (...a: unknown[]) => {
+      await sleep(60)
+      return update(...a)
+    }
+    const rec = new Recorder()
+    rec.on('clone/t0', async (ctx) => {
+      const end = Date.now() + 1_500
+      for (let i = 1; Date.now() < end; i++) {
+        ctx.progress({done: i, unit: 'rows'})
+        await sleep(5)
+      }
+    })
+    let progressWrites = 0
+    let last: unknown
+    fx.writer.onChange((wf) => {
+      const p = wf.tasks['clone/t0']?.progress
+      if (p && p !== last && wf.tasks['clone/t0']?.state === 'running') progressWrites++
+      last = p
+    })
+    await fx.runner(rec.runtime(), {progressIntervalMs: 20}).run()
+    // Every 20 ms would be one write after another (~20 in 1.5 s); ≥ 600 ms apart, at most 3.
+    expect(progressWrites).toBeGreaterThan(0)
+    expect(progressWrites).toBeLessThanOrEqual(3)
+    expect(fx.writer.writeCostMs).toBeGreaterThanOrEqual(60)
+  })
+
   it('never drops a concurrent change made by another writer (CAS, re-applied)', async () => {
     fx = await fixture(makePlan([{name: 'clone', tasks: 4}]))
     const rec = new Recorder()
