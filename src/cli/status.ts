@@ -18,6 +18,9 @@ Open gates come with the command that approves them, failures with their error a
     json: Flags.boolean({summary: 'Print JSON.'}),
     watch: Flags.boolean({summary: 'Redraw on every change until the workflows shown finish (Ctrl-C exits).'}),
     color: Flags.boolean({summary: 'Colour the output (default: on a TTY).', allowNo: true}),
+    all: Flags.boolean({
+      summary: 'List every task and stream (a phase of more than 20 lists its failed, waiting and running ones).',
+    }),
   }
 
   async run(): Promise<void> {
@@ -30,7 +33,7 @@ Open gates come with the command that approves them, failures with their error a
     const hints = flags.topo ? {topo: flags.topo} : {}
     const view: StatusView = flags.json
       ? new JsonStatusView(process.stdout, flags.watch)
-      : new TextStatusView(process.stdout, this.colors(flags.color), flags.watch)
+      : new TextStatusView(process.stdout, this.colors(flags.color), flags.watch, flags.all)
     const show = async (again = false): Promise<WorkflowStatus[]> => {
       const all = await collectStatus(store, args.keyspace, hints)
       view.show(all, store.url, again)

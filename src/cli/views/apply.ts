@@ -189,11 +189,15 @@ export class TtyApplyView implements ApplyView {
     if (this.suspended || this.running.size === 0) return
     const width = this.out.columns || 100
     const lines = [this.colors.dim(`  running${this.phase ? ` (${this.phase})` : ''}:`)]
-    for (const t of this.running.values()) {
+    // Redrawn in place: never more lines than the terminal has (a 256-way clone runs 256 tasks at once).
+    const room = Math.max(3, (this.out.rows || 24) - 6)
+    const running = [...this.running.values()]
+    for (const t of running.slice(0, running.length > room ? room - 1 : room)) {
       const secs = Math.round((Date.now() - Date.parse(t.since)) / 1000)
       const text = `    ▸ ${t.id}  ${formatProgress(t.progress, '  ') || `${secs}s`}`
       lines.push(text.length > width - 1 ? text.slice(0, width - 2) + '…' : text)
     }
+    if (running.length > room) lines.push(this.colors.dim(`    … and ${running.length - room + 1} more running`))
     this.out.write(lines.join('\n') + '\n')
     this.drawn = lines.length
     this.lastDraw = Date.now()

@@ -25,12 +25,14 @@ export class TextStatusView implements StatusView {
     private readonly out: NodeJS.WriteStream,
     private readonly colors: Colors,
     private readonly watch = false,
+    /** Every task and stream, however many. */
+    private readonly all = false,
   ) {}
 
-  show(all: WorkflowStatus[], topoUrl: string, again: boolean): void {
+  show(statuses: WorkflowStatus[], topoUrl: string, again: boolean): void {
     if (this.watch && this.out.isTTY) this.out.write('\u001b[H\u001b[2J')
     else if (again) this.out.write('\n')
-    this.out.write(renderStatus(all, this.colors, topoUrl).trimEnd() + '\n')
+    this.out.write(renderStatus(statuses, this.colors, topoUrl, this.all).trimEnd() + '\n')
   }
 }
 
@@ -93,7 +95,12 @@ function paintState(colors: Colors, s: string): string {
   return s
 }
 
-export function renderWorkflowStatus(status: WorkflowStatus, colors: Colors): string {
+/**
+ * The workflow tree. A phase of more than TASK_LINES tasks lists its failed, waiting and running ones (at most
+ * TASK_LINES) and counts the rest, and so do more than TASK_LINES streams, unless `all`: a 256 → 512 split's
+ * create_shards phase is 512 tasks.
+ */
+export function renderWorkflowStatus(status: WorkflowStatus, colors: Colors, all = false): string {
   const out: string[] = []
   const ended = status.finished_at ? `, finished ${when(status.finished_at)}` : ''
   out.push(
@@ -120,7 +127,8 @@ export function renderWorkflowStatus(status: WorkflowStatus, colors: Colors): st
     const right = show ? `${ph.mode}, gate ${ph.gate}` : paintState(colors, ph.state)
     out.push(`  ${PHASE_MARK[ph.state]} ${ph.name.padEnd(width)} ${right}`)
     if (!show) continue
-    for (const t of ph.tasks) {
+    const listed = all || ph.tasks.length <= TASK_LINES ? ph.tasks : notableTasks(ph.tasks)
+    for (const t of listed) {
       const attempt = t.attempts > 1 ? ` (attempt ${t.attempts})` : ''
       const prog = t.state === 'running' || (t.progress && t.state !== 'done') ? formatProgress(t.progress, '  ') : ''
       const extra = prog && t.state !== 'failed' ? `  ${prog}` : ''
@@ -129,13 +137,16 @@ export function renderWorkflowStatus(status: WorkflowStatus, colors: Colors): st
         `      ${TASK_MARK[t.state]} ${t.id.padEnd(taskWidth)} ${paintState(colors, t.state)}${on}${attempt}${extra}`,
       )
     }
+    if (listed.length < ph.tasks.length) out.push(colors.dim(`      … ${hiddenSummary(ph.tasks, listed)}`))
   }
   if (status.streams) {
     const live = Boolean(status.lock)
     out.push(
       `  Filtered replication (as of ${when(status.streams.updated_at)}${live ? '' : '; streams run only while an apply runs'}):`,
     )
-    for (const s of status.streams.streams) {
+    const streams = status.streams.streams
+    const listedStreams = all || streams.length <= TASK_LINES ? streams : notableStreams(streams)
+    for (const s of listedStreams) {
       const lag =
         s.lagMs !== undefined
           ? `lag ${s.lagMs} ms`
@@ -145,6 +156,12 @@ export function renderWorkflowStatus(status: WorkflowStatus, colors: Colors): st
       const behind = s.eventsBehind === undefined ? '' : `, ${s.eventsBehind} transaction(s) behind`
       const line = `    ${`${s.source} → ${s.destination}`.padEnd(taskWidth)} ${paintState(colors, s.state)}  ${lag}${behind}; ${s.rowChanges} row change(s) applied${s.server ? ` (server ${s.server})` : ''}`
       out.push(s.error ? colors.red(`${line}; ${s.error}`) : line)
+    }
+    if (listedStreams.length < streams.length) {
+      const hidden = streams.filter((s) => !listedStreams.includes(s))
+      const failed = hidden.filter((s) => s.error).length
+      const rest = failed ? `${failed} of them failed` : 'none failed, none further behind'
+      out.push(colors.dim(`    … ${hidden.length} more stream(s), ${rest} (status --all lists them)`))
     }
   }
   if (status.waiting)
@@ -156,9 +173,38 @@ export function renderWorkflowStatus(status: WorkflowStatus, colors: Colors): st
   return out.join('\n') + '\n'
 }
 
-export function renderStatus(all: WorkflowStatus[], colors: Colors, topoUrl: string): string {
-  if (!all.length) return `No workflows in ${topoUrl}.\n`
-  return all.map((s) => renderWorkflowStatus(s, colors)).join('\n')
+export function renderStatus(statuses: WorkflowStatus[], colors: Colors, topoUrl: string, all = false): string {
+  if (!statuses.length) return `No workflows in ${topoUrl}.\n`
+  return statuses.map((s) => renderWorkflowStatus(s, colors, all)).join('\n')
+}
+
+const TASK_LINES = 20
+
+/** The tasks of a large phase worth a line: failed first, then waiting for approval, then running. */
+function notableTasks(tasks: TaskStatus[]): TaskStatus[] {
+  const order: Array<TaskStatus['state']> = ['failed', 'waiting_approval', 'running']
+  const picked = order.flatMap((st) => tasks.filter((t) => t.state === st)).slice(0, TASK_LINES)
+  const keep = new Set(picked)
+  return tasks.filter((t) => keep.has(t))
+}
+
+function hiddenSummary(tasks: TaskStatus[], listed: TaskStatus[]): string {
+  const shown = new Set(listed)
+  const counts = new Map<string, number>()
+  for (const t of tasks) if (!shown.has(t)) counts.set(t.state, (counts.get(t.state) ?? 0) + 1)
+  const parts = [...counts].map(([st, n]) => `${n} ${st.replace('_', ' ')}`)
+  const more = listed.length ? ' more' : ''
+  return `${tasks.length - listed.length}${more} task(s): ${parts.join(', ')} (status --all lists every task)`
+}
+
+type StreamStatus = NonNullable<WorkflowStatus['streams']>['streams'][number]
+
+/** The streams worth a line: failed ones, then the furthest behind. */
+function notableStreams(streams: StreamStatus[]): StreamStatus[] {
+  const lag = (s: StreamStatus) => s.lagMs ?? (s.lagSeconds === undefined ? Infinity : s.lagSeconds * 1000)
+  const ranked = [...streams].sort((a, b) => Number(Boolean(b.error)) - Number(Boolean(a.error)) || lag(b) - lag(a))
+  const keep = new Set(ranked.slice(0, TASK_LINES))
+  return streams.filter((s) => keep.has(s))
 }
 
 export function renderHistory(entries: HistoryEntry[]): string {
