@@ -32,10 +32,7 @@ export function bootstrapRecords(layout: Layout): BootstrapRecords {
   }
 }
 
-/**
- * Records per commit: etcd refuses a transaction of more than --max-txn-ops operations (default 128), and a keyspace
- * of 64 shards with three tablets each is already 256 records.
- */
+/** Records per commit: under etcd's --max-txn-ops (ETCD_DEFAULT_MAX_TXN_OPS); 64 shards of three tablets are 256. */
 export const INIT_BATCH = 100
 
 /**

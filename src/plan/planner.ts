@@ -11,6 +11,7 @@ import {
 } from '../keyspace/keyrange.js'
 import type {Layout, ShardSpec, TabletSpec} from '../layout/types.js'
 import type {ShardRecord, TabletRecord, TabletType} from '../topo/records.js'
+import {ETCD_DEFAULT_MAX_TXN_OPS} from '../topo/store.js'
 import {canonicalJSON, deepEqual} from '../util/canonical.js'
 import {pushTo} from '../util/multimap.js'
 import {
@@ -166,6 +167,12 @@ export function plan(state: KeyspaceState | undefined, layout: Layout, opts: Pla
       'A destination tablet whose tables hold rows left by a shard shardform retired earlier is emptied before the copy; any other data in a destination stops copy_schema with an error.',
     )
   }
+  // Moving a group's traffic is one topology transaction: its SrvKeyspace, each of its shards, the workflow record.
+  const widest = groups.reduce((n, g) => Math.max(n, g.sources.length + g.destinations.length), 0)
+  if (widest + 2 > ETCD_DEFAULT_MAX_TXN_OPS)
+    notes.push(
+      `Each traffic move of the widest group (${widest} shards) writes ${widest + 2} topology records in one transaction: on etcd, raise --max-txn-ops (default ${ETCD_DEFAULT_MAX_TXN_OPS}) on every member before the cutover, or split in smaller steps.`,
+    )
   const kind = groups.length ? 'reshard' : changes.length ? 'update' : 'noop'
   // Applying the layout a finished reshard started from: nothing of it can be undone in place any more.
   const last = state.lastFinished

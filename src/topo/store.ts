@@ -32,6 +32,9 @@ export type TopoErrorCode =
   /** A write larger than the store accepts (etcd's request size or operations per transaction). */
   | 'too_large'
 
+/** etcd's default --max-txn-ops: the writes one transaction may carry (more is refused as too_large). */
+export const ETCD_DEFAULT_MAX_TXN_OPS = 128
+
 export class TopoError extends ShardformError {
   override name = 'TopoError'
   constructor(

@@ -6,6 +6,7 @@ import type {Layout} from '../../src/layout/types.js'
 import type {KeyspaceState} from '../../src/plan/keyspace-state.js'
 import {guestbook, stateOf} from '../helpers/state.js'
 import {makeLayout} from '../helpers/layouts.js'
+import {generateShards} from '../../src/keyspace/keyrange.js'
 
 const NOW = '2026-01-01T00:00:00.000Z'
 const ids = (p: Plan) => p.phases.map((ph) => [ph.name, ph.mode, ph.tasks.map((t) => t.id)])
@@ -125,6 +126,15 @@ describe('planner: reshards', () => {
     const p = run(makeLayout(['-80', '80-']), makeLayout(['-55', '55-aa', 'aa-'], {base: 5000}))
     expect(p.groups).toEqual([{range: '0', sources: ['-80', '80-'], destinations: ['-55', '55-aa', 'aa-']}])
     expect(p.phases.find((ph) => ph.name === 'migrate_primary')!.tasks.map((t) => t.id)).toEqual(['migrate_primary/0'])
+  })
+
+  it("says when a group's traffic move is more writes than etcd takes in one transaction by default", () => {
+    const wide = run(makeLayout(['0']), makeLayout(generateShards(128), {base: 5000}))
+    expect(wide.notes.join(' ')).toContain(
+      'Each traffic move of the widest group (129 shards) writes 131 topology records in one transaction: on etcd, raise --max-txn-ops (default 128)',
+    )
+    const narrow = run(makeLayout(['0']), makeLayout(generateShards(64), {base: 5000}))
+    expect(narrow.notes.join(' ')).not.toContain('--max-txn-ops')
   })
 
   it('several independent groups at once, unchanged shards left alone', () => {
