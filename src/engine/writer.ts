@@ -232,7 +232,7 @@ export class WorkflowWriter {
     for (let round = 0; ; round++) {
       const base = this.entry
       const copyStarted = performance.now()
-      const next = structuredClone(base.value)
+      const next = draftOf(base.value)
       if (fn(next) === SKIP) return base.value
       let costMs = performance.now() - copyStarted
       const writeId = randomBytes(6).toString('hex')
@@ -321,4 +321,13 @@ export class WorkflowWriter {
       }
     }
   }
+}
+
+/**
+ * A copy of the record to change. The plan is shared, not copied: nothing changes a workflow's plan once it is
+ * created, and it is most of the record (3 of a 256 → 512 split's 3.7 MiB).
+ */
+function draftOf(wf: WorkflowRecord): WorkflowRecord {
+  const {plan, ...rest} = wf
+  return {...structuredClone(rest), plan}
 }
