@@ -1,5 +1,6 @@
 // `topo init`: record a keyspace as it stands today (every shard serving every type).
 import {ShardformError} from '../errors.js'
+import {deepEqual} from '../util/canonical.js'
 import {keyspacePath, shardPath, shardsPrefix, srvKeyspacePath, tabletPath, tabletsPrefix} from '../topo/paths.js'
 import {
   TABLET_TYPES,
@@ -57,13 +58,13 @@ export async function initKeyspace(store: TopoStore, layout: Layout): Promise<vo
     const path = shardPath(layout.keyspace, s.name)
     const left = existing.get(path)
     if (left === undefined) pending.push({op: 'put', path, value: s, version: null})
-    else if (!sameRecord(left, s)) throw leftOver(layout, path)
+    else if (!deepEqual(left, s)) throw leftOver(layout, path)
   }
   for (const t of recs.tablets) {
     const path = tabletPath(t.alias)
     const other = existing.get(path) as TabletRecord | undefined
     if (other === undefined) pending.push({op: 'put', path, value: t, version: null})
-    else if (!sameRecord(other, t)) {
+    else if (!deepEqual(other, t)) {
       throw new ShardformError(
         `tablet alias "${t.alias}" is already registered (keyspace "${other.keyspace}", shard "${other.shard}"); pick another alias in ${layout.file}`,
       )
@@ -83,10 +84,6 @@ export async function initKeyspace(store: TopoStore, layout: Layout): Promise<vo
     }
     throw err
   }
-}
-
-function sameRecord(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b)
 }
 
 function leftOver(layout: Layout, path: string): ShardformError {
