@@ -36,11 +36,27 @@ function rateBound(f: Figure, machineCores: number): string | undefined {
     `${perUnit(ours, f.value)} µs of CPU per ${unit} over all its processes (${top}), the baseline ${perUnit(theirs, f.baseline_value)} µs. ` +
     `With all ${machineCores} cores to itself it could reach ${fmtRate(ceiling)} ${f.unit} = ${round(ceiling / f.baseline_value)}× the baseline` +
     (want ? `; the goal needs ${want}× (${fmtRate(want * f.baseline_value)} ${f.unit})` : '') +
-    `. It ran at ${round(ours, 2)} cores` +
+    `.${singleThreadBound(d.cpuCores, f)} It ran at ${round(ours, 2)} cores` +
     (d.cpuCores['cpu pressure'] !== undefined
       ? ` with the machine under CPU pressure ${Math.round(d.cpuCores['cpu pressure'] * 100)}% of the time`
       : '') +
     '.'
+  )
+}
+
+/**
+ * shardform's own process runs its JavaScript on one thread: whatever the cores, it cannot go faster than one core
+ * over its CPU per unit of work. Said when that ceiling is below the goal.
+ */
+function singleThreadBound(cores: Cores, f: Figure): string {
+  const node = ownCores(cores).find(([k]) => k.startsWith('node'))
+  const want = goalRatio(f.goal)
+  if (!node || !want || !f.baseline_value) return ''
+  const ceiling = f.value / node[1]
+  if (ceiling >= want * f.baseline_value) return ''
+  return (
+    ` Its ${node[0]} process alone, one thread of JavaScript, took ${round((node[1] / f.value) * 1e6, 1)} µs per ${f.unit.replace(/\/s$/, '').replace(/s$/, '')}:` +
+    ` on any number of cores it could not pass ${fmtRate(ceiling)} ${f.unit} = ${round(ceiling / f.baseline_value)}× the baseline.`
   )
 }
 
