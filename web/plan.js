@@ -19,24 +19,30 @@ export function planView(plan, layoutDiff) {
       ` to match ${plan.layout ?? plan.desired?.file ?? 'the layout'}; made ${fmt.dateTime(plan.created_at)}. `,
       `${s.create ?? 0} to create, ${s.retire ?? 0} to retire, ${s.update ?? 0} to update, ${s.move ?? 0} traffic moves, ${s.tasks ?? 0} tasks.`,
     ),
-    h('h3', {text: 'Layout diff'}),
-    h(
-      'ul',
-      {class: 'changes'},
-      plan.changes.map((ch) =>
-        h(
-          'li',
-          {class: `change action-${ch.action}`},
-          h('span', {class: 'symbol', text: SYMBOL[ch.action] ?? '?'}),
-          h('span', {class: 'mono', text: `${ch.kind} ${ch.name}`}),
-          ch.detail ? h('span', {class: 'muted', text: ch.detail}) : null,
-          ch.kind === 'vschema' && diff ? vschemaDiff(diff) : null,
+    foldable(
+      `Layout diff (${plan.changes.length} changes)`,
+      'Layout diff',
+      plan.changes.length,
+      h(
+        'ul',
+        {class: 'changes'},
+        plan.changes.map((ch) =>
+          h(
+            'li',
+            {class: `change action-${ch.action}`},
+            h('span', {class: 'symbol', text: SYMBOL[ch.action] ?? '?'}),
+            h('span', {class: 'mono', text: `${ch.kind} ${ch.name}`}),
+            ch.detail ? h('span', {class: 'muted', text: ch.detail}) : null,
+            ch.kind === 'vschema' && diff ? vschemaDiff(diff) : null,
+          ),
         ),
       ),
     ),
     plan.groups?.length
-      ? [
-          h('h3', {text: 'Reshard groups'}),
+      ? foldable(
+          `Reshard groups (${plan.groups.length})`,
+          'Reshard groups',
+          plan.groups.length,
           h(
             'ul',
             {},
@@ -44,7 +50,7 @@ export function planView(plan, layoutDiff) {
               h('li', {class: 'mono', text: `${g.range}: ${g.sources.join(', ')} → ${g.destinations.join(', ')}`}),
             ),
           ),
-        ]
+        )
       : null,
     h(
       'details',
@@ -81,6 +87,15 @@ export function planView(plan, layoutDiff) {
         ]
       : null,
   )
+}
+
+/** Lists of up to FOLD_OVER items are shown under a heading; longer ones (a 256 → 512 split changes 1,792 things)
+ * fold under a summary that says how many. */
+const FOLD_OVER = 40
+
+function foldable(summary, heading, count, list) {
+  if (count <= FOLD_OVER) return [h('h3', {text: heading}), list]
+  return h('details', {class: 'plan-list'}, h('summary', {text: summary}), list)
 }
 
 function vschemaDiff(text) {

@@ -193,14 +193,62 @@ function renderTree(el, st, post) {
             badge(ph.state),
             h('span', {class: 'muted', text: `${ph.mode} · gate: ${ph.gate}`}),
           ),
-          h(
-            'ul',
-            {class: 'tasks'},
-            ph.tasks.map((t) => taskRow(t, post)),
-          ),
+          phaseTasks(el, ph, post, () => renderTree(el, st, post)),
         ),
       ),
     ),
+  )
+}
+
+const TASKS_SHOWN = 20
+
+/**
+ * A phase's task list. One of more than TASKS_SHOWN tasks (a 256 → 512 split's create_shards has 512) lists its
+ * failed, waiting and running ones and counts the rest, until "Show all" (remembered across updates).
+ */
+function phaseTasks(el, ph, post, rerender) {
+  const expanded = new Set((el.dataset.expanded ?? '').split(' ').filter(Boolean))
+  const all = expanded.has(ph.name) || ph.tasks.length <= TASKS_SHOWN
+  const rank = {failed: 0, waiting_approval: 1, running: 2}
+  const notable = new Set(
+    ph.tasks
+      .filter((t) => t.state in rank)
+      .sort((a, b) => rank[a.state] - rank[b.state])
+      .slice(0, TASKS_SHOWN),
+  )
+  const shown = all ? ph.tasks : ph.tasks.filter((t) => notable.has(t))
+  const hidden = ph.tasks.filter((t) => !shown.includes(t))
+  const counts = {}
+  for (const t of hidden) counts[t.state] = (counts[t.state] ?? 0) + 1
+  const toggle = (on) => {
+    if (on) expanded.add(ph.name)
+    else expanded.delete(ph.name)
+    el.dataset.expanded = [...expanded].join(' ')
+    rerender()
+  }
+  return h(
+    'div',
+    {},
+    h(
+      'ul',
+      {class: 'tasks'},
+      shown.map((t) => taskRow(t, post)),
+    ),
+    hidden.length
+      ? h(
+          'p',
+          {class: 'muted more-tasks'},
+          `${hidden.length}${shown.length ? ' more' : ''} task(s): `,
+          Object.entries(counts)
+            .map(([state, n]) => `${n} ${state.replace('_', ' ')}`)
+            .join(', '),
+          ' ',
+          h('button', {class: 'secondary show-all', text: `Show all ${ph.tasks.length}`, onclick: () => toggle(true)}),
+        )
+      : null,
+    expanded.has(ph.name) && ph.tasks.length > TASKS_SHOWN
+      ? h('button', {class: 'secondary show-all', text: 'Show fewer', onclick: () => toggle(false)})
+      : null,
   )
 }
 
