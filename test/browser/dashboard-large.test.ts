@@ -6,7 +6,7 @@ import {spawn} from 'node:child_process'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {chromium, type Browser} from 'playwright-core'
+import type {Browser} from 'playwright-core'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {WorkflowWriter} from '../../src/engine/writer.js'
 import {newWorkflowRecord} from '../../src/engine/workflow.js'
@@ -14,21 +14,11 @@ import {generateShards} from '../../src/keyspace/keyrange.js'
 import {initKeyspace} from '../../src/layout/init.js'
 import {plan} from '../../src/plan/planner.js'
 import {FileTopoStore} from '../../src/topo/file.js'
+import {launchChromium} from '../helpers/browser.js'
 import {assertBuilt, BIN} from '../helpers/engine-cli.js'
 import {makeLayout} from '../helpers/layouts.js'
 import {registerProcess} from '../helpers/procs.js'
 import {stateOf} from '../helpers/state.js'
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 
 let dir: string
 let browser: Browser
@@ -67,7 +57,7 @@ beforeAll(async () => {
     server.stderr.on('data', seen)
     server.once('exit', (code) => reject(new Error(`server exited (${code}): ${out}`)))
   })
-  browser = await chromium.launch({executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS})
+  browser = await launchChromium()
 }, 60_000)
 
 afterAll(async () => {

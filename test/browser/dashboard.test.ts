@@ -5,29 +5,19 @@
 // click runs the task again and it passes; a table named `<img src=x onerror=alert(1)>` (in the schema and vschema,
 // so MySQL's and the layout's names reach the page) shows as text, no img element, no dialog. Then the token form
 // of a server with --token-file. SHARDFORM_SCREENSHOT=docs/dashboard.png saves the workflow page.
-import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
-import {chromium, type Browser, type Page} from 'playwright-core'
+import type {Browser, Page} from 'playwright-core'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {GUESTBOOK_SCHEMA, guestbookFile, startTestCluster, type TestCluster} from '../helpers/cluster.js'
+import {launchChromium} from '../helpers/browser.js'
 import {assertBuilt, ROOT, type Cli} from '../helpers/engine-cli.js'
 import {cliProc, injected, KS, openWorkflow, withApprovals, workflowById} from '../helpers/fault-cluster.js'
 
 const XSS = '<img src=x onerror=alert(1)>'
 const ROWS = 200
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 
 let c: TestCluster
 let browser: Browser
@@ -65,10 +55,7 @@ beforeAll(async () => {
   // hash(1), hash(2), hash(3) are all in -80: the table has no row for 80- until the test adds one behind its back.
   await c.query('test-100', `INSERT INTO \`${XSS}\` (page, note) VALUES (1, 'a'), (2, 'b'), (3, 'c')`)
   await c.waitReplication()
-  // launch() gives the browser a fresh profile folder of its own (and removes it on close).
-  if (!existsSync(CHROMIUM))
-    throw new Error(`no ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium; setup.sh does)`)
-  browser = await chromium.launch({executablePath: CHROMIUM, args: CHROMIUM_ARGS})
+  browser = await launchChromium()
 }, 180_000)
 
 afterAll(async () => {
