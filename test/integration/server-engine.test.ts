@@ -99,7 +99,8 @@ const holder = async (store: TopoStore): Promise<LockRecord | undefined> => {
 }
 
 /** The lock once a server other than `from` holds it. */
-function takenOver(store: TopoStore, from: string): Promise<LockRecord> {
+/** The lock once a server other than `from` holds it; on a timeout, what the servers printed last says why not. */
+function takenOver(store: TopoStore, from: string, servers: Cli[] = []): Promise<LockRecord> {
   return until(
     async () => {
       const l = await holder(store)
@@ -107,7 +108,10 @@ function takenOver(store: TopoStore, from: string): Promise<LockRecord> {
     },
     30_000,
     'the other server to take over',
-  )
+  ).catch((e: Error) => {
+    const tails = servers.map((c) => (c.stdout + c.stderr).split('\n').slice(-25).join('\n'))
+    throw new Error([e.message, ...tails].join('\n---\n'))
+  })
 }
 
 async function finished(store: TopoStore) {
@@ -244,7 +248,7 @@ describe('servers run workflows', {timeout: 180_000}, () => {
       await until(() => store.get(`test-starts/${wf.id}/clone:0/1`), 60_000, 'clone/0 to start')
       servers[first.server as 's1' | 's2'].proc.kill('SIGKILL')
       // Same host: the dead pid's lock is taken over without waiting for its expiry.
-      const next = await takenOver(store, first.server!)
+      const next = await takenOver(store, first.server!, [servers.s1, servers.s2])
       expect(next.pid).toBe(servers[first.server === 's1' ? 's2' : 's1'].proc.pid)
       await finished(store)
     } finally {
