@@ -62,8 +62,8 @@ function start(args: string[], env: NodeJS.ProcessEnv): Cli {
   return c
 }
 
-function server(id: string, url: string, extra: Record<string, string> = {}): Cli {
-  return start(['server', '--id', id, '--lock-ttl', '3'], cliEnv(url, extra))
+function server(id: string, url: string, extra: Record<string, string> = {}, ttl = 3): Cli {
+  return start(['server', '--id', id, '--lock-ttl', String(ttl)], cliEnv(url, extra))
 }
 
 async function until<T>(fn: () => T | undefined | Promise<T | undefined>, ms = 60_000, what = 'condition'): Promise<T> {
@@ -232,7 +232,9 @@ describe('servers run workflows', {timeout: 180_000}, () => {
     const store = await initGuestbook(url)
     stores.push(store)
     const slow = {SHARDFORM_TEST_SLEEP_MS: '600'}
-    const servers = {s1: server('s1', url, slow), s2: server('s2', url, slow)}
+    // A long lease: a takeover on one host goes by the dead pid, and on a loaded machine the other server's writes can
+    // keep the store-wide mutex from a 3 s lease's heartbeat (it then exits, as a lost registration should).
+    const servers = {s1: server('s1', url, slow, 15), s2: server('s2', url, slow, 15)}
     await servers.s1.waitFor(/registered/)
     await servers.s2.waitFor(/registered/)
     const list = await runCli(['server', 'list', '--json'], cliEnv(url))
