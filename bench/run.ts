@@ -50,6 +50,7 @@ import {pct} from './lib/busy.js'
 import {writeResults} from './lib/report.js'
 import {CLONE_TABLETS, cloneFresh} from './memory.js'
 import {loadMax, pidMap, steadyLag} from './steady-lag.js'
+import {serverIdleScenario} from './server-idle.js'
 import {serverScenario} from './server-scenario.js'
 
 const BENCHES = [
@@ -62,6 +63,7 @@ const BENCHES = [
   'memory',
   'plan',
   'server',
+  'server-idle',
   'defer-keys',
   'fanout',
   'throttle',
@@ -766,6 +768,7 @@ async function main(): Promise<void> {
     if (want('memory')) await attempt('memory', () => memoryScenario(work))
     if (want('plan')) await attempt('plan', planScenario)
     if (want('server')) await attempt('server', () => serverScenario(SERVER))
+    if (want('server-idle')) await attempt('server at a gate', () => serverIdleScenario(work))
     if (want('defer-keys')) await attempt('deferred secondary keys', () => deferKeysScenario(work, ROWS))
     if (want('fanout')) await attempt('fan-out 1 → 2 vs 1 → 8', () => fanoutScenario(work, FANOUT_ROWS, FANOUT_RUNS))
     if (want('throttle')) await attempt('replica-lag throttle', () => throttleScenario(work, THROTTLE))

@@ -86,6 +86,9 @@ binlog ROW with GTID, \`innodb_flush_log_at_trx_commit=2\`, \`sync_binlog=0\`).
   the lease TTL (\`--lock-ttl\`, \`--server-ttl\`); each killed server is replaced by a new one. Twice: with each server
   under its own host name (\`unshare --uts\`, as on separate hosts: the dead holder is noticed when its lease expires),
   and with both on one host (a dead pid is noticed at once, so the lease is not awaited).
+- **Server at a gate** (\`--only server-idle\`, no MariaDB): one \`shardform server\` holds a workflow waiting at its
+  first gate, as it may for hours in a code-review flow; its CPU (/proc) over 15 s, 3 s after it reached the gate.
+  A 256 → 512 split (its workflow record 3.7 MB of JSON) beside a 1 → 2 split, on etcd and on the file topology.
 
 ## Finding what bounds a figure
 

@@ -2,6 +2,7 @@
 // is left alone, with the reason logged: never guessed at.
 import {newerRecordReason, stampOf} from '../engine/record-format.js'
 import {readWorkflowRecord, recordDamage} from '../engine/record.js'
+import type {WorkflowRecord} from '../engine/types.js'
 import {PLAN_FORMAT_VERSION} from '../plan/types.js'
 import {compareVersions, SHARDFORM_VERSION} from '../util/version.js'
 
@@ -20,4 +21,21 @@ export function unreadableReason(raw: unknown, version = SHARDFORM_VERSION): str
     return `its plan has format version ${JSON.stringify(plan.format_version)}, this server (shardform ${version}) reads ${PLAN_FORMAT_VERSION}: upgrade this server${to}`
   }
   return undefined
+}
+
+const verdicts = new WeakMap<object, {why?: string; wf?: WorkflowRecord}>()
+
+/**
+ * unreadableReason, and the record in its current shape when readable: once per listed value. A server looks for work
+ * every second over a listing that reuses unchanged values, and a large record takes milliseconds to check and shape.
+ */
+export function readable(raw: unknown): {why?: string; wf?: WorkflowRecord} {
+  if (typeof raw !== 'object' || raw === null) return {why: unreadableReason(raw) ?? 'it is not a JSON object'}
+  let v = verdicts.get(raw)
+  if (!v) {
+    const why = unreadableReason(raw)
+    v = why ? {why} : {wf: readWorkflowRecord(raw)}
+    verdicts.set(raw, v)
+  }
+  return v
 }

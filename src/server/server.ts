@@ -10,11 +10,11 @@ import {unfinished} from '../engine/select.js'
 import type {Runtime, WorkflowRecord} from '../engine/types.js'
 import {errorMessage, isErrorCode} from '../errors.js'
 import {handBackPrefix, keyspacesPrefix, workflowsPrefix} from '../topo/paths.js'
-import type {LockHandle, TopoStore} from '../topo/store.js'
+import type {Entry, LockHandle, TopoStore} from '../topo/store.js'
 import {mayTake} from './fair-share.js'
 import {handBackRequests} from './hand-back.js'
 import {liveServers, register} from './registry.js'
-import {unreadableReason} from './readable.js'
+import {readable} from './readable.js'
 import {StreamItems} from './stream-items.js'
 import {TaskItems} from './task-items.js'
 
@@ -74,6 +74,8 @@ export class Server {
   private wake?: () => void
   private registration?: LockHandle
   private lastError?: string
+  /** The last listing of workflows/: unchanged records are not decoded again (see ListOptions.reuse). */
+  private listing = new Map<string, Entry<unknown>>()
   /** The streams this server runs as work items (of any workflow, whoever drives it). */
   private readonly items: StreamItems
   /** The clone and diff tasks this server runs as work items. */
@@ -168,7 +170,8 @@ export class Server {
     const live = servers.map((s) => s.id)
     if (!live.includes(this.o.id)) live.push(this.o.id)
     held.set(this.o.id, Math.max(held.get(this.o.id) ?? 0, this.held.size))
-    const entries = await store.list<unknown>(workflowsPrefix())
+    const entries = await store.list<unknown>(workflowsPrefix(), {reuse: this.listing})
+    this.listing = new Map(entries.map((e) => [e.path, e]))
     // Streams handed out as work items first: they keep replication alive while workflows wait.
     const takers = servers.filter((s) => s.workItems.includes('stream')).map((s) => s.id)
     if (!takers.includes(this.o.id)) takers.push(this.o.id)
@@ -182,12 +185,11 @@ export class Server {
       if (this.held.has(id) || stop.aborted) continue
       if (this.skipped.get(id) === e.version) continue
       this.skipped.delete(id)
-      const why = unreadableReason(e.value)
-      if (why) {
+      const {why, wf} = readable(e.value)
+      if (!wf) {
         this.skip(id, e.version, `not taking workflow ${id}: its record cannot be read (${why}); leaving it alone`)
         continue
       }
-      const wf = e.value as WorkflowRecord
       if (!unfinished([wf]).length) continue
       if (wf.state === 'failed') {
         this.skip(id, e.version, `workflow ${id} failed; it waits for shardform retry (not run by servers)`, wf)

@@ -4,7 +4,6 @@
 // back, when the workflow no longer needs it, when it stops; fencing stops it if another applier took it over.
 import {randomBytes} from 'node:crypto'
 import {hostname} from 'node:os'
-import {readWorkflowRecord} from '../engine/record.js'
 import {isFinished, type WorkflowRecord} from '../engine/types.js'
 import {errorMessage, isErrorCode} from '../errors.js'
 import {claimLive, itemClaimPath, itemStatusPath, parseItemPath, type StreamItem} from '../phases/streams/items.js'
@@ -14,7 +13,7 @@ import type {Stream} from '../phases/streams/stream.js'
 import type {LockRecord} from '../topo/records.js'
 import {isTopoError, type Entry, type LockHandle, type TopoStore} from '../topo/store.js'
 import {mayTake} from './fair-share.js'
-import {unreadableReason} from './readable.js'
+import {readable} from './readable.js'
 
 /** A failed stream is started again from its stored position at most this often (ms). */
 const RETRY_MS = 5000
@@ -89,8 +88,8 @@ export class StreamItems {
     for (const e of entries) {
       const m = /^workflows\/([^/]+)\/Workflow$/.exec(e.path)
       if (m) {
-        const ok = !unreadableReason(e.value)
-        workflows.set(m[1]!, {raw: e.value, ...(ok ? {wf: readWorkflowRecord(e.value)} : {})})
+        const {wf} = readable(e.value)
+        workflows.set(m[1]!, {raw: e.value, ...(wf ? {wf} : {})})
         continue
       }
       const p = parseItemPath(e.path)

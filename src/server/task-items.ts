@@ -5,7 +5,6 @@
 import {randomBytes} from 'node:crypto'
 import {hostname} from 'node:os'
 import {runClaimedTask} from '../engine/claimed-task.js'
-import {readWorkflowRecord} from '../engine/record.js'
 import {
   cohortClaimPath,
   cohortHolders,
@@ -22,7 +21,7 @@ import {CLAIMABLE_PHASES, claimedExecutor} from '../phases/tasks/via-servers.js'
 import type {Entry, LockHandle, TopoStore} from '../topo/store.js'
 import {isTopoError} from '../topo/store.js'
 import {mayTake} from './fair-share.js'
-import {unreadableReason} from './readable.js'
+import {readable} from './readable.js'
 
 export interface TaskItemsOptions {
   store: TopoStore
@@ -86,7 +85,7 @@ export class TaskItems {
       // A newer driver's kind of task: left to servers that know it (the driver's own does).
       if (!CLAIMABLE_PHASES.includes(item.phase)) continue
       const raw = records.get(item.workflow)
-      if (!raw || unreadableReason(raw)) continue
+      if (!raw || readable(raw).why) continue
       const h = how(item)
       if (h === 'elsewhere') continue
       if (h === 'fair' && !mayTake(this.o.server, live, held)) return false
@@ -116,7 +115,7 @@ export class TaskItems {
     const onStop = () => ac.abort(new Error(`server ${server} is stopping`))
     stop.addEventListener('abort', onStop, {once: true})
     claim.lost.catch(() => ac.abort(new Error('its claim was lost (lease expired)')))
-    const wf = readWorkflowRecord(raw)
+    const wf = readable(raw).wf!
     const ce = claimedExecutor(item.phase, {
       store,
       workflow: wf.id,

@@ -13,6 +13,7 @@ import {
   commitConflict,
   TopoError,
   type Entry,
+  type ListOptions,
   type TopoStore,
   type TxnOp,
   type WatchEvent,
@@ -43,14 +44,17 @@ export class EtcdTopoStore extends LockingStore implements TopoStore {
     return kv ? this.c.entryOf<T>(kv) : undefined
   }
 
-  async list<T>(prefix: string): Promise<Entry<T>[]> {
+  async list<T>(prefix: string, opts: ListOptions = {}): Promise<Entry<T>[]> {
     checkPrefix(prefix)
     const key = this.c.key(prefix)
     const res = await this.c.call(
       () => this.c.client.kv.range({key, range_end: prefixEnd(key), sort_order: 'Ascend', sort_target: 'Key'}),
       {read: true},
     )
-    return res.kvs.map((kv) => this.c.entryOf<T>(kv))
+    return res.kvs.map((kv) => {
+      const known = opts.reuse?.get(this.c.pathOf(kv.key))
+      return known?.version === kv.mod_revision ? (known as Entry<T>) : this.c.entryOf<T>(kv)
+    })
   }
 
   // ---- writes

@@ -29,13 +29,14 @@ export class FileRecords {
    * readEntry, blocking: list() reads thousands of small files (a 2048-shard keyspace is ~8,000), and each promise
    * based read costs four thread-pool round trips and a FileHandle; read in place they take a fraction of that.
    */
-  readEntrySync<T>(path: string): Entry<T> | undefined {
+  readEntrySync<T>(path: string, known?: Entry<unknown>): Entry<T> | undefined {
     let bytes: Buffer
     try {
       bytes = readFileSync(this.fileOf(path))
     } catch (e) {
       return enoentUndefined(e)
     }
+    if (known && known.version === contentVersion(bytes)) return known as Entry<T>
     return this.entryOf<T>(path, bytes)
   }
 

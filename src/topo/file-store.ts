@@ -17,6 +17,7 @@ import {
   recordText,
   TopoError,
   type Entry,
+  type ListOptions,
   type TopoStore,
   type TxnOp,
   type WatchEvent,
@@ -82,13 +83,13 @@ export class FileTopoStore extends LockingStore implements TopoStore {
     return this.settled(() => this.records.readEntry<T>(path))
   }
 
-  async list<T>(prefix: string): Promise<Entry<T>[]> {
+  async list<T>(prefix: string, opts: ListOptions = {}): Promise<Entry<T>[]> {
     checkPrefix(prefix)
     // Under the mutex, so a list never shows half of a commit.
     return this.critical(async () => {
       const out: Entry<T>[] = []
       for (const p of await this.records.scanPaths(prefix)) {
-        const e = this.records.readEntrySync<T>(p)
+        const e = this.records.readEntrySync<T>(p, opts.reuse?.get(p))
         if (e) out.push(e)
       }
       return out

@@ -1,4 +1,5 @@
 // The file backend's watch: poll the records under a prefix, re-reading only files whose stat changed.
+import {statSync, type BigIntStats} from 'node:fs'
 import {stat} from 'node:fs/promises'
 import {cmp, enoentUndefined, type FileRecords} from './file-records.js'
 import {TopoError, type WatchEvent} from './store.js'
@@ -35,6 +36,10 @@ export async function pollWatch<T>(
   const tick = async () => {
     let next: Map<string, FileSig>
     try {
+      if (await unchanged(ctx.records, prefix, known)) {
+        if (!stopped) timer = setTimeout(tick, ctx.pollMs)
+        return
+      }
       next = await ctx.critical(() => scanSignatures(ctx.records, prefix, known))
     } catch (e) {
       if (stopped) return
@@ -68,6 +73,23 @@ export async function pollWatch<T>(
   return stop
 }
 
+const sigKey = (st: BigIntStats): string => `${st.ino}:${st.size}:${st.mtimeNs}`
+
+/**
+ * Has no record under `prefix` changed since the last scan? Checked by stat alone and without the store-wide mutex:
+ * a poll every 100 ms per watch would otherwise take the mutex all the time, from every process, while nothing
+ * changes. A change seen half-way (a commit in progress) only sends the poll to the full scan under the mutex.
+ */
+async function unchanged(records: FileRecords, prefix: string, known: Map<string, FileSig>): Promise<boolean> {
+  const paths = await records.scanPaths(prefix)
+  if (paths.length !== known.size) return false
+  for (const p of paths) {
+    const st = statSync(records.fileOf(p), {bigint: true, throwIfNoEntry: false})
+    if (!st || known.get(p)?.key !== sigKey(st)) return false
+  }
+  return true
+}
+
 /** Current version (and value) of each record under `prefix`; files whose stat is unchanged are not re-read. */
 async function scanSignatures(
   records: FileRecords,
@@ -78,7 +100,7 @@ async function scanSignatures(
   for (const p of await records.scanPaths(prefix)) {
     const st = await stat(records.fileOf(p), {bigint: true}).catch(enoentUndefined)
     if (!st) continue
-    const key = `${st.ino}:${st.size}:${st.mtimeNs}`
+    const key = sigKey(st)
     const old = previous.get(p)
     if (old && old.key === key) {
       next.set(p, old)

@@ -83,6 +83,15 @@ export interface LockHandle {
   readonly tookOver?: LockRecord
 }
 
+export interface ListOptions {
+  /**
+   * The caller's previous listing: an entry whose version is unchanged comes back as that same object, not decoded
+   * again (a server looks for work every second; a large workflow record takes tens of ms to decode). The caller
+   * must treat listed values as read-only.
+   */
+  reuse?: ReadonlyMap<string, Entry<unknown>>
+}
+
 /** Reading records (after Terraform's statemgr roles): all a read-only snapshot can do. */
 export interface TopoReader {
   /** Human-readable location, e.g. `etcd://127.0.0.1:2379/shardform` or `file:/path`. */
@@ -91,7 +100,7 @@ export interface TopoReader {
   readonly snapshotFile?: string
   get<T>(path: string): Promise<Entry<T> | undefined>
   /** Every entry whose path starts with `prefix`, sorted by path. */
-  list<T>(prefix: string): Promise<Entry<T>[]>
+  list<T>(prefix: string, opts?: ListOptions): Promise<Entry<T>[]>
   /**
    * Call `onEvent` for each change under `prefix` from now on. Returns a function that stops watching.
    * `onError` hears of a watch that broke for good (events may have been missed: re-read and watch again).

@@ -10,7 +10,7 @@ import {WorkflowWriter} from '../../src/engine/writer.js'
 import {DEFAULT_SETTINGS, type GatePolicy} from '../../src/layout/types.js'
 import {PHASES, type PhaseName, type Plan, type PlanPhase} from '../../src/plan/types.js'
 import {FileTopoStore} from '../../src/topo/file.js'
-import {TopoError, type TopoStore} from '../../src/topo/store.js'
+import {TopoError, type ListOptions, type TopoStore} from '../../src/topo/store.js'
 
 export interface PhaseSpec {
   name: PhaseName
@@ -163,9 +163,9 @@ export class FlakyStore implements TopoStore {
     this.gate()
     return this.inner.get<T>(path)
   }
-  async list<T>(prefix: string) {
+  async list<T>(prefix: string, opts?: ListOptions) {
     this.gate()
-    return this.inner.list<T>(prefix)
+    return this.inner.list<T>(prefix, opts)
   }
   async create(path: string, value: unknown) {
     this.gate()

@@ -11,7 +11,7 @@ import {FileTopoStore} from '../../src/topo/file.js'
 import {exportSnapshot, openTopo, writeSnapshot} from '../../src/topo/open.js'
 import {keyspacePath, lockPath, shardPath} from '../../src/topo/paths.js'
 import type {LockRecord} from '../../src/topo/records.js'
-import {TopoError, type TopoStore, type WatchEvent} from '../../src/topo/store.js'
+import {TopoError, type Entry, type TopoStore, type WatchEvent} from '../../src/topo/store.js'
 import {processStartTime} from '../../src/util/process.js'
 import {startEtcd, type TestEtcd} from '../helpers/etcd.js'
 import {registerProcess} from '../helpers/procs.js'
@@ -202,6 +202,25 @@ function topoContract(name: string, setup: () => Promise<Harness>, teardown: () 
         'tablets/t-1/Tablet',
       ])
       expect(await store.list('workflows/')).toEqual([])
+    })
+
+    it('a listing given the previous one returns unchanged entries as they were and decodes changed ones', async () => {
+      await store.create('w/a/Workflow', {n: 1})
+      const vb = await store.create('w/b/Workflow', {n: 1})
+      const first = await store.list<{n: number}>('w/')
+      const reuse = new Map(first.map((e) => [e.path, e as Entry<unknown>]))
+      await store.update('w/b/Workflow', {n: 2}, vb)
+      await store.create('w/c/Workflow', {n: 1})
+      const second = await store.list<{n: number}>('w/', {reuse})
+      expect(second.map((e) => [e.path, e.value.n])).toEqual([
+        ['w/a/Workflow', 1],
+        ['w/b/Workflow', 2],
+        ['w/c/Workflow', 1],
+      ])
+      expect(second[0]).toBe(first[0])
+      expect(second[1]).not.toBe(first[1])
+      // Without it, every value is decoded afresh (a caller free to change what it got).
+      expect((await store.list('w/'))[0]!.value).not.toBe(first[0]!.value)
     })
 
     it('refuses paths that cannot name a record', async () => {
