@@ -26,6 +26,34 @@ export interface CatchupResult {
   apply: CliRun
 }
 
+interface Pages {
+  read: number
+  flushed: number
+}
+
+/**
+ * InnoDB pages read from disk and flushed to it so far, summed over `conns`: what applying changes costs once a table
+ * outgrows the buffer pool (random keys touch a page each), on the destinations and the native replicas alike.
+ */
+async function innodbPages(conns: Connection[]): Promise<Pages> {
+  const out = {read: 0, flushed: 0}
+  for (const conn of conns) {
+    const [rows] = await conn.query(
+      `SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_buffer_pool_reads', 'Innodb_buffer_pool_pages_flushed')`,
+    )
+    for (const r of rows as {Variable_name: string; Value: string}[])
+      out[r.Variable_name === 'Innodb_buffer_pool_reads' ? 'read' : 'flushed'] += Number(r.Value)
+  }
+  return out
+}
+
+function pagesText(before: Pages, after: Pages, rowChanges: number): string {
+  const read = after.read - before.read
+  const flushed = after.flushed - before.flushed
+  const per = (n: number) => ((n * 1000) / rowChanges).toFixed(0)
+  return `InnoDB pages read ${fmt(read)}, flushed ${fmt(flushed)} (${per(read)} and ${per(flushed)} per 1000 row changes)`
+}
+
 async function sumStreams(
   dests: Connection[],
 ): Promise<{rowChanges: number; positions: ReturnType<typeof parseGtidPos>[]}> {
@@ -92,6 +120,7 @@ export async function catchup(
     const busy = busyConns.map((conn) =>
       new BusySampler(conn, ['START%', 'INSERT%', 'UPDATE%', 'DELETE%', 'COMMIT%']).start(),
     )
+    const pagesBefore = await innodbPages(dests)
     const spawned = Date.now()
     const apply = cli(c, ['apply', '--json'], {profile: 'catch-up'})
     sampler.add('node (apply)', apply.pid)
@@ -112,6 +141,7 @@ export async function catchup(
       else await new Promise((r) => setTimeout(r, 50))
     }
     sampler.stop()
+    const pagesAfter = await innodbPages(dests)
     first ??= end
     await Promise.all(busy.map((b) => b.stop()))
     await Promise.all(busyConns.map((conn) => conn.end()))
@@ -126,6 +156,7 @@ export async function catchup(
       rowsPerS: applied / seconds,
       cpu: coresUsed(split),
       cpuText: describeCpu(split),
+      pagesText: pagesText(pagesBefore, pagesAfter, end.rowChanges - start.rowChanges),
       detail: {
         destinationsBusy: Object.fromEntries(o.destinations.map((d, i) => [d, busy[i].fraction(first!.at, end!.at)])),
         fromApplyStartSeconds: +seconds.toFixed(2),
@@ -137,7 +168,7 @@ export async function catchup(
       },
     }
     log(
-      `filtered replication: ${applied} row changes applied in ${seconds.toFixed(1)} s from \`shardform apply\` start = ${fmt(stream.rowsPerS)} row changes/s (first batch after ${((first.at - spawned) / 1000).toFixed(1)} s; ${String(stream.detail!.fromFirstBatchRowChangesPerS)} row changes/s from it); destinations executing a batch ${busyText} of the time; CPU ${stream.cpuText}`,
+      `filtered replication: ${applied} row changes applied in ${seconds.toFixed(1)} s from \`shardform apply\` start = ${fmt(stream.rowsPerS)} row changes/s (first batch after ${((first.at - spawned) / 1000).toFixed(1)} s; ${String(stream.detail!.fromFirstBatchRowChangesPerS)} row changes/s from it); destinations executing a batch ${busyText} of the time; CPU ${stream.cpuText}; ${stream.pagesText!}`,
     )
 
     // Native replicas: the same backlog from the same position, one after the other.
@@ -171,12 +202,14 @@ async function nativeCatchup(
   rowChanges: number,
 ): Promise<Rate> {
   const rs = new ProcSampler({[alias]: pidOf(c, alias), [`${source} (binlog)`]: pidOf(c, source)}, 100).start()
+  const pagesBefore = await innodbPages([conn])
   const t0 = Date.now()
   await conn.query('START SLAVE')
   const ok = await one<{ok: unknown}>(conn, 'SELECT MASTER_GTID_WAIT(?, 1200) AS ok', [final])
   const t1 = Date.now()
   rs.stop()
   if (Number(text(ok.ok)) !== 0) throw new Error(`replica ${alias} did not reach ${final}`)
+  const pagesAfter = await innodbPages([conn])
   const split = rs.cpuBetween(t0, t1)
   return {
     rows: rowChanges,
@@ -184,6 +217,7 @@ async function nativeCatchup(
     rowsPerS: rowChanges / ((t1 - t0) / 1000),
     cpu: coresUsed(split),
     cpuText: describeCpu(split),
+    pagesText: pagesText(pagesBefore, pagesAfter, rowChanges),
   }
 }
 

@@ -31,6 +31,8 @@ export interface Rate {
   rowsPerS: number
   cpu?: Record<string, number>
   cpuText?: string
+  /** InnoDB pages read from disk and flushed to it meanwhile (catch-up), as text. */
+  pagesText?: string
   detail?: Record<string, unknown>
 }
 

@@ -15,7 +15,7 @@ import {parseGtidPos, reached} from '../src/mysql/gtid.js'
 import {ensureStateTables, readStream, writeStreamStart} from '../src/phases/streams/state.js'
 import {Stream} from '../src/phases/streams/stream.js'
 import {writeBacklog} from './lib/backlog.js'
-import {gtidBinlogPos, layoutFile, pidOf, session, startBenchCluster, stopAll} from './lib/cluster.js'
+import {gtidBinlogPos, layoutFile, pidOf, session, setBufferPoolMb, startBenchCluster, stopAll} from './lib/cluster.js'
 import {loadChunks, readChunks, rowKeys, splitByHalf, writeRowsFile} from './lib/data.js'
 import {log} from './lib/out.js'
 import {cpuSeconds} from './lib/proc.js'
@@ -27,8 +27,10 @@ const {values: flags} = parseArgs({
     backlog: {type: 'string', default: '50000'},
     rounds: {type: 'string', default: '2'},
     profile: {type: 'string'},
+    'buffer-pool-mb': {type: 'string'},
   },
 })
+if (flags['buffer-pool-mb']) setBufferPoolMb(Number(flags['buffer-pool-mb']))
 const ROWS = Number(flags.rows)
 const BACKLOG = Number(flags.backlog)
 const ROUNDS = Number(flags.rounds)

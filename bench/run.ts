@@ -34,6 +34,7 @@ import {
   ROOT,
   session,
   setProfileDir,
+  setBufferPoolMb,
   setRedoMb,
   startBenchCluster,
   stopAll,
@@ -93,6 +94,7 @@ const HELP = `npm run bench -- [flags]      (or: tsx bench/run.ts [flags]; build
   --results FILE       Markdown report (default bench/RESULTS.md for a whole run, bench/out/<groups>.md with --only,
                        so that a partial run never replaces the full report; "-" for none)
   --redo-mb N          InnoDB redo log of every instance, baselines too (default 64, as \`shardform local up\`)
+  --buffer-pool-mb N   InnoDB buffer pool of every instance, baselines too (default 64, as \`shardform local up\`)
   --profile            V8 CPU profiles of the apply processes (bench/out/profiles/), summarised in the report
                        (slows them down: for finding bounds, not for the figures)
 Figures: one JSON line each on stdout. Progress: stderr.`
@@ -121,6 +123,7 @@ const {values: flags} = parseArgs({
     results: {type: 'string'},
     profile: {type: 'boolean'},
     'redo-mb': {type: 'string'},
+    'buffer-pool-mb': {type: 'string'},
     help: {type: 'boolean', short: 'h'},
   },
 })
@@ -163,7 +166,9 @@ const SERVER = {
   kills: int('server-kills', flags['server-kills']),
 }
 const REDO_MB = flags['redo-mb'] ? int('redo-mb', flags['redo-mb'], 4) : undefined
+const POOL_MB = flags['buffer-pool-mb'] ? int('buffer-pool-mb', flags['buffer-pool-mb'], 8) : undefined
 setRedoMb(REDO_MB)
+setBufferPoolMb(POOL_MB)
 const only = new Set<Bench>((flags.only ? flags.only.split(',').map((s) => s.trim()) : BENCHES) as Bench[])
 const resultsFile =
   flags.results ?? (flags.only ? join(ROOT, `bench/out/${[...only].join('-')}.md`) : join(ROOT, 'bench/RESULTS.md'))
@@ -390,15 +395,15 @@ async function reshardScenario(work: string): Promise<void> {
       )
       note(
         'Catch-up',
-        `filtered replication: ${fmt(cu.stream.rowsPerS)} row changes/s from \`shardform apply\` start (${cu.stream.seconds.toFixed(1)} s; first batch applied after ${String(cu.stream.detail?.firstBatchAfterSeconds)} s, ${fmt(Number(cu.stream.detail?.fromFirstBatchRowChangesPerS))} row changes/s from it); CPU ${cu.stream.cpuText}`,
+        `filtered replication: ${fmt(cu.stream.rowsPerS)} row changes/s from \`shardform apply\` start (${cu.stream.seconds.toFixed(1)} s; first batch applied after ${String(cu.stream.detail?.firstBatchAfterSeconds)} s, ${fmt(Number(cu.stream.detail?.fromFirstBatchRowChangesPerS))} row changes/s from it); CPU ${cu.stream.cpuText}; destinations: ${cu.stream.pagesText!}`,
       )
       note(
         'Catch-up',
-        `native replica, single-threaded (MariaDB defaults): ${fmt(cu.native.rowsPerS)} row changes/s from START SLAVE (${cu.native.seconds.toFixed(1)} s); CPU ${cu.native.cpuText}`,
+        `native replica, single-threaded (MariaDB defaults): ${fmt(cu.native.rowsPerS)} row changes/s from START SLAVE (${cu.native.seconds.toFixed(1)} s); CPU ${cu.native.cpuText}; ${cu.native.pagesText!}`,
       )
       note(
         'Catch-up',
-        `native replica, slave_parallel_threads 2 (= destinations), slave_parallel_mode optimistic: ${fmt(cu.parallel.rowsPerS)} row changes/s from START SLAVE (${cu.parallel.seconds.toFixed(1)} s); CPU ${cu.parallel.cpuText}`,
+        `native replica, slave_parallel_threads 2 (= destinations), slave_parallel_mode optimistic: ${fmt(cu.parallel.rowsPerS)} row changes/s from START SLAVE (${cu.parallel.seconds.toFixed(1)} s); CPU ${cu.parallel.cpuText}; ${cu.parallel.pagesText!}`,
       )
       const detail = {backlog: cu.backlog, ...cu.stream.detail, cpuCores: cu.stream.cpu}
       emit({
@@ -785,6 +790,7 @@ async function main(): Promise<void> {
       command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
       sizes: {
         ...(REDO_MB ? {'InnoDB redo log': `${REDO_MB} MB (--redo-mb)`} : {}),
+        ...(POOL_MB ? {'InnoDB buffer pool': `${POOL_MB} MB (--buffer-pool-mb)`} : {}),
         rows: ROWS,
         backlog: BACKLOG,
         'memory rows': MEMORY_ROWS.join('/'),

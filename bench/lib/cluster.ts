@@ -38,6 +38,12 @@ export function setRedoMb(mb: number | undefined): void {
   redoMb = mb
 }
 
+let bufferPoolMb: number | undefined
+/** --buffer-pool-mb: another innodb_buffer_pool_size for every instance, baselines too. */
+export function setBufferPoolMb(mb: number | undefined): void {
+  bufferPoolMb = mb
+}
+
 export async function startBenchCluster(
   layouts: string[],
   opts: {init?: boolean | number; schema?: boolean} = {},
@@ -46,7 +52,7 @@ export async function startBenchCluster(
   const redoLog = redoMb ? `${redoMb}M` : REDO_LOG
   const c = await startTestCluster(layouts, {
     etcd: await sharedEtcd(),
-    bufferPool: BUFFER_POOL,
+    bufferPool: bufferPoolMb ? `${bufferPoolMb}M` : BUFFER_POOL,
     redoLog,
     init: opts.init ?? 0,
     schema: opts.schema ?? true,
