@@ -47,11 +47,15 @@ async function innodbPages(conns: Connection[]): Promise<Pages> {
   return out
 }
 
-function pagesText(before: Pages, after: Pages, rowChanges: number): string {
+/** Pages read and flushed between two readings, as text and as pages flushed per 1000 row changes. */
+function pagesBetween(before: Pages, after: Pages, rowChanges: number): {text: string; flushedPer1000: number} {
   const read = after.read - before.read
   const flushed = after.flushed - before.flushed
-  const per = (n: number) => ((n * 1000) / rowChanges).toFixed(0)
-  return `InnoDB pages read ${fmt(read)}, flushed ${fmt(flushed)} (${per(read)} and ${per(flushed)} per 1000 row changes)`
+  const per = (n: number) => Math.round((n * 1000) / rowChanges)
+  return {
+    text: `InnoDB pages read ${fmt(read)}, flushed ${fmt(flushed)} (${per(read)} and ${per(flushed)} per 1000 row changes)`,
+    flushedPer1000: per(flushed),
+  }
 }
 
 async function sumStreams(
@@ -141,7 +145,7 @@ export async function catchup(
       else await new Promise((r) => setTimeout(r, 50))
     }
     sampler.stop()
-    const pagesAfter = await innodbPages(dests)
+    const pages = pagesBetween(pagesBefore, await innodbPages(dests), end.rowChanges - start.rowChanges)
     first ??= end
     await Promise.all(busy.map((b) => b.stop()))
     await Promise.all(busyConns.map((conn) => conn.end()))
@@ -156,8 +160,9 @@ export async function catchup(
       rowsPerS: applied / seconds,
       cpu: coresUsed(split),
       cpuText: describeCpu(split),
-      pagesText: pagesText(pagesBefore, pagesAfter, end.rowChanges - start.rowChanges),
+      pagesText: pages.text,
       detail: {
+        innodbPagesFlushedPer1000: pages.flushedPer1000,
         destinationsBusy: Object.fromEntries(o.destinations.map((d, i) => [d, busy[i].fraction(first!.at, end!.at)])),
         fromApplyStartSeconds: +seconds.toFixed(2),
         firstBatchAfterSeconds: +((first.at - spawned) / 1000).toFixed(2),
@@ -209,7 +214,7 @@ async function nativeCatchup(
   const t1 = Date.now()
   rs.stop()
   if (Number(text(ok.ok)) !== 0) throw new Error(`replica ${alias} did not reach ${final}`)
-  const pagesAfter = await innodbPages([conn])
+  const pages = pagesBetween(pagesBefore, await innodbPages([conn]), rowChanges)
   const split = rs.cpuBetween(t0, t1)
   return {
     rows: rowChanges,
@@ -217,7 +222,8 @@ async function nativeCatchup(
     rowsPerS: rowChanges / ((t1 - t0) / 1000),
     cpu: coresUsed(split),
     cpuText: describeCpu(split),
-    pagesText: pagesText(pagesBefore, pagesAfter, rowChanges),
+    pagesText: pages.text,
+    detail: {innodbPagesFlushedPer1000: pages.flushedPer1000},
   }
 }
 

@@ -415,7 +415,11 @@ async function reshardScenario(work: string): Promise<void> {
         ratio: ratio(cu.stream.rowsPerS, cu.native.rowsPerS),
         goal: '≥ 3 (issue 15)',
         met: cu.stream.rowsPerS >= 3 * cu.native.rowsPerS,
-        detail: {...detail, baselineCpuCores: cu.native.cpu},
+        detail: {
+          ...detail,
+          baselineCpuCores: cu.native.cpu,
+          baselineInnodbPagesFlushedPer1000: cu.native.detail?.innodbPagesFlushedPer1000,
+        },
       })
       emit({
         figure: 'catchup_vs_parallel_replica',
@@ -426,7 +430,11 @@ async function reshardScenario(work: string): Promise<void> {
         ratio: ratio(cu.stream.rowsPerS, cu.parallel.rowsPerS),
         goal: '≥ 1.5 (issue 15)',
         met: cu.stream.rowsPerS >= 1.5 * cu.parallel.rowsPerS,
-        detail: {...detail, baselineCpuCores: cu.parallel.cpu},
+        detail: {
+          ...detail,
+          baselineCpuCores: cu.parallel.cpu,
+          baselineInnodbPagesFlushedPer1000: cu.parallel.detail?.innodbPagesFlushedPer1000,
+        },
       })
     } else {
       await approveWorkflow(a.store, KEYSPACE, {phase: 'wait_for_filtered_replication', who: 'bench'})

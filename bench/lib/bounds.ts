@@ -36,7 +36,7 @@ function rateBound(f: Figure, machineCores: number): string | undefined {
     `${perUnit(ours, f.value)} µs of CPU per ${unit} over all its processes (${top}), the baseline ${perUnit(theirs, f.baseline_value)} µs. ` +
     `With all ${machineCores} cores to itself it could reach ${fmtRate(ceiling)} ${f.unit} = ${round(ceiling / f.baseline_value)}× the baseline` +
     (want ? `; the goal needs ${want}× (${fmtRate(want * f.baseline_value)} ${f.unit})` : '') +
-    `.${singleThreadBound(d.cpuCores, f)} It ran at ${round(ours, 2)} cores` +
+    `.${singleThreadBound(d.cpuCores, f)}${pagesBound(f)} It ran at ${round(ours, 2)} cores` +
     (d.cpuCores['cpu pressure'] !== undefined
       ? ` with the machine under CPU pressure ${Math.round(d.cpuCores['cpu pressure'] * 100)}% of the time`
       : '') +
@@ -57,6 +57,21 @@ function singleThreadBound(cores: Cores, f: Figure): string {
   return (
     ` Its ${node[0]} process alone, one thread of JavaScript, took ${round((node[1] / f.value) * 1e6, 1)} µs per ${f.unit.replace(/\/s$/, '').replace(/s$/, '')}:` +
     ` on any number of cores it could not pass ${fmtRate(ceiling)} ${f.unit} = ${round(ceiling / f.baseline_value)}× the baseline.`
+  )
+}
+
+/**
+ * A rate whose appliers write InnoDB pages: when the buffer pool and redo log are small for the table (the local
+ * cluster's 64 MB), flushing pages is much of each applier's CPU, on both sides. Said when both sides were measured.
+ */
+function pagesBound(f: Figure): string {
+  const d = f.detail as {innodbPagesFlushedPer1000?: number; baselineInnodbPagesFlushedPer1000?: number} | undefined
+  if (d?.innodbPagesFlushedPer1000 === undefined || d.baselineInnodbPagesFlushedPer1000 === undefined) return ''
+  const unit = f.unit.replace(/\/s$/, '')
+  return (
+    ` InnoDB flushed ${d.innodbPagesFlushedPer1000} pages per 1000 ${unit} on its instances together, the baseline` +
+    ` ${d.baselineInnodbPagesFlushedPer1000}: much of every applier's CPU goes to flushing pages, not to applying` +
+    ` (\`--buffer-pool-mb\` and \`--redo-mb\` large enough for the table remove it on both sides).`
   )
 }
 

@@ -51,7 +51,9 @@ binlog ROW with GTID, \`innodb_flush_log_at_trx_commit=2\`, \`sync_binlog=0\`).
   returns: src-101 single-threaded (MariaDB's default), src-103 with \`slave_parallel_threads\` = 2 (the number of
   destinations) and \`slave_parallel_mode = optimistic\`. The streams start a heartbeat transaction or two behind the
   replicas (shardform's heartbeat rows on the source after the clone, outside the streams' tables). The rate from
-  the streams' first applied batch is kept in the details.
+  the streams' first applied batch is kept in the details. Beside each rate, the InnoDB pages its instances read from
+  disk and flushed meanwhile (SHOW GLOBAL STATUS: \`Innodb_buffer_pool_reads\`, \`Innodb_buffer_pool_pages_flushed\`):
+  with the local cluster's 64 MB buffer pool and redo log, page flushing is much of what every applier does.
 - **Steady lag**: while apply waits at the diff gate with its streams running, the load generator (\`runLoad\`, 70/20/10
   insert/update/delete of guestbook rows, 16 connections) writes through the router at rising rates, each for a
   step; lag = time until both destinations' stored stream positions reach a source \`@@gtid_binlog_pos\` read every
