@@ -10,9 +10,12 @@ export const COMPRESS_OVER = 64 * 1024
 
 /** The bytes stored for a record. */
 export function encodeValue(value: unknown): Buffer {
+  // Compact JSON over the limit means the pretty text is too: a large record (written every second or so while tasks
+  // report progress) is stringified once, not twice.
+  const compact = JSON.stringify(value) as string | undefined
+  if (compact !== undefined && compact.length > COMPRESS_OVER) return gzipSync(compact)
   const text = recordText(value)
-  if (text.length <= COMPRESS_OVER) return Buffer.from(text)
-  return gzipSync(JSON.stringify(value))
+  return text.length <= COMPRESS_OVER ? Buffer.from(text) : gzipSync(compact!)
 }
 
 /** The record's JSON text, whichever way it was stored (gzip starts with 1f 8b, which no JSON text does). */
