@@ -83,13 +83,14 @@ export class StreamItems {
   /** One look, over a listing of workflows/: hand back what is no longer ours to run, then take at most one item. */
   async scan(entries: Entry<unknown>[], live: string[], stop: AbortSignal): Promise<boolean> {
     this.live = live
-    const workflows = new Map<string, {raw: unknown; wf?: WorkflowRecord}>()
+    // The readable workflow records (one that cannot be read is as good as gone here).
+    const workflows = new Map<string, WorkflowRecord>()
     const items = new Map<string, StreamItem>()
     for (const e of entries) {
       const m = /^workflows\/([^/]+)\/Workflow$/.exec(e.path)
       if (m) {
         const {wf} = readable(e.value)
-        workflows.set(m[1]!, {raw: e.value, ...(wf ? {wf} : {})})
+        if (wf) workflows.set(m[1]!, wf)
         continue
       }
       const p = parseItemPath(e.path)
@@ -98,7 +99,7 @@ export class StreamItems {
     const why = (k: string, item: StreamItem | undefined): string | undefined => {
       if (!item) return 'the driver removed it'
       if (item.desired !== 'running') return 'the driver takes it back'
-      const wf = workflows.get(item.workflow)?.wf
+      const wf = workflows.get(item.workflow)
       if (!wf || isFinished(wf)) return 'its workflow is finished or gone'
       const l = liveStreams(wf)
       if (!(item.reverse ? l.reverse : l.forward).includes(item.group)) return 'its workflow no longer needs it'
@@ -136,7 +137,7 @@ export class StreamItems {
     }
     for (const [k, item] of open) {
       if (!mayTake(this.o.server, live, held)) return false
-      if (await this.take(k, item, workflows.get(item.workflow)!.wf!)) return true
+      if (await this.take(k, item, workflows.get(item.workflow)!)) return true
     }
     return false
   }
