@@ -8,7 +8,18 @@ import {approveWorkflow} from '../src/engine/commands.js'
 import {behind, formatGtidPos, parseGtidPos, reached} from '../src/mysql/gtid.js'
 import type {TestCluster} from '../test/helpers/cluster.js'
 import {writeBacklog, type BacklogResult} from './lib/backlog.js'
-import {cli, gtidBinlogPos, KEYSPACE, one, pidOf, session, text, waitGtid, type CliRun} from './lib/cluster.js'
+import {
+  cli,
+  globalStatus,
+  gtidBinlogPos,
+  KEYSPACE,
+  one,
+  pidOf,
+  session,
+  text,
+  waitGtid,
+  type CliRun,
+} from './lib/cluster.js'
 import type {RowKeys} from './lib/data.js'
 import {streamRows} from './lib/lag.js'
 import {fmt, log} from './lib/out.js'
@@ -38,11 +49,9 @@ interface Pages {
 async function innodbPages(conns: Connection[]): Promise<Pages> {
   const out = {read: 0, flushed: 0}
   for (const conn of conns) {
-    const [rows] = await conn.query(
-      `SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_buffer_pool_reads', 'Innodb_buffer_pool_pages_flushed')`,
-    )
-    for (const r of rows as {Variable_name: string; Value: string}[])
-      out[r.Variable_name === 'Innodb_buffer_pool_reads' ? 'read' : 'flushed'] += Number(r.Value)
+    const st = await globalStatus(conn, /^Innodb_buffer_pool_(reads|pages_flushed)$/)
+    out.read += st.Innodb_buffer_pool_reads ?? 0
+    out.flushed += st.Innodb_buffer_pool_pages_flushed ?? 0
   }
   return out
 }

@@ -15,7 +15,16 @@ import {parseGtidPos, reached} from '../src/mysql/gtid.js'
 import {ensureStateTables, readStream, writeStreamStart} from '../src/phases/streams/state.js'
 import {Stream} from '../src/phases/streams/stream.js'
 import {writeBacklog} from './lib/backlog.js'
-import {gtidBinlogPos, layoutFile, pidOf, session, setBufferPoolMb, startBenchCluster, stopAll} from './lib/cluster.js'
+import {
+  globalStatus,
+  gtidBinlogPos,
+  layoutFile,
+  pidOf,
+  session,
+  setInnodbSizes,
+  startBenchCluster,
+  stopAll,
+} from './lib/cluster.js'
 import {loadChunks, readChunks, rowKeys, splitByHalf, writeRowsFile} from './lib/data.js'
 import {log} from './lib/out.js'
 import {cpuSeconds} from './lib/proc.js'
@@ -30,7 +39,7 @@ const {values: flags} = parseArgs({
     'buffer-pool-mb': {type: 'string'},
   },
 })
-if (flags['buffer-pool-mb']) setBufferPoolMb(Number(flags['buffer-pool-mb']))
+if (flags['buffer-pool-mb']) setInnodbSizes({bufferPoolMb: Number(flags['buffer-pool-mb'])})
 const ROWS = Number(flags.rows)
 const BACKLOG = Number(flags.backlog)
 const ROUNDS = Number(flags.rounds)
@@ -41,12 +50,7 @@ const DESTS = [
 const STATUS =
   /^(Com_(insert|update|delete|replace|insert_select|commit|begin)|Questions|Bytes_received|Handler_(write|update|delete|read_key|read_rnd_next|read_next|commit|prepare)|Innodb_rows_(inserted|updated|deleted|read)|Innodb_buffer_pool_(reads|read_requests|wait_free|pages_flushed)|Innodb_data_(fsyncs|reads|writes)|Innodb_os_log_fsyncs|Binlog_cache_disk_use|Innodb_log_waits)$/
 
-async function status(conn: Connection): Promise<Record<string, number>> {
-  const [rows] = (await conn.query('SHOW GLOBAL STATUS')) as unknown as [Array<{Variable_name: string; Value: string}>]
-  const out: Record<string, number> = {}
-  for (const r of rows) if (STATUS.test(r.Variable_name)) out[r.Variable_name] = Number(r.Value)
-  return out
-}
+const status = (conn: Connection) => globalStatus(conn, STATUS)
 
 async function main(): Promise<void> {
   const c = await startBenchCluster([layoutFile('source.yaml'), layoutFile('split.yaml')])

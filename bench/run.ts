@@ -34,8 +34,7 @@ import {
   ROOT,
   session,
   setProfileDir,
-  setBufferPoolMb,
-  setRedoMb,
+  setInnodbSizes,
   startBenchCluster,
   stopAll,
   stopBenchCluster,
@@ -167,8 +166,7 @@ const SERVER = {
 }
 const REDO_MB = flags['redo-mb'] ? int('redo-mb', flags['redo-mb'], 4) : undefined
 const POOL_MB = flags['buffer-pool-mb'] ? int('buffer-pool-mb', flags['buffer-pool-mb'], 8) : undefined
-setRedoMb(REDO_MB)
-setBufferPoolMb(POOL_MB)
+setInnodbSizes({redoMb: REDO_MB, bufferPoolMb: POOL_MB})
 const only = new Set<Bench>((flags.only ? flags.only.split(',').map((s) => s.trim()) : BENCHES) as Bench[])
 const resultsFile =
   flags.results ?? (flags.only ? join(ROOT, `bench/out/${[...only].join('-')}.md`) : join(ROOT, 'bench/RESULTS.md'))

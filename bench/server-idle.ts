@@ -4,15 +4,9 @@
 import {spawn} from 'node:child_process'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {WorkflowWriter} from '../src/engine/writer.js'
-import {newWorkflowRecord} from '../src/engine/workflow.js'
-import {generateShards} from '../src/keyspace/keyrange.js'
-import {initKeyspace} from '../src/layout/init.js'
-import {plan} from '../src/plan/planner.js'
 import {openTopo} from '../src/topo/open.js'
 import {startEtcd} from '../test/helpers/etcd.js'
-import {makeLayout} from '../test/helpers/layouts.js'
-import {stateOf} from '../test/helpers/state.js'
+import {createLargeSplit} from '../test/helpers/large-split.js'
 import {BIN, stopChild} from './lib/cluster.js'
 import {emit, log, note, ratio} from './lib/out.js'
 import {cpuSeconds} from './lib/proc.js'
@@ -23,15 +17,9 @@ const LARGE = 256
 
 /** CPU (ms per s) of a server holding an n → 2n split at its first gate, over MEASURE_MS. */
 async function idleCpu(url: string, shards: number): Promise<number> {
-  const from = makeLayout(generateShards(shards))
-  const to = makeLayout(generateShards(shards * 2), {base: 50_000})
   const store = await openTopo(url)
   try {
-    await initKeyspace(store, from)
-    await WorkflowWriter.create(
-      store,
-      newWorkflowRecord(plan(stateOf(from), to), {kind: 'layout', file: 'b.yaml'}, 'b'),
-    )
+    await createLargeSplit(store, shards)
   } finally {
     await store.close()
   }

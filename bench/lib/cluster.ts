@@ -32,16 +32,24 @@ export async function sharedEtcd(): Promise<TestEtcd> {
   return etcd
 }
 
-let redoMb: number | undefined
-/** --redo-mb: another InnoDB redo log size for every instance (set in its my.cnf; MariaDB resizes at start). */
-export function setRedoMb(mb: number | undefined): void {
-  redoMb = mb
+export interface InnodbSizes {
+  /** --redo-mb: the InnoDB redo log (set in the my.cnf; MariaDB resizes at start). */
+  redoMb?: number
+  /** --buffer-pool-mb: innodb_buffer_pool_size. */
+  bufferPoolMb?: number
+}
+let innodb: InnodbSizes = {}
+/** Other InnoDB sizes than `shardform local up`'s for every instance started from now on, baselines too. */
+export function setInnodbSizes(sizes: InnodbSizes): void {
+  innodb = sizes
 }
 
-let bufferPoolMb: number | undefined
-/** --buffer-pool-mb: another innodb_buffer_pool_size for every instance, baselines too. */
-export function setBufferPoolMb(mb: number | undefined): void {
-  bufferPoolMb = mb
+/** SHOW GLOBAL STATUS counters whose names match `names`, as numbers. */
+export async function globalStatus(conn: Connection, names: RegExp): Promise<Record<string, number>> {
+  const [rows] = (await conn.query('SHOW GLOBAL STATUS')) as unknown as [Array<{Variable_name: string; Value: string}>]
+  const out: Record<string, number> = {}
+  for (const r of rows) if (names.test(r.Variable_name)) out[r.Variable_name] = Number(r.Value)
+  return out
 }
 
 export async function startBenchCluster(
@@ -49,11 +57,10 @@ export async function startBenchCluster(
   opts: {init?: boolean | number; schema?: boolean} = {},
 ): Promise<TestCluster> {
   const t0 = Date.now()
-  const redoLog = redoMb ? `${redoMb}M` : REDO_LOG
   const c = await startTestCluster(layouts, {
     etcd: await sharedEtcd(),
-    bufferPool: bufferPoolMb ? `${bufferPoolMb}M` : BUFFER_POOL,
-    redoLog,
+    bufferPool: innodb.bufferPoolMb ? `${innodb.bufferPoolMb}M` : BUFFER_POOL,
+    redoLog: innodb.redoMb ? `${innodb.redoMb}M` : REDO_LOG,
     init: opts.init ?? 0,
     schema: opts.schema ?? true,
   })

@@ -9,16 +9,11 @@ import {join} from 'node:path'
 import type {Browser} from 'playwright-core'
 import {afterAll, beforeAll, expect, it} from 'vitest'
 import {WorkflowWriter} from '../../src/engine/writer.js'
-import {newWorkflowRecord} from '../../src/engine/workflow.js'
-import {generateShards} from '../../src/keyspace/keyrange.js'
-import {initKeyspace} from '../../src/layout/init.js'
-import {plan} from '../../src/plan/planner.js'
 import {FileTopoStore} from '../../src/topo/file.js'
 import {launchChromium} from '../helpers/browser.js'
 import {assertBuilt, BIN} from '../helpers/engine-cli.js'
-import {makeLayout} from '../helpers/layouts.js'
+import {createLargeSplit} from '../helpers/large-split.js'
 import {registerProcess} from '../helpers/procs.js'
-import {stateOf} from '../helpers/state.js'
 
 let dir: string
 let browser: Browser
@@ -29,14 +24,9 @@ let stopServer: () => void
 beforeAll(async () => {
   assertBuilt()
   dir = await mkdtemp(join(tmpdir(), 'shardform-dashboard-large-'))
-  const from = makeLayout(generateShards(64))
-  const to = makeLayout(generateShards(128), {base: 5000})
   const store = await FileTopoStore.open(join(dir, 'topo'))
   try {
-    await initKeyspace(store, from)
-    const wf = newWorkflowRecord(plan(stateOf(from), to), {kind: 'layout', file: 'big.yaml'}, 'tester@host')
-    wfId = wf.id
-    await WorkflowWriter.create(store, wf)
+    wfId = await createLargeSplit(store, 64)
   } finally {
     await store.close()
   }

@@ -98,7 +98,6 @@ const holder = async (store: TopoStore): Promise<LockRecord | undefined> => {
   return l?.server ? l : undefined
 }
 
-/** The lock once a server other than `from` holds it. */
 /** The lock once a server other than `from` holds it; on a timeout, what the servers printed last says why not. */
 function takenOver(store: TopoStore, from: string, servers: Cli[] = []): Promise<LockRecord> {
   return until(
