@@ -19,7 +19,7 @@ let dir: string
 let browser: Browser
 let url: string
 let wfId: string
-let stopServer: () => void
+let stopServer: () => Promise<void>
 
 beforeAll(async () => {
   assertBuilt()
@@ -35,7 +35,12 @@ beforeAll(async () => {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   registerProcess('server big', server)
-  stopServer = () => server.kill('SIGTERM')
+  const exited = new Promise((resolve) => server.once('exit', resolve))
+  // SIGTERM hands the workflow back and deregisters, writing to the topology: its folder goes after the exit.
+  stopServer = async () => {
+    server.kill('SIGTERM')
+    await exited
+  }
   let out = ''
   url = await new Promise<string>((resolve, reject) => {
     const seen = (d: Buffer) => {
@@ -52,7 +57,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close()
-  stopServer?.()
+  await stopServer?.()
   if (dir) await rm(dir, {recursive: true, force: true})
 })
 
